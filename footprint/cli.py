@@ -1,0 +1,160 @@
+"""The ``footprint`` command: one subcommand per stage of the pipeline.
+
+Each command parses its options, calls one library function and writes its output.
+Errors raised on purpose (:class:`footprint.errors.FootprintError`) become one line on
+stderr and exit code 2; ``check`` exits 1 when the plan it checks breaks a rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import networkx as nx
+
+from footprint import __version__
+from footprint._io import atomic_write
+from footprint.errors import FootprintError
+from footprint.graph import bridges, ccg_subgraph, graph_from_practices, pieces_before_bridging
+from footprint.load import read_boundaries, read_practices, select_ccgs
+
+logger = logging.getLogger("footprint")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"footprint: error: {message} (see {self.prog} --help)\n")
+
+
+def _shared_options() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    group = shared.add_argument_group("data")
+    group.add_argument(
+        "--practices", metavar="CSV", type=Path, help="practices file (default: the shipped England file)"
+    )
+    group.add_argument(
+        "--boundaries", metavar="FILE", type=Path, help="CCG/sub-ICB polygons (default: the shipped 106 CCGs)"
+    )
+    group.add_argument(
+        "--impute-missing",
+        action="store_true",
+        help="place practices without coordinates from their postcode neighbours instead of stopping",
+    )
+    group.add_argument("--ccg", metavar="CODE", nargs="+", help="only these CCGs (default: all)")
+    group.add_argument(
+        "--no-cache", action="store_true", help="rebuild the adjacency graph, ignoring the cache"
+    )
+    group.add_argument("--out", metavar="DIR", type=Path, help="output folder (default: out/<command>/)")
+    shared.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    return shared
+
+
+def _load(args: argparse.Namespace) -> tuple:
+    """Read practices (of the CCGs asked for) and boundaries, and build the graph."""
+    impute = "postcode" if args.impute_missing else None
+    practices = read_practices(args.practices, impute=impute)
+    boundaries = read_boundaries(args.boundaries)
+    graph = graph_from_practices(practices, boundaries, use_cache=not args.no_cache)
+    practices = select_ccgs(practices, args.ccg)
+    if args.ccg:
+        graph = graph.subgraph(practices.index).copy()
+    return practices, boundaries, graph
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    out = args.out if args.out is not None else Path("out") / args.command
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Build the adjacency graph, print a per-CCG summary and write its edges."""
+    practices, _, graph = _load(args)
+    pieces = pieces_before_bridging(graph)
+    by_ccg: dict[str, list] = {}
+    for bridge in bridges(graph):
+        by_ccg.setdefault(bridge.ccg_code, []).append(bridge)
+    names = graph.graph["ccg_names"]
+    sizes = practices.groupby("ccg_code")["list_size"].agg(["size", "sum"])
+    print(f"{'CCG':<6} {'practices':>9} {'patients':>10} {'pieces':>6}  connected  bridges (km)  name")
+    connected_all = True
+    for ccg, row in sizes.iterrows():
+        connected = nx.is_connected(ccg_subgraph(graph, ccg))
+        connected_all &= connected
+        spans = ", ".join(
+            f"{graph.nodes[b.a]['practice_name'].title()} to {graph.nodes[b.b]['practice_name'].title()} "
+            f"{b.length_km:.1f}"
+            for b in by_ccg.get(ccg, [])
+        )
+        joined = "yes" if connected else "NO"
+        print(
+            f"{ccg:<6} {row['size']:>9,} {row['sum']:>10,} {pieces[ccg]:>6}  {joined:<9}"
+            f"  {spans or '-':<12}  {names.get(ccg, '')}"
+        )
+    counts: dict[str, int] = {}
+    for _, _, kind in graph.edges(data="type"):
+        counts[kind] = counts.get(kind, 0) + 1
+    print(
+        f"{len(sizes)} CCGs, {len(practices):,} practices, {int(sizes['sum'].sum()):,} patients; "
+        f"{'every CCG connected' if connected_all else 'SOME CCGs NOT CONNECTED'}; edges: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+    )
+    out = _out_dir(args) / "edges.csv"
+    with atomic_write(out) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["a", "b", "type", "border_m", "length_km"])
+        for a, b, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1])):
+            writer.writerow([a, b, data["type"], data.get("border_m", ""), data.get("length_km", "")])
+    print(f"edges written to {out}")
+    return 0 if connected_all else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``footprint`` argument parser."""
+    shared = _shared_options()
+    parser = _Parser(
+        prog="footprint",
+        description="Plan Primary Care Network footprints for NHS England's GP practices.",
+    )
+    parser.add_argument("--version", action="version", version=f"footprint {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    graph = commands.add_parser(
+        "graph", parents=[shared], help="build the graph of neighbouring practices and summarise it per CCG"
+    )
+    graph.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``footprint`` command line and return its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except FootprintError as exc:
+        print(f"footprint: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("footprint: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        logger.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

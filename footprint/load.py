@@ -1,0 +1,442 @@
+"""Load practices and CCG boundaries, and check them once at the boundary.
+
+Everything downstream relies on what :func:`read_practices` guarantees: one row per
+practice, indexed by ODS code, with a positive whole ``list_size``, a ``ccg_code`` and
+a point in British National Grid (EPSG:27700, metres) inside England.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from footprint.errors import DataError
+
+__all__ = [
+    "BOUNDARIES_FILE",
+    "CRS",
+    "DATA_DIR",
+    "OUTLINE_FILE",
+    "PRACTICES_FILE",
+    "ccg_names",
+    "read_boundaries",
+    "read_outline",
+    "read_practices",
+    "select_ccgs",
+    "validate_practices",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Folder of the data shipped with footprint (see data/ATTRIBUTION.md).
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: All 6,527 practices in England on 1 January 2022 (NHS Digital, OS Code-Point Open).
+PRACTICES_FILE = DATA_DIR / "practices_england.csv"
+#: The 106 CCGs of April 2021 (ONS, generalised), which became the sub-ICB locations of 2022.
+BOUNDARIES_FILE = DATA_DIR / "ccg_2021_en_bsc.geojson"
+#: England's outline (ONS Countries December 2020, ultra-generalised).
+OUTLINE_FILE = DATA_DIR / "england_outline_2020_buc.geojson"
+
+#: Coordinate reference system of every geometry footprint works in.
+CRS = "EPSG:27700"
+#: How far outside England's generalised outline a practice may sit.
+MAX_OUTSIDE_ENGLAND_M = 5_000.0
+
+REQUIRED = ("practice_code", "list_size", "ccg_code")
+OPTIONAL = ("practice_name", "postcode", "pcn_code", "rural")
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"", "0", "false", "f", "no", "n"}
+_SHOW = 10
+
+Impute = Literal["raise", "postcode"]
+
+
+def _lines(frame: pd.DataFrame, mask: pd.Series | np.ndarray, detail: pd.Series | None = None) -> str:
+    """Name the rows of ``frame`` under ``mask`` by practice code and file line."""
+    rows = frame[np.asarray(mask, dtype=bool)]
+    parts = []
+    for _, row in rows.head(_SHOW).iterrows():
+        code = row["practice_code"] or "(blank code)"
+        extra = f": {detail.loc[row.name]}" if detail is not None else ""
+        parts.append(f"{code} (line {row['line']}{extra})")
+    more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
+    return ", ".join(parts) + more
+
+
+def _fail(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str, fix: str, **kw: pd.Series) -> None:
+    if np.asarray(mask, dtype=bool).any():
+        n = int(np.asarray(mask, dtype=bool).sum())
+        msg = f"{n} practice(s) {what}: {_lines(frame, mask, kw.get('detail'))}; {fix}"
+        raise DataError(msg)
+
+
+def read_practices(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    impute: Impute | None = None,
+    outline: shapely.Geometry | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a practices CSV and return a checked GeoDataFrame in EPSG:27700.
+
+    Parameters
+    ----------
+    path
+        A CSV with one row per practice. ``None`` reads the shipped national file.
+        Required columns: ``practice_code``, ``list_size``, ``ccg_code`` and either
+        ``lat``/``lon`` (WGS84) or ``easting``/``northing`` (British National Grid).
+        Optional: ``practice_name``, ``postcode``, ``pcn_code`` (the current network)
+        and ``rural`` (true/false: may be approved below the band). Other columns are kept.
+    impute
+        What to do with a practice that has no coordinates: ``"raise"`` stops with a
+        :class:`DataError`; ``"postcode"`` places it at the mean of the practices in the
+        same postcode sector, else district, else PCN, else CCG, and flags it in the
+        ``imputed`` column. Default: ``"postcode"`` for the shipped file (2 practices whose
+        postcodes Code-Point Open lacks), ``"raise"`` for any other file.
+    outline
+        England's outline in EPSG:27700; default the shipped one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``practice_code``; columns ``practice_name``, ``postcode``,
+        ``list_size`` (int), ``ccg_code``, ``pcn_code``, ``rural`` (bool), ``imputed``
+        (bool), ``line`` (line in the file), the extra columns, and point geometry.
+
+    Raises
+    ------
+    DataError
+        Naming the offending practices and lines, what is allowed and the fix.
+
+    Examples
+    --------
+    >>> practices = read_practices()
+    >>> len(practices), practices.crs.to_epsg()
+    (6527, 27700)
+    """
+    shipped = path is None
+    path = Path(PRACTICES_FILE if path is None else path)
+    if impute is None:
+        impute = "postcode" if shipped else "raise"
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        msg = f"practices file {path} does not exist: give the path of a CSV (see README, 'Practices file')"
+        raise DataError(msg) from None
+    except pd.errors.EmptyDataError:
+        msg = f"practices file {path} is empty: it needs a header line and one row per practice"
+        raise DataError(msg) from None
+    except UnicodeDecodeError as exc:
+        msg = f"practices file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save as UTF-8 CSV"
+        raise DataError(msg) from None
+    return validate_practices(frame, source=str(path), impute=impute, outline=outline)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column].str.replace(",", "", regex=False), errors="coerce")
+
+
+def validate_practices(
+    frame: pd.DataFrame,
+    *,
+    source: str = "practices table",
+    impute: Impute = "raise",
+    outline: shapely.Geometry | None = None,
+) -> gpd.GeoDataFrame:
+    """Check a raw practices table (all columns text) and return it as a GeoDataFrame.
+
+    See :func:`read_practices` for the schema, parameters and result.
+    """
+    if impute not in ("raise", "postcode"):
+        msg = f"impute={impute!r} is not an option: give 'raise' or 'postcode'"
+        raise ValueError(msg)
+    frame = frame.copy()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    for column in frame.columns:
+        frame[column] = frame[column].astype(str).str.strip()
+    if frame.empty:
+        msg = f"{source} has a header but no practices: add one row per practice"
+        raise DataError(msg)
+    has_latlon = {"lat", "lon"} <= set(frame.columns)
+    has_en = {"easting", "northing"} <= set(frame.columns)
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if not (has_latlon or has_en):
+        missing.append("lat and lon (or easting and northing)")
+    if missing:
+        msg = (
+            f"{source} lacks required column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(frame.columns)}; rename or add them (see README, 'Practices file')"
+        )
+        raise DataError(msg)
+    frame["line"] = np.arange(len(frame)) + 2
+    frame["practice_code"] = frame["practice_code"].str.upper()
+    frame["ccg_code"] = frame["ccg_code"].str.upper()
+
+    _fail(frame, frame["practice_code"] == "", "have a blank practice_code", "give each row its ODS code")
+    dup = frame["practice_code"].duplicated(keep=False)
+    _fail(frame, dup, "appear more than once", "keep one row per practice code")
+    _fail(
+        frame, frame["ccg_code"] == "", "have a blank ccg_code", "give each practice its CCG (sub-ICB) code"
+    )
+
+    size = _numeric(frame, "list_size")
+    _fail(
+        frame, frame["list_size"] == "", "have no list_size", "give the registered patients of each practice"
+    )
+    detail = "'" + frame["list_size"] + "'"
+    _fail(
+        frame,
+        size.isna(),
+        "have a list_size that is not a number",
+        "write list_size as a whole number",
+        detail=detail,
+    )
+    _fail(
+        frame,
+        size <= 0,
+        "have a list_size of zero or less",
+        "give the registered patients (a positive whole number), or leave closed practices out",
+        detail=detail,
+    )
+    _fail(
+        frame,
+        size != size.round(),
+        "have a fractional list_size",
+        "list_size counts people: round it",
+        detail=detail,
+    )
+    frame["list_size"] = size.astype(np.int64)
+
+    x, y = _coordinates(frame, has_latlon=has_latlon, has_en=has_en)
+    absent = x.isna() | y.isna()
+    frame["imputed"] = False
+    if absent.any():
+        if impute == "raise":
+            _fail(
+                frame,
+                absent,
+                "have no coordinates",
+                "add lat/lon or easting/northing, or pass --impute-missing (impute='postcode') "
+                "to place them from their postcode neighbours",
+            )
+        x, y = _impute(frame, x, y, absent)
+        frame["imputed"] = absent.to_numpy()
+
+    frame["rural"] = _flag(frame, "rural") if "rural" in frame.columns else False
+    for column in ("practice_name", "postcode", "pcn_code"):
+        if column not in frame.columns:
+            frame[column] = ""
+    practices = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=CRS).set_index("practice_code")
+    _check_in_england(practices, outline)
+    logger.info(
+        "read %d practices in %d CCGs from %s", len(practices), practices["ccg_code"].nunique(), source
+    )
+    return practices
+
+
+def _coordinates(frame: pd.DataFrame, *, has_latlon: bool, has_en: bool) -> tuple[pd.Series, pd.Series]:
+    """Return easting and northing, from easting/northing where given, else lat/lon."""
+    nan = pd.Series(np.nan, index=frame.index)
+    x, y = nan.copy(), nan.copy()
+    if has_en:
+        for column in ("easting", "northing"):
+            bad = (frame[column] != "") & _numeric(frame, column).isna()
+            _fail(
+                frame,
+                bad,
+                f"have a {column} that is not a number",
+                "write metres as plain numbers",
+                detail="'" + frame[column] + "'",
+            )
+        x, y = _numeric(frame, "easting"), _numeric(frame, "northing")
+    if has_latlon:
+        for column in ("lat", "lon"):
+            bad = (frame[column] != "") & _numeric(frame, column).isna()
+            _fail(
+                frame,
+                bad,
+                f"have a {column} that is not a number",
+                "write degrees as decimals",
+                detail="'" + frame[column] + "'",
+            )
+        lat, lon = _numeric(frame, "lat"), _numeric(frame, "lon")
+        swapped = lat.between(-7, 2.5) & lon.between(49, 56)
+        _fail(
+            frame,
+            swapped,
+            "have latitude and longitude swapped",
+            "England lies at latitude 49.8 to 55.9 and longitude -6.5 to 1.8: swap the two columns",
+            detail="lat " + frame["lat"] + ", lon " + frame["lon"],
+        )
+        use = (x.isna() | y.isna()) & lat.notna() & lon.notna()
+        if use.any():
+            to_bng = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+            ex, ny = to_bng.transform(lon[use].to_numpy(), lat[use].to_numpy())
+            x[use], y[use] = ex, ny
+    return x, y
+
+
+def _impute(
+    frame: pd.DataFrame, x: pd.Series, y: pd.Series, absent: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Place practices without coordinates at the mean of their nearest peers by postcode."""
+    x, y = x.copy(), y.copy()
+    postcode = frame.get("postcode", pd.Series("", index=frame.index)).str.upper()
+    sector = postcode.str[:-2].str.strip()
+    district = postcode.str.split().str[0].fillna("")
+    pcn = frame.get("pcn_code", pd.Series("", index=frame.index))
+    located = ~absent
+    for i in frame.index[absent]:
+        in_ccg = located & (frame["ccg_code"] == frame.at[i, "ccg_code"])
+        keys = {"postcode sector": sector, "postcode district": district, "PCN": pcn}
+        label, peers = next(
+            ((lb, in_ccg & (k == k[i])) for lb, k in keys.items() if k[i] and (in_ccg & (k == k[i])).any()),
+            ("CCG", in_ccg),
+        )
+        if not peers.any():
+            _fail(
+                frame,
+                frame.index == i,
+                "have no coordinates and no located practice in their CCG",
+                "add lat/lon or easting/northing for them",
+            )
+        x[i], y[i] = x[peers].mean(), y[peers].mean()
+        logger.info(
+            "%s %s (%s) has no coordinates: placed at the mean of %d practice(s) in its %s %s",
+            frame.at[i, "practice_code"],
+            frame.at[i, "practice_name"] if "practice_name" in frame else "",
+            postcode[i],
+            int(peers.sum()),
+            label,
+            keys[label][i] if label in keys else frame.at[i, "ccg_code"],
+        )
+    return x, y
+
+
+def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    text = frame[column].str.lower()
+    bad = ~text.isin(_TRUE | _FALSE)
+    _fail(
+        frame,
+        bad,
+        f"have a {column} value that is not true/false",
+        "write true or false (or leave blank)",
+        detail="'" + frame[column] + "'",
+    )
+    return text.isin(_TRUE)
+
+
+def _check_in_england(practices: gpd.GeoDataFrame, outline: shapely.Geometry | None) -> None:
+    outline = read_outline() if outline is None else outline
+    shapely.prepare(outline)
+    xs, ys = practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()
+    inside = shapely.contains_xy(outline, xs, ys)
+    far = np.zeros(len(practices), dtype=bool)
+    if not inside.all():
+        distance = shapely.distance(outline, practices.geometry.to_numpy()[~inside])
+        far[~inside] = distance > MAX_OUTSIDE_ENGLAND_M
+        if far.any():
+            km = pd.Series(np.round(distance / 1000, 1), index=practices.index[~inside])
+            frame = practices.reset_index()
+            detail = pd.Series(
+                [f"{km.get(code, 0)} km outside" for code in frame["practice_code"]], index=frame.index
+            )
+            _fail(
+                frame,
+                far,
+                f"lie more than {MAX_OUTSIDE_ENGLAND_M / 1000:g} km outside England",
+                "check their coordinates (lat/lon in WGS84 degrees, easting/northing in metres "
+                "of British National Grid)",
+                detail=detail,
+            )
+
+
+def read_outline(path: str | os.PathLike[str] | None = None) -> shapely.Geometry:
+    """Return England's outline as one geometry in EPSG:27700."""
+    outline = gpd.read_file(OUTLINE_FILE if path is None else path).to_crs(CRS)
+    return shapely.union_all(outline.geometry.make_valid().to_numpy())
+
+
+def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
+    """Read CCG (sub-ICB) polygons and return them indexed by ``ccg_code`` in EPSG:27700.
+
+    Parameters
+    ----------
+    path
+        Any file geopandas reads (GeoJSON, GeoPackage, shapefile) with a ``ccg_code``
+        column holding the NHS three-character code (e.g. ``70F``); ``ccg_name`` is
+        optional. ``None`` reads the shipped April 2021 CCGs (106).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, has no ``ccg_code`` column, or repeats a code.
+    """
+    path = Path(BOUNDARIES_FILE if path is None else path)
+    if not path.exists():
+        msg = f"boundaries file {path} does not exist: give a GeoJSON/GeoPackage of CCG polygons"
+        raise DataError(msg)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        msg = f"boundaries file {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
+        raise DataError(msg) from None
+    frame.columns = [c if c == "geometry" else str(c).strip().lower() for c in frame.columns]
+    if "ccg_code" not in frame.columns:
+        msg = (
+            f"boundaries file {path} has no ccg_code column (found: "
+            f"{', '.join(c for c in frame.columns if c != 'geometry')}); rename the column holding the "
+            "NHS three-character CCG/sub-ICB code to ccg_code"
+        )
+        raise DataError(msg)
+    if frame.crs is None:
+        msg = f"boundaries file {path} has no coordinate reference system: save it with one (e.g. EPSG:4326)"
+        raise DataError(msg)
+    frame["ccg_code"] = frame["ccg_code"].astype(str).str.strip().str.upper()
+    dup = frame["ccg_code"][frame["ccg_code"].duplicated()]
+    if len(dup):
+        codes = ", ".join(sorted(set(dup)))
+        msg = f"boundaries file {path} repeats CCG code(s) {codes}: dissolve them to one row each"
+        raise DataError(msg)
+    if "ccg_name" not in frame.columns:
+        frame["ccg_name"] = frame["ccg_code"]
+    frame = frame[["ccg_code", "ccg_name", "geometry"]].to_crs(CRS)
+    frame["geometry"] = frame.geometry.make_valid()
+    return frame.set_index("ccg_code")
+
+
+def ccg_names(practices: pd.DataFrame, boundaries: pd.DataFrame | None = None) -> dict[str, str]:
+    """Return CCG code to name, from the practices file's ``ccg_name`` or else the boundaries."""
+    names: dict[str, str] = {}
+    if boundaries is not None:
+        names.update(boundaries["ccg_name"].astype(str).to_dict())
+    if "ccg_name" in practices.columns:
+        names.update(practices.groupby("ccg_code")["ccg_name"].first().to_dict())
+    return names
+
+
+def select_ccgs(practices: gpd.GeoDataFrame, ccgs: Sequence[str] | None) -> gpd.GeoDataFrame:
+    """Return the practices of the CCGs named (all when ``ccgs`` is empty or ``None``).
+
+    Raises
+    ------
+    DataError
+        If a CCG code names no practice.
+    """
+    if not ccgs:
+        return practices
+    wanted = [c.strip().upper() for c in ccgs]
+    unknown = sorted(set(wanted) - set(practices["ccg_code"]))
+    if unknown:
+        some = ", ".join(sorted(practices["ccg_code"].unique())[:8])
+        msg = f"no practice has CCG code(s) {', '.join(unknown)}; codes look like {some} ..."
+        raise DataError(msg)
+    return practices[practices["ccg_code"].isin(wanted)]

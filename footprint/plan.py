@@ -1,0 +1,220 @@
+"""The shared currency of every stage: a :class:`Plan` maps practice code to PCN id."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from footprint._io import atomic_write
+from footprint.errors import DataError, PlanError
+
+__all__ = [
+    "PLAN_COLUMNS",
+    "Plan",
+    "plan_from_practices",
+    "read_plan",
+    "transfer_distance",
+    "write_plan",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of a plan CSV, in order.
+PLAN_COLUMNS = ["practice_code", "ccg_code", "pcn_id", "list_size"]
+
+#: PCN codes in a practices file that mean "not in a network" (NHS Digital's pseudo-PCN).
+OPEN_PCN_CODES = frozenset({"", "U"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An assignment of practices to PCNs.
+
+    Parameters
+    ----------
+    assignment
+        Practice code to PCN id; ``None`` marks an open practice (not yet agreed).
+    info
+        Free-form facts about how the plan was made (e.g. per-CCG solver status),
+        kept with the plan and written beside it by the command line.
+
+    Examples
+    --------
+    >>> plan = Plan({"A1": "p1", "A2": "p1", "A3": "p2"})
+    >>> sorted(map(sorted, plan.partition))
+    [['A1', 'A2'], ['A3']]
+    """
+
+    assignment: Mapping[str, str | None]
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "assignment", dict(self.assignment))
+
+    def __len__(self) -> int:
+        return len(self.assignment)
+
+    @property
+    def groups(self) -> dict[str, frozenset[str]]:
+        """PCN id to the frozenset of its member practice codes (open practices left out)."""
+        members: dict[str, set[str]] = {}
+        for code, pcn in self.assignment.items():
+            if pcn is not None:
+                members.setdefault(pcn, set()).add(code)
+        return {pcn: frozenset(codes) for pcn, codes in sorted(members.items())}
+
+    @property
+    def partition(self) -> frozenset[frozenset[str]]:
+        """The groups as a set of frozensets, for comparing plans whatever their ids."""
+        return frozenset(self.groups.values())
+
+    @property
+    def open_practices(self) -> list[str]:
+        """Codes of the practices not assigned to any PCN."""
+        return sorted(code for code, pcn in self.assignment.items() if pcn is None)
+
+    def restrict(self, codes: Iterable[str]) -> Plan:
+        """Return the plan of only the practices in ``codes`` (those it holds)."""
+        keep = set(codes)
+        return Plan({c: p for c, p in self.assignment.items() if c in keep}, self.info)
+
+    def to_frame(self, practices: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Return the plan as a table with the columns of :data:`PLAN_COLUMNS`.
+
+        Parameters
+        ----------
+        practices
+            The practices table (indexed by practice code) that supplies ``ccg_code`` and
+            ``list_size``; without it those columns are left empty.
+        """
+        frame = pd.DataFrame(
+            {"practice_code": list(self.assignment), "pcn_id": list(self.assignment.values())}
+        )
+        if practices is not None:
+            _check_codes_known(self.assignment, practices)
+            frame["ccg_code"] = practices.loc[frame["practice_code"], "ccg_code"].to_numpy()
+            frame["list_size"] = practices.loc[frame["practice_code"], "list_size"].to_numpy()
+        else:
+            frame["ccg_code"] = None
+            frame["list_size"] = np.nan
+        return frame[PLAN_COLUMNS].sort_values(["ccg_code", "pcn_id", "practice_code"], na_position="last")
+
+
+def _check_codes_known(codes: Iterable[str], practices: pd.DataFrame) -> None:
+    unknown = sorted(set(codes) - set(practices.index))
+    if unknown:
+        msg = (
+            f"{len(unknown)} practice code(s) in the plan are not in the practices file: "
+            f"{', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}; "
+            "remove them from the plan or add them to the practices file"
+        )
+        raise PlanError(msg)
+
+
+def plan_from_practices(practices: pd.DataFrame) -> Plan:
+    """Return the current PCNs recorded in the practices table's ``pcn_code`` column.
+
+    Practices with a blank code or NHS Digital's ``U`` ("Unallocated") are open.
+
+    Raises
+    ------
+    DataError
+        If the practices table has no ``pcn_code`` column.
+    """
+    if "pcn_code" not in practices.columns:
+        msg = (
+            "the practices file has no pcn_code column, so there are no current PCNs: "
+            "give a plan file (practice_code,pcn_id) instead"
+        )
+        raise DataError(msg)
+    codes = practices["pcn_code"].fillna("").astype(str).str.strip()
+    return Plan({c: (None if p in OPEN_PCN_CODES else p) for c, p in codes.items()})
+
+
+def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = None) -> Plan:
+    """Read a plan CSV with columns ``practice_code`` and ``pcn_id``.
+
+    Other columns (``ccg_code``, ``list_size``) are ignored: the practices file wins.
+    A blank ``pcn_id`` means the practice is open.
+
+    Parameters
+    ----------
+    path
+        The plan CSV.
+    practices
+        If given, every code in the plan must be one of its practices.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, lacks a required column or repeats a practice.
+    PlanError
+        If the plan names practices that ``practices`` does not hold.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        msg = f"plan file {path} does not exist: give the path of a CSV with practice_code,pcn_id"
+        raise DataError(msg) from None
+    except pd.errors.EmptyDataError:
+        msg = f"plan file {path} is empty: give a CSV with a header practice_code,pcn_id"
+        raise DataError(msg) from None
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = [c for c in ("practice_code", "pcn_id") if c not in frame.columns]
+    if missing:
+        msg = (
+            f"plan file {path} lacks column(s) {', '.join(missing)} (found: {', '.join(frame.columns)}); "
+            "a plan CSV needs practice_code and pcn_id"
+        )
+        raise DataError(msg)
+    codes = frame["practice_code"].str.strip().str.upper()
+    dup = codes[codes.duplicated(keep=False)]
+    if len(dup):
+        lines = ", ".join(f"{c} (line {i + 2})" for i, c in dup.items())
+        msg = f"plan file {path} lists practice(s) more than once: {lines}; keep one row per practice"
+        raise DataError(msg)
+    pcn = frame["pcn_id"].str.strip()
+    plan = Plan({c: (p or None) for c, p in zip(codes, pcn, strict=True)})
+    if practices is not None:
+        _check_codes_known(plan.assignment, practices)
+    return plan
+
+
+def write_plan(plan: Plan, path: str | os.PathLike[str], practices: pd.DataFrame) -> Path:
+    """Write ``plan`` as CSV (columns :data:`PLAN_COLUMNS`) atomically and return the path."""
+    path = Path(path)
+    frame = plan.to_frame(practices)
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+    return path
+
+
+def transfer_distance(a: Plan, b: Plan) -> int:
+    """Return the fewest practices that must change group to turn ``a`` into ``b``.
+
+    Groups of the two plans are matched one to one so as to keep the most practices
+    in place (a maximum-weight matching); every practice outside the matched overlap
+    moves. Only practices assigned in both plans count.
+
+    Examples
+    --------
+    >>> transfer_distance(Plan({"A": "1", "B": "1", "C": "2"}), Plan({"A": "x", "B": "y", "C": "y"}))
+    1
+    """
+    common = [c for c, p in a.assignment.items() if p is not None and b.assignment.get(c) is not None]
+    if not common:
+        return 0
+    table = pd.crosstab(
+        pd.Series([a.assignment[c] for c in common]), pd.Series([b.assignment[c] for c in common])
+    )
+    rows, cols = linear_sum_assignment(table.to_numpy(), maximize=True)
+    return len(common) - int(table.to_numpy()[rows, cols].sum())

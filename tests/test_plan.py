@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from footprint.errors import DataError, PlanError
+from footprint.plan import PLAN_COLUMNS, Plan, plan_from_practices, read_plan, transfer_distance, write_plan
+
+
+def test_groups_and_partition():
+    plan = Plan({"A": "p1", "B": "p1", "C": "p2", "D": None})
+    assert plan.groups == {"p1": frozenset({"A", "B"}), "p2": frozenset({"C"})}
+    assert plan.partition == {frozenset({"A", "B"}), frozenset({"C"})}
+    assert plan.open_practices == ["D"]
+
+
+def test_csv_round_trip(tmp_path, slice_practices):
+    plan = plan_from_practices(slice_practices)
+    path = write_plan(plan, tmp_path / "plan.csv", slice_practices)
+    frame = pd.read_csv(path, dtype=str)
+    assert list(frame.columns) == PLAN_COLUMNS
+    assert len(frame) == len(slice_practices)
+    again = read_plan(path, slice_practices)
+    assert again.partition == plan.partition
+    assert again.open_practices == plan.open_practices
+
+
+def test_unallocated_pseudo_pcn_is_open():
+    frame = pd.DataFrame({"pcn_code": ["U12345", "U", ""]}, index=["A", "B", "C"])
+    assert plan_from_practices(frame).assignment == {"A": "U12345", "B": None, "C": None}
+
+
+def test_read_plan_errors(tmp_path, slice_practices):
+    path = tmp_path / "p.csv"
+    path.write_text("practice_code,group\nA,1\n")
+    with pytest.raises(DataError, match=r"lacks column\(s\) pcn_id \(found: practice_code, group\)"):
+        read_plan(path)
+    path.write_text("practice_code,pcn_id\nF81051,1\nF81051,2\n")
+    with pytest.raises(DataError, match=r"more than once: F81051 \(line 2\), F81051 \(line 3\)"):
+        read_plan(path)
+    path.write_text("practice_code,pcn_id\nZZZ999,1\n")
+    with pytest.raises(PlanError, match="not in the practices file: ZZZ999"):
+        read_plan(path, slice_practices)
+    with pytest.raises(DataError, match="does not exist"):
+        read_plan(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "moves"),
+    [
+        ({"A": 1, "B": 1, "C": 2}, {"A": "x", "B": "x", "C": "y"}, 0),
+        ({"A": 1, "B": 1, "C": 2}, {"A": "x", "B": "y", "C": "y"}, 1),
+        ({"A": 1, "B": 1, "C": 1, "D": 1}, {"A": "x", "B": "x", "C": "y", "D": "z"}, 2),
+        ({"A": 1, "B": 2, "C": 3}, {"A": "x", "B": "x", "C": "x"}, 2),
+    ],
+)
+def test_transfer_distance(a, b, moves):
+    to_str = lambda d: Plan({k: str(v) for k, v in d.items()})  # noqa: E731
+    assert transfer_distance(to_str(a), to_str(b)) == moves
+    assert transfer_distance(to_str(b), to_str(a)) == moves

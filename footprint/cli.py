@@ -115,6 +115,51 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0 if connected_all else 1
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    """Write an offline interactive map and printable PCN pages per CCG, and an index page."""
+    from tqdm import tqdm  # the maps' imports (folium, Leaflet) load only for this command
+
+    from footprint.plan import plan_from_practices, read_plan
+    from footprint.render import band_problems, write_maps
+
+    # PCNs that cross a CCG boundary need their members in other CCGs: load every practice.
+    practices, boundaries, graph = _load(argparse.Namespace(**{**vars(args), "ccg": None}))
+    plan = current = plan_from_practices(practices)
+    name, beside = "Current PCNs", None  # beside: the current PCNs as a layer under a proposed plan
+    if args.plan is not None:
+        plan, name = read_plan(args.plan, practices), "Proposed plan"
+        beside = current if current.groups else None
+    out = args.maps if args.maps is not None else Path("maps")
+    with tqdm(desc="maps", unit="CCG", disable=None, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int, ccg: str) -> None:
+            bar.total = total
+            bar.set_postfix_str(ccg)
+            bar.update(done - bar.n)
+
+        paths = write_maps(
+            practices,
+            graph,
+            plan,
+            out,
+            boundaries=boundaries,
+            current=beside,
+            problems=band_problems(practices, plan),
+            ccgs=args.ccg,
+            name=name,
+            tiles=args.tiles,
+            assets=args.assets,
+            progress=progress,
+        )
+    maps = [p for p in paths if p.suffix == ".html" and not p.name.endswith(("-pcns.html", "index.html"))]
+    largest = max(maps, key=lambda p: p.stat().st_size)
+    print(
+        f"{name}: {len(maps)} CCG maps with printable PCN pages written to {out} "
+        f"(largest {largest.name}, {largest.stat().st_size / 1e6:.1f} MB); open {out / 'index.html'}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``footprint`` argument parser."""
     shared = _shared_options()
@@ -128,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
         "graph", parents=[shared], help="build the graph of neighbouring practices and summarise it per CCG"
     )
     graph.set_defaults(func=cmd_graph)
+    maps = commands.add_parser(
+        "map",
+        parents=[shared],
+        help="write offline interactive maps (one per CCG), printable PCN pages and an index",
+    )
+    maps.add_argument(
+        "plan",
+        metavar="PLAN.csv",
+        nargs="?",
+        type=Path,
+        help="plan to draw, given before --ccg (default: the current PCNs of the practices file)",
+    )
+    maps.add_argument("--maps", metavar="DIR", type=Path, help="folder for the HTML (default: maps/)")
+    maps.add_argument(
+        "--tiles",
+        metavar="NAME",
+        help="web map tiles under the areas, e.g. OpenStreetMap (needs the network; default none: offline)",
+    )
+    maps.add_argument(
+        "--assets",
+        choices=("inline", "beside"),
+        default="inline",
+        help="embed Leaflet in every page (default) or write it once into DIR/assets/",
+    )
+    maps.set_defaults(func=cmd_map)
     return parser
 
 

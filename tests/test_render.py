@@ -1,0 +1,431 @@
+from __future__ import annotations
+
+import html
+import itertools
+import re
+from pathlib import Path
+
+import folium
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from footprint.cli import main
+from footprint.config import SizeBand
+from footprint.errors import DataError
+from footprint.graph import graph_from_practices
+from footprint.load import DATA_DIR, read_boundaries, read_practices, select_ccgs
+from footprint.plan import Plan, plan_from_practices, write_plan
+from footprint.render import (
+    ATTRIBUTION,
+    CAVEAT,
+    PALETTE,
+    band_problems,
+    colour_groups,
+    funded_cd_wte,
+    overview_map,
+    pcn_pages,
+    plan_map,
+    write_maps,
+)
+from tests.conftest import DATA
+
+#: Script, style and tile addresses that would need the network.
+WEB_ASSET = re.compile(
+    r"""<script[^>]*\ssrc\s*=\s*["']?(https?:)?//"""
+    r"""|<link[^>]*\shref\s*=\s*["']?(https?:)?//"""
+    r"""|url\(\s*["']?(https?:)?//"""
+    r"""|@import"""
+    r"""|tileLayer\("""
+    r"""|\{s\}\.|\{z\}/\{x\}/\{y\}""",
+    re.IGNORECASE,
+)
+
+
+def layer(m: folium.Map, name: str) -> folium.GeoJson:
+    """Return the GeoJson layer of ``m`` called ``name``."""
+    found = [c for c in m._children.values() if isinstance(c, folium.GeoJson) and c.layer_name == name]
+    assert len(found) == 1, [getattr(c, "layer_name", None) for c in m._children.values()]
+    return found[0]
+
+
+def features(m: folium.Map, name: str) -> list[dict]:
+    return layer(m, name).data["features"]
+
+
+def text(fragment: str) -> str:
+    """Return the visible text of an HTML fragment, tags dropped and spaces squeezed."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip())
+
+
+@pytest.fixture(scope="module")
+def slice_maps(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> tuple[Path, list[Path]]:
+    """The maps of the slice's current PCNs, written as the command line writes them."""
+    plan = plan_from_practices(slice_practices)
+    out = tmp_path_factory.mktemp("maps")
+    paths = write_maps(
+        slice_practices,
+        slice_graph,
+        plan,
+        out,
+        boundaries=slice_boundaries,
+        problems=band_problems(slice_practices, plan),
+        name="Current PCNs",
+    )
+    return out, paths
+
+
+@pytest.fixture(scope="module")
+def map_99f(slice_practices, slice_graph, slice_boundaries) -> folium.Map:
+    practices = select_ccgs(slice_practices, ["99F"])
+    plan = plan_from_practices(practices)
+    return plan_map(
+        practices,
+        plan,
+        graph=slice_graph,
+        boundaries=slice_boundaries,
+        current=plan,
+        problems=band_problems(practices, plan),
+    )
+
+
+# --------------------------------------------------------------------------- colours
+
+
+def assert_neighbours_differ(graph: nx.Graph, plan: Plan, colours: dict[str, str]) -> int:
+    pairs = 0
+    for a, b in graph.edges:
+        pa, pb = plan.assignment.get(a), plan.assignment.get(b)
+        if pa is not None and pb is not None and pa != pb:
+            assert colours[pa] != colours[pb], (a, b, pa, pb)
+            pairs += 1
+    return pairs
+
+
+def test_neighbouring_groups_never_share_a_colour_on_the_slice(slice_practices, slice_graph):
+    plan = plan_from_practices(slice_practices)
+    colours = colour_groups(slice_graph, plan)
+    assert set(colours) == set(plan.groups)
+    assert assert_neighbours_differ(slice_graph, plan, colours) > 10
+    assert set(colours.values()) <= set(PALETTE)
+
+
+def test_neighbouring_areas_on_the_drawn_map_differ(slice_practices, slice_graph):
+    m = plan_map(slice_practices, plan_from_practices(slice_practices), graph=slice_graph)
+    areas = [f for f in features(m, "Proposed plan") if f["properties"]["pcn"] is not None]
+    assert len(areas) == 10
+    touching = 0
+    for f, g in itertools.combinations(areas, 2):
+        border = shapely.intersection(shape(f["geometry"]), shape(g["geometry"])).length
+        if border > 1e-4:  # degrees, about 10 m: they share a border, not just a corner
+            touching += 1
+            assert f["properties"]["style"]["fillColor"] != g["properties"]["style"]["fillColor"]
+    assert touching >= 10
+
+
+def test_grid_colours(grid3, build):
+    """Plan on the 3 x 3 grid (conftest)::
+
+        p1 p1 p2
+        p3 p4 p2
+        p3 p4 p4
+
+    p1 and p4 touch every other group; p2 and p3 do not touch.
+    """
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    layout = {"A1": "p1", "A2": "p1", "A3": "p2", "B1": "p3", "B2": "p4", "B3": "p2", "C1": "p3"}
+    plan = Plan({**layout, "C2": "p4", "C3": "p4"})
+    colours = colour_groups(graph, plan)
+    assert_neighbours_differ(graph, plan, colours)
+    assert len({colours["p1"], colours["p4"], colours["p2"]}) == 3
+    assert colours["p2"] == colours["p3"]  # DSatur needs only three colours here
+
+
+def test_colours_never_run_out():
+    graph = nx.complete_graph([f"X{i}" for i in range(15)])
+    plan = Plan({code: code.lower() for code in graph})
+    colours = colour_groups(graph, plan, palette=PALETTE[:3])
+    assert len(set(colours.values())) == 15
+
+
+# --------------------------------------------------------------------------- popups
+
+
+def test_practice_popup_holds_the_right_figures(map_99f, slice_practices, slice_graph):
+    props = {f["properties"]["code"]: f["properties"] for f in features(map_99f, "Practices")}
+    assert set(props) == set(select_ccgs(slice_practices, ["99F"]).index)
+    popup = text(props["F81001"]["popup"])
+    assert popup.startswith("DR KHAN & PARTNERS ODS code F81001 Postcode SS7 4EA List size 12,699")
+    assert "PCN BENFLEET PCN (U27924)" in popup
+    assert "PCN total 47,700 (in band 30,000-50,000)" in popup
+    # distance to the list-weighted centre of Benfleet PCN
+    members = slice_practices[slice_practices["pcn_code"] == "U27924"]
+    w = members["list_size"].to_numpy()
+    cx, cy = w @ members.geometry.x.to_numpy() / w.sum(), w @ members.geometry.y.to_numpy() / w.sum()
+    point = slice_practices.geometry["F81001"]
+    assert f"To PCN centre {np.hypot(point.x - cx, point.y - cy) / 1000:.1f} km" in popup
+    for other in slice_graph["F81001"]:
+        assert f"({other})" in popup
+    assert "F81142) (same building)" in popup
+    assert "Problem" not in popup
+
+
+def test_popups_of_out_of_band_and_open_practices(map_99f):
+    props = {f["properties"]["code"]: f["properties"] for f in features(map_99f, "Practices")}
+    # Rayleigh and District PCN (U30335): 6 practices, 55,949 patients
+    rayleigh = [c for c, p in props.items() if "(U30335)" in p["popup"]]
+    assert len(rayleigh) == 6
+    popup = text(props[rayleigh[0]]["popup"])
+    assert "PCN total 55,949 (out of band: 5,949 above 30,000-50,000)" in popup
+    assert "Problem: its PCN U30335 has 55,949 patients, 5,949 above the band 30,000-50,000" in popup
+    assert "PCN none: open (not in a PCN)" in text(props["F81700"]["popup"])
+    rings = features(map_99f, "Practices with a problem (6)")
+    assert len(rings) == 6
+
+
+def test_group_popup_holds_members_total_band_and_cd_time(map_99f, slice_practices):
+    areas = {f["properties"]["pcn"]: f["properties"] for f in features(map_99f, "Proposed plan")}
+    popup = text(areas["U27924"]["popup"])
+    assert popup.startswith("BENFLEET PCN (U27924) Practices 7 Total list size 47,700")
+    assert "In band 30,000-50,000 yes" in popup
+    assert "Funded clinical director 0.24 WTE (0.25 WTE per 50,000 patients)" in popup
+    for code, row in slice_practices[slice_practices["pcn_code"] == "U27924"].iterrows():
+        assert f"{row['practice_name']} {code} {row['list_size']:,}" in popup
+    rayleigh = text(areas["U30335"]["popup"])
+    assert "Total list size 55,949 In band 30,000-50,000 no" in rayleigh
+    assert "Funded clinical director 0.28 WTE" in rayleigh
+    assert areas[None]["tip"] == "RAHMAN PRACTICE: open (not in a PCN)"
+
+
+def test_funded_cd_time():
+    assert funded_cd_wte(50_000) == pytest.approx(0.25)
+    assert funded_cd_wte(100_000) == pytest.approx(0.5)
+
+
+def test_band_problems_name_every_member_of_out_of_band_groups(slice_practices):
+    plan = plan_from_practices(slice_practices)
+    problems = band_problems(slice_practices, plan, band=SizeBand(30_000, 60_000))
+    sizes = slice_practices.groupby("pcn_code")["list_size"].sum()
+    out = {c for c, pcn in plan.assignment.items() if pcn is not None and sizes[pcn] > 60_000}
+    assert set(problems) == out and len(out) == 14  # Halton's two PCNs of 67,076 and 68,107
+    assert all(problems[c].endswith("above the band 30,000-60,000") for c in out)
+
+
+# --------------------------------------------------------------------------- layers and pages
+
+
+def test_layers_and_marker_sizes(map_99f, slice_practices):
+    names = [c.layer_name for c in map_99f._children.values() if isinstance(c, folium.GeoJson)]
+    assert names == [
+        "Background",
+        "Proposed plan",
+        "CCG boundaries",
+        "Current PCNs",
+        "Neighbour links (bridges dashed)",
+        "Practices",
+        "Practices with a problem (6)",
+    ]
+    edges = features(map_99f, "Neighbour links (bridges dashed)")
+    bridges = [f for f in edges if f["properties"]["tip"].startswith("Bridge")]
+    assert len(bridges) == 1 and bridges[0]["properties"]["style"]["dashArray"]
+    assert "THIRD AVENUE HEALTH CENTRE" in bridges[0]["properties"]["tip"]  # Canvey Island
+    radius = {
+        f["properties"]["code"]: f["properties"]["style"]["radius"] for f in features(map_99f, "Practices")
+    }
+    sizes = select_ccgs(slice_practices, ["99F"])["list_size"]
+    assert radius[sizes.idxmax()] == max(radius.values()) and radius[sizes.idxmin()] == min(radius.values())
+
+
+def attribution_bullets() -> list[str]:
+    block = (DATA_DIR / "ATTRIBUTION.md").read_text().split("Attribution, to be kept with any output:")[1]
+    return [" ".join(bullet.split()) for bullet in re.split(r"^- ", block, flags=re.MULTILINE)[1:]]
+
+
+def test_map_says_cells_not_catchments_and_credits_the_data(map_99f, slice_maps):
+    assert list(ATTRIBUTION) == attribution_bullets()
+    panels = [c.content for c in map_99f._children.values() if hasattr(c, "content")]
+    legend = next(p for p in panels if "Legend" in p)
+    assert CAVEAT in legend
+    for sentence in ATTRIBUTION:
+        assert sentence in legend
+    out, _ = slice_maps
+    pages = " ".join((out / "99F-pcns.html").read_text().split())
+    for sentence in ATTRIBUTION:
+        assert sentence in pages
+
+
+def test_written_files(slice_maps, slice_practices):
+    out, paths = slice_maps
+    assert [p.name for p in paths] == [
+        "01F.html",
+        "01F-pcns.html",
+        "99F.html",
+        "99F-pcns.html",
+        "99G.html",
+        "99G-pcns.html",
+        "index.html",
+    ]
+    index = (out / "index.html").read_text()
+    for ccg in ("01F", "99F", "99G"):
+        assert f'href="{ccg}.html"' in index and f'href="{ccg}-pcns.html"' in index
+    assert "NHS Castle Point and Rochford CCG" in index and CAVEAT in index
+    assert (out / "99F.html").stat().st_mode & 0o444 == 0o444
+    pages = (out / "99F-pcns.html").read_text()
+    assert "<script" not in pages  # prints with no script
+    assert pages.count('<section class="pcn"') == 4 and pages.count("<svg") == 4
+    benfleet = pages[pages.index('id="pcn-U27924"') :].split("</section>")[0]
+    for code, row in slice_practices[slice_practices["pcn_code"] == "U27924"].iterrows():
+        assert f"<td>{code}</td>" in benfleet and f"{row['list_size']:,}" in benfleet
+    assert "Total (7 practices)" in text(benfleet) and "47,700" in benfleet
+    assert "0.24 WTE" in benfleet and CAVEAT in benfleet and "Named clinical director" in benfleet
+    assert "99F-pcns.html#pcn-U27924" in (out / "99F.html").read_text()
+
+
+def test_no_web_address_for_scripts_styles_or_tiles(slice_maps):
+    out, paths = slice_maps
+    for path in paths:
+        html = path.read_text()
+        assert not WEB_ASSET.search(html), (path.name, WEB_ASSET.search(html))
+        assert not re.search(r"cdn\.|cdnjs|jsdelivr|unpkg|bootstrapcdn", html)
+    leaflet = (out / "99F.html").read_text()
+    assert "Leaflet 1.9" in leaflet and ".leaflet-container" in leaflet  # script and style inlined
+
+
+def test_assets_beside_the_pages(slice_practices, slice_graph, tmp_path):
+    practices = select_ccgs(slice_practices, ["01F"])
+    paths = write_maps(
+        practices, slice_graph, plan_from_practices(practices), tmp_path, boundaries=None, assets="beside"
+    )
+    assert {p.name for p in paths} >= {"leaflet.js", "leaflet.css", "01F.html", "index.html"}
+    html = (tmp_path / "01F.html").read_text()
+    assert '<script src="assets/leaflet.js"></script>' in html and "Leaflet 1.9" not in html
+    assert not WEB_ASSET.search(html)
+    assert (tmp_path / "assets" / "leaflet.js").read_text().startswith("\n/* @preserve\n * Leaflet 1.9")
+
+
+def test_largest_ccg_pages_are_under_5_mb(tmp_path):
+    """Kent and Medway (91Q, 194 practices) and the largest, North West London (W2U3Z, 354)."""
+    practices = read_practices()
+    assert practices["ccg_code"].value_counts().idxmax() == "W2U3Z"
+    big = select_ccgs(practices, ["91Q", "W2U3Z"])
+    assert big["ccg_code"].value_counts().to_dict() == {"W2U3Z": 354, "91Q": 194}
+    boundaries = read_boundaries()
+    graph = graph_from_practices(big, boundaries, cache_dir=tmp_path / "cache")
+    plan = plan_from_practices(big)
+    paths = write_maps(big, graph, plan, tmp_path, boundaries=boundaries, problems=band_problems(big, plan))
+    for path in paths:
+        assert path.stat().st_size < 5_000_000, (path.name, path.stat().st_size)
+    assert (tmp_path / "91Q.html").stat().st_size > 200_000
+
+
+def test_overview_map(slice_practices, slice_graph, slice_boundaries):
+    plan = plan_from_practices(slice_practices)
+    m = overview_map(
+        slice_practices, plan, graph=slice_graph, boundaries=slice_boundaries, links={"99F": "99F.html"}
+    )
+    areas = features(m, "Proposed plan")
+    assert len(areas) == len(plan.groups) + 1  # and the open practice's cell
+    lines = {f["properties"]["tip"]: f["properties"] for f in features(m, "CCG boundaries")}
+    assert 'href="99F.html"' in lines["NHS Castle Point and Rochford CCG (99F)"]["popup"]
+
+
+def test_pcn_pages_on_a_proposed_plan(grid3, build):
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    plan = Plan({c: ("north" if c[0] == "A" else "south") for c in practices.index})
+    html = pcn_pages(practices, plan, graph=graph, boundaries=boundaries, title="Grid")
+    assert html.count('<section class="pcn"') == 2
+    north = html[html.index('id="pcn-north"') :].split("</section>")[0]
+    assert "Total (3 practices)" in text(north) and "30,000" in north
+    assert "In band 30,000-50,000." in text(north) and "0.15 WTE" in north
+    south = html[html.index('id="pcn-south"') :].split("</section>")[0]
+    assert "70,000" in south and "Out of band: 20,000 above 30,000-50,000." in text(south)
+
+
+def test_existing_map_is_drawn_on(grid3, build):
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    m = folium.Map(tiles=None)
+    plan = Plan(dict.fromkeys(practices.index, "all"))
+    assert plan_map(practices, plan, graph=graph, m=m, assets="inline") is m
+    html = m.get_root().render()
+    assert not WEB_ASSET.search(html) and "Grid practice B2" in html
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_practices_outside_the_graph_are_refused(grid3, build, slice_graph):
+    practices, _ = grid3
+    with pytest.raises(DataError, match=r"graph was not built from these practices \(it lacks A1, A2"):
+        plan_map(practices, Plan({}), graph=slice_graph)
+    with pytest.raises(DataError, match="practices must be in EPSG:27700"):
+        plan_map(practices.to_crs("EPSG:4326"), Plan({}), graph=build(practices))
+
+
+def test_clashing_arguments_are_refused(grid3, build):
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    with pytest.raises(TypeError, match="tiles are set when a map is made"):
+        plan_map(practices, Plan({}), graph=graph, m=folium.Map(tiles=None), tiles="OpenStreetMap")
+    with pytest.raises(TypeError, match=r"style option\(s\) fillColor clash with the colouring"):
+        plan_map(practices, Plan({}), graph=graph, fill_color="red")
+    with pytest.raises(ValueError, match="assets='cdn' is not an option: give 'inline' or 'beside'"):
+        plan_map(practices, Plan({}), graph=graph, assets="cdn")
+    with pytest.raises(DataError, match=r"no practice has CCG code\(s\) XXX"):
+        write_maps(practices, graph, Plan({}), "unused", boundaries=None, ccgs=["XXX"])
+    with pytest.raises(ValueError, match="palette is empty"):
+        colour_groups(graph, Plan({}), palette=[])
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def run_map(capsys, tmp_path, monkeypatch, *argv):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    common = ["--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
+    code = main([str(a) for a in ["map", *argv, *common, "--impute-missing", "--maps", tmp_path / "maps"]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_map_command_draws_the_current_pcns(capsys, tmp_path, monkeypatch):
+    code, out, _ = run_map(capsys, tmp_path, monkeypatch, "--ccg", "99F")
+    assert code == 0
+    assert out.startswith("Current PCNs: 1 CCG maps with printable PCN pages written to")
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
+        "99F-pcns.html",
+        "99F.html",
+        "index.html",
+    ]
+    html = (tmp_path / "maps" / "99F.html").read_text()
+    assert '"Current PCNs"' in html and "Practices with a problem (6)" in html
+    assert '"Proposed plan"' not in html
+
+
+def test_map_command_draws_a_plan_file(capsys, tmp_path, monkeypatch, slice_practices):
+    plan = Plan(
+        {c: ("north" if row.geometry.y > 188_000 else "south") for c, row in slice_practices.iterrows()}
+    )
+    plan_csv = write_plan(
+        plan.restrict(select_ccgs(slice_practices, ["99F"]).index), tmp_path / "plan.csv", slice_practices
+    )
+    code, out, _ = run_map(capsys, tmp_path, monkeypatch, plan_csv, "--ccg", "99F", "--assets", "beside")
+    assert code == 0 and out.startswith("Proposed plan: 1 CCG maps")
+    html = (tmp_path / "maps" / "99F.html").read_text()
+    assert '"Proposed plan"' in html and '"Current PCNs"' in html
+    assert (tmp_path / "maps" / "assets" / "leaflet.js").exists()
+
+
+def test_map_command_bad_plan_is_one_line(capsys, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"practice_code": ["ZZZ999"], "pcn_id": ["x"]}).to_csv(bad, index=False)
+    code, _, err = run_map(capsys, tmp_path, monkeypatch, bad)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(
+        "footprint: error: 1 practice code(s) in the plan are not in the practices file: ZZZ999"
+    )

@@ -1,0 +1,87 @@
+"""Remake docs/map-screenshot.png: one CCG's map of the current PCNs, opened offline.
+
+Usage: ``.venv/bin/python docs/make_screenshot.py [CCG] [PRACTICE]`` (default 00T Bolton, P82001).
+Needs Debian's chromium and chromium-driver. The map is written as ``footprint map`` writes
+it, opened from disk in headless Chromium with the network blocked, the finder used to open
+one practice's popup, and the window saved as PNG.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.keys import Keys
+
+from footprint.graph import graph_from_practices
+from footprint.load import read_boundaries, read_practices
+from footprint.plan import plan_from_practices
+from footprint.render import band_problems, write_maps
+
+OUT = Path(__file__).resolve().parent / "map-screenshot.png"
+
+
+def main(ccg: str = "00T", practice: str = "P82001") -> None:
+    """Write the map of ``ccg`` and save it with ``practice``'s popup open."""
+    practices, boundaries = read_practices(), read_boundaries()
+    graph = graph_from_practices(practices, boundaries)
+    plan = plan_from_practices(practices)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_maps(
+            practices,
+            graph,
+            plan,
+            tmp,
+            boundaries=boundaries,
+            problems=band_problems(practices, plan),
+            ccgs=[ccg],
+            name="Current PCNs",
+        )
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--proxy-server=http://127.0.0.1:9",
+            f"--user-data-dir={tmp}/chromium",
+            "--window-size=1400,1050",
+            "--hide-scrollbars",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+        try:
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
+            driver.get((Path(tmp) / f"{ccg}.html").as_uri())
+            time.sleep(1)
+            zoom = driver.execute_script(
+                "return Object.values(window).find(v => v instanceof L.Map).getZoom();"
+            )
+            driver.find_element("css selector", ".fp-finder input").send_keys(practice, Keys.ENTER)
+            time.sleep(0.5)
+            # back out to the whole CCG, then reopen the popup so that it pans into view
+            driver.execute_script(
+                "var m = Object.values(window).find(v => v instanceof L.Map);"
+                "var popup = m._popup; var source = popup._source;"
+                "m.closePopup(); m.setZoom(arguments[0], {animate: false}); source.openPopup();",
+                zoom - 0.25,
+            )
+            time.sleep(1)
+            driver.save_screenshot(str(OUT))
+        finally:
+            driver.quit()
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,9 +20,13 @@ import networkx as nx
 
 from footprint import __version__
 from footprint._io import atomic_write
-from footprint.errors import FootprintError
-from footprint.graph import bridges, ccg_subgraph, graph_from_practices, pieces_before_bridging
-from footprint.load import read_boundaries, read_practices, select_ccgs
+from footprint.config import Rules, SizeBand, SolveOptions
+from footprint.errors import DataError, FootprintError
+from footprint.evaluate import score_plan
+from footprint.graph import bridges, ccg_subgraph, cells, graph_from_practices, pieces_before_bridging
+from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
+from footprint.partition import CcgResult
+from footprint.plan import group_areas, plan_from_practices, read_plan, write_plan
 
 logger = logging.getLogger("footprint")
 
@@ -160,6 +166,132 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules(args: argparse.Namespace) -> Rules:
+    stages = ["out_of_band", "deviation", "split_sites", "compactness"]
+    if args.stay_close:
+        stages.insert(3, "moves")
+    try:
+        return Rules(
+            band=SizeBand.from_string(args.band),
+            rural_ccgs=frozenset(c for c in (args.rural or "").split(",") if c.strip()),
+            rural_floor=args.rural_floor,
+            big_may_merge=args.big_may_merge,
+            keep_sites=args.keep_sites,
+            stages=tuple(stages),
+        )
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _solve_options(args: argparse.Namespace) -> SolveOptions:
+    try:
+        return SolveOptions(
+            time_limit_s=args.time_limit,
+            proof_limit_s=args.proof_limit,
+            workers=args.workers,
+            processes=args.processes,
+            seed=args.seed,
+            params=args.params or "",
+        )
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
+    from tqdm import tqdm
+
+    from footprint.partition import solve_plan
+
+    rules, options = _rules(args), _solve_options(args)
+    practices, boundaries, graph = _load(args)
+    lock = read_plan(args.lock, practices) if args.lock else None
+    allow_cross = read_allow_cross(args.allow_cross) if args.allow_cross else None
+    current = plan_from_practices(practices) if args.stay_close else None
+    ccgs = sorted(practices["ccg_code"].unique())
+    start = time.perf_counter()
+    with tqdm(total=len(ccgs), desc="plan", unit="CCG", disable=None, file=sys.stderr) as bar:
+
+        def progress(result: CcgResult) -> None:
+            bar.set_postfix_str(f"{result.ccg_code} {result.status.lower()}")
+            bar.update(1)
+
+        plan = solve_plan(
+            graph,
+            rules=rules,
+            options=options,
+            rural=practices.index[practices["rural"]],
+            lock=lock,
+            current=current,
+            allow_cross=allow_cross,
+            ccgs=ccgs,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - start
+    out = _out_dir(args)
+    write_plan(plan, out / "plan.csv", practices)
+    areas = group_areas(plan, cells(graph), practices)
+    areas["in_band"] = [rules.band.contains(s) for s in areas["list_size"]]
+    with atomic_write(out / "pcns.geojson") as fh:
+        fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
+    score = score_plan(
+        plan,
+        graph,
+        band=rules.band,
+        rural=frozenset(practices.index[practices["rural"]]),
+        rural_floor=rules.rural_floor,
+    )
+    results = plan.info["ccgs"]
+    unproven = sorted(c for c, r in results.items() if not r.stages[0].proven)
+    summary = {
+        "england": {
+            "practices": len(plan),
+            "groups": score.groups,
+            "out_of_band": score.out_of_band,
+            "in_band_share": round(score.in_band_share, 5),
+            "deviation": score.deviation,
+            "split_sites": score.split_sites,
+            "compactness_km": round(score.compactness_km, 3),
+            "ccgs": len(results),
+            "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
+            "stage1_unproven": unproven,
+            "solve_seconds": round(seconds, 2),
+        },
+        "ccgs": {c: {"name": graph.graph["ccg_names"].get(c, c), **r.to_dict()} for c, r in results.items()},
+    }
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, indent=1)
+    for result in results.values():
+        for pcn, why in result.explanations.items():
+            print(f"{pcn}: {why}")
+    optimal = sum(r.status == "OPTIMAL" for r in results.values())
+    print(
+        f"{len(results)} CCGs, {len(plan):,} practices in {score.groups:,} PCNs; "
+        f"out of band {score.out_of_band} ({score.in_band_share:.2%} of patients in band); "
+        f"buildings split {score.split_sites}; compactness {score.compactness_km:.2f} km; "
+        f"stage 1 proven in {len(results) - len(unproven)}/{len(results)} CCGs; "
+        f"{optimal} CCGs optimal in every stage; {seconds:.1f} s"
+    )
+    print(f"written {out / 'plan.csv'}, {out / 'pcns.geojson'}, {out / 'summary.json'}")
+    if not args.no_maps:
+        from footprint.render import band_problems, write_maps
+
+        maps = args.maps if args.maps is not None else Path("maps")
+        write_maps(
+            practices,
+            graph,
+            plan,
+            maps,
+            boundaries=boundaries,
+            current=plan_from_practices(practices),
+            problems=band_problems(practices, plan, band=rules.band),
+            ccgs=ccgs,
+            band=rules.band,
+        )
+        print(f"maps written to {maps} (open {maps / 'index.html'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``footprint`` argument parser."""
     shared = _shared_options()
@@ -198,6 +330,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="embed Leaflet in every page (default) or write it once into DIR/assets/",
     )
     maps.set_defaults(func=cmd_map)
+    plan = commands.add_parser("plan", parents=[shared], help="plan new PCN footprints per CCG (CP-SAT)")
+    rule = plan.add_argument_group("rules")
+    rule.add_argument(
+        "--band", default="30000,50000", metavar="LOW,HIGH", help="list-size band (default 30000,50000)"
+    )
+    rule.add_argument(
+        "--rural", metavar="CCG,...", help="CCGs whose practices may form groups below the band"
+    )
+    rule.add_argument(
+        "--rural-floor", type=int, default=20_000, metavar="N", help="rural groups' floor (20000)"
+    )
+    rule.add_argument(
+        "--big-may-merge", action="store_true", help="let practices over the band absorb neighbours"
+    )
+    rule.add_argument("--keep-sites", action="store_true", help="never split practices of one building")
+    rule.add_argument("--lock", type=Path, metavar="PLAN.csv", help="agreed groups that keep their members")
+    rule.add_argument(
+        "--allow-cross",
+        type=Path,
+        metavar="FILE",
+        help="CSV practice_code,ccg_code: may join that CCG's network",
+    )
+    rule.add_argument(
+        "--stay-close", action="store_true", help="prefer fewest practices moved from current PCNs"
+    )
+    solve = plan.add_argument_group("solver")
+    solve.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    solve.add_argument(
+        "--workers", type=int, default=1, help="CP-SAT workers per CCG (default 1; stage 1 >= 2)"
+    )
+    solve.add_argument("--processes", type=int, default=2, help="CCGs solved at once (default 2)")
+    solve.add_argument(
+        "--time-limit",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="deterministic seconds per CCG for each stage after the first (default 0.2)",
+    )
+    solve.add_argument(
+        "--proof-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="deterministic seconds per CCG to prove the fewest out-of-band groups (default 60)",
+    )
+    solve.add_argument("--params", metavar="TEXT", help="raw CP-SAT parameters, e.g. 'linearization_level:2'")
+    plan.add_argument("--no-maps", action="store_true", help="do not write the HTML maps")
+    plan.add_argument("--maps", metavar="DIR", type=Path, help="folder for the HTML maps (default: maps/)")
+    plan.set_defaults(func=cmd_plan)
     return parser
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "OUTLINE_FILE",
     "PRACTICES_FILE",
     "ccg_names",
+    "read_allow_cross",
     "read_boundaries",
     "read_outline",
     "read_practices",
@@ -440,3 +441,37 @@ def select_ccgs(practices: gpd.GeoDataFrame, ccgs: Sequence[str] | None) -> gpd.
         msg = f"no practice has CCG code(s) {', '.join(unknown)}; codes look like {some} ..."
         raise DataError(msg)
     return practices[practices["ccg_code"].isin(wanted)]
+
+
+def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read the practices allowed to join a neighbouring CCG's network.
+
+    The CSV has columns ``practice_code`` and ``ccg_code`` (the CCG whose network the
+    practice may join), e.g. a practice whose branch surgery lies across the boundary.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, lacks a column or repeats a practice.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        msg = f"--allow-cross file {path} is missing or empty: give a CSV with practice_code,ccg_code"
+        raise DataError(msg) from None
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    if not {"practice_code", "ccg_code"} <= set(frame.columns):
+        msg = (
+            f"--allow-cross file {path} needs columns practice_code and ccg_code "
+            f"(found: {', '.join(frame.columns)})"
+        )
+        raise DataError(msg)
+    codes = frame["practice_code"].str.strip().str.upper()
+    dup = codes[codes.duplicated()]
+    if len(dup):
+        msg = (
+            f"--allow-cross file {path} repeats practice(s) {', '.join(sorted(set(dup)))}: keep one row each"
+        )
+        raise DataError(msg)
+    return dict(zip(codes, frame["ccg_code"].str.strip().str.upper(), strict=True))

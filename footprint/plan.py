@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.optimize import linear_sum_assignment
 
 from footprint._io import atomic_write
@@ -19,6 +21,7 @@ from footprint.errors import DataError, PlanError
 __all__ = [
     "PLAN_COLUMNS",
     "Plan",
+    "group_areas",
     "plan_from_practices",
     "read_plan",
     "transfer_distance",
@@ -218,3 +221,37 @@ def transfer_distance(a: Plan, b: Plan) -> int:
     )
     rows, cols = linear_sum_assignment(table.to_numpy(), maximize=True)
     return len(common) - int(table.to_numpy()[rows, cols].sum())
+
+
+def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return one polygon per group: the union of its members' cells, with its figures.
+
+    Parameters
+    ----------
+    plan
+        The plan (open practices are left out).
+    cells
+        Practice cells by code (see :func:`footprint.graph.cells`).
+    practices
+        Supplies ``list_size`` and ``ccg_code``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``pcn_id``; columns ``ccg_code``, ``list_size``, ``members`` and geometry
+        in the cells' CRS. Practices of one building in different groups share their cell,
+        so such groups overlap there.
+    """
+    rows = []
+    for pcn, members in plan.groups.items():
+        codes = sorted(members)
+        rows.append(
+            {
+                "pcn_id": pcn,
+                "ccg_code": ",".join(sorted(set(practices.loc[codes, "ccg_code"]))),
+                "list_size": int(practices.loc[codes, "list_size"].sum()),
+                "members": len(codes),
+                "geometry": shapely.union_all(cells.loc[codes].to_numpy()),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs).set_index("pcn_id")

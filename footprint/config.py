@@ -142,7 +142,7 @@ class SolveOptions:
         ``"linearization_level:2"``).
     """
 
-    time_limit_s: float = 0.1
+    time_limit_s: float = 0.05
     proof_limit_s: float = 60.0
     workers: int = 1
     processes: int = 2

@@ -52,3 +52,78 @@ def test_missing_coordinates_need_impute_option(capsys):
 def test_usage_error_exit_2(capsys):
     code, _, err = run(capsys, "graph", "--band")
     assert code == 2 and "error" in err
+
+
+def test_plan_writes_plan_geojson_summary(capsys, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    code, stdout, _ = run(
+        capsys,
+        "plan",
+        "--practices",
+        DATA / "practices_slice.csv",
+        "--boundaries",
+        DATA / "ccg_slice.geojson",
+        "--impute-missing",
+        "--ccg",
+        "99F",
+        "01F",
+        "--out",
+        out,
+        "--maps",
+        tmp_path / "maps",
+        "--processes",
+        "1",
+        "--time-limit",
+        "0.05",
+    )
+    assert code == 0
+    assert "2 CCGs, 37 practices" in stdout and "stage 1 proven in 2/2 CCGs" in stdout
+    plan = pd.read_csv(out / "plan.csv", dtype=str)
+    assert list(plan.columns) == ["practice_code", "ccg_code", "pcn_id", "list_size"]
+    assert len(plan) == 37 and plan["practice_code"].is_unique
+    assert plan["pcn_id"].str.match(r"^(99F|01F)-\d\d$").all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["ccgs"]) == {"99F", "01F"}
+    assert summary["ccgs"]["99F"]["stages"][0] == {
+        "stage": "out_of_band",
+        "value": 0.0,
+        "bound": 0.0,
+        "status": "OPTIMAL",
+        "seconds": summary["ccgs"]["99F"]["stages"][0]["seconds"],
+    }
+    areas = json.loads((out / "pcns.geojson").read_text())
+    assert len(areas["features"]) == plan["pcn_id"].nunique()
+    assert {"pcn_id", "list_size", "members", "in_band"} <= set(areas["features"][0]["properties"])
+    assert (tmp_path / "maps" / "99F.html").exists() and (tmp_path / "maps" / "index.html").exists()
+
+
+def test_plan_rejects_bad_band(capsys):
+    code, _, err = run(capsys, "plan", "--band", "50000,30000", "--ccg", "99F", "--no-maps")
+    assert code == 2
+    assert "band 50,000-30,000 is not a range" in err
+
+
+def test_plan_lock_that_spans_ccgs_is_one_line(capsys, tmp_path):
+    lock = tmp_path / "lock.csv"
+    lock.write_text("practice_code,pcn_id\nF81051,x\nF81101,x\nN81057,x\n")
+    code, _, err = run(
+        capsys,
+        "plan",
+        "--practices",
+        DATA / "practices_slice.csv",
+        "--boundaries",
+        DATA / "ccg_slice.geojson",
+        "--impute-missing",
+        "--lock",
+        lock,
+        "--no-maps",
+        "--out",
+        tmp_path,
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "locked group x spans CCGs 01F, 99F" in err

@@ -357,23 +357,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve = plan.add_argument_group("solver")
     solve.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    defaults = SolveOptions()
     solve.add_argument(
-        "--workers", type=int, default=1, help="CP-SAT workers per CCG (default 1; stage 1 >= 2)"
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="CP-SAT workers per CCG (%(default)s; stage 1 >= 2)",
     )
-    solve.add_argument("--processes", type=int, default=2, help="CCGs solved at once (default 2)")
+    solve.add_argument(
+        "--processes", type=int, default=defaults.processes, help="CCGs solved at once (%(default)s)"
+    )
     solve.add_argument(
         "--time-limit",
         type=float,
-        default=0.2,
+        default=defaults.time_limit_s,
         metavar="S",
-        help="deterministic seconds per CCG for each stage after the first (default 0.2)",
+        help="deterministic seconds per CCG for each stage after the first (%(default)s)",
     )
     solve.add_argument(
         "--proof-limit",
         type=float,
-        default=60.0,
+        default=defaults.proof_limit_s,
         metavar="S",
-        help="deterministic seconds per CCG to prove the fewest out-of-band groups (default 60)",
+        help="deterministic seconds per CCG to prove the fewest out-of-band groups (%(default)s)",
     )
     solve.add_argument("--params", metavar="TEXT", help="raw CP-SAT parameters, e.g. 'linearization_level:2'")
     plan.add_argument("--no-maps", action="store_true", help="do not write the HTML maps")

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from footprint._io import read_text_csv
 from footprint.errors import DataError
 
 __all__ = [
@@ -127,17 +128,9 @@ def read_practices(
     path = Path(PRACTICES_FILE if path is None else path)
     if impute is None:
         impute = "postcode" if shipped else "raise"
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        msg = f"practices file {path} does not exist: give the path of a CSV (see README, 'Practices file')"
-        raise DataError(msg) from None
-    except pd.errors.EmptyDataError:
-        msg = f"practices file {path} is empty: it needs a header line and one row per practice"
-        raise DataError(msg) from None
-    except UnicodeDecodeError as exc:
-        msg = f"practices file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save as UTF-8 CSV"
-        raise DataError(msg) from None
+    frame = read_text_csv(
+        path, what="practices file", expect="a CSV with a header line and one row per practice (see README)"
+    )
     return validate_practices(frame, source=str(path), impute=impute, outline=outline)
 
 
@@ -247,27 +240,14 @@ def _coordinates(frame: pd.DataFrame, *, has_latlon: bool, has_en: bool) -> tupl
     """Return easting and northing, from easting/northing where given, else lat/lon."""
     nan = pd.Series(np.nan, index=frame.index)
     x, y = nan.copy(), nan.copy()
+    given = {"easting": has_en, "northing": has_en, "lat": has_latlon, "lon": has_latlon}
+    for column in (c for c, present in given.items() if present):
+        bad = (frame[column] != "") & _numeric(frame, column).isna()
+        fix = "write degrees as decimals" if column in ("lat", "lon") else "write metres as plain numbers"
+        _fail(frame, bad, f"have a {column} that is not a number", fix, detail="'" + frame[column] + "'")
     if has_en:
-        for column in ("easting", "northing"):
-            bad = (frame[column] != "") & _numeric(frame, column).isna()
-            _fail(
-                frame,
-                bad,
-                f"have a {column} that is not a number",
-                "write metres as plain numbers",
-                detail="'" + frame[column] + "'",
-            )
         x, y = _numeric(frame, "easting"), _numeric(frame, "northing")
     if has_latlon:
-        for column in ("lat", "lon"):
-            bad = (frame[column] != "") & _numeric(frame, column).isna()
-            _fail(
-                frame,
-                bad,
-                f"have a {column} that is not a number",
-                "write degrees as decimals",
-                detail="'" + frame[column] + "'",
-            )
         lat, lon = _numeric(frame, "lat"), _numeric(frame, "lon")
         swapped = lat.between(-7, 2.5) & lon.between(49, 56)
         _fail(
@@ -454,13 +434,7 @@ def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
     DataError
         If the file is missing, lacks a column or repeats a practice.
     """
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        msg = f"--allow-cross file {path} is missing or empty: give a CSV with practice_code,ccg_code"
-        raise DataError(msg) from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    frame = read_text_csv(path, what="--allow-cross file", expect="a CSV with columns practice_code,ccg_code")
     if not {"practice_code", "ccg_code"} <= set(frame.columns):
         msg = (
             f"--allow-cross file {path} needs columns practice_code and ccg_code "
@@ -474,4 +448,4 @@ def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
             f"--allow-cross file {path} repeats practice(s) {', '.join(sorted(set(dup)))}: keep one row each"
         )
         raise DataError(msg)
-    return dict(zip(codes, frame["ccg_code"].str.strip().str.upper(), strict=True))
+    return dict(zip(codes, frame["ccg_code"].str.upper(), strict=True))

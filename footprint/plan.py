@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from scipy.optimize import linear_sum_assignment
 
-from footprint._io import atomic_write
+from footprint._io import atomic_write, read_text_csv
 from footprint.errors import DataError, PlanError
 
 __all__ = [
@@ -163,15 +163,7 @@ def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = Non
         If the plan names practices that ``practices`` does not hold.
     """
     path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        msg = f"plan file {path} does not exist: give the path of a CSV with practice_code,pcn_id"
-        raise DataError(msg) from None
-    except pd.errors.EmptyDataError:
-        msg = f"plan file {path} is empty: give a CSV with a header practice_code,pcn_id"
-        raise DataError(msg) from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    frame = read_text_csv(path, what="plan file", expect="a CSV with columns practice_code,pcn_id")
     missing = [c for c in ("practice_code", "pcn_id") if c not in frame.columns]
     if missing:
         msg = (
@@ -179,13 +171,13 @@ def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = Non
             "a plan CSV needs practice_code and pcn_id"
         )
         raise DataError(msg)
-    codes = frame["practice_code"].str.strip().str.upper()
+    codes = frame["practice_code"].str.upper()
     dup = codes[codes.duplicated(keep=False)]
     if len(dup):
         lines = ", ".join(f"{c} (line {i + 2})" for i, c in dup.items())
         msg = f"plan file {path} lists practice(s) more than once: {lines}; keep one row per practice"
         raise DataError(msg)
-    pcn = frame["pcn_id"].str.strip()
+    pcn = frame["pcn_id"]
     plan = Plan({c: (p or None) for c, p in zip(codes, pcn, strict=True)})
     if practices is not None:
         _check_codes_known(plan.assignment, practices)

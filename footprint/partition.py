@@ -883,6 +883,91 @@ def _stage_values(m: _Model, labels: Sequence[int]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
+def _polish(m: _Model, labels: Sequence[int], *, keep: Sequence[str], passes: int = 4) -> list[int]:
+    """Make groups more compact by moving boundary practices between in-band groups.
+
+    A move takes a practice (with any building-mates in its group) to a neighbouring group
+    when both groups stay in band, the group it leaves stays connected, and the groups'
+    list-weighted moment of inertia (sum of list size times squared distance to the
+    group's centre) falls. Practices over the band and locked groups never move. The
+    result is kept only if no earlier stage in ``keep`` gets worse.
+    """
+    inst = m.inst
+    original, labels = list(labels), list(labels)
+    before = _stage_values(m, labels)
+    adjacency = inst.neighbours()
+    w = np.array(inst.sizes, dtype=float)
+    x, y = inst.xy[:, 0] / 1000, inst.xy[:, 1] / 1000
+    frozen = {i for i in range(inst.n) if inst.big[i]} | {i for g in inst.locked for i in g}
+    frozen_groups = {labels[i] for i in frozen}
+    mates: dict[int, list[int]] = {}
+    for site in inst.sites:
+        for i in site:
+            mates[i] = [j for j in site if j != i]
+    members: dict[int, set[int]] = {}
+    for i, g in enumerate(labels):
+        members.setdefault(g, set()).add(i)
+    # Per group: total list size, sums of w*x, w*y and w*(x^2+y^2) for the moment of inertia.
+    stats = {
+        g: [
+            w[list(s)].sum(),
+            (w * x)[list(s)].sum(),
+            (w * y)[list(s)].sum(),
+            (w * (x * x + y * y))[list(s)].sum(),
+        ]
+        for g, s in members.items()
+    }
+
+    def inertia(t: Sequence[float]) -> float:
+        return t[3] - (t[1] ** 2 + t[2] ** 2) / t[0] if t[0] > 0 else 0.0
+
+    def in_band(g: int, total: float) -> bool:
+        floor = inst.floor if all(inst.rural[i] for i in members[g]) else inst.low
+        return floor <= total <= inst.high
+
+    for _ in range(passes):
+        moved = False
+        for i in range(inst.n):
+            g = labels[i]
+            if i in frozen or g in frozen_groups:
+                continue
+            unit = [i, *(j for j in mates.get(i, []) if labels[j] == g)]
+            if len(unit) == len(members[g]):
+                continue
+            delta = np.array(
+                [w[unit].sum(), (w * x)[unit].sum(), (w * y)[unit].sum(), (w * (x * x + y * y))[unit].sum()]
+            )
+            targets = {labels[j] for u in unit for j in adjacency[u]} - {g} - frozen_groups
+            best, gain = None, 1e-9
+            for h in sorted(targets):
+                donor, taker = np.array(stats[g]) - delta, np.array(stats[h]) + delta
+                if not (in_band(g, stats[g][0]) and in_band(h, stats[h][0])):
+                    continue
+                if not (in_band(g, donor[0]) and in_band(h, taker[0])):
+                    continue
+                change = inertia(stats[g]) + inertia(stats[h]) - inertia(donor) - inertia(taker)
+                if change > gain:
+                    best, gain = h, change
+            if best is None:
+                continue
+            rest = members[g] - set(unit)
+            left = nx.Graph((a, b) for a in rest for b in adjacency[a] if b in rest)
+            left.add_nodes_from(rest)
+            if not nx.is_connected(left):
+                continue
+            for u in unit:
+                labels[u] = best
+            members[g] -= set(unit)
+            members[best] |= set(unit)
+            stats[g] = list(np.array(stats[g]) - delta)
+            stats[best] = list(np.array(stats[best]) + delta)
+            moved = True
+        if not moved:
+            break
+    after = _stage_values(m, labels)
+    return original if any(after[s] > before[s] for s in keep) else labels
+
+
 def _lower_bounds(inst: _Instance) -> dict[str, float]:
     """Return bounds no plan can beat: what practices over the band and locked groups force."""
     forced = [[i] for i in range(inst.n) if inst.big[i]] + [list(g) for g in inst.locked]
@@ -935,6 +1020,8 @@ def _solve_instance(inst: _Instance, rules: Rules, options: SolveOptions) -> tup
     lower = _lower_bounds(inst)
     stages: list[StageResult] = []
     for k, stage in enumerate(rules.stages):
+        if stage == "compactness":
+            labels = _polish(m, labels, keep=rules.stages[:k])
         value = _stage_values(m, labels)[stage]
         if value <= lower.get(stage, -1):
             # The warm start meets a bound no plan can beat: proven without search.

@@ -31,7 +31,8 @@ def main() -> None:
 
     counts = Counter(kind for _, _, kind in graph.edges(data="type"))
     print(f"practices {graph.number_of_nodes():,}; CCGs {len(graph.graph['pieces'])}")
-    print(f"load {t_load:.2f} s; build (cache miss) {t_build:.2f} s; total {t_load + t_build:.2f} s (target <= 10 s)")
+    total = t_load + t_build
+    print(f"load {t_load:.2f} s; build (cache miss) {t_build:.2f} s; total {total:.2f} s (target <= 10 s)")
     print(f"peak resident memory so far {peak / 2**20:.0f} MiB")
     print("edges: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
     print(f"bridges ({len(bridges(graph))}):")
@@ -49,7 +50,8 @@ def main() -> None:
     except ImportError:
         print("libpysal not installed: pip install -e .[bench] for the peer comparison")
         return
-    site_cells = gpd.GeoDataFrame(geometry=cells(graph).drop_duplicates(), crs=practices.crs).reset_index(drop=True)
+    unique = cells(graph).drop_duplicates()
+    site_cells = gpd.GeoDataFrame(geometry=unique, crs=practices.crs).reset_index(drop=True)
     t0 = time.perf_counter()
     weights = Rook.from_dataframe(site_cells, use_index=False, silence_warnings=True)
     t_rook = time.perf_counter() - t0

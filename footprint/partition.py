@@ -1135,9 +1135,10 @@ def _explain(
         for h, (km, p, q) in near:
             bridge = inst.bridges.get(tuple(sorted((p, q))))
             link = f"a {bridge:.1f} km bridge" if bridge is not None else f"{km:.1f} km"
+            alone = " alone, over the band" if len(groups[h]) == 1 and inst.big[groups[h][0]] else ""
             parts.append(
-                f"neighbour {ids[h]} ({total[h]:,}) is {link} away ({inst.names[p]} to {inst.names[q]}); "
-                f"together {total[g] + total[h]:,}"
+                f"neighbour {ids[h]} ({total[h]:,}{alone}) is {link} away ({inst.names[p]} to "
+                f"{inst.names[q]}); together {total[g] + total[h]:,}"
             )
         if not near:
             parts.append("no neighbouring group in its CCG")

@@ -51,7 +51,8 @@ def atomic_write(path: str | os.PathLike[str], *, mode: str = "w") -> Iterator[I
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        text = "b" not in mode
+        with os.fdopen(fd, mode, encoding="utf-8" if text else None, newline="" if text else None) as fh:
             yield fh
         umask = os.umask(0)
         os.umask(umask)

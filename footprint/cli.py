@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import networkx as nx
 
@@ -38,8 +39,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"footprint: error: {message} (see {self.prog} --help)\n")
 
 
-def _shared_options() -> argparse.ArgumentParser:
-    shared = argparse.ArgumentParser(add_help=False)
+def _shared_options() -> _Parser:
+    shared = _Parser(add_help=False)
     group = shared.add_argument_group("data")
     group.add_argument(
         "--practices", metavar="CSV", type=Path, help="practices file (default: the shipped England file)"
@@ -63,7 +64,7 @@ def _shared_options() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple:
     """Read practices (of the CCGs asked for) and boundaries, and build the graph."""
-    impute = "postcode" if args.impute_missing else None
+    impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
     practices = read_practices(args.practices, impute=impute)
     boundaries = read_boundaries(args.boundaries)
     graph = graph_from_practices(practices, boundaries, use_cache=not args.no_cache)

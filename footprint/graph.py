@@ -245,7 +245,7 @@ def _cells_in_area(xy: np.ndarray, area: shapely.Geometry) -> list[shapely.Geome
             shapely.multipoints(xy), extend_to=envelope.buffer(1_000), ordered=True
         )
         regions = list(shapely.get_parts(diagram))
-    regions = np.array(regions, dtype=object)
+    regions = np.array(regions, dtype=object)  # type: ignore[assignment]
     shapely.prepare(area)
     # Only regions reaching past the CCG's border need the (slow) clip.
     clipped = regions.copy()
@@ -278,7 +278,8 @@ def _touching(site_cells: np.ndarray, site_ccg: np.ndarray) -> Iterable[tuple[in
     same = site_ccg[left] == site_ccg[right]
     # Within a CCG the cells come from one diagram, so shared edges coincide: a
     # 0.1 m tolerance measures them while a mere corner contact stays under 1 m.
-    grown = np.where(same, shapely.buffer(site_cells, 0.1)[right], None)
+    grown = np.empty(len(left), dtype=object)
+    grown[same] = shapely.buffer(site_cells, 0.1)[right[same]]
     grown[~same] = shapely.buffer(site_cells[right[~same]], CROSS_CCG_GAP_M)
     shared = shapely.intersection(shapely.boundary(site_cells[left]), grown)
     border = shapely.length(shared)

@@ -773,6 +773,7 @@ class _Model:
         for site, split in self.split_of.items():
             model.add_hint(split, len({root_of[i] for i in site}) > 1)
         if self.stay:
+            assert inst.current is not None
             matched = _match(inst, root_of)
             dummy = iter(range(inst.n, inst.n + len(self.match)))
             for c, var in self.match.items():
@@ -1133,7 +1134,7 @@ def _explain(
         parts = [f"{len(members)} practice(s) total {total[g]:,}, {side}: {who}"]
         near = sorted(neighbours[g].items(), key=lambda item: item[1][0])[:3]
         for h, (km, p, q) in near:
-            bridge = inst.bridges.get(tuple(sorted((p, q))))
+            bridge = inst.bridges.get((min(p, q), max(p, q)))
             link = f"a {bridge:.1f} km bridge" if bridge is not None else f"{km:.1f} km"
             alone = " alone, over the band" if len(groups[h]) == 1 and inst.big[groups[h][0]] else ""
             parts.append(

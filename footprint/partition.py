@@ -10,13 +10,16 @@ The model (per CCG, CCGs being independent):
   conservation forbids (every list size is positive), so the parent arcs form a
   forest and every group is connected in the adjacency graph (bridges included);
 - ``label[i]`` is the index of the root of ``i``'s group, copied along every arc, so
-  objectives can ask whether two practices share a group (split buildings) and how
-  far a practice is from its group's root (compactness).
+  objectives can ask whether two practices share a group (split buildings, moves);
+- compactness is the patient-distance along each tree to its root, whose placement is
+  freed (from the smallest index to anywhere) in the compactness stage.
 
 Plan, repair, stranding and alternatives differ only in what is locked and in the
 objective stages (:data:`footprint.config.STAGES`), minimised one after another: each
 stage is solved, its value is fixed as a constraint, and the next starts from the
-previous solution (``add_hint``). A fast greedy grouping warm-starts the first stage.
+previous solution (``add_hint``). The first stage starts from optimal cuts of spanning
+trees repaired by recombination (see :func:`_warm_start`); a stage whose start already
+meets a bound no plan can beat is proven without search.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ __all__ = ["CcgResult", "StageResult", "solve_plan"]
 
 logger = logging.getLogger(__name__)
 
-#: Compactness is measured in units of 100 m times hundreds of patients.
+#: Arc lengths in the compactness stage are in units of 100 m.
 _DIST_UNIT_M = 100.0
+#: Group centres are chosen by list size in units of 100 patients.
 _SIZE_UNIT = 100
 
 

@@ -182,3 +182,42 @@ def test_readme_example_file_loads(tmp_path):
     practices = read_practices(path)
     assert list(practices.index) == ["F81051", "F81101"]
     assert practices["rural"].tolist() == [False, False]
+
+
+def test_non_utf8_file_is_named(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        "practice_code,list_size,ccg_code,lat,lon\nX1,5000,70F,51.5,-0.1\nCAFÉ,1,70F,51,0\n".encode("latin-1")
+    )
+    with pytest.raises(DataError, match=r"is not UTF-8 text .*save it as UTF-8 CSV"):
+        read_practices(path)
+
+
+def test_boundaries_repeating_a_code(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    path = tmp_path / "b.gpkg"
+    gpd.GeoDataFrame(
+        {"ccg_code": ["70F", "70f"]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+        crs="EPSG:27700",
+    ).to_file(path)
+    with pytest.raises(DataError, match=r"repeats CCG code.* 70F: dissolve"):
+        read_boundaries(path)
+
+
+def test_allow_cross_file(tmp_path):
+    from footprint.load import read_allow_cross
+
+    path = tmp_path / "cross.csv"
+    path.write_text("practice_code,ccg_code\nf81051, 99g\n")
+    assert read_allow_cross(path) == {"F81051": "99G"}
+    path.write_text("practice_code\nF81051\n")
+    with pytest.raises(DataError, match=r"needs columns practice_code and ccg_code \(found: practice_code\)"):
+        read_allow_cross(path)
+    path.write_text("practice_code,ccg_code\nF81051,99G\nF81051,99E\n")
+    with pytest.raises(DataError, match=r"repeats practice.* F81051"):
+        read_allow_cross(path)
+    with pytest.raises(DataError, match="does not exist"):
+        read_allow_cross(tmp_path / "none.csv")

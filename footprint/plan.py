@@ -234,16 +234,21 @@ def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gp
         in the cells' CRS. Practices of one building in different groups share their cell,
         so such groups overlap there.
     """
+    assigned = pd.Series({c: p for c, p in plan.assignment.items() if p is not None}, dtype=object)
+    frame = practices.loc[assigned.index, ["ccg_code", "list_size"]].assign(
+        pcn_id=assigned.to_numpy(), wkb=shapely.to_wkb(cells.loc[assigned.index].to_numpy())
+    )
     rows = []
-    for pcn, members in plan.groups.items():
-        codes = sorted(members)
+    for pcn, group in frame.groupby("pcn_id", sort=True):
+        # Practices of one building share a cell: union each distinct cell once.
+        unique = shapely.from_wkb(group["wkb"].drop_duplicates().to_numpy())
         rows.append(
             {
                 "pcn_id": pcn,
-                "ccg_code": ",".join(sorted(set(practices.loc[codes, "ccg_code"]))),
-                "list_size": int(practices.loc[codes, "list_size"].sum()),
-                "members": len(codes),
-                "geometry": shapely.union_all(cells.loc[codes].to_numpy()),
+                "ccg_code": ",".join(sorted(set(group["ccg_code"]))),
+                "list_size": int(group["list_size"].sum()),
+                "members": len(group),
+                "geometry": unique[0] if len(unique) == 1 else shapely.union_all(unique),
             }
         )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs).set_index("pcn_id")

@@ -129,6 +129,18 @@ class _Instance:
     def n(self) -> int:
         return len(self.codes)
 
+    def deviation(self, total: int, *, rural: bool) -> int:
+        """Return how many patients a group of ``total`` lies outside the band (0 in band).
+
+        A group of only rural practices is in band from the rural floor.
+        """
+        floor = self.floor if rural else self.low
+        return max(floor - total, total - self.high, 0)
+
+    def is_rural(self, members: Iterable[int]) -> bool:
+        """Return whether every practice of ``members`` is rural."""
+        return all(self.rural[i] for i in members)
+
     def neighbours(self) -> list[list[int]]:
         adj: list[list[int]] = [[] for _ in range(self.n)]
         for i, j in self.edges:
@@ -446,8 +458,7 @@ def _warm_start(inst: _Instance, *, seed: int, trees: int = 4) -> list[int]:
 
 def _cost(inst: _Instance, size: int, rural: bool) -> float:
     """Return the heuristic's cost of one group: a weight if out of band, plus its deviation."""
-    floor = inst.floor if rural else inst.low
-    deviation = max(floor - size, size - inst.high, 0)
+    deviation = inst.deviation(size, rural=rural)
     return deviation + _OUT_WEIGHT * (deviation > 0)
 
 
@@ -745,9 +756,7 @@ class _Model:
     def hint(self, model: cp_model.CpModel, labels: Sequence[int], *, centre_roots: bool) -> None:
         """Hint every variable of ``model`` (a clone) from a grouping (any label values)."""
         inst = self.inst
-        groups: dict[int, list[int]] = {}
-        for i, label in enumerate(labels):
-            groups.setdefault(label, []).append(i)
+        groups = _members(labels)
         root_of, parent = _forest(self, labels, centre_roots=centre_roots)
         roots = sorted(set(root_of))
         subtree = _subtree_sizes(inst, parent)
@@ -762,15 +771,14 @@ class _Model:
             model.add_hint(self.flow[i, j], subtree[j] if chosen else 0)
         for r in roots:
             members = groups[labels[r]]
-            rural = all(inst.rural[i] for i in members)
-            total = subtree[r]
-            floor = inst.floor if rural else inst.low
+            rural = inst.is_rural(members)
+            gap = inst.deviation(subtree[r], rural=rural)
             for i in members:
                 if inst.rural[i]:
                     model.add_hint(self.rural_group[i], rural)
-                model.add_hint(self.deviation[i], max(floor - total, total - inst.high, 0) if i == r else 0)
-            model.add_hint(self.in_band[r], floor <= total <= inst.high)
-            model.add_hint(self.out_band[r], not floor <= total <= inst.high)
+                model.add_hint(self.deviation[i], gap if i == r else 0)
+            model.add_hint(self.in_band[r], gap == 0)
+            model.add_hint(self.out_band[r], gap > 0)
         for i in set(range(inst.n)) - root_set:
             model.add_hint(self.in_band[i], False)
             model.add_hint(self.out_band[i], False)
@@ -807,15 +815,21 @@ def _match(inst: _Instance, root_of: Sequence[int]) -> dict[int, int]:
     return {pcns[r]: roots[c] for r, c in zip(rows, cols, strict=True)}
 
 
+def _members(labels: Sequence[int]) -> dict[int, list[int]]:
+    """Return each group label's practice indices, in index order."""
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return groups
+
+
 def _forest(m: _Model, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:
     """Return each practice's root and parent: per group, a shortest-path tree from its root.
 
     The root is the group's smallest index, or with ``centre_roots`` its centre.
     """
     inst = m.inst
-    groups: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
+    groups = _members(labels)
     centres = _centres(m, labels) if centre_roots else None
     adjacency = nx.Graph()
     adjacency.add_weighted_edges_from((i, j, m.length[i, j]) for i, j in inst.edges)
@@ -852,9 +866,7 @@ def _subtree_sizes(inst: _Instance, parent: Mapping[int, int]) -> list[int]:
 
 def _centres(m: _Model, labels: Sequence[int]) -> list[int]:
     """Return, per practice, its group's centre: the member nearest the others, list-weighted."""
-    groups: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
+    groups = _members(labels)
     centre_of = [0] * m.inst.n
     for members in groups.values():
         block = m.unit_cost[np.ix_(members, members)].sum(axis=0)
@@ -867,15 +879,12 @@ def _centres(m: _Model, labels: Sequence[int]) -> list[int]:
 def _stage_values(m: _Model, labels: Sequence[int]) -> dict[str, float]:
     """Evaluate every objective stage of a grouping in plain Python (as the model counts it)."""
     inst = m.inst
-    groups: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
+    groups = _members(labels)
     out, deviation = 0, 0
     for members in groups.values():
-        total = sum(inst.sizes[i] for i in members)
-        floor = inst.floor if all(inst.rural[i] for i in members) else inst.low
-        out += not floor <= total <= inst.high
-        deviation += max(floor - total, total - inst.high, 0)
+        gap = inst.deviation(sum(inst.sizes[i] for i in members), rural=inst.is_rural(members))
+        out += gap > 0
+        deviation += gap
     centres, parent = _forest(m, labels, centre_roots=True)
     subtree = _subtree_sizes(inst, parent)
     compact = sum(m.length[up, v] * subtree[v] for v, up in parent.items())
@@ -927,8 +936,7 @@ def _polish(m: _Model, labels: Sequence[int], *, keep: Sequence[str], passes: in
         return t[3] - (t[1] ** 2 + t[2] ** 2) / t[0] if t[0] > 0 else 0.0
 
     def in_band(g: int, total: float) -> bool:
-        floor = inst.floor if all(inst.rural[i] for i in members[g]) else inst.low
-        return floor <= total <= inst.high
+        return inst.deviation(round(total), rural=inst.is_rural(members[g])) == 0
 
     for _ in range(passes):
         moved = False
@@ -978,9 +986,7 @@ def _lower_bounds(inst: _Instance) -> dict[str, float]:
     forced = [[i] for i in range(inst.n) if inst.big[i]] + [list(g) for g in inst.locked]
     out = deviation = 0
     for members in forced:
-        total = sum(inst.sizes[i] for i in members)
-        floor = inst.floor if all(inst.rural[i] for i in members) else inst.low
-        gap = max(floor - total, total - inst.high, 0)
+        gap = inst.deviation(sum(inst.sizes[i] for i in members), rural=inst.is_rural(members))
         out += gap > 0
         deviation += gap
     return {"out_of_band": out, "deviation": deviation, "split_sites": 0, "moves": 0}
@@ -1098,9 +1104,7 @@ def _explain(
     inst: _Instance, labels: Sequence[int], ids: Mapping[int, str], stage1: StageResult
 ) -> dict[str, str]:
     """Say, for each out-of-band group, which practices and why, in planner terms."""
-    groups: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
+    groups = _members(labels)
     total = {g: sum(inst.sizes[i] for i in members) for g, members in groups.items()}
     neighbours: dict[int, dict[int, tuple[float, int, int]]] = {g: {} for g in groups}
     for i, j in inst.edges:
@@ -1118,9 +1122,9 @@ def _explain(
     )
     notes = {}
     for g, members in groups.items():
-        rural = all(inst.rural[i] for i in members)
+        rural = inst.is_rural(members)
         floor = inst.floor if rural else inst.low
-        if floor <= total[g] <= inst.high:
+        if inst.deviation(total[g], rural=rural) == 0:
             continue
         if len(members) == 1 and inst.big[members[0]]:
             i = members[0]

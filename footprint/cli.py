@@ -26,7 +26,7 @@ from footprint.errors import DataError, FootprintError
 from footprint.evaluate import score_plan
 from footprint.graph import bridges, ccg_subgraph, cells, graph_from_practices, pieces_before_bridging
 from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
-from footprint.partition import CcgResult
+from footprint.partition import CcgResult, solve_plan
 from footprint.plan import group_areas, plan_from_practices, read_plan, write_plan
 
 logger = logging.getLogger("footprint")
@@ -202,14 +202,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
     from tqdm import tqdm
 
-    from footprint.partition import solve_plan
-
     rules, options = _rules(args), _solve_options(args)
     practices, boundaries, graph = _load(args)
     lock = read_plan(args.lock, practices) if args.lock else None
     allow_cross = read_allow_cross(args.allow_cross) if args.allow_cross else None
     current = plan_from_practices(practices) if args.stay_close else None
     ccgs = sorted(practices["ccg_code"].unique())
+    rural = frozenset(practices.index[practices["rural"]])
     start = time.perf_counter()
     with tqdm(total=len(ccgs), desc="plan", unit="CCG", disable=None, file=sys.stderr) as bar:
 
@@ -221,7 +220,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             graph,
             rules=rules,
             options=options,
-            rural=practices.index[practices["rural"]],
+            rural=rural,
             lock=lock,
             current=current,
             allow_cross=allow_cross,
@@ -239,7 +238,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         plan,
         graph,
         band=rules.band,
-        rural=frozenset(practices.index[practices["rural"]]),
+        rural=rural,
         rural_floor=rules.rural_floor,
     )
     results = plan.info["ccgs"]

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["STAGES", "Rules", "SizeBand", "SolveOptions"]
+__all__ = ["DEFAULT_STAGES", "EXEMPTIONS", "STAGES", "GroupStatus", "Rules", "SizeBand", "SolveOptions"]
 
-#: Objective stages the partitioner can minimise, in the order a plan uses by default.
-STAGES = ("out_of_band", "deviation", "split_sites", "compactness", "moves")
+#: Objective stages the partitioner can minimise: ``out_of_band`` counts the groups out of
+#: band that are not exempt (they break the rules), ``out_of_band_all`` every group out of
+#: band (exempt ones too); then patients outside the band, buildings split, practices
+#: moved from the current PCNs and compactness.
+STAGES = ("out_of_band", "out_of_band_all", "deviation", "split_sites", "moves", "compactness")
+#: The stages of a plan made from scratch, in order.
+DEFAULT_STAGES = ("out_of_band", "out_of_band_all", "deviation", "split_sites", "compactness")
+
+#: Why a group out of band may still be approved: a practice over the ceiling standing
+#: alone, a group of rural practices down to the rural floor, or a group a commissioner
+#: approved as an exception.
+EXEMPTIONS = ("large", "rural", "approved")
+
+#: What the band rule says of one group.
+GroupStatus = Literal["in_band", "below", "above", "exempt_large", "exempt_rural", "exempt_approved"]
+
+_EXEMPT_WORDS = {
+    "large": "a practice over {high:,} standing alone as its own PCN",
+    "rural": "a group of rural practices, approvable down to the rural floor of {floor:,}",
+    "approved": "approved by the commissioner as an exception",
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +113,7 @@ class Rules:
     rural_floor: int = 20_000
     big_may_merge: bool = False
     keep_sites: bool = False
-    stages: tuple[str, ...] = ("out_of_band", "deviation", "split_sites", "compactness")
+    stages: tuple[str, ...] = DEFAULT_STAGES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rural_ccgs", frozenset(c.strip().upper() for c in self.rural_ccgs))
@@ -113,6 +133,96 @@ class Rules:
                 "starting with out_of_band"
             )
             raise ValueError(msg)
+
+    # The one band rule: solver, evaluation, summaries and maps all ask these methods.
+
+    def is_rural(self, ccg_code: str, *, flagged: bool = False) -> bool:
+        """Return whether a practice of ``ccg_code`` counts as rural (flagged, or its CCG waived)."""
+        return flagged or ccg_code in self.rural_ccgs
+
+    def deviation(self, list_size: float) -> int:
+        """Return how many patients a group of ``list_size`` lies outside the band (0 in band).
+
+        Exempt groups deviate too: the figure is always measured from the band itself.
+        """
+        return int(self.band.deviation(list_size))
+
+    def exemption(
+        self, list_size: float, *, practices: int, rural: bool, approved: bool = False
+    ) -> str | None:
+        """Return why a group out of band may still be approved (see :data:`EXEMPTIONS`), or ``None``.
+
+        Parameters
+        ----------
+        list_size
+            The group's total list size.
+        practices
+            How many practices the group holds.
+        rural
+            Whether every practice of the group is rural.
+        approved
+            Whether a commissioner approved the group as an exception.
+
+        Examples
+        --------
+        >>> rules = Rules(rural_floor=20_000)
+        >>> rules.exemption(24_000, practices=3, rural=True)
+        'rural'
+        >>> rules.exemption(64_000, practices=1, rural=False)
+        'large'
+        >>> rules.exemption(24_000, practices=3, rural=False) is None
+        True
+        """
+        if self.band.contains(list_size):
+            return None
+        if approved:
+            return "approved"
+        if practices == 1 and list_size > self.band.high and not self.big_may_merge:
+            return "large"
+        if rural and self.rural_floor <= list_size < self.band.low:
+            return "rural"
+        return None
+
+    def group_status(
+        self, list_size: float, *, practices: int, rural: bool, approved: bool = False
+    ) -> GroupStatus:
+        """Return what the band rule says of one group: in band, exempt (and why), below or above.
+
+        Examples
+        --------
+        >>> Rules().group_status(42_000, practices=5, rural=False)
+        'in_band'
+        >>> Rules().group_status(24_000, practices=3, rural=True)
+        'exempt_rural'
+        >>> Rules().group_status(24_000, practices=3, rural=False)
+        'below'
+        """
+        if self.band.contains(list_size):
+            return "in_band"
+        why = self.exemption(list_size, practices=practices, rural=rural, approved=approved)
+        if why is not None:
+            return f"exempt_{why}"  # type: ignore[return-value]
+        return "below" if list_size < self.band.low else "above"
+
+    def describe(self, list_size: float, status: GroupStatus) -> str:
+        """Return the band rule's verdict on a group in plain words.
+
+        Examples
+        --------
+        >>> Rules().describe(25_000, "below")
+        'out of band: 5,000 below 30,000-50,000'
+        >>> Rules().describe(64_000, "exempt_large")
+        'exempt (a practice over 50,000 standing alone as its own PCN); 14,000 above 30,000-50,000'
+        """
+        band = f"{self.band.low:,}-{self.band.high:,}"
+        if status == "in_band":
+            return f"in band {band}"
+        side = "below" if list_size < self.band.low else "above"
+        gap = f"{self.deviation(list_size):,} {side} {band}"
+        if status.startswith("exempt_"):
+            why = _EXEMPT_WORDS[status.removeprefix("exempt_")]
+            return f"exempt ({why.format(high=self.band.high, floor=self.rural_floor)}); {gap}"
+        return f"out of band: {gap}"
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,75 @@
-"""Judge a plan: the rules it breaks (:func:`check_plan`) and how good it is (:func:`score_plan`).
+"""Judge a plan: the rules it breaks (:func:`check_plan`), its groups (:func:`group_table`)
+and how good it is (:func:`score_plan`).
 
 Evaluation works on any :class:`~footprint.plan.Plan` (the solver's, the current PCNs,
-a planner's file) and never depends on OR-Tools.
+a planner's file) and never depends on OR-Tools. Every figure about a group (its total,
+its status under the one band rule of :class:`~footprint.config.Rules`, its centre, far
+members and funded clinical-director time) is computed here once, and drawn by render.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 
-from footprint.config import SizeBand
+from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
 from footprint.plan import Plan
 
-__all__ = ["PlanScore", "Violation", "check_plan", "compactness_km", "score_plan"]
+__all__ = [
+    "CD_WTE_PER_PATIENT",
+    "FAR_KM",
+    "GROUP_COLUMNS",
+    "PlanScore",
+    "Violation",
+    "check_plan",
+    "compactness_km",
+    "funded_cd_wte",
+    "group_table",
+    "practices_from_graph",
+    "score_plan",
+]
+
+#: Funded clinical-director time per registered patient: 0.25 WTE per 50,000 patients
+#: (shared/POLICY.md, "Funding").
+CD_WTE_PER_PATIENT = 0.25 / 50_000
+#: A member further than this from its group's list-weighted centre is flagged as far-flung.
+FAR_KM = 20.0
+#: Columns of :func:`group_table`, in order (indexed by PCN id).
+GROUP_COLUMNS = (
+    "ccg_code",
+    "members",
+    "practices",
+    "list_size",
+    "rural",
+    "status",
+    "exempt",
+    "in_band",
+    "deviation",
+    "centre_x",
+    "centre_y",
+    "mean_km",
+    "max_km",
+    "far_members",
+    "funded_cd_wte",
+)
+
+
+def funded_cd_wte(list_size: float) -> float:
+    """Return the clinical-director time funded for ``list_size`` patients, in WTE.
+
+    Examples
+    --------
+    >>> funded_cd_wte(50_000)
+    0.25
+    >>> round(funded_cd_wte(42_000), 3)
+    0.21
+    """
+    return list_size * CD_WTE_PER_PATIENT
 
 
 @dataclass(frozen=True)
@@ -35,11 +88,17 @@ class PlanScore:
 
     groups: int
     out_of_band: int
+    exempt: int
     in_band_patients: int
     patients: int
     deviation: int
     split_sites: int
     compactness_km: float
+
+    @property
+    def not_exempt(self) -> int:
+        """Groups out of band that are not exempt: the ones that break the band rule."""
+        return self.out_of_band - self.exempt
 
     @property
     def in_band_share(self) -> float:
@@ -126,13 +185,128 @@ def compactness_km(plan: Plan, graph: nx.Graph) -> float:
     return weighted / total / 1000 if total else 0.0
 
 
+def practices_from_graph(graph: nx.Graph, *, rural: Iterable[str] = ()) -> pd.DataFrame:
+    """Return the practices table :func:`group_table` needs, read from the graph's nodes.
+
+    Columns ``list_size``, ``ccg_code``, ``practice_name``, ``x``, ``y`` and ``rural``
+    (the codes in ``rural``), indexed by practice code.
+    """
+    frame = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")
+    frame = frame.reindex(columns=["list_size", "ccg_code", "practice_name", "x", "y"])
+    frame["rural"] = frame.index.isin(list(rural))
+    return frame
+
+
+def _positions(practices: pd.DataFrame) -> np.ndarray:
+    if "x" in practices.columns and "y" in practices.columns:
+        return practices[["x", "y"]].to_numpy(dtype=float)
+    geometry = practices.geometry
+    return np.column_stack([geometry.x.to_numpy(), geometry.y.to_numpy()])
+
+
+def group_table(
+    plan: Plan,
+    practices: pd.DataFrame,
+    *,
+    rules: Rules | None = None,
+    approved: Iterable[str] = (),
+    far_km: float = FAR_KM,
+) -> pd.DataFrame:
+    """Return one row per group of ``plan``: its members, total, status and geography.
+
+    Parameters
+    ----------
+    plan
+        Any plan; its practices missing from ``practices`` are left out, open ones too.
+    practices
+        Indexed by practice code, with ``list_size``, ``ccg_code``, ``rural`` (optional)
+        and positions in metres (EPSG:27700): a ``geometry`` of points, or ``x``/``y``
+        columns (see :func:`practices_from_graph`).
+    rules
+        The band rule (default :class:`~footprint.config.Rules`); a group is rural when
+        every member is flagged ``rural`` or sits in one of ``rules.rural_ccgs``.
+    approved
+        PCN ids a commissioner approved as exceptions (exempt when out of band).
+    far_km
+        Members further than this from the group's list-weighted centre are listed in
+        ``far_members``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by PCN id, with the columns of :data:`GROUP_COLUMNS`: ``ccg_code`` (the
+        members' CCGs, comma-separated), ``members`` (tuple of codes), ``practices``,
+        ``list_size``, ``rural``, ``status`` (see :meth:`~footprint.config.Rules.group_status`),
+        ``exempt`` (the exemption or ``None``), ``in_band``, ``deviation`` (patients outside
+        the band), ``centre_x``/``centre_y`` (list-weighted centre, metres), ``mean_km``
+        (list-weighted mean distance to the centre), ``max_km``, ``far_members`` and
+        ``funded_cd_wte``.
+
+    Examples
+    --------
+    >>> practices = pd.DataFrame(
+    ...     {"list_size": [20_000, 15_000, 60_000], "ccg_code": "X", "x": [0, 2_000, 9_000], "y": 0},
+    ...     index=["A", "B", "C"],
+    ... )
+    >>> table = group_table(Plan({"A": "p", "B": "p", "C": "q"}), practices)
+    >>> table.loc["p", ["list_size", "status"]].tolist(), round(table.at["p", "mean_km"], 3)
+    ([35000, 'in_band'], 0.98)
+    >>> table.at["q", "status"], table.at["q", "exempt"]
+    ('exempt_large', 'large')
+    """
+    rules = rules or Rules()
+    approved = set(approved)
+    xy = _positions(practices)
+    row_of = {code: k for k, code in enumerate(practices.index)}
+    sizes = practices["list_size"].to_numpy(dtype=float)
+    ccg = practices["ccg_code"].astype(str).to_numpy()
+    flagged = (
+        practices["rural"].fillna(False).astype(bool).to_numpy()
+        if "rural" in practices.columns
+        else np.zeros(len(practices), dtype=bool)
+    )
+    records = []
+    for pcn, codes in plan.groups.items():
+        members = tuple(sorted(c for c in codes if c in row_of))
+        if not members:
+            continue
+        rows = np.array([row_of[c] for c in members])
+        w = sizes[rows]
+        total = int(w.sum())
+        centre = (w @ xy[rows]) / w.sum()
+        km = np.hypot(*(xy[rows] - centre).T) / 1000
+        rural = all(rules.is_rural(ccg[r], flagged=bool(flagged[r])) for r in rows)
+        status = rules.group_status(total, practices=len(members), rural=rural, approved=pcn in approved)
+        records.append(
+            {
+                "pcn_id": pcn,
+                "ccg_code": ",".join(sorted(set(ccg[rows]))),
+                "members": members,
+                "practices": len(members),
+                "list_size": total,
+                "rural": rural,
+                "status": status,
+                "exempt": status.removeprefix("exempt_") if status.startswith("exempt_") else None,
+                "in_band": status == "in_band",
+                "deviation": rules.deviation(total),
+                "centre_x": float(centre[0]),
+                "centre_y": float(centre[1]),
+                "mean_km": float(w @ km / w.sum()),
+                "max_km": float(km.max()),
+                "far_members": tuple(c for c, d in zip(members, km, strict=True) if d > far_km),
+                "funded_cd_wte": funded_cd_wte(total),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=["pcn_id", *GROUP_COLUMNS]).set_index("pcn_id")
+
+
 def score_plan(
     plan: Plan,
     graph: nx.Graph,
     *,
-    band: SizeBand | None = None,
-    rural: frozenset[str] = frozenset(),
-    rural_floor: int | None = None,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    approved: Iterable[str] = (),
 ) -> PlanScore:
     """Return the figures of merit of ``plan``: groups, out of band, deviation, split buildings, compactness.
 
@@ -140,27 +314,36 @@ def score_plan(
     ----------
     plan, graph
         The plan and the adjacency graph (node ``list_size``, ``x``, ``y``; ``site`` edges).
-    band
-        The band (default 30,000-50,000).
-    rural, rural_floor
-        Codes of rural practices; a group of only rural practices is in band from ``rural_floor``.
+    rules
+        The band rule (default :class:`~footprint.config.Rules`).
+    rural
+        Codes of practices flagged rural.
+    approved
+        PCN ids approved as exceptions.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_node("A", x=0, y=0, list_size=20_000, ccg_code="X", practice_name="A")
+    >>> g.add_node("B", x=0, y=0, list_size=15_000, ccg_code="X", practice_name="B")
+    >>> g.add_edge("A", "B", type="site")
+    >>> score = score_plan(Plan({"A": "p", "B": "q"}), g)
+    >>> score.out_of_band, score.split_sites
+    (2, 1)
     """
-    band = band or SizeBand()
-    floor_rural = band.low if rural_floor is None else rural_floor
-    out = in_band = patients = deviation = 0
-    groups = plan.groups
-    for members in groups.values():
-        size = sum(int(graph.nodes[m]["list_size"]) for m in members if m in graph)
-        floor = floor_rural if members and members <= rural else band.low
-        gap = max(floor - size, size - band.high, 0)
-        patients += size
-        deviation += gap
-        if gap:
-            out += 1
-        else:
-            in_band += size
+    table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules, approved=approved)
+    out = ~table["in_band"]
     site = nx.Graph((a, b) for a, b, kind in graph.edges(data="type") if kind == "site")
     split = sum(
         len({plan.assignment.get(c) for c in component}) > 1 for component in nx.connected_components(site)
     )
-    return PlanScore(len(groups), out, in_band, patients, deviation, split, compactness_km(plan, graph))
+    return PlanScore(
+        groups=len(table),
+        out_of_band=int(out.sum()),
+        exempt=int(table["exempt"].notna().sum()),
+        in_band_patients=int(table.loc[table["in_band"], "list_size"].sum()),
+        patients=int(table["list_size"].sum()),
+        deviation=int(table["deviation"].sum()),
+        split_sites=split,
+        compactness_km=compactness_km(plan, graph),
+    )

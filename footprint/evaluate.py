@@ -249,8 +249,8 @@ def group_table(
     ...     index=["A", "B", "C"],
     ... )
     >>> table = group_table(Plan({"A": "p", "B": "p", "C": "q"}), practices)
-    >>> table.loc["p", ["list_size", "status"]].tolist(), round(table.at["p", "mean_km"], 3)
-    ([35000, 'in_band'], 0.98)
+    >>> int(table.at["p", "list_size"]), table.at["p", "status"], round(float(table.at["p", "mean_km"]), 3)
+    (35000, 'in_band', 0.98)
     >>> table.at["q", "status"], table.at["q", "exempt"]
     ('exempt_large', 'large')
     """

@@ -29,6 +29,7 @@ __all__ = [
     "check_plan",
     "compactness_km",
     "funded_cd_wte",
+    "group_problems",
     "group_table",
     "practices_from_graph",
     "score_plan",
@@ -50,6 +51,7 @@ GROUP_COLUMNS = (
     "exempt",
     "in_band",
     "deviation",
+    "verdict",
     "centre_x",
     "centre_y",
     "mean_km",
@@ -238,7 +240,7 @@ def group_table(
         members' CCGs, comma-separated), ``members`` (tuple of codes), ``practices``,
         ``list_size``, ``rural``, ``status`` (see :meth:`~footprint.config.Rules.group_status`),
         ``exempt`` (the exemption or ``None``), ``in_band``, ``deviation`` (patients outside
-        the band), ``centre_x``/``centre_y`` (list-weighted centre, metres), ``mean_km``
+        the band), ``verdict`` (the band rule's verdict in words), ``centre_x``/``centre_y`` (list-weighted centre, metres), ``mean_km``
         (list-weighted mean distance to the centre), ``max_km``, ``far_members`` and
         ``funded_cd_wte``.
 
@@ -289,6 +291,7 @@ def group_table(
                 "exempt": status.removeprefix("exempt_") if status.startswith("exempt_") else None,
                 "in_band": status == "in_band",
                 "deviation": rules.deviation(total),
+                "verdict": rules.describe(total, status),
                 "centre_x": float(centre[0]),
                 "centre_y": float(centre[1]),
                 "mean_km": float(w @ km / w.sum()),
@@ -298,6 +301,27 @@ def group_table(
             }
         )
     return pd.DataFrame.from_records(records, columns=["pcn_id", *GROUP_COLUMNS]).set_index("pcn_id")
+
+
+def group_problems(table: pd.DataFrame) -> dict[str, str]:
+    """Return practice code to its group's problem, for groups that break the band rule.
+
+    Exempt groups are not problems (they are allowed, and said to be exempt in their
+    ``verdict``); groups below or above the band are.
+
+    Examples
+    --------
+    >>> practices = pd.DataFrame(
+    ...     {"list_size": [20_000, 5_000, 60_000], "ccg_code": "X", "x": 0, "y": 0}, index=["A", "B", "C"]
+    ... )
+    >>> group_problems(group_table(Plan({"A": "p", "B": "p", "C": "q"}), practices))
+    {'A': 'its PCN p has 25,000 patients, out of band: 5,000 below 30,000-50,000', 'B': 'its PCN p has 25,000 patients, out of band: 5,000 below 30,000-50,000'}
+    """
+    problems: dict[str, str] = {}
+    for pcn, row in table[table["status"].isin(["below", "above"])].iterrows():
+        text = f"its PCN {pcn} has {int(row['list_size']):,} patients, {row['verdict']}"
+        problems.update(dict.fromkeys(row["members"], text))
+    return problems
 
 
 def score_plan(

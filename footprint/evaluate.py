@@ -1,5 +1,7 @@
-"""Judge a plan: the rules it breaks (:func:`check_plan`), its groups (:func:`group_table`)
-and how good it is (:func:`score_plan`).
+"""Judge a plan: the rules it breaks, its groups and how good it is.
+
+:func:`check_plan` lists broken rules, :func:`group_table` gives one row per group and
+:func:`score_plan` the figures of merit.
 
 Evaluation works on any :class:`~footprint.plan.Plan` (the solver's, the current PCNs,
 a planner's file) and never depends on OR-Tools. Every figure about a group (its total,
@@ -31,6 +33,7 @@ __all__ = [
     "funded_cd_wte",
     "group_problems",
     "group_table",
+    "plan_summary",
     "practices_from_graph",
     "score_plan",
 ]
@@ -240,7 +243,8 @@ def group_table(
         members' CCGs, comma-separated), ``members`` (tuple of codes), ``practices``,
         ``list_size``, ``rural``, ``status`` (see :meth:`~footprint.config.Rules.group_status`),
         ``exempt`` (the exemption or ``None``), ``in_band``, ``deviation`` (patients outside
-        the band), ``verdict`` (the band rule's verdict in words), ``centre_x``/``centre_y`` (list-weighted centre, metres), ``mean_km``
+        the band), ``verdict`` (the band rule's verdict in words), ``centre_x`` and
+        ``centre_y`` (list-weighted centre, metres), ``mean_km``
         (list-weighted mean distance to the centre), ``max_km``, ``far_members`` and
         ``funded_cd_wte``.
 
@@ -314,8 +318,9 @@ def group_problems(table: pd.DataFrame) -> dict[str, str]:
     >>> practices = pd.DataFrame(
     ...     {"list_size": [20_000, 5_000, 60_000], "ccg_code": "X", "x": 0, "y": 0}, index=["A", "B", "C"]
     ... )
-    >>> group_problems(group_table(Plan({"A": "p", "B": "p", "C": "q"}), practices))
-    {'A': 'its PCN p has 25,000 patients, out of band: 5,000 below 30,000-50,000', 'B': 'its PCN p has 25,000 patients, out of band: 5,000 below 30,000-50,000'}
+    >>> problems = group_problems(group_table(Plan({"A": "p", "B": "p", "C": "q"}), practices))
+    >>> sorted(problems), problems["A"]
+    (['A', 'B'], 'its PCN p has 25,000 patients, out of band: 5,000 below 30,000-50,000')
     """
     problems: dict[str, str] = {}
     for pcn, row in table[table["status"].isin(["below", "above"])].iterrows():
@@ -371,3 +376,49 @@ def score_plan(
         split_sites=split,
         compactness_km=compactness_km(plan, graph),
     )
+
+
+def plan_summary(
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    approved: Iterable[str] = (),
+) -> dict:
+    """Return what ``summary.json`` holds: England's figures and each CCG's solver report.
+
+    Parameters
+    ----------
+    plan
+        A plan; when made by the partitioner, ``plan.info["ccgs"]`` maps CCG code to a
+        result with ``to_dict()``, ``status`` and ``stages`` (each with ``proven``).
+    graph, rules, rural, approved
+        As for :func:`score_plan`.
+
+    Returns
+    -------
+    dict
+        ``{"england": {...}, "ccgs": {code: {"name": ..., ...}}}``, plain data for JSON.
+    """
+    score = score_plan(plan, graph, rules=rules, rural=rural, approved=approved)
+    results = dict(plan.info.get("ccgs", {}))
+    names = graph.graph.get("ccg_names", {})
+    england = {
+        "practices": len(plan),
+        "groups": score.groups,
+        "out_of_band": score.out_of_band,
+        "exempt": score.exempt,
+        "not_exempt": score.not_exempt,
+        "in_band_share": round(score.in_band_share, 5),
+        "deviation": score.deviation,
+        "split_sites": score.split_sites,
+        "compactness_km": round(score.compactness_km, 3),
+        "ccgs": len(results),
+        "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
+        "stage1_unproven": sorted(c for c, r in results.items() if not r.stages[0].proven),
+    }
+    return {
+        "england": england,
+        "ccgs": {c: {"name": names.get(c, c), **r.to_dict()} for c, r in sorted(results.items())},
+    }

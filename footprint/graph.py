@@ -40,6 +40,7 @@ __all__ = [
     "ccg_subgraph",
     "cells",
     "graph_from_practices",
+    "graph_to_gdfs",
     "pieces_before_bridging",
 ]
 
@@ -226,7 +227,7 @@ def _ccg_area(
     points = shapely.multipoints(frame.loc[frame["ccg_code"] == ccg, ["x", "y"]].to_numpy())
     logger.warning(
         "CCG %s (%s) is not in the boundaries: its cells are clipped to the hull of its practices "
-        "buffered by %.0f km; pass --boundaries with this year's polygons to use real borders",
+        "buffered by %.0f km; give boundaries with this year's polygons to use real borders",
         ccg,
         names.get(ccg, ccg),
         HULL_BUFFER_M / 1000,
@@ -337,6 +338,46 @@ def _bridge_pieces(
 def cells(graph: nx.Graph) -> gpd.GeoSeries:
     """Return the practices' cells (EPSG:27700), indexed by practice code."""
     return graph.graph["cells"]
+
+
+def graph_to_gdfs(graph: nx.Graph) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Return the graph as two GeoDataFrames (EPSG:27700): its practices' cells and its edges.
+
+    Parameters
+    ----------
+    graph
+        From :func:`graph_from_practices`.
+
+    Returns
+    -------
+    cells : geopandas.GeoDataFrame
+        Indexed by practice code: ``practice_name``, ``ccg_code``, ``list_size``, ``x``,
+        ``y`` and the cell as geometry.
+    edges : geopandas.GeoDataFrame
+        One row per edge: ``a``, ``b``, ``type``, ``border_m``, ``length_km`` and a line
+        between the two practices' sites as geometry.
+
+    Examples
+    --------
+    >>> from footprint.load import read_practices, select_ccgs
+    >>> G = graph_from_practices(select_ccgs(read_practices(), ["00Q"]))
+    >>> cells_gdf, edges_gdf = graph_to_gdfs(G)
+    >>> len(cells_gdf) == G.number_of_nodes(), len(edges_gdf) == G.number_of_edges()
+    (True, True)
+    """
+    nodes = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")
+    nodes = nodes.reindex(columns=["practice_name", "ccg_code", "list_size", "x", "y"])
+    nodes.index.name = "practice_code"
+    cell_gdf = gpd.GeoDataFrame(nodes, geometry=cells(graph).reindex(nodes.index).to_numpy(), crs=CRS)
+    rows = [
+        {"a": a, "b": b, "type": d["type"], "border_m": d.get("border_m"), "length_km": d.get("length_km")}
+        for a, b, d in graph.edges(data=True)
+    ]
+    edges = pd.DataFrame(rows, columns=["a", "b", "type", "border_m", "length_km"])
+    start = nodes.loc[edges["a"], ["x", "y"]].to_numpy()
+    end = nodes.loc[edges["b"], ["x", "y"]].to_numpy()
+    lines = shapely.linestrings(np.stack([start, end], axis=1)) if len(edges) else []
+    return cell_gdf, gpd.GeoDataFrame(edges, geometry=lines, crs=CRS)
 
 
 def bridges(graph: nx.Graph) -> list[Bridge]:

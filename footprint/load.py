@@ -218,7 +218,7 @@ def validate_practices(
                 frame,
                 absent,
                 "have no coordinates",
-                "add lat/lon or easting/northing, or pass --impute-missing (impute='postcode') "
+                "add lat/lon or easting/northing, or pass impute='postcode' "
                 "to place them from their postcode neighbours",
             )
         x, y = _impute(frame, x, y, absent)
@@ -434,18 +434,16 @@ def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
     DataError
         If the file is missing, lacks a column or repeats a practice.
     """
-    frame = read_text_csv(path, what="--allow-cross file", expect="a CSV with columns practice_code,ccg_code")
+    frame = read_text_csv(path, what="allow-cross file", expect="a CSV with columns practice_code,ccg_code")
     if not {"practice_code", "ccg_code"} <= set(frame.columns):
         msg = (
-            f"--allow-cross file {path} needs columns practice_code and ccg_code "
+            f"allow-cross file {path} needs columns practice_code and ccg_code "
             f"(found: {', '.join(frame.columns)})"
         )
         raise DataError(msg)
     codes = frame["practice_code"].str.strip().str.upper()
     dup = codes[codes.duplicated()]
     if len(dup):
-        msg = (
-            f"--allow-cross file {path} repeats practice(s) {', '.join(sorted(set(dup)))}: keep one row each"
-        )
+        msg = f"allow-cross file {path} repeats practice(s) {', '.join(sorted(set(dup)))}: keep one row each"
         raise DataError(msg)
     return dict(zip(codes, frame["ccg_code"].str.upper(), strict=True))

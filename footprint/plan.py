@@ -84,6 +84,39 @@ class Plan:
         """Codes of the practices not assigned to any PCN."""
         return sorted(code for code, pcn in self.assignment.items() if pcn is None)
 
+    def to_series(self) -> pd.Series:
+        """Return the plan as a Series of PCN ids (``None`` for open practices) by practice code.
+
+        Examples
+        --------
+        >>> Plan({"A1": "p1", "A2": None}).to_series().to_dict()
+        {'A1': 'p1', 'A2': None}
+        """
+        series = pd.Series(self.assignment, dtype=object, name="pcn_id")
+        series.index.name = "practice_code"
+        return series
+
+    @classmethod
+    def from_series(cls, series: pd.Series, info: Mapping[str, Any] | None = None) -> Plan:
+        """Return the plan a Series of PCN ids by practice code describes (missing values: open).
+
+        Examples
+        --------
+        >>> Plan.from_series(pd.Series({"A1": "p1", "A2": float("nan")})).assignment
+        {'A1': 'p1', 'A2': None}
+        """
+        if not series.index.is_unique:
+            dup = sorted(set(series.index[series.index.duplicated()].astype(str)))
+            msg = f"practice code(s) {', '.join(dup[:10])} appear more than once: give each practice one PCN"
+            raise PlanError(msg)
+        return cls(
+            {
+                str(code): (None if pd.isna(pcn) or str(pcn).strip() == "" else str(pcn))
+                for code, pcn in series.items()
+            },
+            info or {},
+        )
+
     def restrict(self, codes: Iterable[str]) -> Plan:
         """Return the plan of only the practices in ``codes`` (those it holds)."""
         keep = set(codes)

@@ -86,7 +86,7 @@ def test_extra_columns_and_rural_flags_kept(tmp_path):
         ({"A1": {"list_size": 10.5}}, r"fractional list_size: A1 \(line 2: '10.5'\)"),
         ({"A2": {"ccg_code": ""}}, r"blank ccg_code: A2 \(line 3\)"),
         ({"A2": {"practice_code": ""}}, r"blank practice_code: \(blank code\) \(line 3\)"),
-        ({"A1": {"easting": "", "northing": ""}}, r"have no coordinates: A1 \(line 2\).*--impute-missing"),
+        ({"A1": {"easting": "", "northing": ""}}, r"have no coordinates: A1 \(line 2\).*impute='postcode'"),
         ({"A1": {"easting": "abc"}}, r"easting that is not a number: A1 \(line 2: 'abc'\)"),
         ({"B1": {"easting": 50_000}}, r"more than 5 km outside England: B1 \(line 4: \d+\.\d km outside\)"),
         ({"A1": {"rural": "maybe"}}, r"rural value that is not true/false: A1 \(line 2: 'maybe'\)"),

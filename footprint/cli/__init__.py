@@ -1,0 +1,84 @@
+"""The ``footprint`` command: one subcommand per stage of the pipeline, one module per command.
+
+Each command module has ``add_parser(commands, parents)`` and ``run(args) -> int``: it
+parses its options, calls the library and writes its output. Errors raised on purpose
+(:class:`footprint.errors.FootprintError`) become one line on stderr and exit code 2;
+``check`` exits 1 when the plan it checks breaks a rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from footprint import __version__
+from footprint.cli import graph, maps, plan
+from footprint.cli._common import Parser, data_options
+from footprint.errors import FootprintError
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("footprint")
+
+#: Library option names in error messages, as the command line spells them.
+FLAGS = {
+    "impute='postcode'": "--impute-missing",
+    "allow-cross file": "--allow-cross file",
+    "allow_cross": "--allow-cross",
+    "big_may_merge": "--big-may-merge",
+    "keep_sites": "--keep-sites",
+    "rural_floor": "--rural-floor",
+    "the lock": "the --lock file",
+}
+
+
+def cli_words(message: str) -> str:
+    """Return a library message with its option names spelled as command-line flags."""
+    for name, flag in FLAGS.items():
+        message = message.replace(name, flag)
+    return message
+
+
+#: The command modules, in the order ``--help`` lists them (the order of the pipeline).
+COMMANDS = (graph, plan, maps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``footprint`` argument parser."""
+    parents = [data_options()]
+    parser = Parser(
+        prog="footprint",
+        description="Plan Primary Care Network footprints for NHS England's GP practices.",
+    )
+    parser.add_argument("--version", action="version", version=f"footprint {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parser(commands, parents)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``footprint`` command line and return its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except FootprintError as exc:
+        print(f"footprint: error: {cli_words(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("footprint: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        logger.removeHandler(handler)

@@ -1,0 +1,106 @@
+"""``footprint plan``: new PCN footprints per CCG, with plan.csv, pcns.geojson, summary.json and maps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from footprint._io import atomic_write
+from footprint.cli._common import (
+    add_map_options,
+    add_rule_options,
+    add_solver_options,
+    load,
+    out_dir,
+    progress_bar,
+    rules_from_args,
+    solve_options_from_args,
+)
+from footprint.evaluate import group_table, plan_summary
+from footprint.graph import cells
+from footprint.load import read_allow_cross
+from footprint.partition import CcgResult, solve_plan
+from footprint.plan import group_areas, plan_from_practices, read_plan, write_plan
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the ``plan`` command."""
+    parser = commands.add_parser("plan", parents=parents, help="plan new PCN footprints per CCG (CP-SAT)")
+    add_rule_options(parser)
+    add_solver_options(parser)
+    add_map_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
+    rules, options = rules_from_args(args), solve_options_from_args(args)
+    practices, boundaries, graph = load(args)
+    lock = read_plan(args.lock, practices) if args.lock else None
+    allow_cross = read_allow_cross(args.allow_cross) if args.allow_cross else None
+    current = plan_from_practices(practices) if args.stay_close else None
+    ccgs = sorted(practices["ccg_code"].unique())
+    rural = frozenset(practices.index[practices["rural"]])
+    start = time.perf_counter()
+    with progress_bar("plan", total=len(ccgs)) as update:
+
+        def progress(result: CcgResult) -> None:
+            update(postfix=f"{result.ccg_code} {result.status.lower()}")
+
+        plan = solve_plan(
+            graph,
+            rules=rules,
+            options=options,
+            rural=rural,
+            lock=lock,
+            current=current,
+            allow_cross=allow_cross,
+            ccgs=ccgs,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - start
+    out = out_dir(args)
+    write_plan(plan, out / "plan.csv", practices)
+    table = group_table(plan, practices, rules=rules)
+    areas = group_areas(plan, cells(graph), practices)
+    areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()
+    areas["status"] = table.loc[areas.index, "status"].to_numpy()
+    with atomic_write(out / "pcns.geojson") as fh:
+        fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
+    summary = plan_summary(plan, graph, rules=rules, rural=rural)
+    summary["england"]["solve_seconds"] = round(seconds, 2)
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, indent=1)
+    results = plan.info["ccgs"]
+    for result in results.values():
+        for pcn, why in result.explanations.items():
+            print(f"{pcn}: {why}")
+    england = summary["england"]
+    print(
+        f"{len(results)} CCGs, {len(plan):,} practices in {england['groups']:,} PCNs; "
+        f"out of band {england['out_of_band']} ({england['exempt']} exempt; "
+        f"{england['in_band_share']:.2%} of patients in band); "
+        f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
+        f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
+        f"{england['ccgs_optimal']} CCGs optimal in every stage; {seconds:.1f} s"
+    )
+    print(f"written {out / 'plan.csv'}, {out / 'pcns.geojson'}, {out / 'summary.json'}")
+    if not args.no_maps:
+        from footprint.cli.maps import draw
+
+        maps = args.maps if args.maps is not None else Path("maps")
+        draw(
+            practices,
+            graph,
+            plan,
+            maps,
+            rules=rules,
+            boundaries=boundaries,
+            current=plan_from_practices(practices),
+            ccgs=ccgs,
+            name="Proposed plan",
+        )
+        print(f"maps written to {maps} (open {maps / 'index.html'})")
+    return 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from footprint._io import atomic_write
 from footprint.cli._common import (
@@ -21,8 +22,10 @@ from footprint.cli._common import (
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
 from footprint.load import read_allow_cross
-from footprint.partition import CcgResult, solve_plan
 from footprint.plan import group_areas, plan_from_practices, read_plan, write_plan
+
+if TYPE_CHECKING:
+    from footprint.partition import CcgResult
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -36,6 +39,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run(args: argparse.Namespace) -> int:
     """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
+    from footprint.partition import solve_plan  # OR-Tools loads only for the commands that solve
+
     rules, options = rules_from_args(args), solve_options_from_args(args)
     practices, boundaries, graph = load(args)
     lock = read_plan(args.lock, practices) if args.lock else None

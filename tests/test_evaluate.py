@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from footprint.config import Rules
+from footprint.evaluate import (
+    check_plan,
+    compactness_km,
+    group_problems,
+    group_table,
+    practices_from_graph,
+    score_plan,
+)
+from footprint.plan import Plan
+
+
+def path_graph(sizes: dict[str, int], *, ccg: dict[str, str] | None = None) -> nx.Graph:
+    """Practices A, B, C, ... 1 km apart on a line, each joined to the next (rook edges)."""
+    graph = nx.Graph()
+    codes = list(sizes)
+    for k, code in enumerate(codes):
+        graph.add_node(
+            code,
+            list_size=sizes[code],
+            ccg_code=(ccg or {}).get(code, "X"),
+            x=k * 1_000.0,
+            y=0.0,
+            practice_name=f"Practice {code}",
+        )
+    for a, b in itertools.pairwise(codes):
+        kind = "rook" if graph.nodes[a]["ccg_code"] == graph.nodes[b]["ccg_code"] else "cross_ccg"
+        graph.add_edge(a, b, type=kind)
+    return graph
+
+
+def test_check_plan_finds_every_rule_broken():
+    graph = path_graph({"A": 10_000, "B": 10_000, "C": 10_000, "D": 10_000}, ccg={"D": "Y"})
+    plan = Plan({"A": "p", "C": "p", "B": "q", "D": "q", "Z": "r"})
+    rules = {v.rule for v in check_plan(plan, graph)}
+    assert rules == {"coverage", "contiguity", "ccg"}
+    pieces = next(v for v in check_plan(plan, graph) if v.rule == "contiguity")
+    assert pieces.pcn_id == "p" and "2 pieces" in pieces.message
+    missing = check_plan(Plan({"A": "p", "B": "p", "C": None}), graph)
+    assert {v.message for v in missing} == {"1 practice(s) not in the plan", "1 practice(s) in no PCN"}
+
+
+def test_check_plan_allows_a_listed_crossing():
+    graph = path_graph({"A": 10_000, "B": 10_000}, ccg={"B": "Y"})
+    assert [v.rule for v in check_plan(Plan({"A": "p", "B": "p"}), graph)] == ["ccg", "contiguity"]
+    assert check_plan(Plan({"A": "p", "B": "p"}), graph, allow_cross={"A": "Y"}) == []
+
+
+def test_compactness_is_list_weighted():
+    graph = path_graph({"A": 30_000, "B": 10_000})
+    # centre at 250 m from A: A is 0.25 km away, B 0.75 km; weighted (30k*0.25 + 10k*0.75)/40k = 0.375
+    assert compactness_km(Plan({"A": "p", "B": "p"}), graph) == pytest.approx(0.375)
+    equal = path_graph({"A": 10_000, "B": 10_000})
+    assert compactness_km(Plan({"A": "p", "B": "p"}), equal) == pytest.approx(0.5)
+
+
+def test_group_table_statuses_and_geography():
+    graph = path_graph({"A": 20_000, "B": 5_000, "C": 60_000, "D": 25_000, "E": 25_000, "F": 10_000})
+    practices = practices_from_graph(graph, rural=["F"])
+    plan = Plan({"A": "p", "B": "p", "C": "q", "D": "r", "E": "r", "F": "s"})
+    table = group_table(plan, practices, rules=Rules(rural_floor=10_000), far_km=0.4)
+    assert table["status"].to_dict() == {
+        "p": "below",
+        "q": "exempt_large",
+        "r": "in_band",
+        "s": "exempt_rural",
+    }
+    assert table.at["r", "centre_x"] == pytest.approx(3_500.0)
+    assert table.at["r", "far_members"] == ("D", "E")
+    assert table.at["r", "funded_cd_wte"] == pytest.approx(0.25)
+    assert table.at["q", "deviation"] == 10_000 and table.at["s", "deviation"] == 20_000
+    assert set(group_problems(table)) == {"A", "B"}
+
+
+def test_score_counts_exempt_groups_out_of_band():
+    graph = path_graph({"A": 60_000, "B": 15_000, "C": 15_000, "D": 25_000})
+    plan = Plan({"A": "p", "B": "q", "C": "q", "D": "r"})
+    score = score_plan(plan, graph, rural=["D"])
+    assert (score.out_of_band, score.exempt, score.not_exempt) == (2, 2, 0)
+    assert score.in_band_patients == 30_000 and score.patients == 115_000
+    assert score.deviation == 10_000 + 5_000
+    strict = score_plan(plan, graph)
+    assert (strict.out_of_band, strict.exempt) == (2, 1)
+
+
+def test_group_table_reads_geometry_or_xy(slice_practices):
+    plan = Plan(dict.fromkeys(slice_practices.index[:3], "p"))
+    from_geometry = group_table(plan, slice_practices)
+    xy = pd.DataFrame(
+        {
+            "list_size": slice_practices["list_size"],
+            "ccg_code": slice_practices["ccg_code"],
+            "x": slice_practices.geometry.x,
+            "y": slice_practices.geometry.y,
+        }
+    )
+    assert group_table(plan, xy)["mean_km"].tolist() == pytest.approx(from_geometry["mean_km"].tolist())

@@ -119,7 +119,10 @@ class Rules:
         object.__setattr__(self, "rural_ccgs", frozenset(c.strip().upper() for c in self.rural_ccgs))
         if not 0 < self.rural_floor <= self.band.low:
             low = self.band.low
-            msg = f"rural floor {self.rural_floor:,} must lie between 1 and the band's low end {low:,}"
+            msg = (
+                f"rural_floor {self.rural_floor:,} must lie between 1 and the band's low end {low:,}: "
+                "lower rural_floor or raise the band's low end"
+            )
             raise ValueError(msg)
         stages = self.stages
         if (

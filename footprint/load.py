@@ -74,10 +74,20 @@ def _lines(frame: pd.DataFrame, mask: pd.Series | np.ndarray, detail: pd.Series 
     return ", ".join(parts) + more
 
 
-def _fail(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str, fix: str, **kw: pd.Series) -> None:
-    if np.asarray(mask, dtype=bool).any():
-        n = int(np.asarray(mask, dtype=bool).sum())
-        msg = f"{n} practice(s) {what}: {_lines(frame, mask, kw.get('detail'))}; {fix}"
+def _fail(
+    frame: pd.DataFrame,
+    mask: pd.Series | np.ndarray,
+    what: str,
+    fix: str,
+    *,
+    detail: pd.Series | None = None,
+    by_code: bool = False,
+) -> None:
+    """Raise a DataError naming the rows under ``mask`` (counting distinct codes with ``by_code``)."""
+    rows = np.asarray(mask, dtype=bool)
+    if rows.any():
+        n = frame.loc[rows, "practice_code"].nunique() if by_code else int(rows.sum())
+        msg = f"{n} practice(s) {what}: {_lines(frame, mask, detail)}; {fix}"
         raise DataError(msg)
 
 
@@ -176,7 +186,7 @@ def validate_practices(
 
     _fail(frame, frame["practice_code"] == "", "have a blank practice_code", "give each row its ODS code")
     dup = frame["practice_code"].duplicated(keep=False)
-    _fail(frame, dup, "appear more than once", "keep one row per practice code")
+    _fail(frame, dup, "appear more than once", "keep one row per practice code", by_code=True)
     _fail(
         frame, frame["ccg_code"] == "", "have a blank ccg_code", "give each practice its CCG (sub-ICB) code"
     )

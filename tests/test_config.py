@@ -60,7 +60,7 @@ def test_default_stages_split_not_exempt_from_all_out_of_band():
     [
         (lambda: SizeBand(50_000, 30_000), "not a range"),
         (lambda: SizeBand.from_string("abc"), "not two numbers"),
-        (lambda: Rules(rural_floor=40_000), "rural floor 40,000 must lie between"),
+        (lambda: Rules(rural_floor=40_000), "rural_floor 40,000 must lie between"),
         (lambda: Rules(stages=("deviation",)), "starting with out_of_band"),
         (lambda: SolveOptions(workers=0), "must be at least 1"),
         (lambda: SolveOptions(time_limit_s=0), "must be positive"),

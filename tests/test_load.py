@@ -77,7 +77,7 @@ def test_extra_columns_and_rural_flags_kept(tmp_path):
     [
         (
             {"A2": {"practice_code": "A1"}},
-            r"2 practice\(s\) appear more than once: A1 \(line 2\), A1 \(line 3\)",
+            r"1 practice\(s\) appear more than once: A1 \(line 2\), A1 \(line 3\)",
         ),
         ({"B1": {"list_size": ""}}, r"have no list_size: B1 \(line 4\)"),
         ({"B1": {"list_size": "lots"}}, r"list_size that is not a number: B1 \(line 4: 'lots'\)"),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from footprint import __version__
 from footprint.cli import graph, maps, plan
-from footprint.cli._common import Parser, data_options
+from footprint.cli._common import Parser, check_paths, data_options
 from footprint.errors import FootprintError
 
 __all__ = ["build_parser", "main"]
@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(level)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check_paths(args)
         return func(args)
     except FootprintError as exc:
         print(f"footprint: error: {cli_words(str(exc))}", file=sys.stderr)

@@ -3,19 +3,136 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 
 from footprint.config import DEFAULT_STAGES, Rules, SizeBand, SolveOptions
 from footprint.errors import DataError
 from footprint.graph import graph_from_practices
-from footprint.load import read_boundaries, read_practices, select_ccgs
+from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
+from footprint.plan import Plan, read_plan
+
+#: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
+MAX_PATIENTS = 2_000_000
+#: Largest time limit, in (deterministic) seconds: a day.
+MAX_SECONDS = 86_400.0
+#: CP-SAT's random seed is a 32-bit signed integer.
+MAX_SEED = 2**31 - 1
+#: Most workers or processes a command accepts.
+MAX_WORKERS = 64
+#: Suffixes of the input files each option reads (geopandas reads the boundary formats).
+INPUT_SUFFIXES = {
+    "practices": (".csv",),
+    "boundaries": (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip"),
+    "lock": (".csv",),
+    "allow_cross": (".csv",),
+    "plan": (".csv",),
+}
+#: Options naming folders a command writes into.
+OUTPUT_DIRS = ("out", "maps")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number in ``[low, high]`` (underscores allowed)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = float(text.replace("_", ""))
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value != int(value) or not low <= value <= high:
+            msg = f"{text!r} is not a whole number from {low:,} to {high:,}"
+            raise argparse.ArgumentTypeError(msg)
+        return int(value)
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def seconds(text: str) -> float:
+    """Parse a time limit: a number of seconds above 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        msg = f"{text!r} is not a number of seconds above 0 and at most {MAX_SECONDS:,.0f}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def band(text: str) -> SizeBand:
+    """Parse ``LOW,HIGH``: two whole numbers, 1 <= LOW <= HIGH <= :data:`MAX_PATIENTS`."""
+    parts = text.split(",")
+    number = whole_number(1, MAX_PATIENTS)
+    try:
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError("")
+        low, high = (number(p.strip()) for p in parts)
+    except argparse.ArgumentTypeError:
+        msg = f"{text!r} is not LOW,HIGH: two whole numbers of patients from 1 to {MAX_PATIENTS:,}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if low > high:
+        msg = f"{text!r} has LOW above HIGH: give e.g. 30000,50000"
+        raise argparse.ArgumentTypeError(msg)
+    return SizeBand(low, high)
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Check every path option before any work: inputs are readable files, outputs writable folders.
+
+    Raises
+    ------
+    DataError
+        Naming the option, the path, what is wrong and the fix.
+    """
+    for option, suffixes in INPUT_SUFFIXES.items():
+        path = getattr(args, option, None)
+        if path is None or str(path) == "current":
+            continue
+        flag = "PLAN.csv" if option == "plan" else "--" + option.replace("_", "-")
+        if not path.exists():
+            msg = f"{flag} {path} does not exist: give the path of an existing file"
+            raise DataError(msg)
+        if not path.is_file():
+            msg = f"{flag} {path} is a folder, not a file: give the file itself"
+            raise DataError(msg)
+        if path.suffix.lower() not in suffixes:
+            msg = f"{flag} {path} is not a {' or '.join(suffixes)} file: give {_what(option)}"
+            raise DataError(msg)
+    for option in OUTPUT_DIRS:
+        path = getattr(args, option, None)
+        if path is None:
+            continue
+        existing = next(p for p in (path, *path.parents) if p.exists() or p == Path(p.anchor))
+        if existing == path and not path.is_dir():
+            msg = f"--{option} {path} is a file, not a folder: give a folder to write into"
+            raise DataError(msg)
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            msg = (
+                f"--{option} {path} cannot be written ({existing} is not a writable folder): "
+                "give another folder"
+            )
+            raise DataError(msg)
+
+
+def _what(option: str) -> str:
+    return {
+        "practices": "a practices CSV (see README, 'Practices file')",
+        "boundaries": "polygons geopandas reads (GeoJSON, GeoPackage, shapefile) with a ccg_code column",
+        "plan": "a plan CSV with columns practice_code,pcn_id",
+        "lock": "a plan CSV with columns practice_code,pcn_id",
+        "allow_cross": "a CSV with columns practice_code,ccg_code",
+    }[option]
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,19 +172,21 @@ def add_band_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
     rule = parser.add_argument_group("rules")
     rule.add_argument(
         "--band",
-        default=f"{defaults.band.low},{defaults.band.high}",
+        type=band,
+        default=defaults.band,
         metavar="LOW,HIGH",
-        help="list-size band (default %(default)s)",
+        help=f"list-size band: whole numbers, 1 <= LOW <= HIGH <= {MAX_PATIENTS:,} "
+        f"(default {defaults.band.low},{defaults.band.high})",
     )
     rule.add_argument(
         "--rural", metavar="CCG,...", help="CCGs whose practices may form groups below the band"
     )
     rule.add_argument(
         "--rural-floor",
-        type=int,
+        type=whole_number(1, MAX_PATIENTS),
         default=defaults.rural_floor,
         metavar="N",
-        help="rural groups' floor (%(default)s)",
+        help="smallest list size of a group of rural practices, 1 to the band's LOW (%(default)s)",
     )
     rule.add_argument(
         "--big-may-merge",
@@ -98,29 +217,39 @@ def add_solver_options(parser: argparse.ArgumentParser) -> None:
     """Add the CP-SAT options (seed, workers, processes, limits, raw parameters)."""
     defaults = SolveOptions()
     solve = parser.add_argument_group("solver")
-    solve.add_argument("--seed", type=int, default=defaults.seed, help="CP-SAT random seed (%(default)s)")
     solve.add_argument(
-        "--workers",
-        type=int,
-        default=defaults.workers,
-        help="CP-SAT workers per CCG (%(default)s; stage 1 >= 2)",
+        "--seed",
+        type=whole_number(0, MAX_SEED),
+        default=defaults.seed,
+        help=f"CP-SAT random seed, 0 to {MAX_SEED:,} (%(default)s)",
     )
     solve.add_argument(
-        "--processes", type=int, default=defaults.processes, help="CCGs solved at once (%(default)s)"
+        "--workers",
+        type=whole_number(1, MAX_WORKERS),
+        default=defaults.workers,
+        help=f"CP-SAT workers per CCG, 1 to {MAX_WORKERS} (%(default)s; stage 1 uses at least 2)",
+    )
+    solve.add_argument(
+        "--processes",
+        type=whole_number(1, MAX_WORKERS),
+        default=defaults.processes,
+        help=f"CCGs solved at once, 1 to {MAX_WORKERS} (%(default)s)",
     )
     solve.add_argument(
         "--time-limit",
-        type=float,
+        type=seconds,
         default=defaults.time_limit_s,
         metavar="S",
-        help="deterministic seconds per CCG for each stage after the first (%(default)s)",
+        help="deterministic seconds per CCG for each stage after the first, above 0 and at most "
+        f"{MAX_SECONDS:,.0f} (%(default)s)",
     )
     solve.add_argument(
         "--proof-limit",
-        type=float,
+        type=seconds,
         default=defaults.proof_limit_s,
         metavar="S",
-        help="deterministic seconds per CCG to prove the fewest out-of-band groups (%(default)s)",
+        help="deterministic seconds per CCG to prove the fewest out-of-band groups, above 0 and at "
+        f"most {MAX_SECONDS:,.0f} (%(default)s)",
     )
     solve.add_argument("--params", metavar="TEXT", help="raw CP-SAT parameters, e.g. 'linearization_level:2'")
 
@@ -138,7 +267,7 @@ def rules_from_args(args: argparse.Namespace) -> Rules:
         stages.insert(stages.index("compactness"), "moves")
     try:
         return Rules(
-            band=SizeBand.from_string(args.band),
+            band=args.band,
             rural_ccgs=frozenset(c for c in (args.rural or "").split(",") if c.strip()),
             rural_floor=args.rural_floor,
             big_may_merge=args.big_may_merge,
@@ -164,16 +293,76 @@ def solve_options_from_args(args: argparse.Namespace) -> SolveOptions:
         raise DataError(str(exc)) from None
 
 
+class Inputs(NamedTuple):
+    """What a command reads: the practices of the CCGs asked for, boundaries, graph, and everyone."""
+
+    practices: gpd.GeoDataFrame
+    boundaries: gpd.GeoDataFrame
+    graph: nx.Graph
+    everyone: gpd.GeoDataFrame
+
+
+def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
+    """Read practices and boundaries and build the graph, limited to ``--ccg`` unless ``all_ccgs``.
+
+    ``everyone`` keeps every practice of the file, so that files naming practices of other
+    CCGs can be told apart from files naming unknown practices.
+    """
+    impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
+    everyone = read_practices(args.practices, impute=impute)
+    boundaries = read_boundaries(args.boundaries)
+    graph = graph_from_practices(everyone, boundaries, use_cache=not args.no_cache)
+    if all_ccgs or not args.ccg:
+        return Inputs(everyone, boundaries, graph, everyone)
+    practices = select_ccgs(everyone, args.ccg)
+    return Inputs(practices, boundaries, graph.subgraph(practices.index).copy(), everyone)
+
+
 def load(args: argparse.Namespace, *, all_ccgs: bool = False) -> tuple[gpd.GeoDataFrame, Any, nx.Graph]:
     """Read practices (of the CCGs asked for, unless ``all_ccgs``) and boundaries; build the graph."""
-    impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
-    practices = read_practices(args.practices, impute=impute)
-    boundaries = read_boundaries(args.boundaries)
-    graph = graph_from_practices(practices, boundaries, use_cache=not args.no_cache)
-    if all_ccgs or not args.ccg:
-        return practices, boundaries, graph
-    practices = select_ccgs(practices, args.ccg)
-    return practices, boundaries, graph.subgraph(practices.index).copy()
+    return load_inputs(args, all_ccgs=all_ccgs)[:3]
+
+
+def read_plan_option(path: Path, inputs: Inputs, *, what: str) -> Plan:
+    """Read a plan-shaped file (``--lock``, a plan argument) for the practices selected.
+
+    Rows of practices in the file's other CCGs (outside ``--ccg``) are ignored, and a
+    line says how many; practices in no CCG of the practices file are an error.
+    """
+    plan = read_plan(path, inputs.everyone)
+    kept = plan.restrict(inputs.practices.index)
+    ignored = len(plan) - len(kept)
+    if ignored:
+        print(f"{what} {path}: ignored {ignored:,} row(s) of practices outside --ccg", file=sys.stderr)
+    return kept
+
+
+def read_allow_cross_option(path: Path, inputs: Inputs) -> dict[str, str]:
+    """Read ``--allow-cross`` for the practices selected, ignoring (and counting) the rest."""
+    allow = read_allow_cross(path)
+    unknown = sorted(set(allow) - set(inputs.everyone.index))
+    if unknown:
+        msg = (
+            f"--allow-cross file {path} names practice(s) not in the practices file: "
+            f"{', '.join(unknown[:10])}; remove those rows"
+        )
+        raise DataError(msg)
+    kept = {c: t for c, t in allow.items() if c in inputs.practices.index}
+    if len(kept) < len(allow):
+        print(
+            f"--allow-cross {path}: ignored {len(allow) - len(kept):,} row(s) of practices outside --ccg",
+            file=sys.stderr,
+        )
+    return kept
+
+
+def check_rural(rules: Rules, practices: pd.DataFrame) -> None:
+    """Refuse ``--rural`` codes that are no CCG of the practices file."""
+    unknown = sorted(rules.rural_ccgs - set(practices["ccg_code"]))
+    if unknown:
+        known = ", ".join(sorted(set(practices["ccg_code"]))[:12])
+        msg = f"--rural names CCG(s) {', '.join(unknown)} not in the practices file (its CCGs: {known}, ...)"
+        raise DataError(msg)
 
 
 def out_dir(args: argparse.Namespace) -> Path:

@@ -11,7 +11,8 @@ import networkx as nx
 
 from footprint.cli._common import add_band_options, load, progress_bar, rules_from_args
 from footprint.config import Rules
-from footprint.evaluate import group_problems, group_table
+from footprint.errors import DataError
+from footprint.evaluate import check_plan, group_problems, group_table
 from footprint.plan import Plan, plan_from_practices, read_plan
 
 
@@ -80,6 +81,30 @@ def draw(
         )
 
 
+def _folder(args: argparse.Namespace) -> Path:
+    """Return the maps folder: ``--maps``, else ``--out``, else ``maps/``."""
+    if args.maps is not None and args.out is not None and args.maps != args.out:
+        msg = f"--maps {args.maps} and --out {args.out} both name the maps folder: give one"
+        raise DataError(msg)
+    return args.maps or args.out or Path("maps")
+
+
+def _say_what_is_drawn(plan: Plan, graph: nx.Graph, ccgs: Sequence[str] | None) -> None:
+    """Refuse a plan with no PCN; say when it leaves practices open or crosses CCG lines."""
+    if not plan.groups:
+        msg = "the plan gives no practice a PCN (every pcn_id is blank): nothing to draw"
+        raise DataError(msg)
+    wanted = {c.upper() for c in ccgs} if ccgs else None
+    codes = [c for c, ccg in graph.nodes(data="ccg_code") if wanted is None or ccg in wanted]
+    assigned = plan.restrict(codes)
+    open_count = len(codes) - len(assigned) + len(assigned.open_practices)
+    if open_count:
+        print(f"note: {open_count:,} of {len(codes):,} practices have no PCN in the plan: drawn as open")
+    crossing = [v.pcn_id for v in check_plan(plan.restrict(codes), graph) if v.rule == "ccg"]
+    if crossing:
+        print(f"note: {len(crossing)} PCN(s) cross a CCG line: {', '.join(crossing[:10])}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Write an offline interactive map and printable PCN pages per CCG, and an index page."""
     rules = rules_from_args(args)
@@ -90,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plan is not None:
         plan, name = read_plan(args.plan, practices), "Proposed plan"
         beside = current if current.groups else None
-    out = args.maps if args.maps is not None else Path("maps")
+    _say_what_is_drawn(plan, graph, args.ccg)
+    out = _folder(args)
     paths = draw(
         practices,
         graph,

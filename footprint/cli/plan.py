@@ -13,16 +13,19 @@ from footprint.cli._common import (
     add_map_options,
     add_rule_options,
     add_solver_options,
-    load,
+    check_rural,
+    load_inputs,
     out_dir,
     progress_bar,
+    read_allow_cross_option,
+    read_plan_option,
     rules_from_args,
     solve_options_from_args,
 )
+from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
-from footprint.load import read_allow_cross
-from footprint.plan import group_areas, plan_from_practices, read_plan, write_plan
+from footprint.plan import group_areas, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
     from footprint.partition import CcgResult
@@ -39,15 +42,20 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run(args: argparse.Namespace) -> int:
     """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
-    from footprint.partition import solve_plan  # OR-Tools loads only for the commands that solve
-
     rules, options = rules_from_args(args), solve_options_from_args(args)
-    practices, boundaries, graph = load(args)
-    lock = read_plan(args.lock, practices) if args.lock else None
-    allow_cross = read_allow_cross(args.allow_cross) if args.allow_cross else None
+    inputs = load_inputs(args)
+    practices, boundaries, graph = inputs[:3]
+    check_rural(rules, inputs.everyone)
+    lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
+    allow_cross = read_allow_cross_option(args.allow_cross, inputs) if args.allow_cross else None
     current = plan_from_practices(practices) if args.stay_close else None
+    if current is not None and not current.groups:
+        msg = "--stay-close needs the current PCNs, but the practices file has no pcn_code: drop --stay-close"
+        raise DataError(msg)
     ccgs = sorted(practices["ccg_code"].unique())
     rural = frozenset(practices.index[practices["rural"]])
+    from footprint.partition import solve_plan  # OR-Tools loads only for the commands that solve
+
     start = time.perf_counter()
     with progress_bar("plan", total=len(ccgs)) as update:
 

@@ -1,0 +1,88 @@
+"""Every bad option or path of every command: exit 2, one line on stderr, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from footprint.cli import main
+from tests.conftest import DATA
+
+SLICE = ["--practices", str(DATA / "practices_slice.csv"), "--boundaries", str(DATA / "ccg_slice.geojson")]
+SLICE += ["--impute-missing"]
+
+
+def _cases(tmp: Path) -> list[tuple[list[str], str]]:
+    """(arguments, a fragment the one-line error must hold); ``{tmp}`` is a scratch folder."""
+    afile = tmp / "a-file.txt"
+    geojson = DATA / "ccg_slice.geojson"
+    return [
+        # numbers out of range, not numbers, not whole
+        (["plan", "--band", "30000,1e9"], "not LOW,HIGH"),
+        (["plan", "--band", "30000,inf"], "not LOW,HIGH"),
+        (["plan", "--band", "1e30,1e31"], "not LOW,HIGH"),
+        (["plan", "--band", "30000.5,50000"], "not LOW,HIGH"),
+        (["plan", "--band=-5,50000"], "not LOW,HIGH"),
+        (["plan", "--band", "30000"], "not LOW,HIGH"),
+        (["plan", "--band", "10000,50000"], "--rural-floor 20,000 must lie between 1 and the band's low end"),
+        (["plan", "--time-limit", "inf"], "not a number of seconds"),
+        (["plan", "--time-limit", "nan"], "not a number of seconds"),
+        (["plan", "--time-limit", "0"], "not a number of seconds"),
+        (["plan", "--proof-limit", "-1"], "not a number of seconds"),
+        (["plan", "--seed", "-1"], "not a whole number from 0"),
+        (["plan", "--seed", "2147483648"], "not a whole number from 0"),
+        (["plan", "--workers", "0"], "not a whole number from 1"),
+        (["plan", "--processes", "1.5"], "not a whole number from 1"),
+        (["plan", "--rural-floor", "abc"], "not a whole number"),
+        (["plan", "--rural", "ZZZ"], "--rural names CCG(s) ZZZ not in the practices file"),
+        # paths
+        (["plan", "--practices", str(tmp)], "is a folder, not a file"),
+        (["plan", "--practices", str(geojson)], "is not a .csv file"),
+        (["plan", "--practices", str(tmp / "none.csv")], "does not exist"),
+        (["graph", "--boundaries", str(DATA / "practices_slice.csv")], "is not a .geojson"),
+        (["graph", "--boundaries", str(tmp)], "is a folder, not a file"),
+        (["plan", "--lock", str(tmp)], "--lock"),
+        (["plan", "--allow-cross", str(geojson)], "--allow-cross"),
+        (["plan", "--out", str(afile)], "is a file, not a folder"),
+        (["plan", "--maps", str(afile)], "is a file, not a folder"),
+        (["plan", "--out", str(afile / "sub")], "cannot be written"),
+        (["map", str(tmp)], "PLAN.csv"),
+        (["map", "--out", str(afile)], "is a file, not a folder"),
+        (["map", "--maps", str(tmp / "m1"), "--out", str(tmp / "m2")], "both name the maps folder"),
+        # usage
+        (["plan", "--no-such-option"], "unrecognized arguments"),
+        (["nonsense"], "invalid choice"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_cases(Path("/tmp")))))
+def test_bad_option_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "a-file.txt").write_text("not a folder\n")
+    argv, fragment = _cases(scratch)[case]
+    command, rest = argv[0], argv[1:]
+    data = [] if any(a in rest for a in ("--practices", "--boundaries")) else SLICE
+    if "--practices" in rest and "--boundaries" not in rest:
+        data = ["--boundaries", str(DATA / "ccg_slice.geojson")]
+    before = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
+    code = main([command, *rest, *data, "--no-maps"] if command == "plan" else [command, *rest, *data])
+    err = capsys.readouterr().err
+    assert code == 2, (argv, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err, err
+    after = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
+    assert after == before, "nothing written"
+
+
+def test_unwritable_out_folder_is_refused(tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root can write into any folder")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code = main(["graph", *SLICE, "--out", str(locked / "x")])
+    assert code == 2 and "cannot be written" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -387,3 +388,28 @@ def progress_bar(desc: str, *, unit: str = "CCG", total: int | None = None) -> I
             bar.update((done - bar.n) if done is not None else 1)
 
         yield update
+
+
+def provenance(args: argparse.Namespace, practices: pd.DataFrame) -> dict[str, Any]:
+    """Return what made an output: footprint's version, the data's date and files, and the options.
+
+    Written into every summary and printed on maps and pages, so a file found later can be traced.
+    """
+    from footprint import __version__
+
+    dates = sorted(set(practices["data_date"].dropna().astype(str))) if "data_date" in practices else []
+    options = {
+        k: (str(v) if isinstance(v, Path | SizeBand) else v)
+        for k, v in sorted(vars(args).items())
+        if k not in {"func", "verbose", "argv"} and v not in (None, False)
+    }
+    if isinstance(args.band if "band" in args else None, SizeBand):
+        options["band"] = f"{args.band.low},{args.band.high}"
+    return {
+        "footprint_version": __version__,
+        "data_date": ", ".join(dates) or "unknown",
+        "practices_file": str(args.practices or "shipped: data/practices_england.csv"),
+        "boundaries_file": str(args.boundaries or "shipped: data/ccg_2021_en_bsc.geojson"),
+        "command": shlex.join(["footprint", *args.argv]),
+        "options": options,
+    }

@@ -17,6 +17,7 @@ from footprint.cli._common import (
     load_inputs,
     out_dir,
     progress_bar,
+    provenance,
     read_allow_cross_option,
     read_plan_option,
     rules_from_args,
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
     summary = plan_summary(plan, graph, rules=rules, rural=rural)
     summary["england"]["solve_seconds"] = round(seconds, 2)
+    summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
     results = plan.info["ccgs"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from footprint.plan import Plan
 __all__ = [
     "CD_WTE_PER_PATIENT",
     "FAR_KM",
+    "FINDING_COLUMNS",
     "GROUP_COLUMNS",
     "PlanScore",
     "Violation",
@@ -33,6 +35,7 @@ __all__ = [
     "funded_cd_wte",
     "group_problems",
     "group_table",
+    "plan_findings",
     "plan_summary",
     "practices_from_graph",
     "score_plan",
@@ -422,3 +425,186 @@ def plan_summary(
         "england": england,
         "ccgs": {c: {"name": names.get(c, c), **r.to_dict()} for c, r in sorted(results.items())},
     }
+
+
+#: Columns of :func:`plan_findings`, in order.
+FINDING_COLUMNS = ("ccg_code", "group", "practice_code", "rule", "severity", "detail")
+
+
+def _name(graph: nx.Graph, code: str) -> str:
+    name = str(graph.nodes[code].get("practice_name") or "").strip()
+    return f"{name.title()} ({code})" if name else code
+
+
+def _km(graph: nx.Graph, a: str, b: str) -> float:
+    na, nb = graph.nodes[a], graph.nodes[b]
+    return float(np.hypot(na["x"] - nb["x"], na["y"] - nb["y"]) / 1000)
+
+
+def _coverage_findings(
+    plan: Plan, graph: nx.Graph, duplicates: Iterable[str]
+) -> list[tuple[str, str, str, str, str, str]]:
+    rows = []
+    for code in sorted(set(graph) - set(plan.assignment)):
+        ccg = graph.nodes[code]["ccg_code"]
+        rows.append((ccg, "", code, "missing", "error", f"{_name(graph, code)} is not in the plan"))
+    for code in sorted(set(duplicates)):
+        ccg = graph.nodes[code]["ccg_code"] if code in graph else ""
+        rows.append((ccg, "", code, "duplicated", "error", f"{code} is listed more than once"))
+    for code in sorted(set(plan.assignment) - set(graph)):
+        rows.append(("", plan.assignment[code] or "", code, "unknown", "error", f"{code} is no practice"))
+    for code in plan.open_practices:
+        if code in graph:
+            ccg = graph.nodes[code]["ccg_code"]
+            rows.append((ccg, "", code, "open", "warning", f"{_name(graph, code)} is in no PCN yet"))
+    return rows
+
+
+def _detached(graph: nx.Graph, pcn: str, parts: list[set[str]]) -> list[tuple[str, str, str]]:
+    """Name each practice cut off from its group's largest piece, with the gap in km."""
+    main = max(parts, key=lambda p: (sum(graph.nodes[c]["list_size"] for c in p), sorted(p)))
+    rows = []
+    for part in parts:
+        if part is main:
+            continue
+        gap, a, b = min((_km(graph, a, b), a, b) for a in part for b in main)
+        for code in sorted(part):
+            rows.append(
+                (
+                    code,
+                    f"{_name(graph, code)} is cut off from the rest of {pcn}: its piece is {gap:.1f} km "
+                    f"from the nearest member ({_name(graph, a)} to {_name(graph, b)}) with other "
+                    "practices between",
+                    graph.nodes[code]["ccg_code"],
+                )
+            )
+    return rows
+
+
+def _group_findings(
+    plan: Plan, graph: nx.Graph, table: pd.DataFrame, allow_cross: Mapping[str, str]
+) -> list[tuple[str, str, str, str, str, str]]:
+    rows = []
+    for pcn, members in plan.groups.items():
+        inside = frozenset(m for m in members if m in graph)
+        if not inside:
+            continue
+        home = {m: allow_cross.get(m, graph.nodes[m]["ccg_code"]) for m in inside}
+        ccg = ",".join(sorted(set(home.values())))
+        if len(set(home.values())) > 1:
+            for code in sorted(inside):
+                detail = f"{pcn} spans CCGs {ccg}; {_name(graph, code)} is in {home[code]}"
+                rows.append((home[code], pcn, code, "ccg", "error", detail))
+        sub = nx.Graph()
+        sub.add_nodes_from(inside)
+        sub.add_edges_from(
+            (a, b, {"type": kind})
+            for a, b, kind in graph.subgraph(inside).edges(data="type")
+            if kind in WITHIN_CCG or a in allow_cross or b in allow_cross
+        )
+        parts = [set(p) for p in nx.connected_components(sub)]
+        if len(parts) > 1:
+            rows += [
+                (c_ccg, pcn, code, "contiguity", "error", d)
+                for code, d, c_ccg in _detached(graph, pcn, parts)
+            ]
+        crossings = [
+            (a, b) for a, b, kind in sub.edges(data="type") if kind == "bridge" and nx.has_bridges(sub)
+        ]
+        for a, b in crossings:
+            if b in nx.node_connected_component(nx.restricted_view(sub, [], [(a, b)]), a):
+                continue
+            detail = (
+                f"{pcn} holds together only across a {graph.edges[a, b].get('length_km', 0):.1f} km bridge "
+                f"({_name(graph, a)} to {_name(graph, b)}): water or another area lies between"
+            )
+            rows.append((ccg, pcn, "", "bridge", "warning", detail))
+        if pcn in table.index and table.at[pcn, "status"] in ("below", "above"):
+            severity = "error" if table.at[pcn, "status"] == "below" else "warning"
+            total = int(table.at[pcn, "list_size"])
+            detail = f"{pcn} has {total:,} patients in {len(inside)} practice(s): {table.at[pcn, 'verdict']}"
+            rows.append((ccg, pcn, "", str(table.at[pcn, "status"]), severity, detail))
+    return rows
+
+
+def _enclosure_findings(areas: gpd.GeoSeries) -> list[tuple[str, str, str, str, str, str]]:
+    """Warn where a group's area, holes filled, wholly holds another group's area."""
+    import shapely
+
+    geoms = areas.to_numpy()
+    filled = np.array(
+        [shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(g)]) for g in geoms],
+        dtype=object,
+    )
+    tree = shapely.STRtree(geoms)
+    rows = []
+    for i, outer in enumerate(filled):
+        for j in tree.query(outer, predicate="contains"):
+            if i != j and not shapely.contains(geoms[i], geoms[j]):
+                detail = f"{areas.index[i]}'s area encloses all of {areas.index[j]}'s"
+                rows.append(("", str(areas.index[i]), "", "enclosed", "warning", detail))
+    return rows
+
+
+def plan_findings(
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    approved: Iterable[str] = (),
+    allow_cross: Mapping[str, str] | None = None,
+    duplicates: Iterable[str] = (),
+    areas: gpd.GeoSeries | None = None,
+) -> pd.DataFrame:
+    """Return every rule a plan breaks or strains, one row per group or practice and rule.
+
+    Errors: a practice ``missing`` from the plan, ``duplicated`` in it or ``unknown``; a
+    group crossing a CCG line (``ccg``) unless ``allow_cross`` lets the practice join that
+    CCG; a group not connected in the graph (``contiguity``: each detached practice named,
+    with the gap in km); a group ``below`` the band that is not exempt. Warnings: a group
+    ``above`` the band that is not exempt; ``open`` practices; a group that holds together
+    only across a ``bridge``; a group whose area encloses another's (``enclosed``, when
+    ``areas`` are given). Stranding needs the solver and is added by the partitioner.
+
+    Parameters
+    ----------
+    plan, graph
+        The plan to check and the adjacency graph.
+    rules, rural, approved
+        The band rule, rural practice codes and approved PCN ids (see :func:`group_table`).
+    allow_cross
+        Practice code to the CCG whose network it may join.
+    duplicates
+        Practice codes the plan's file listed more than once.
+    areas
+        Group areas by PCN id (e.g. ``footprint.plan.group_areas(...).geometry``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FINDING_COLUMNS`; ``severity`` is ``error`` or ``warning``.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_node("A", x=0, y=0, list_size=20_000, ccg_code="X", practice_name="A")
+    >>> g.add_node("B", x=1000, y=0, list_size=15_000, ccg_code="X", practice_name="B")
+    >>> plan_findings(Plan({"A": "p", "B": None}), g)[["group", "practice_code", "rule", "severity"]]
+      group practice_code   rule severity
+    0     p                below    error
+    1                   B   open  warning
+    """
+    rules = rules or Rules()
+    allow_cross = dict(allow_cross or {})
+    table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules, approved=approved)
+    rows = _coverage_findings(plan, graph, duplicates)
+    rows += _group_findings(plan, graph, table, allow_cross)
+    if areas is not None and len(areas) > 1:
+        rows += _enclosure_findings(areas)
+    frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    order = {"error": 0, "warning": 1}
+    return frame.sort_values(
+        ["severity", "ccg_code", "group", "practice_code"],
+        key=lambda c: c.map(order) if c.name == "severity" else c,
+    ).reset_index(drop=True)

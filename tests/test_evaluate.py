@@ -12,6 +12,7 @@ from footprint.evaluate import (
     compactness_km,
     group_problems,
     group_table,
+    plan_findings,
     practices_from_graph,
     score_plan,
 )
@@ -103,3 +104,60 @@ def test_group_table_reads_geometry_or_xy(slice_practices):
         }
     )
     assert group_table(plan, xy)["mean_km"].tolist() == pytest.approx(from_geometry["mean_km"].tolist())
+
+
+def findings_of(plan, graph, **kw):
+    frame = plan_findings(plan, graph, **kw)
+    return {(r.group, r.practice_code, r.rule, r.severity) for r in frame.itertuples()}
+
+
+def test_findings_name_every_rule_with_its_severity():
+    graph = path_graph({"A": 20_000, "B": 15_000, "C": 25_000, "D": 30_000, "E": 60_000, "F": 30_000})
+    graph.add_node("G", list_size=40_000, ccg_code="Y", x=9_000.0, y=0.0, practice_name="Practice G")
+    graph.add_edge("F", "G", type="cross_ccg")
+    plan = Plan({"A": "p", "C": "p", "B": None, "D": "q", "E": "q", "F": "r", "G": "r", "Z": "s"})
+    found = findings_of(plan, graph, duplicates=["D"])
+    assert ("", "B", "open", "warning") in found
+    assert ("", "D", "duplicated", "error") in found
+    assert ("s", "Z", "unknown", "error") in found
+    assert ("p", "C", "contiguity", "error") in found or ("p", "A", "contiguity", "error") in found
+    assert ("q", "", "above", "warning") in found  # the ceiling is soft: a warning
+    assert ("r", "F", "ccg", "error") in found and ("r", "G", "ccg", "error") in found
+    assert not any(rule == "below" for *_, rule, _ in found)  # p: 45,000 is in band
+    missing = findings_of(Plan({"A": "p"}), path_graph({"A": 40_000, "B": 1_000}))
+    assert ("", "B", "missing", "error") in missing
+
+
+def test_contiguity_finding_gives_the_gap():
+    graph = path_graph({"A": 20_000, "B": 15_000, "C": 15_000})
+    frame = plan_findings(Plan({"A": "p", "C": "p", "B": "q"}), graph)
+    detail = frame.loc[frame["rule"] == "contiguity", "detail"].item()
+    assert "Practice C (C) is cut off from the rest of p" in detail and "2.0 km" in detail
+
+
+def test_below_is_an_error_unless_exempt():
+    graph = path_graph({"A": 12_000, "B": 13_000})
+    plan = Plan({"A": "p", "B": "p"})
+    assert ("p", "", "below", "error") in findings_of(plan, graph)
+    assert findings_of(plan, graph, approved=["p"]) == set()
+    assert findings_of(plan, graph, rural=["A", "B"]) == set()
+
+
+def test_bridge_finding_only_where_the_group_needs_the_bridge():
+    graph = path_graph({"A": 20_000, "B": 15_000, "C": 5_000})
+    graph.edges["A", "B"]["type"] = "bridge"
+    graph.edges["A", "B"]["length_km"] = 4.2
+    assert ("p", "", "bridge", "warning") in findings_of(Plan(dict.fromkeys("ABC", "p")), graph)
+    graph.add_edge("A", "C", type="rook")  # a way round: the bridge is no longer needed
+    assert not any(r[2] == "bridge" for r in findings_of(Plan(dict.fromkeys("ABC", "p")), graph))
+
+
+def test_enclosed_group_is_warned():
+    import geopandas as gpd
+    import shapely
+
+    ring = shapely.box(0, 0, 3, 3).difference(shapely.box(1, 1, 2, 2))
+    areas = gpd.GeoSeries([ring, shapely.box(1, 1, 2, 2), shapely.box(3, 0, 4, 1)], index=["o", "i", "x"])
+    graph = path_graph({"A": 40_000, "B": 40_000, "C": 40_000})
+    found = findings_of(Plan({"A": "o", "B": "i", "C": "x"}), graph, areas=areas)
+    assert found == {("o", "", "enclosed", "warning")}

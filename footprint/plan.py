@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -175,7 +175,12 @@ def plan_from_practices(practices: pd.DataFrame) -> Plan:
     return Plan({c: (None if p in OPEN_PCN_CODES else p) for c, p in codes.items()})
 
 
-def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = None) -> Plan:
+def read_plan(
+    path: str | os.PathLike[str],
+    practices: pd.DataFrame | None = None,
+    *,
+    on_duplicate: Literal["raise", "first"] = "raise",
+) -> Plan:
     """Read a plan CSV with columns ``practice_code`` and ``pcn_id``.
 
     Other columns (``ccg_code``, ``list_size``) are ignored: the practices file wins.
@@ -187,6 +192,9 @@ def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = Non
         The plan CSV.
     practices
         If given, every code in the plan must be one of its practices.
+    on_duplicate
+        ``"raise"``: a practice listed twice is an error; ``"first"``: keep its first row
+        and list the repeated codes in ``plan.info["duplicates"]`` (for checking a plan).
 
     Raises
     ------
@@ -206,12 +214,14 @@ def read_plan(path: str | os.PathLike[str], practices: pd.DataFrame | None = Non
         raise DataError(msg)
     codes = frame["practice_code"].str.upper()
     dup = codes[codes.duplicated(keep=False)]
-    if len(dup):
+    if len(dup) and on_duplicate == "raise":
         lines = ", ".join(f"{c} (line {i + 2})" for i, c in dup.items())
         msg = f"plan file {path} lists practice(s) more than once: {lines}; keep one row per practice"
         raise DataError(msg)
+    first = ~codes.duplicated(keep="first")
     pcn = frame["pcn_id"]
-    plan = Plan({c: (p or None) for c, p in zip(codes, pcn, strict=True)})
+    assignment = {c: (p or None) for c, p in zip(codes[first], pcn[first], strict=True)}
+    plan = Plan(assignment, {"duplicates": sorted(set(dup))} if len(dup) else {})
     if practices is not None:
         _check_codes_known(plan.assignment, practices)
     return plan

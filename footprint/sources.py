@@ -514,8 +514,9 @@ def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) 
     --------
     >>> from pathlib import Path
     >>> lookup = read_postcode_lookup(Path("tests/data/import/codepoint_open_practice_postcodes.csv"))
-    >>> lookup.loc["SS89SU", ["easting", "northing", "source"]].tolist()
-    [578466.0, 183327.0, 'OS Code-Point Open 2025.4']
+    >>> row = lookup.loc["SS89SU"]
+    >>> float(row["easting"]), float(row["northing"]), row["source"]
+    (578160.0, 183824.0, 'OS Code-Point Open 2025.4')
     """
     path = Path(path)
     if not path.exists():
@@ -529,7 +530,7 @@ def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) 
         if column not in table:
             table[column] = ""
     for column in ("easting", "northing"):
-        table[column] = pd.to_numeric(table[column], errors="coerce")
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table = table.dropna(subset=["easting", "northing"])
     key = table["version"].map(_version_key)
     table = table.assign(_key=key).sort_values("_key", ascending=False, kind="stable")

@@ -21,21 +21,25 @@ import pandas as pd
 
 from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
-from footprint.plan import Plan
+from footprint.plan import Plan, match_groups, transfer_distance
 
 __all__ = [
     "CD_WTE_PER_PATIENT",
     "FAR_KM",
     "FINDING_COLUMNS",
     "GROUP_COLUMNS",
+    "METRIC_COLUMNS",
     "PlanScore",
     "Violation",
     "check_plan",
     "compactness_km",
+    "compare_plans",
     "funded_cd_wte",
     "group_problems",
     "group_table",
+    "plan_differences",
     "plan_findings",
+    "plan_metrics",
     "plan_summary",
     "practices_from_graph",
     "score_plan",
@@ -608,3 +612,122 @@ def plan_findings(
         ["severity", "ccg_code", "group", "practice_code"],
         key=lambda c: c.map(order) if c.name == "severity" else c,
     ).reset_index(drop=True)
+
+
+#: What :func:`plan_metrics` reports of a plan, in order.
+METRIC_COLUMNS = (
+    "practices",
+    "groups",
+    "out_of_band",
+    "exempt",
+    "in_band_share",
+    "deviation",
+    "compactness_km",
+    "split_sites",
+    "bridges_used",
+    "moved_from_current",
+)
+
+
+def plan_metrics(
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    current: Plan | None = None,
+) -> dict[str, float]:
+    """Return one plan's figures, the same for every plan compared (see :data:`METRIC_COLUMNS`).
+
+    ``bridges_used`` counts bridges inside a group (both ends in it); ``moved_from_current``
+    is the transfer distance from ``current`` (left out when it is not given).
+    """
+    score = score_plan(plan, graph, rules=rules, rural=rural)
+    assignment = plan.assignment
+    bridges_used = sum(
+        1
+        for a, b, kind in graph.edges(data="type")
+        if kind == "bridge" and assignment.get(a) is not None and assignment.get(a) == assignment.get(b)
+    )
+    metrics: dict[str, float] = {
+        "practices": len(plan),
+        "groups": score.groups,
+        "out_of_band": score.out_of_band,
+        "exempt": score.exempt,
+        "in_band_share": round(score.in_band_share, 5),
+        "deviation": score.deviation,
+        "compactness_km": round(score.compactness_km, 3),
+        "split_sites": score.split_sites,
+        "bridges_used": bridges_used,
+    }
+    if current is not None:
+        metrics["moved_from_current"] = transfer_distance(current, plan)
+    return metrics
+
+
+def compare_plans(
+    plans: Mapping[str, Plan],
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    current: Plan | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the plans' figures side by side, and the transfer distance between every two.
+
+    Returns
+    -------
+    metrics : pandas.DataFrame
+        One column per plan (named as in ``plans``), one row per :data:`METRIC_COLUMNS`.
+    distances : pandas.DataFrame
+        Plans by plans: practices that must move to turn the row's plan into the column's.
+    """
+    metrics = pd.DataFrame(
+        {name: plan_metrics(p, graph, rules=rules, rural=rural, current=current) for name, p in plans.items()}
+    )
+    names = list(plans)
+    distances = pd.DataFrame(
+        [[transfer_distance(plans[a], plans[b]) for b in names] for a in names], index=names, columns=names
+    )
+    return metrics, distances
+
+
+def plan_differences(plans: Mapping[str, Plan]) -> pd.DataFrame:
+    """Return the practices whose group differs between the plans, with their group in each.
+
+    Each plan's groups are first aligned to the first plan's by :func:`match_groups`, so a
+    practice differs only where it truly changes company, not where ids are renamed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by practice code: one column per plan (its own group id) and ``aligned``
+        (the first plan's group each plan's group continues, joined by ``|``).
+
+    Examples
+    --------
+    >>> a = Plan({"A": "1", "B": "1", "C": "2"})
+    >>> b = Plan({"A": "x", "B": "y", "C": "y"})
+    >>> plan_differences({"a": a, "b": b}).index.tolist()
+    ['B']
+    """
+    names = list(plans)
+    first = plans[names[0]]
+    aligned = {name: match_groups(first, plans[name]) for name in names[1:]}
+    codes = sorted(set().union(*(p.assignment for p in plans.values())))
+    rows = []
+    for code in codes:
+        own = [plans[n].assignment.get(code) for n in names]
+        mapped = [
+            own[0],
+            *(aligned[n].get(g) if g is not None else None for n, g in zip(names[1:], own[1:], strict=True)),
+        ]
+        if len(set(mapped)) > 1 or any(m is None and g is not None for m, g in zip(mapped, own, strict=True)):
+            rows.append(
+                {
+                    "practice_code": code,
+                    **dict(zip(names, own, strict=True)),
+                    "aligned": "|".join(str(m) for m in mapped),
+                }
+            )
+    return pd.DataFrame(rows, columns=["practice_code", *names, "aligned"]).set_index("practice_code")

@@ -22,6 +22,8 @@ __all__ = [
     "PLAN_COLUMNS",
     "Plan",
     "group_areas",
+    "match_groups",
+    "moved_practices",
     "plan_from_practices",
     "read_plan",
     "transfer_distance",
@@ -236,6 +238,55 @@ def write_plan(plan: Plan, path: str | os.PathLike[str], practices: pd.DataFrame
     return path
 
 
+def match_groups(a: Plan, b: Plan) -> dict[str, str]:
+    """Match the groups of ``b`` one to one with those of ``a``, keeping the most practices in place.
+
+    A maximum-weight matching on the practices two groups share (only practices assigned
+    in both plans count); groups left unmatched are absent.
+
+    Returns
+    -------
+    dict
+        Group of ``b`` to the group of ``a`` it continues.
+
+    Examples
+    --------
+    >>> match_groups(Plan({"A": "1", "B": "1", "C": "2"}), Plan({"A": "x", "B": "x", "C": "y"}))
+    {'x': '1', 'y': '2'}
+    """
+    common = [c for c, p in a.assignment.items() if p is not None and b.assignment.get(c) is not None]
+    if not common:
+        return {}
+    table = pd.crosstab(
+        pd.Series([a.assignment[c] for c in common]), pd.Series([b.assignment[c] for c in common])
+    )
+    rows, cols = linear_sum_assignment(table.to_numpy(), maximize=True)
+    return {
+        str(table.columns[j]): str(table.index[i])
+        for i, j in zip(rows, cols, strict=True)
+        if table.to_numpy()[i, j] > 0
+    }
+
+
+def moved_practices(a: Plan, b: Plan) -> dict[str, tuple[str, str]]:
+    """Return the practices that change group from ``a`` to ``b``: code to (group in a, group in b).
+
+    A practice moves when its group in ``b`` does not continue its group in ``a`` under
+    :func:`match_groups`; their count is the :func:`transfer_distance`.
+
+    Examples
+    --------
+    >>> moved_practices(Plan({"A": "1", "B": "1", "C": "2"}), Plan({"A": "x", "B": "y", "C": "y"}))
+    {'B': ('1', 'y')}
+    """
+    continues = match_groups(a, b)
+    return {
+        c: (str(a.assignment[c]), str(q))
+        for c, q in b.assignment.items()
+        if q is not None and a.assignment.get(c) is not None and continues.get(q) != a.assignment[c]
+    }
+
+
 def transfer_distance(a: Plan, b: Plan) -> int:
     """Return the fewest practices that must change group to turn ``a`` into ``b``.
 
@@ -248,14 +299,7 @@ def transfer_distance(a: Plan, b: Plan) -> int:
     >>> transfer_distance(Plan({"A": "1", "B": "1", "C": "2"}), Plan({"A": "x", "B": "y", "C": "y"}))
     1
     """
-    common = [c for c, p in a.assignment.items() if p is not None and b.assignment.get(c) is not None]
-    if not common:
-        return 0
-    table = pd.crosstab(
-        pd.Series([a.assignment[c] for c in common]), pd.Series([b.assignment[c] for c in common])
-    )
-    rows, cols = linear_sum_assignment(table.to_numpy(), maximize=True)
-    return len(common) - int(table.to_numpy()[rows, cols].sum())
+    return len(moved_practices(a, b))
 
 
 def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gpd.GeoDataFrame:

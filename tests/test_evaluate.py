@@ -10,8 +10,10 @@ from footprint.config import Rules
 from footprint.evaluate import (
     check_plan,
     compactness_km,
+    compare_plans,
     group_problems,
     group_table,
+    plan_differences,
     plan_findings,
     practices_from_graph,
     score_plan,
@@ -161,3 +163,20 @@ def test_enclosed_group_is_warned():
     graph = path_graph({"A": 40_000, "B": 40_000, "C": 40_000})
     found = findings_of(Plan({"A": "o", "B": "i", "C": "x"}), graph, areas=areas)
     assert found == {("o", "", "enclosed", "warning")}
+
+
+def test_compare_two_known_plans():
+    graph = path_graph({"A": 20_000, "B": 15_000, "C": 15_000, "D": 20_000})
+    graph.edges["B", "C"]["type"] = "bridge"
+    a = Plan({"A": "1", "B": "1", "C": "2", "D": "2"})
+    b = Plan({"A": "x", "B": "x", "C": "x", "D": "y"})
+    metrics, distances = compare_plans({"a": a, "b": b}, graph, current=a)
+    assert metrics.loc["groups"].tolist() == [2, 2]
+    assert metrics.loc["out_of_band"].tolist() == [0, 1]
+    assert metrics.loc["bridges_used"].tolist() == [0, 1]
+    assert metrics.loc["moved_from_current"].tolist() == [0, 1]
+    assert distances.loc["a", "b"] == distances.loc["b", "a"] == 1
+    differences = plan_differences({"a": a, "b": b})
+    assert differences.index.tolist() == ["C"]
+    assert differences.loc["C"].tolist() == ["2", "x", "2|1"]
+    assert plan_differences({"a": a, "renamed": Plan({"A": "q", "B": "q", "C": "r", "D": "r"})}).empty

@@ -58,3 +58,13 @@ def test_transfer_distance(a, b, moves):
     to_str = lambda d: Plan({k: str(v) for k, v in d.items()})  # noqa: E731
     assert transfer_distance(to_str(a), to_str(b)) == moves
     assert transfer_distance(to_str(b), to_str(a)) == moves
+
+
+def test_match_and_moved_practices():
+    from footprint.plan import match_groups, moved_practices
+
+    a = Plan({"A": "1", "B": "1", "C": "2", "D": "2", "E": None})
+    b = Plan({"A": "x", "B": "y", "C": "y", "D": "y", "E": "y"})
+    assert match_groups(a, b) == {"y": "2", "x": "1"}
+    assert moved_practices(a, b) == {"B": ("1", "y")}  # E was open: placed, not moved
+    assert transfer_distance(a, b) == 1

@@ -96,10 +96,12 @@ def check_paths(args: argparse.Namespace) -> None:
     DataError
         Naming the option, the path, what is wrong and the fix.
     """
-    for option, suffixes in INPUT_SUFFIXES.items():
-        path = getattr(args, option, None)
+    inputs = [(o, getattr(args, o, None)) for o in INPUT_SUFFIXES]
+    inputs += [("plan", Path(p)) for p in getattr(args, "plans", None) or () if p != "current"]
+    for option, path in inputs:
         if path is None or str(path) == "current":
             continue
+        suffixes = INPUT_SUFFIXES[option]
         flag = "PLAN.csv" if option == "plan" else "--" + option.replace("_", "-")
         if not path.exists():
             msg = f"{flag} {path} does not exist: give the path of an existing file"

@@ -1,0 +1,91 @@
+"""``footprint compare``: plans side by side, the practices moved between them and where they differ."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from footprint._io import atomic_write
+from footprint.cli._common import (
+    Inputs,
+    add_band_options,
+    load_inputs,
+    out_dir,
+    read_plan_option,
+    rules_from_args,
+)
+from footprint.errors import DataError
+from footprint.evaluate import compare_plans, plan_differences
+from footprint.plan import Plan, plan_from_practices
+
+#: The word that stands for the current PCNs of the practices file.
+CURRENT = "current"
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the ``compare`` command."""
+    parser = commands.add_parser(
+        "compare",
+        parents=parents,
+        help="compare plans: figures side by side, practices moved, where they differ",
+    )
+    parser.add_argument(
+        "plans",
+        metavar="PLAN.csv",
+        nargs="+",
+        help=f"two or more plan CSVs; the word '{CURRENT}' stands for the current PCNs",
+    )
+    add_band_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _plans(args: argparse.Namespace, inputs: Inputs) -> dict[str, Plan]:
+    if len(args.plans) < 2:
+        msg = f"compare needs two or more plans (got {len(args.plans)}): add another, or '{CURRENT}'"
+        raise DataError(msg)
+    plans: dict[str, Plan] = {}
+    for text in args.plans:
+        if text == CURRENT:
+            plans[CURRENT] = plan_from_practices(inputs.practices)
+            continue
+        path = Path(text)
+        name = path.stem if path.stem not in plans else str(path)
+        plans[name] = read_plan_option(path, inputs, what="plan")
+    if len(plans) < len(args.plans):
+        msg = f"compare was given the same plan twice ({', '.join(args.plans)}): give different plans"
+        raise DataError(msg)
+    return plans
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.3f}" if value != int(value) else f"{int(value):,}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write metrics.csv, distances.csv and differences.csv, and print the figures side by side."""
+    rules = rules_from_args(args)
+    inputs = load_inputs(args)
+    plans = _plans(args, inputs)
+    rural = frozenset(inputs.practices.index[inputs.practices["rural"]])
+    current = plan_from_practices(inputs.practices)
+    metrics, distances = compare_plans(
+        plans, inputs.graph, rules=rules, rural=rural, current=current if current.groups else None
+    )
+    differences = plan_differences(plans)
+    for k, column in enumerate(("ccg_code", "practice_name")):
+        differences.insert(k, column, inputs.practices[column].reindex(differences.index).to_numpy())
+    out = out_dir(args)
+    for name, frame in (("metrics", metrics), ("distances", distances), ("differences", differences)):
+        with atomic_write(out / f"{name}.csv") as fh:
+            frame.to_csv(fh, lineterminator="\n")
+    shown = metrics.astype(object)
+    for row in shown.index:
+        shown.loc[row] = [f"{v:.2%}" if row == "in_band_share" else _figure(v) for v in metrics.loc[row]]
+    print(shown.to_string())
+    print("\npractices moved (row plan to column plan):")
+    print(distances.to_string())
+    print(
+        f"\n{len(differences):,} practice(s) sit in different company in some plan; "
+        f"written {out / 'metrics.csv'}, {out / 'distances.csv'}, {out / 'differences.csv'}"
+    )
+    return 0

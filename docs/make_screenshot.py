@@ -17,10 +17,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.keys import Keys
 
+from footprint.evaluate import group_problems, group_table
 from footprint.graph import graph_from_practices
 from footprint.load import read_boundaries, read_practices
 from footprint.plan import plan_from_practices
-from footprint.render import band_problems, write_maps
+from footprint.render import MapOptions, write_maps
 
 OUT = Path(__file__).resolve().parent / "map-screenshot.png"
 
@@ -30,16 +31,16 @@ def main(ccg: str = "00T", practice: str = "P82001") -> None:
     practices, boundaries = read_practices(), read_boundaries()
     graph = graph_from_practices(practices, boundaries)
     plan = plan_from_practices(practices)
+    groups = group_table(plan, practices)
     with tempfile.TemporaryDirectory() as tmp:
         write_maps(
             practices,
             graph,
             plan,
             tmp,
-            boundaries=boundaries,
-            problems=band_problems(practices, plan),
-            ccgs=[ccg],
-            name="Current PCNs",
+            groups=groups,
+            problems=group_problems(groups),
+            options=MapOptions(boundaries=boundaries, ccgs=[ccg], name="Current PCNs"),
         )
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from footprint.evaluate import group_problems, group_table
 from footprint.load import select_ccgs
 from footprint.plan import plan_from_practices
-from footprint.render import CAVEAT, band_problems, write_maps
+from footprint.render import CAVEAT, MapOptions, write_maps
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -33,14 +34,15 @@ WAIT_S = 15
 def maps(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> Path:
     plan = plan_from_practices(slice_practices)
     out = tmp_path_factory.mktemp("maps")
+    groups = group_table(plan, slice_practices)
     write_maps(
         slice_practices,
         slice_graph,
         plan,
         out,
-        boundaries=slice_boundaries,
-        current=plan,
-        problems=band_problems(slice_practices, plan),
+        groups=groups,
+        problems=group_problems(groups),
+        options=MapOptions(boundaries=slice_boundaries, current=groups),
     )
     return out
 

@@ -14,8 +14,9 @@ import shapely
 from shapely.geometry import shape
 
 from footprint.cli import main
-from footprint.config import SizeBand
+from footprint.config import Rules, SizeBand
 from footprint.errors import DataError
+from footprint.evaluate import group_problems, group_table
 from footprint.graph import graph_from_practices
 from footprint.load import DATA_DIR, read_boundaries, read_practices, select_ccgs
 from footprint.plan import Plan, plan_from_practices, write_plan
@@ -23,15 +24,15 @@ from footprint.render import (
     ATTRIBUTION,
     CAVEAT,
     PALETTE,
-    band_problems,
+    Links,
+    MapOptions,
     colour_groups,
-    funded_cd_wte,
     overview_map,
     pcn_pages,
     plan_map,
     write_maps,
 )
-from tests.conftest import DATA
+from tests.conftest import DATA, grid_rows, write_practices
 
 #: Script, style and tile addresses that would need the network.
 WEB_ASSET = re.compile(
@@ -66,14 +67,15 @@ def slice_maps(slice_practices, slice_graph, slice_boundaries, tmp_path_factory)
     """The maps of the slice's current PCNs, written as the command line writes them."""
     plan = plan_from_practices(slice_practices)
     out = tmp_path_factory.mktemp("maps")
+    groups = group_table(plan, slice_practices)
     paths = write_maps(
         slice_practices,
         slice_graph,
         plan,
         out,
-        boundaries=slice_boundaries,
-        problems=band_problems(slice_practices, plan),
-        name="Current PCNs",
+        groups=groups,
+        problems=group_problems(groups),
+        options=MapOptions(boundaries=slice_boundaries, name="Current PCNs"),
     )
     return out, paths
 
@@ -82,14 +84,20 @@ def slice_maps(slice_practices, slice_graph, slice_boundaries, tmp_path_factory)
 def map_99f(slice_practices, slice_graph, slice_boundaries) -> folium.Map:
     practices = select_ccgs(slice_practices, ["99F"])
     plan = plan_from_practices(practices)
+    groups = group_table(plan, practices)
     return plan_map(
         practices,
         plan,
         graph=slice_graph,
-        boundaries=slice_boundaries,
-        current=plan,
-        problems=band_problems(practices, plan),
+        groups=groups,
+        problems=group_problems(groups),
+        options=MapOptions(boundaries=slice_boundaries, current=groups),
     )
+
+
+def draw(practices, plan, graph, **kwds) -> folium.Map:
+    """Draw ``plan`` with its group table, as a caller does."""
+    return plan_map(practices, plan, graph=graph, groups=group_table(plan, practices), **kwds)
 
 
 # --------------------------------------------------------------------------- colours
@@ -114,7 +122,7 @@ def test_neighbouring_groups_never_share_a_colour_on_the_slice(slice_practices, 
 
 
 def test_neighbouring_areas_on_the_drawn_map_differ(slice_practices, slice_graph):
-    m = plan_map(slice_practices, plan_from_practices(slice_practices), graph=slice_graph)
+    m = draw(slice_practices, plan_from_practices(slice_practices), slice_graph)
     areas = [f for f in features(m, "Proposed plan") if f["properties"]["pcn"] is not None]
     assert len(areas) == 10
     touching = 0
@@ -181,7 +189,7 @@ def test_popups_of_out_of_band_and_open_practices(map_99f):
     assert len(rayleigh) == 6
     popup = text(props[rayleigh[0]]["popup"])
     assert "PCN total 55,949 (out of band: 5,949 above 30,000-50,000)" in popup
-    assert "Problem: its PCN U30335 has 55,949 patients, 5,949 above the band 30,000-50,000" in popup
+    assert "Problem: its PCN U30335 has 55,949 patients, out of band: 5,949 above 30,000-50,000" in popup
     assert "PCN none: open (not in a PCN)" in text(props["F81700"]["popup"])
     rings = features(map_99f, "Practices with a problem (6)")
     assert len(rings) == 6
@@ -191,28 +199,112 @@ def test_group_popup_holds_members_total_band_and_cd_time(map_99f, slice_practic
     areas = {f["properties"]["pcn"]: f["properties"] for f in features(map_99f, "Proposed plan")}
     popup = text(areas["U27924"]["popup"])
     assert popup.startswith("BENFLEET PCN (U27924) Practices 7 Total list size 47,700")
-    assert "In band 30,000-50,000 yes" in popup
+    assert "Band in band 30,000-50,000" in popup
     assert "Funded clinical director 0.24 WTE (0.25 WTE per 50,000 patients)" in popup
     for code, row in slice_practices[slice_practices["pcn_code"] == "U27924"].iterrows():
         assert f"{row['practice_name']} {code} {row['list_size']:,}" in popup
     rayleigh = text(areas["U30335"]["popup"])
-    assert "Total list size 55,949 In band 30,000-50,000 no" in rayleigh
+    assert "Total list size 55,949 Band out of band: 5,949 above 30,000-50,000" in rayleigh
     assert "Funded clinical director 0.28 WTE" in rayleigh
     assert areas[None]["tip"] == "RAHMAN PRACTICE: open (not in a PCN)"
 
 
-def test_funded_cd_time():
-    assert funded_cd_wte(50_000) == pytest.approx(0.25)
-    assert funded_cd_wte(100_000) == pytest.approx(0.5)
-
-
-def test_band_problems_name_every_member_of_out_of_band_groups(slice_practices):
+def test_map_rings_the_members_of_groups_out_of_the_band_of_the_table(
+    slice_practices, slice_graph, slice_boundaries
+):
     plan = plan_from_practices(slice_practices)
-    problems = band_problems(slice_practices, plan, band=SizeBand(30_000, 60_000))
+    groups = group_table(plan, slice_practices, rules=Rules(band=SizeBand(30_000, 60_000)))
+    problems = group_problems(groups)
     sizes = slice_practices.groupby("pcn_code")["list_size"].sum()
     out = {c for c, pcn in plan.assignment.items() if pcn is not None and sizes[pcn] > 60_000}
     assert set(problems) == out and len(out) == 14  # Halton's two PCNs of 67,076 and 68,107
-    assert all(problems[c].endswith("above the band 30,000-60,000") for c in out)
+    m = plan_map(
+        slice_practices,
+        plan,
+        graph=slice_graph,
+        groups=groups,
+        problems=problems,
+        options=MapOptions(boundaries=slice_boundaries),
+    )
+    assert len(features(m, "Practices with a problem (14)")) == 14
+    props = {f["properties"]["code"]: f["properties"] for f in features(m, "Practices")}
+    for code in out:
+        assert text(props[code]["popup"]).endswith("above 30,000-60,000")
+    rayleigh = next(c for c, p in props.items() if "(U30335)" in p["popup"])
+    assert "PCN total 55,949 (in band 30,000-60,000)" in text(props[rayleigh]["popup"])
+
+
+@pytest.fixture
+def big_grid(tmp_path, build):
+    """A 3 x 3 grid whose corner A1 has 60,000 patients and, in a proposed plan, stands alone::
+
+        A1 | A2 A3        60k | 10k 10k
+        ---+                  +
+        B1   B2 B3        10k   20k 10k
+        C1   C2 C3        10k   10k 10k
+
+    A1 is exempt (a practice over the band standing alone), the rest (90,000) above the band.
+    """
+    rows = grid_rows([[60_000, 10_000, 10_000], [10_000, 20_000, 10_000], [10_000, 10_000, 10_000]])
+    rows[1]["practice_name"] = "<script>alert(1)</script>"  # A2: a name that must be escaped
+    practices = read_practices(write_practices(tmp_path / "big.csv", rows))
+    plan = Plan({c: "alone" if c == "A1" else "rest" for c in practices.index})
+    return practices, build(practices), plan
+
+
+def test_exempt_groups_are_shown_as_exempt_and_not_ringed(big_grid):
+    practices, graph, plan = big_grid
+    groups = group_table(plan, practices)
+    assert groups.at["alone", "status"] == "exempt_large"
+    problems = group_problems(groups)
+    assert set(problems) == set(practices.index) - {"A1"}
+    m = plan_map(practices, plan, graph=graph, groups=groups, problems=problems)
+    areas = {f["properties"]["pcn"]: f["properties"] for f in features(m, "Proposed plan")}
+    assert "Band exempt (a practice over 50,000 standing alone as its own PCN)" in text(
+        areas["alone"]["popup"]
+    )
+    props = {f["properties"]["code"]: f["properties"] for f in features(m, "Practices")}
+    assert "Problem" not in props["A1"]["popup"] and "PCN total 60,000 (exempt (" in text(
+        props["A1"]["popup"]
+    )
+    assert len(features(m, "Practices with a problem (8)")) == 8
+    panels = [c.content for c in m._children.values() if hasattr(c, "content")]
+    summary = text(next(p for p in panels if "Open practices" in p))
+    assert "PCNs 2 In band 0 Exempt 1 Below / above band 0 / 1" in summary
+    pages = pcn_pages(practices, plan, graph=graph, groups=groups)
+    alone = pages[pages.index('id="pcn-alone"') :].split("</section>")[0]
+    assert (
+        "Exempt (a practice over 50,000 standing alone as its own PCN); 10,000 above 30,000-50,000."
+        in text(alone)
+    )
+
+
+def test_templates_escape_what_they_draw(big_grid, tmp_path):
+    practices, graph, plan = big_grid
+    groups = group_table(plan, practices)
+    m = plan_map(practices, plan, graph=graph, groups=groups, problems={"A2": "<b>bold</b> & more"})
+    props = {f["properties"]["code"]: f["properties"] for f in features(m, "Practices")}
+    assert "<h4>&lt;script&gt;alert(1)&lt;/script&gt;</h4>" in props["A2"]["popup"]
+    assert "Problem: &lt;b&gt;bold&lt;/b&gt; &amp; more" in props["A2"]["popup"]
+    assert props["A2"]["tip"].startswith("&lt;script&gt;alert(1)&lt;/script&gt; (A2)")
+    page = m.get_root().render()
+    assert "<script>alert(1)" not in page and "<b>bold" not in page
+    pages = pcn_pages(practices, plan, graph=graph, groups=groups)
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in pages and "<script>alert" not in pages
+    write_maps(practices, graph, plan, tmp_path, groups=groups)
+    for path in tmp_path.glob("*.html"):
+        assert "<script>alert" not in path.read_text(), path.name
+
+
+def test_a_group_table_of_another_plan_is_refused(grid3, build):
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    plan = Plan(dict.fromkeys(practices.index, "all"))
+    other = group_table(Plan(dict.fromkeys(practices.index, "other")), practices)
+    with pytest.raises(DataError, match=r"the group table lacks PCN\(s\) all of the plan drawn: make it"):
+        plan_map(practices, plan, graph=graph, groups=other)
+    with pytest.raises(DataError, match=r"the group table lacks column\(s\) verdict"):
+        plan_map(practices, plan, graph=graph, groups=group_table(plan, practices).drop(columns="verdict"))
 
 
 # --------------------------------------------------------------------------- layers and pages
@@ -297,8 +389,10 @@ def test_no_web_address_for_scripts_styles_or_tiles(slice_maps):
 
 def test_assets_beside_the_pages(slice_practices, slice_graph, tmp_path):
     practices = select_ccgs(slice_practices, ["01F"])
+    plan = plan_from_practices(practices)
+    groups = group_table(plan, practices)
     paths = write_maps(
-        practices, slice_graph, plan_from_practices(practices), tmp_path, boundaries=None, assets="beside"
+        practices, slice_graph, plan, tmp_path, groups=groups, options=MapOptions(assets="beside")
     )
     assert {p.name for p in paths} >= {"leaflet.js", "leaflet.css", "01F.html", "index.html"}
     html = (tmp_path / "01F.html").read_text()
@@ -316,7 +410,16 @@ def test_largest_ccg_pages_are_under_5_mb(tmp_path):
     boundaries = read_boundaries()
     graph = graph_from_practices(big, boundaries, cache_dir=tmp_path / "cache")
     plan = plan_from_practices(big)
-    paths = write_maps(big, graph, plan, tmp_path, boundaries=boundaries, problems=band_problems(big, plan))
+    groups = group_table(plan, big)
+    paths = write_maps(
+        big,
+        graph,
+        plan,
+        tmp_path,
+        groups=groups,
+        problems=group_problems(groups),
+        options=MapOptions(boundaries=boundaries),
+    )
     for path in paths:
         assert path.stat().st_size < 5_000_000, (path.name, path.stat().st_size)
     assert (tmp_path / "91Q.html").stat().st_size > 200_000
@@ -325,7 +428,12 @@ def test_largest_ccg_pages_are_under_5_mb(tmp_path):
 def test_overview_map(slice_practices, slice_graph, slice_boundaries):
     plan = plan_from_practices(slice_practices)
     m = overview_map(
-        slice_practices, plan, graph=slice_graph, boundaries=slice_boundaries, links={"99F": "99F.html"}
+        slice_practices,
+        plan,
+        graph=slice_graph,
+        groups=group_table(plan, slice_practices),
+        options=MapOptions(boundaries=slice_boundaries),
+        links=Links(ccg_maps={"99F": "99F.html"}),
     )
     areas = features(m, "Proposed plan")
     assert len(areas) == len(plan.groups) + 1  # and the open practice's cell
@@ -337,7 +445,13 @@ def test_pcn_pages_on_a_proposed_plan(grid3, build):
     practices, boundaries = grid3
     graph = build(practices, boundaries)
     plan = Plan({c: ("north" if c[0] == "A" else "south") for c in practices.index})
-    html = pcn_pages(practices, plan, graph=graph, boundaries=boundaries, title="Grid")
+    html = pcn_pages(
+        practices,
+        plan,
+        graph=graph,
+        groups=group_table(plan, practices),
+        options=MapOptions(boundaries=boundaries, title="Grid"),
+    )
     assert html.count('<section class="pcn"') == 2
     north = html[html.index('id="pcn-north"') :].split("</section>")[0]
     assert "Total (3 practices)" in text(north) and "30,000" in north
@@ -351,7 +465,7 @@ def test_existing_map_is_drawn_on(grid3, build):
     graph = build(practices, boundaries)
     m = folium.Map(tiles=None)
     plan = Plan(dict.fromkeys(practices.index, "all"))
-    assert plan_map(practices, plan, graph=graph, m=m, assets="inline") is m
+    assert draw(practices, plan, graph, m=m, options=MapOptions(assets="inline")) is m
     html = m.get_root().render()
     assert not WEB_ASSET.search(html) and "Grid practice B2" in html
 
@@ -362,22 +476,27 @@ def test_existing_map_is_drawn_on(grid3, build):
 def test_practices_outside_the_graph_are_refused(grid3, build, slice_graph):
     practices, _ = grid3
     with pytest.raises(DataError, match=r"graph was not built from these practices \(it lacks A1, A2"):
-        plan_map(practices, Plan({}), graph=slice_graph)
+        draw(practices, Plan({}), slice_graph)
     with pytest.raises(DataError, match="practices must be in EPSG:27700"):
-        plan_map(practices.to_crs("EPSG:4326"), Plan({}), graph=build(practices))
+        draw(practices.to_crs("EPSG:4326"), Plan({}), build(practices))
 
 
 def test_clashing_arguments_are_refused(grid3, build):
     practices, boundaries = grid3
     graph = build(practices, boundaries)
     with pytest.raises(TypeError, match="tiles are set when a map is made"):
-        plan_map(practices, Plan({}), graph=graph, m=folium.Map(tiles=None), tiles="OpenStreetMap")
+        draw(practices, Plan({}), graph, m=folium.Map(tiles=None), options=MapOptions(tiles="OpenStreetMap"))
     with pytest.raises(TypeError, match=r"style option\(s\) fillColor clash with the colouring"):
-        plan_map(practices, Plan({}), graph=graph, fill_color="red")
+        draw(practices, Plan({}), graph, fill_color="red")
+    with pytest.raises(ValueError, match="tolerance_m=-1 is not a distance"):
+        MapOptions(tolerance_m=-1)
+    with pytest.raises(TypeError, match="groups must be the group table"):
+        plan_map(practices, Plan({}), graph=graph, groups=None)
+    empty = group_table(Plan({}), practices)
     with pytest.raises(ValueError, match="assets='cdn' is not an option: give 'inline' or 'beside'"):
-        plan_map(practices, Plan({}), graph=graph, assets="cdn")
+        MapOptions(assets="cdn")
     with pytest.raises(DataError, match=r"no practice has CCG code\(s\) XXX"):
-        write_maps(practices, graph, Plan({}), "unused", boundaries=None, ccgs=["XXX"])
+        write_maps(practices, graph, Plan({}), "unused", groups=empty, options=MapOptions(ccgs=["XXX"]))
     with pytest.raises(ValueError, match="palette is empty"):
         colour_groups(graph, Plan({}), palette=[])
 

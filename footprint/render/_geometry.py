@@ -1,0 +1,93 @@
+"""Shapes to draw: group areas from cells, simplified and rounded GeoJSON, views and CCG shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from footprint.load import CRS
+from footprint.plan import Plan
+
+
+def areas(
+    practices: pd.DataFrame, plan: Plan, cells: gpd.GeoSeries, *, tolerance_m: float
+) -> tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]:
+    """Return each group's area and each open site's cell, simplified, in EPSG:27700.
+
+    Practices in one building share one cell; when they are in different groups the cell is
+    drawn for the group of the largest practice there, so areas never overlap. Within a CCG
+    the areas form a coverage and are simplified together (shared borders stay shared).
+    """
+    assignment = plan.assignment
+    groups: dict[str, list[shapely.Geometry]] = {}
+    open_sites: dict[str, list[shapely.Geometry]] = {}
+    for _, frame in practices.groupby("ccg_code", sort=True):
+        sites: dict[bytes, list[str]] = {}
+        for code, wkb in zip(frame.index, shapely.to_wkb(cells.loc[frame.index].to_numpy()), strict=True):
+            sites.setdefault(wkb, []).append(code)
+        pieces: dict[tuple[str, str], list[shapely.Geometry]] = {}
+        for codes in sites.values():
+            owner = max(codes, key=lambda c: (int(practices.at[c, "list_size"]), c))
+            pcn = assignment.get(owner)
+            key = ("pcn", pcn) if pcn is not None else ("open", owner)
+            pieces.setdefault(key, []).append(cells.at[owner])
+        keys = list(pieces)
+        area = np.array([shapely.union_all(pieces[k]) for k in keys], dtype=object)
+        if tolerance_m > 0 and len(area):
+            if shapely.coverage_is_valid(area):
+                area = shapely.coverage_simplify(area, tolerance_m)
+            else:
+                area = shapely.simplify(area, tolerance_m, preserve_topology=True)
+        for (kind, name), geom in zip(keys, area, strict=True):
+            (groups if kind == "pcn" else open_sites).setdefault(name, []).append(geom)
+    merge = {k: v[0] if len(v) == 1 else shapely.union_all(v) for k, v in groups.items()}
+    return merge, {k: v[0] for k, v in open_sites.items()}
+
+
+def lonlat(geoms: Sequence[shapely.Geometry], *, decimals: int) -> list[dict]:
+    """Return GeoJSON geometries in WGS84 with coordinates rounded to ``decimals``."""
+    if not len(geoms):
+        return []
+    series = gpd.GeoSeries(list(geoms), crs=CRS).to_crs("EPSG:4326")
+    rounded = shapely.transform(series.to_numpy(), lambda c: np.round(c, decimals))
+    return [shapely.geometry.mapping(g) for g in rounded]
+
+
+def features(geoms: Sequence[shapely.Geometry], props: Sequence[dict[str, Any]], *, decimals: int) -> dict:
+    """Return a GeoJSON FeatureCollection of the non-empty ``geoms`` with their ``props``."""
+    keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
+    shapes = lonlat([geoms[i] for i in keep], decimals=decimals)
+    found = [
+        {"type": "Feature", "geometry": shape, "properties": props[i]}
+        for i, shape in zip(keep, shapes, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": found}
+
+
+def bounds(practices: gpd.GeoDataFrame, margin_m: float) -> tuple[float, float, float, float]:
+    """Return the practices' bounding box grown by ``margin_m``."""
+    x0, y0, x1, y1 = practices.total_bounds
+    return x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m
+
+
+def view(practices: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None) -> tuple[float, ...]:
+    """Return the box to show first: the practices' CCGs, else the practices (EPSG:27700)."""
+    if boundaries is not None:
+        own = boundaries.index.intersection(practices["ccg_code"].unique())
+        if len(own):  # a practice registered far away (e.g. a digital provider's site) stays out
+            return tuple(boundaries.loc[own].total_bounds)
+    return bounds(practices, 1_000)
+
+
+def ccg_shapes(
+    boundaries: gpd.GeoDataFrame, *, within: shapely.Geometry | None, tolerance_m: float
+) -> gpd.GeoSeries:
+    """Return the simplified CCG polygons that meet ``within`` (all when ``None``)."""
+    near = boundaries if within is None else boundaries[boundaries.intersects(within)]
+    geoms = shapely.simplify(near.geometry.to_numpy(), tolerance_m, preserve_topology=True)
+    return gpd.GeoSeries(geoms, index=near.index, crs=CRS)

@@ -1,0 +1,308 @@
+"""The site: an overview of every PCN (:func:`overview_map`), the index page and :func:`write_maps`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+
+from footprint.load import select_ccgs
+from footprint.plan import Plan
+from footprint.render import _geometry as geo
+from footprint.render._base import (
+    COLOURS,
+    ENV,
+    Links,
+    MapOptions,
+    anchors,
+    check_groups,
+    check_inputs,
+    colour_groups,
+    fragment,
+    group_rows,
+    write_text,
+)
+from footprint.render.assets import write_assets
+from footprint.render.ccg_map import draw_ccg_lines, draw_land, legend_html, plan_map, status_rows
+from footprint.render.elements import ON_EACH_FEATURE, Raw, add_panel, keep_order, new_map, root
+from footprint.render.pages import pcn_pages
+
+logger = logging.getLogger(__name__)
+
+#: Simplification of the overview's areas and boundaries, in metres, unless the options say.
+TOLERANCE_M = 250.0
+
+
+def overview_map(
+    practices: gpd.GeoDataFrame,
+    plan: Plan,
+    *,
+    graph: nx.Graph,
+    groups: pd.DataFrame,
+    options: MapOptions | None = None,
+    links: Links | None = None,
+    width: str = "100%",
+) -> folium.Map:
+    """Draw every PCN of ``practices`` at generalised resolution, e.g. for all of England.
+
+    Parameters
+    ----------
+    practices, plan, graph, groups
+        As for :func:`~footprint.render.plan_map`.
+    options
+        As for :func:`~footprint.render.plan_map` (``current`` is not drawn); the default
+        simplification is 250 m, which keeps the page small for all of England.
+    links
+        ``ccg_maps``: CCG code to the address of its map.
+    width
+        Width of the map on its page (CSS), e.g. ``"62%"`` beside a list.
+
+    Returns
+    -------
+    folium.Map
+        Layers "<name>" (PCN areas with a tooltip and a popup each) and "CCG boundaries"
+        (each linking to its CCG's map).
+
+    Raises
+    ------
+    DataError
+        As for :func:`~footprint.render.plan_map`.
+    """
+    options = options or MapOptions()
+    maps = (links or Links()).ccg_maps
+    check_inputs(practices, graph)
+    plan = plan.restrict(practices.index)
+    colours = dict(options.colours) if options.colours is not None else colour_groups(graph, plan)
+    rows = group_rows(practices, plan, groups, colours)
+    tolerance = options.tolerance(TOLERANCE_M)
+    view = geo.view(practices, options.boundaries)
+    m = new_map(
+        view, tiles=options.tiles, assets=options.assets or "inline", title=options.title, width=width
+    )
+    ccg_codes = sorted(practices["ccg_code"].unique())
+    shapes = None
+    if options.boundaries is not None:
+        own = options.boundaries[options.boundaries.index.isin(ccg_codes)]
+        shapes = geo.ccg_shapes(own, within=None, tolerance_m=tolerance)
+        if options.tiles is None:
+            draw_land(m, shapes, ccg_codes, decimals=4)
+    areas, open_sites = geo.areas(practices, plan, graph.graph["cells"], tolerance_m=tolerance)
+    geoms, props = [], []
+    for pcn, group in rows.items():
+        if pcn not in areas:
+            continue
+        geoms.append(areas[pcn])
+        ccg_links = [(c, maps[c]) for c in group.ccgs if c in maps]
+        props.append(
+            {
+                "tip": fragment("popups.html", "overview_tip", group=group),
+                "popup": fragment("popups.html", "overview_popup", group=group, maps=ccg_links),
+                "style": {
+                    "color": COLOURS["line"],
+                    "weight": 0.6,
+                    "fillColor": group.colour,
+                    "fillOpacity": 0.65,
+                },
+            }
+        )
+    for geom in open_sites.values():
+        geoms.append(geom)
+        props.append(
+            {
+                "style": {
+                    "color": COLOURS["line"],
+                    "weight": 0.6,
+                    "fillColor": COLOURS["open"],
+                    "fillOpacity": 0.65,
+                }
+            }
+        )
+    areas_layer = folium.GeoJson(
+        geo.features(geoms, props, decimals=4),
+        name=options.name,
+        on_each_feature=ON_EACH_FEATURE,
+        className="fp-area",
+    )
+    areas_layer.add_to(m)
+    layers = [areas_layer]
+    if options.boundaries is not None and shapes is not None:
+        names = {**options.boundaries["ccg_name"].astype(str).to_dict(), **graph.graph.get("ccg_names", {})}
+        layers.append(draw_ccg_lines(m, shapes, (), names=names, links=maps, decimals=4))
+    keep_order(m, layers)
+    summary = [
+        ("CCGs", f"{len(ccg_codes):,}"),
+        ("Practices", f"{len(practices):,}"),
+        ("Patients", f"{int(practices['list_size'].sum()):,}"),
+        *status_rows(rows),
+        ("Funded clinical directors", f"{sum(g.cd_wte for g in rows.values()):.1f} WTE"),
+    ]
+    heading = options.title or options.name
+    add_panel(
+        m,
+        fragment("panels.html", "overview_summary", heading=heading, rows=summary),
+        position="bottomleft",
+        kind="summary",
+    )
+    legend = legend_html(current=False, problems=False, markers=False, options=options)
+    add_panel(m, legend, position="bottomright", kind="legend")
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+def _index_html(
+    wanted: gpd.GeoDataFrame,
+    plan: Plan,
+    groups: pd.DataFrame,
+    names: Mapping[str, str],
+    maps: Mapping[str, tuple[str, str]],
+) -> str:
+    """Return the list of CCG maps; a PCN is in band as the group table says (all its members)."""
+    rows = []
+    for ccg, frame in wanted.groupby("ccg_code", sort=True):
+        own = {p for c in frame.index if (p := plan.assignment.get(c)) is not None}
+        link, pack = maps.get(ccg, ("", ""))
+        rows.append(
+            {
+                "ccg": ccg,
+                "name": names.get(ccg, ccg),
+                "map": link,
+                "pages": pack,
+                "practices": len(frame),
+                "patients": int(frame["list_size"].sum()),
+                "pcns": len(own),
+                "in_band": int(groups.loc[sorted(own), "in_band"].sum()) if own else 0,
+            }
+        )
+    return fragment("panels.html", "index", rows=rows, count=len(maps))
+
+
+def _with_partners(practices: gpd.GeoDataFrame, plan: Plan, codes: Iterable[str]) -> gpd.GeoDataFrame:
+    """Return the practices ``codes`` and every other member of their PCNs."""
+    keep = set(codes)
+    groups = plan.groups
+    pcns = {p for code in keep if (p := plan.assignment.get(code)) is not None}
+    keep.update(c for pcn in pcns for c in groups[pcn])
+    return practices.loc[practices.index.isin(keep)]
+
+
+def write_maps(
+    practices: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    plan: Plan,
+    out_dir: str | os.PathLike[str],
+    *,
+    groups: pd.DataFrame,
+    problems: Mapping[str, str] | None = None,
+    options: MapOptions | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[Path]:
+    """Write one map and one printable pack per CCG, and an index page, into ``out_dir``.
+
+    Files (each written atomically): ``<CCG>.html`` (the map of :func:`plan_map`),
+    ``<CCG>-pcns.html`` (the pages of :func:`pcn_pages`), ``index.html`` (every CCG listed
+    and linked, beside :func:`overview_map`), and with ``assets="beside"`` Leaflet in
+    ``assets/``. A CCG's map and pages hold every PCN with a member in the CCG, whole,
+    so a PCN that crosses a CCG boundary shows its true total.
+
+    Parameters
+    ----------
+    practices
+        Every practice (EPSG:27700): PCNs that cross a CCG boundary need their members
+        of other CCGs.
+    graph
+        The adjacency graph of ``practices``.
+    plan
+        The plan to draw.
+    out_dir
+        The folder to write, created if needed (the command line's default is ``maps/``).
+    groups
+        The plan's group table (``footprint.evaluate.group_table(plan, practices, rules=...)``).
+    problems
+        Practice code to the problem to show (see :func:`plan_map`).
+    options
+        As for :func:`plan_map`; ``ccgs`` limits the CCGs written, ``assets`` defaults to
+        ``"inline"``, and each page's title is made from the CCG and ``name``.
+    progress
+        Called with (done, total, CCG code) after each CCG.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, the index last.
+
+    Raises
+    ------
+    DataError
+        If a CCG code names no practice, the graph was built from other practices or the
+        group table lacks a PCN of the plan.
+    """
+    options = options or MapOptions()
+    options = dataclasses.replace(options, assets=options.assets or "inline")
+    check_inputs(practices, graph)
+    out = Path(out_dir)
+    wanted = select_ccgs(practices, options.ccgs)
+    full = plan.restrict(practices.index)
+    check_groups(groups, full.groups)
+    if options.colours is None:
+        options = dataclasses.replace(options, colours=colour_groups(graph, full))
+    names = graph.graph.get("ccg_names", {})
+    written: list[Path] = write_assets(out) if options.assets == "beside" else []
+    maps: dict[str, tuple[str, str]] = {}
+    codes = sorted(wanted["ccg_code"].unique())
+    for i, ccg in enumerate(codes, 1):
+        shown = _with_partners(practices, full, wanted.index[wanted["ccg_code"] == ccg])
+        ccg_plan = full.restrict(shown.index)
+        map_file, pack_file = f"{ccg}.html", f"{ccg}-pcns.html"
+        title = f"{names.get(ccg, ccg)} ({ccg}): {options.name}"
+        m = plan_map(
+            shown,
+            ccg_plan,
+            graph=graph,
+            groups=groups,
+            problems=problems,
+            options=dataclasses.replace(options, title=title),
+            links=Links(
+                pcn_pages={p: f"{pack_file}#{a}" for p, a in anchors(ccg_plan.groups).items()},
+                index="index.html",
+            ),
+        )
+        pages = pcn_pages(
+            shown,
+            ccg_plan,
+            graph=graph,
+            groups=groups,
+            options=dataclasses.replace(options, title=f"{title}: PCN pages"),
+            links=Links(back=map_file),
+        )
+        written += [write_text(out / map_file, m.get_root().render()), write_text(out / pack_file, pages)]
+        maps[ccg] = (map_file, pack_file)
+        logger.info(
+            "wrote %s (%.2f MB) and %s", out / map_file, (out / map_file).stat().st_size / 1e6, pack_file
+        )
+        if progress is not None:
+            progress(i, len(codes), ccg)
+    shown = _with_partners(practices, full, wanted.index)
+    overview = overview_map(
+        shown,
+        full.restrict(shown.index),
+        graph=graph,
+        groups=groups,
+        options=dataclasses.replace(options, title=f"PCN maps: {options.name}"),
+        links=Links(ccg_maps={c: files[0] for c, files in maps.items()}),
+        width="62%",
+    )
+    figure = root(overview)
+    css = ENV.get_template("index.css").render()
+    figure.header.add_child(Raw(f"<style>{css}</style>"), name="footprint_index_css")
+    figure.html.add_child(Raw(_index_html(wanted, full, groups, names, maps)))
+    index = write_text(out / "index.html", figure.render())
+    written.append(index)
+    logger.info("wrote %d CCG maps and %s", len(maps), index)
+    return written

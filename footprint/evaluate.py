@@ -21,7 +21,7 @@ import pandas as pd
 
 from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
-from footprint.plan import Plan, match_groups, transfer_distance
+from footprint.plan import Plan, match_groups, rename_ids_in, transfer_distance
 
 __all__ = [
     "CD_WTE_PER_PATIENT",
@@ -406,7 +406,8 @@ def plan_summary(
     Returns
     -------
     dict
-        ``{"england": {...}, "ccgs": {code: {"name": ..., ...}}}``, plain data for JSON.
+        ``{"england": {...}, "ccgs": {code: {"name": ..., ...}}}``, plain data for JSON;
+        explanations name groups by their ids in ``plan`` (see :func:`footprint.plan.keep_ids`).
     """
     score = score_plan(plan, graph, rules=rules, rural=rural, approved=approved)
     results = dict(plan.info.get("ccgs", {}))
@@ -425,10 +426,16 @@ def plan_summary(
         "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
         "stage1_unproven": sorted(c for c, r in results.items() if not r.stages[0].proven),
     }
-    return {
-        "england": england,
-        "ccgs": {c: {"name": names.get(c, c), **r.to_dict()} for c, r in sorted(results.items())},
-    }
+    renamed = plan.info.get("renamed", {})
+    ccgs = {}
+    for code, result in sorted(results.items()):
+        report = {"name": names.get(code, code), **result.to_dict()}
+        report["explanations"] = {
+            rename_ids_in(pcn, renamed): rename_ids_in(why, renamed)
+            for pcn, why in report.get("explanations", {}).items()
+        }
+        ccgs[code] = report
+    return {"england": england, "ccgs": ccgs}
 
 
 #: Columns of :func:`plan_findings`, in order.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,12 @@ __all__ = [
     "PLAN_COLUMNS",
     "Plan",
     "group_areas",
+    "keep_ids",
     "match_groups",
     "moved_practices",
     "plan_from_practices",
     "read_plan",
+    "rename_ids_in",
     "transfer_distance",
     "write_plan",
 ]
@@ -285,6 +288,53 @@ def moved_practices(a: Plan, b: Plan) -> dict[str, tuple[str, str]]:
         for c, q in b.assignment.items()
         if q is not None and a.assignment.get(c) is not None and continues.get(q) != a.assignment[c]
     }
+
+
+def keep_ids(plan: Plan, previous: Plan) -> Plan:
+    """Return ``plan`` with each group that continues a group of ``previous`` named as that group.
+
+    A group continues the group of ``previous`` it is matched with (:func:`match_groups`)
+    when more than half of its practices come from it; it then keeps that group's id (and
+    so, for current PCNs, its code and name). Other groups keep their ids, unless one
+    clashes with an id taken over, when it gets a ``-new`` suffix. ``info["renamed"]``
+    maps every changed id to its new one (see :func:`rename_ids_in`).
+
+    Examples
+    --------
+    >>> old = Plan({"A": "U1", "B": "U1", "C": "U2"})
+    >>> keep_ids(Plan({"A": "X-01", "B": "X-01", "C": "X-02"}), old).assignment
+    {'A': 'U1', 'B': 'U1', 'C': 'U2'}
+    """
+    groups = plan.groups
+    rename: dict[str, str] = {}
+    for new, old in match_groups(previous, plan).items():
+        shared = sum(previous.assignment.get(c) == old for c in groups[new])
+        if 2 * shared > len(groups[new]):
+            rename[new] = old
+    taken = set(rename.values())
+    for pcn in groups:
+        if pcn not in rename:
+            rename[pcn] = f"{pcn}-new" if pcn in taken else pcn
+    assignment = {c: None if p is None else rename[p] for c, p in plan.assignment.items()}
+    changed = {old: new for old, new in rename.items() if old != new}
+    earlier = {k: changed.get(v, v) for k, v in plan.info.get("renamed", {}).items()}
+    return Plan(assignment, {**plan.info, "renamed": {**earlier, **changed}})
+
+
+def rename_ids_in(text: str, renamed: Mapping[str, str]) -> str:
+    """Return ``text`` with every PCN id in ``renamed`` replaced by its new id (whole ids only).
+
+    Examples
+    --------
+    >>> rename_ids_in("X-01 borders X-010 and X-02", {"X-01": "U1", "X-02": "U2"})
+    'U1 borders X-010 and U2'
+    """
+    if not renamed:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True))) + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: renamed[m.group(1)], text)
 
 
 def transfer_distance(a: Plan, b: Plan) -> int:

@@ -68,3 +68,18 @@ def test_match_and_moved_practices():
     assert match_groups(a, b) == {"y": "2", "x": "1"}
     assert moved_practices(a, b) == {"B": ("1", "y")}  # E was open: placed, not moved
     assert transfer_distance(a, b) == 1
+
+
+def test_keep_ids_for_groups_that_continue_a_previous_group():
+    from footprint.plan import keep_ids, rename_ids_in
+
+    current = Plan({"A": "U1", "B": "U1", "C": "U1", "D": "U2", "E": "U2", "F": "U3"})
+    new = Plan({"A": "X-01", "B": "X-01", "C": "X-02", "D": "X-02", "E": "X-02", "F": "U1"})
+    kept = keep_ids(new, current)
+    # X-01 is all U1's; X-02 is mostly U2's; the solver's "U1" clashes with a kept id.
+    assert kept.assignment == {"A": "U1", "B": "U1", "C": "U2", "D": "U2", "E": "U2", "F": "U1-new"}
+    assert kept.partition == new.partition
+    assert kept.info["renamed"] == {"X-01": "U1", "X-02": "U2", "U1": "U1-new"}
+    minority = keep_ids(Plan({"A": "X-01", "D": "X-01", "F": "X-01"}), current)
+    assert set(minority.assignment.values()) == {"X-01"}  # 1 of 3 from any one PCN: no majority
+    assert rename_ids_in("X-02 borders X-01", kept.info["renamed"]) == "U2 borders U1"

@@ -26,7 +26,7 @@ from footprint.cli._common import (
 from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
-from footprint.plan import group_areas, plan_from_practices, write_plan
+from footprint.plan import group_areas, keep_ids, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
     from footprint.partition import CcgResult
@@ -75,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     seconds = time.perf_counter() - start
+    # A group that continues an agreed group or a current PCN keeps its code and name.
+    for previous in (lock, plan_from_practices(practices)):
+        if previous is not None and previous.groups:
+            plan = keep_ids(plan, previous)
     out = out_dir(args)
     write_plan(plan, out / "plan.csv", practices)
     table = group_table(plan, practices, rules=rules)
@@ -89,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
     results = plan.info["ccgs"]
-    for result in results.values():
-        for pcn, why in result.explanations.items():
+    for report in summary["ccgs"].values():
+        for pcn, why in report["explanations"].items():
             print(f"{pcn}: {why}")
     england = summary["england"]
     print(

@@ -73,10 +73,10 @@ def test_match_and_moved_practices():
 def test_keep_ids_for_groups_that_continue_a_previous_group():
     from footprint.plan import keep_ids, rename_ids_in
 
-    current = Plan({"A": "U1", "B": "U1", "C": "U1", "D": "U2", "E": "U2", "F": "U3"})
+    current = Plan({"A": "U1", "B": "U1", "C": "U1", "D": "U2", "E": "U2", "F": None})
     new = Plan({"A": "X-01", "B": "X-01", "C": "X-02", "D": "X-02", "E": "X-02", "F": "U1"})
     kept = keep_ids(new, current)
-    # X-01 is all U1's; X-02 is mostly U2's; the solver's "U1" clashes with a kept id.
+    # X-01 is all U1's; X-02 is mostly U2's; F was open, and its group's id clashes with a kept one.
     assert kept.assignment == {"A": "U1", "B": "U1", "C": "U2", "D": "U2", "E": "U2", "F": "U1-new"}
     assert kept.partition == new.partition
     assert kept.info["renamed"] == {"X-01": "U1", "X-02": "U2", "U1": "U1-new"}

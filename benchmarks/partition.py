@@ -39,7 +39,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from footprint.config import SizeBand
+from footprint.config import Rules, SizeBand
 from footprint.evaluate import check_plan, compactness_km, score_plan
 from footprint.graph import ccg_subgraph, graph_from_practices
 from footprint.load import read_boundaries, read_practices
@@ -49,6 +49,7 @@ from footprint.plan import Plan, read_plan
 #: over 50,000, and 01V, on which stock spopt never finishes.
 PEER_CCGS = ("00Q", "01F", "99F", "02Q", "05V", "01V", "11N", "15E", "91Q", "W2U3Z", "36L", "72Q")
 BAND = SizeBand(30_000, 50_000)
+RULES = Rules(band=BAND)
 TARGET_SECONDS = 30.0
 TARGET_OUT_OF_BAND = 17
 TARGET_IN_BAND = 0.982
@@ -136,7 +137,7 @@ def report_footprint(
     plan: Plan, graph: nx.Graph, summary: dict, seconds: float | None, *, england: bool
 ) -> None:
     """Print the figures of footprint's plan against the targets."""
-    score = score_plan(plan, graph, band=BAND)
+    score = score_plan(plan, graph, rules=RULES)
     ccgs = summary.get("ccgs", {})
     proven = sum(bool(r.get("stages")) and r["stages"][0]["status"] == "OPTIMAL" for r in ccgs.values())
     optimal = sum(r.get("status") == "OPTIMAL" for r in ccgs.values())
@@ -326,7 +327,7 @@ class Row:
 
 
 def figures(plan: Plan, sub: nx.Graph) -> Row:
-    score = score_plan(plan, sub, band=BAND)
+    score = score_plan(plan, sub, rules=RULES)
     sizes = [sum(sub.nodes[m]["list_size"] for m in members) for members in plan.groups.values()]
     return Row(
         valid=not check_plan(plan, sub),

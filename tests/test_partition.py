@@ -3,11 +3,12 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from footprint.config import Rules, SolveOptions
-from footprint.errors import PlanError
-from footprint.evaluate import check_plan, score_plan
+from footprint.config import DEFAULT_STAGES, Rules, SolveOptions
+from footprint.errors import DataError, PlanError
+from footprint.evaluate import check_plan, group_table, practices_from_graph, score_plan
 from footprint.load import read_boundaries, read_practices
 from footprint.partition import solve_plan
+from footprint.partition.solve import check_params
 from footprint.plan import Plan, plan_from_practices
 from tests.conftest import grid_rows, write_boxes, write_practices
 
@@ -15,19 +16,33 @@ from tests.conftest import grid_rows, write_boxes, write_practices
 OPTIONS = SolveOptions(workers=1, processes=1, seed=0, time_limit_s=5)
 
 
-def assert_plan_invariants(plan: Plan, graph: nx.Graph, rules: Rules | None = None, **kw) -> None:
-    """Every practice once, every group connected within its CCG, the band met or explained."""
+def assert_plan_invariants(
+    plan: Plan, graph: nx.Graph, rules: Rules | None = None, *, rural=(), **kw
+) -> None:
+    """Every practice once, every group connected within its CCG, the band met, exempt or explained.
+
+    The solver's counts agree with evaluation's one band rule (group_table), every exempt
+    group is explained as exempt, and no stage beats its bound.
+    """
     rules = rules or Rules()
     assert sorted(plan.assignment) == sorted(graph.nodes)
     assert not plan.open_practices
     assert check_plan(plan, graph, **kw) == []
-    explained = {pcn for r in plan.info["ccgs"].values() for pcn in r.explanations}
-    for pcn, members in plan.groups.items():
-        size = sum(graph.nodes[m]["list_size"] for m in members)
-        if not rules.band.contains(size):
-            assert pcn in explained, (pcn, size)
-    for result in plan.info["ccgs"].values():
-        assert result.stages[0].proven  # fewest out-of-band groups is always proven here
+    table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules)
+    results = plan.info["ccgs"].values()
+    explained = {pcn: why for r in results for pcn, why in r.explanations.items()}
+    for pcn, row in table.iterrows():
+        assert row["in_band"] == rules.band.contains(row["list_size"])
+        if not row["in_band"]:
+            assert pcn in explained, (pcn, row["list_size"])
+        if row["exempt"] is not None:
+            assert "exempt" in explained[pcn], explained[pcn]
+    assert sum(r.out_of_band for r in results) == int((~table["in_band"]).sum())
+    assert sum(r.exempt for r in results) == int(table["exempt"].notna().sum())
+    for result in results:
+        assert result.stages[0].proven  # fewest groups breaking the band is always proven here
+        assert all(s.bound <= s.value for s in result.stages)
+    assert sum(r.groups for r in results) == len(table)
 
 
 def line(tmp_path, sizes, *, ccg="LIN", extra=None):
@@ -49,7 +64,7 @@ def test_line_has_unique_optimum(tmp_path, build):
     assert_plan_invariants(plan, graph)
     result = plan.info["ccgs"]["LIN"]
     assert result.status == "OPTIMAL"
-    assert [s.name for s in result.stages] == ["out_of_band", "deviation", "split_sites", "compactness"]
+    assert [s.name for s in result.stages] == list(DEFAULT_STAGES)
     assert all(s.value == s.bound for s in result.stages)
     assert set(plan.groups) == {"LIN-01", "LIN-02"}
 
@@ -72,8 +87,8 @@ def test_infeasible_band_returns_full_plan_and_explains(tmp_path, build):
     assert plan.partition == {frozenset({"A1"}), frozenset({"A2"})}
     assert_plan_invariants(plan, graph)
     result = plan.info["ccgs"]["LIN"]
-    assert result.out_of_band == 1
-    assert result.stages[1].value == 10_000
+    assert (result.out_of_band, result.exempt) == (1, 0)
+    assert result.stages[2].name == "deviation" and result.stages[2].value == 10_000
     (why,) = result.explanations.values()
     assert "Grid practice A1 (A1, 20,000)" in why and "below the band of 30,000" in why
     assert "together 65,000" in why and "proved no plan of LIN has fewer than 1" in why
@@ -111,17 +126,117 @@ def test_big_practice_stands_alone_unless_allowed(tmp_path, build):
 
 
 def test_rural_groups_may_go_down_to_the_floor(tmp_path, build):
+    """A1 12k -- A2 10k: 22k is out of band, and exempt only when both practices are rural."""
     practices, boundaries = line(tmp_path, [12_000, 10_000])
     graph = build(practices, boundaries)
     plan = solve_plan(graph, options=OPTIONS)
-    assert plan.info["ccgs"]["LIN"].out_of_band == 1
-    rural = solve_plan(graph, options=OPTIONS, rules=Rules(rural_ccgs=frozenset({"LIN"})))
+    assert (plan.info["ccgs"]["LIN"].out_of_band, plan.info["ccgs"]["LIN"].exempt) == (1, 0)
+    rules = Rules(rural_ccgs=frozenset({"LIN"}))
+    rural = solve_plan(graph, options=OPTIONS, rules=rules)
     assert rural.partition == {frozenset({"A1", "A2"})}
-    assert rural.info["ccgs"]["LIN"].out_of_band == 0
+    result = rural.info["ccgs"]["LIN"]
+    assert (result.out_of_band, result.exempt) == (1, 1)  # exempt groups are still out of band
+    assert [s.value for s in result.stages[:3]] == [0, 1, 8_000]  # deviation from the band itself
+    assert_plan_invariants(rural, graph, rules)
+    (why,) = result.explanations.values()
+    assert why.startswith("exempt (a group of rural practices") and "problem" not in why
     flagged = solve_plan(graph, options=OPTIONS, rural=["A1", "A2"])
-    assert flagged.info["ccgs"]["LIN"].out_of_band == 0
+    assert (flagged.info["ccgs"]["LIN"].out_of_band, flagged.info["ccgs"]["LIN"].exempt) == (1, 1)
     half = solve_plan(graph, options=OPTIONS, rural=["A1"])  # a group is rural only if all are
-    assert half.info["ccgs"]["LIN"].out_of_band == 1
+    assert (half.info["ccgs"]["LIN"].out_of_band, half.info["ccgs"]["LIN"].exempt) == (1, 0)
+
+
+def grid(tmp_path, sizes, *, ccg="GRD"):
+    rows = grid_rows(sizes, ccg=ccg)
+    practices = read_practices(write_practices(tmp_path / "grid.csv", rows))
+    box = {ccg: (0, 0, len(sizes[0]), len(sizes))}
+    return practices, read_boundaries(write_boxes(tmp_path / "grid.gpkg", box))
+
+
+def test_rural_waiver_does_not_change_a_plan_that_fits_the_band(tmp_path, build):
+    """Every practice can sit in a 30-50k group, so the waiver changes nothing.
+
+    ::
+
+        A1 12k -- A2 18k -- A3 14k
+        |         |         |
+        B1 16k -- B2 11k -- B3 19k
+
+    With the waiver, a 20-30k rural group is exempt but still out of band (stage 2), so
+    plans of in-band groups still win.
+    """
+    practices, boundaries = grid(tmp_path, [[12_000, 18_000, 14_000], [16_000, 11_000, 19_000]])
+    graph = build(practices, boundaries)
+    plain = solve_plan(graph, options=OPTIONS)
+    rules = Rules(rural_ccgs=frozenset({"GRD"}))
+    waived = solve_plan(graph, options=OPTIONS, rules=rules)
+    assert waived.partition == plain.partition
+    assert_plan_invariants(plain, graph)
+    assert_plan_invariants(waived, graph, rules)
+    assert waived.info["ccgs"]["GRD"].out_of_band == 0
+    assert score_plan(waived, graph, rules=rules).out_of_band == 0
+
+
+def test_rural_waiver_makes_otherwise_impossible_groups_exempt(tmp_path, build):
+    """A1 26k -- A2 26k: together 52k (over the band), apart 26k each (below it).
+
+    Without the waiver the fewest groups out of band is one: the pair, 2,000 over. With it,
+    each practice alone is a rural group of 20-30k, exempt, so no group breaks the rule.
+    """
+    practices, boundaries = line(tmp_path, [26_000, 26_000])
+    graph = build(practices, boundaries)
+    plain = solve_plan(graph, options=OPTIONS)
+    assert plain.partition == {frozenset({"A1", "A2"})}
+    rules = Rules(rural_ccgs=frozenset({"LIN"}))
+    waived = solve_plan(graph, options=OPTIONS, rules=rules)
+    assert waived.partition == {frozenset({"A1"}), frozenset({"A2"})}
+    result = waived.info["ccgs"]["LIN"]
+    assert (result.out_of_band, result.exempt) == (2, 2)
+    assert [(s.name, s.value) for s in result.stages[:3]] == [
+        ("out_of_band", 0),
+        ("out_of_band_all", 2),
+        ("deviation", 8_000),
+    ]
+    assert_plan_invariants(plain, graph)
+    assert_plan_invariants(waived, graph, rules)
+    score = score_plan(waived, graph, rules=rules)
+    assert (score.out_of_band, score.exempt, score.not_exempt) == (2, 2, 0)
+
+
+def test_locked_group_out_of_band_says_it_is_locked(tmp_path, build):
+    """A1 20k -- A2 15k (locked alone) -- A3 15k -- A4 20k: A1 and the lock are out of band."""
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
+    graph = build(practices, boundaries)
+    lock = Plan({"A2": "agreed"})
+    plan = solve_plan(graph, options=OPTIONS, lock=lock)
+    assert plan.partition == {frozenset({"A1"}), frozenset({"A2"}), frozenset({"A3", "A4"})}
+    assert_plan_invariants(plan, graph)
+    result = plan.info["ccgs"]["LIN"]
+    assert (result.out_of_band, result.exempt, result.stages[0].value) == (2, 0, 2)
+    (locked,) = [w for w in result.explanations.values() if w.startswith("locked group")]
+    assert "out of band: 15,000 below 30,000-50,000" in locked and "(A2, 15,000)" in locked
+    approved = solve_plan(graph, options=OPTIONS, lock=lock, approved=["agreed"])
+    assert approved.partition == plan.partition
+    result = approved.info["ccgs"]["LIN"]
+    assert (result.out_of_band, result.exempt) == (2, 1)
+    assert result.stages[0].value == 1  # only A1 breaks the rule; the approved lock does not
+    (locked,) = [w for w in result.explanations.values() if w.startswith("locked group")]
+    assert "exempt (approved by the commissioner" in locked
+
+
+def test_params_are_parsed_and_bad_ones_named(tmp_path, build):
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
+    graph = build(practices, boundaries)
+    options = SolveOptions(workers=1, processes=1, params="linearization_level:2 cp_model_probing_level:0")
+    plan = solve_plan(graph, options=options)
+    assert plan.partition == {frozenset({"A1", "A2"}), frozenset({"A3", "A4"})}
+    check_params("")
+    with pytest.raises(
+        DataError, match=r"CP-SAT parameter 'linearization_level:fast' is not valid: bad value"
+    ):
+        solve_plan(graph, options=SolveOptions(params="num_workers:1 linearization_level:fast"))
+    with pytest.raises(DataError, match="no CP-SAT parameter is called 'speed'"):
+        check_params("speed:11")
 
 
 def test_buildings_kept_together(tmp_path, build):

@@ -1,0 +1,21 @@
+"""Partition each CCG's practices into contiguous PCNs with one OR-Tools CP-SAT model.
+
+The package is the one place OR-Tools is imported. Its parts, in pipeline order:
+
+- ``_instance``: one CCG's problem in plain arrays, built from the graph, locks and
+  allow-cross; every question about a group's size goes to :class:`footprint.config.Rules`;
+- ``warmstart``: optimal cuts of spanning trees, recombination and a compactness polish;
+- ``model``: the CP-SAT model as builders (``add_forest``, ``add_band``, ``add_locks``,
+  ``add_sites``, ``add_moves``) and hints;
+- ``stages``: the one registry of objective stages (model expression, plain-Python
+  evaluator, lower bound);
+- ``explain``: why each group out of band is so, in planners' words;
+- ``solve``: :func:`solve_plan`, the stages of one CCG, solver parameters, the process pool.
+
+Plan, repair, stranding, alternatives and clinical-director clusters differ only in what
+is locked, in extra builders and in the objective stages (:data:`footprint.config.STAGES`).
+"""
+
+from footprint.partition.solve import CcgResult, StageResult, solve_plan
+
+__all__ = ["CcgResult", "StageResult", "solve_plan"]

@@ -1,0 +1,370 @@
+"""One CCG's planning problem in plain arrays, built from the graph, the locks and allow-cross.
+
+An :class:`Instance` is what every other part of the partitioner reads: the warm start,
+the model builders, the stage evaluators and the explanations. It holds no OR-Tools
+object, so it pickles to worker processes. The band rule is never written here: every
+question about a group's size goes to :class:`footprint.config.Rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from footprint.config import GroupStatus, Rules
+from footprint.errors import PlanError
+from footprint.graph import WITHIN_CCG
+from footprint.plan import Plan
+
+__all__ = [
+    "Instance",
+    "PlanInputs",
+    "centres",
+    "forest",
+    "instances_from_graph",
+    "match_current",
+    "members_of",
+    "subtree_sizes",
+]
+
+#: Arc lengths of the model's tree distance are in units of 100 m.
+DIST_UNIT_M = 100.0
+#: Group centres are chosen by list size in units of 100 patients.
+SIZE_UNIT = 100
+
+
+@dataclass
+class Instance:
+    """One CCG's planning problem (practices indexed ``0 .. n-1`` in code order).
+
+    ``locked`` lists the agreed groups (practice indices); ``approved[k]`` says whether
+    locked group ``k`` is approved as an exception to the band. ``big[i]`` marks a
+    practice over the band that must stand alone (the rules do not let it merge).
+    ``current`` is each practice's current PCN index (``-1`` for none), or ``None``.
+    """
+
+    ccg: str
+    codes: list[str]
+    names: list[str]
+    sizes: list[int]
+    xy: np.ndarray
+    edges: list[tuple[int, int]]
+    bridges: dict[tuple[int, int], float]
+    sites: list[list[int]]
+    big: list[bool]
+    rural: list[bool]
+    locked: list[list[int]]
+    current: list[int] | None
+    rules: Rules
+    approved: list[bool] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Return the number of practices."""
+        return len(self.codes)
+
+    @property
+    def arcs(self) -> list[tuple[int, int]]:
+        """Return both directions of every edge (the forest's candidate parent arcs)."""
+        return [(i, j) for i, j in self.edges] + [(j, i) for i, j in self.edges]
+
+    def neighbours(self) -> list[list[int]]:
+        """Return each practice's neighbouring practice indices."""
+        adj: list[list[int]] = [[] for _ in range(self.n)]
+        for i, j in self.edges:
+            adj[i].append(j)
+            adj[j].append(i)
+        return adj
+
+    def fixed_groups(self) -> list[list[int]]:
+        """Return the groups no plan may change: big practices standing alone, then locked groups."""
+        return [[i] for i in range(self.n) if self.big[i]] + [list(g) for g in self.locked]
+
+    @cached_property
+    def _approved_members(self) -> frozenset[int]:
+        return frozenset(
+            i for k, g in enumerate(self.locked) if k < len(self.approved) and self.approved[k] for i in g
+        )
+
+    def is_rural(self, members: Iterable[int]) -> bool:
+        """Return whether every practice of ``members`` is rural."""
+        return all(self.rural[i] for i in members)
+
+    def is_approved(self, members: Sequence[int]) -> bool:
+        """Return whether ``members`` is a locked group approved as an exception."""
+        return bool(members) and members[0] in self._approved_members
+
+    def status(self, members: Sequence[int]) -> GroupStatus:
+        """Return what the band rule (:meth:`Rules.group_status`) says of one group of practices."""
+        total = sum(self.sizes[i] for i in members)
+        return self.rules.group_status(
+            total, practices=len(members), rural=self.is_rural(members), approved=self.is_approved(members)
+        )
+
+    def deviation(self, members: Iterable[int]) -> int:
+        """Return how many patients a group lies outside the band (:meth:`Rules.deviation`)."""
+        return self.rules.deviation(sum(self.sizes[i] for i in members))
+
+    @cached_property
+    def distance(self) -> np.ndarray:
+        """Return straight-line distances between practices, in units of 100 m."""
+        return np.hypot(*(self.xy[:, None, :] - self.xy[None, :, :]).transpose(2, 0, 1)) / DIST_UNIT_M
+
+    @cached_property
+    def arc_length(self) -> dict[tuple[int, int], int]:
+        """Return each arc's length in the model's tree distance (100 m units, at least 1)."""
+        d = self.distance
+        return {(i, j): max(1, round(float(d[i, j]))) for i, j in self.arcs}
+
+    @cached_property
+    def unit_cost(self) -> np.ndarray:
+        """Return ``unit_cost[i, j]``: distance from ``i`` to ``j`` times ``j``'s list size (rounded)."""
+        weight = np.maximum(np.array(self.sizes) // SIZE_UNIT, 1)
+        return np.rint(self.distance * weight[:, None]).astype(int)
+
+
+# --------------------------------------------------------------------------------------
+# Groupings: label per practice -> members, trees, centres
+# --------------------------------------------------------------------------------------
+
+
+def members_of(labels: Sequence[int]) -> dict[int, list[int]]:
+    """Return each group label's practice indices, in index order."""
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return groups
+
+
+def centres(inst: Instance, labels: Sequence[int]) -> list[int]:
+    """Return, per practice, its group's centre: the member nearest the others, list-weighted."""
+    centre_of = [0] * inst.n
+    for members in members_of(labels).values():
+        block = inst.unit_cost[np.ix_(members, members)].sum(axis=0)
+        centre = members[int(np.argmin(block))]
+        for i in members:
+            centre_of[i] = centre
+    return centre_of
+
+
+def forest(inst: Instance, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:
+    """Return each practice's root and parent: per group, a shortest-path tree from its root.
+
+    The root is the group's smallest index, or with ``centre_roots`` its centre.
+    """
+    centre_of = centres(inst, labels) if centre_roots else None
+    adjacency = nx.Graph()
+    adjacency.add_weighted_edges_from((i, j, inst.arc_length[i, j]) for i, j in inst.edges)
+    root_of = [0] * inst.n
+    parent: dict[int, int] = {}
+    for members in members_of(labels).values():
+        root = centre_of[members[0]] if centre_of is not None else min(members)
+        if len(members) > 1:
+            paths = nx.single_source_dijkstra_path(adjacency.subgraph(members), root)
+            if len(paths) != len(members):
+                msg = f"internal: group {sorted(members)} of {inst.ccg} is not connected"
+                raise AssertionError(msg)
+            parent.update((path[-1], path[-2]) for path in paths.values() if len(path) > 1)
+        for i in members:
+            root_of[i] = root
+    return root_of, parent
+
+
+def subtree_sizes(inst: Instance, parent: Mapping[int, int]) -> list[int]:
+    """Return the list size of each practice's subtree (what flows into it from its parent)."""
+    children: dict[int, list[int]] = {}
+    for child, up in parent.items():
+        children.setdefault(up, []).append(child)
+    subtree = list(inst.sizes)
+    order = [i for i in range(inst.n) if i not in parent]
+    for u in order:  # roots first, then breadth-first down every tree
+        order.extend(children.get(u, []))
+    for v in reversed(order):
+        if v in parent:
+            subtree[parent[v]] += subtree[v]
+    return subtree
+
+
+def match_current(inst: Instance, root_of: Sequence[int]) -> dict[int, int]:
+    """Match current PCNs to groups (by root) keeping the most practices in place."""
+    assert inst.current is not None
+    pcns = sorted({c for c in inst.current if c >= 0})
+    roots = sorted(set(root_of))
+    if not pcns:
+        return {}
+    overlap = np.zeros((len(pcns), len(roots)), dtype=int)
+    row, col = {c: k for k, c in enumerate(pcns)}, {r: k for k, r in enumerate(roots)}
+    for i, c in enumerate(inst.current):
+        if c >= 0:
+            overlap[row[c], col[root_of[i]]] += 1
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    return {pcns[r]: roots[c] for r, c in zip(rows, cols, strict=True)}
+
+
+def group_ids(inst: Instance, labels: Sequence[int]) -> dict[int, str]:
+    """Name groups ``<CCG>-01``, ``<CCG>-02``, ... in order of their smallest practice code."""
+    first: dict[int, str] = {}
+    for i, label in enumerate(labels):
+        if label not in first or inst.codes[i] < first[label]:
+            first[label] = inst.codes[i]
+    order = sorted(first, key=lambda label: first[label])
+    return {label: f"{inst.ccg}-{k + 1:02d}" for k, label in enumerate(order)}
+
+
+# --------------------------------------------------------------------------------------
+# Building instances from the graph
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan starts from besides the graph and the rules (see ``solve_plan``)."""
+
+    rural: frozenset[str] = frozenset()
+    lock: Plan | None = None
+    current: Plan | None = None
+    allow_cross: Mapping[str, str] = field(default_factory=dict)
+    ccgs: Sequence[str] | None = None
+    approved: frozenset[str] = frozenset()
+
+
+def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> list[Instance]:
+    """Return one :class:`Instance` per CCG planned (practices moved by ``allow_cross`` included).
+
+    Raises
+    ------
+    PlanError
+        If an ``allow_cross`` entry or a lock cannot be honoured (names the practices).
+    """
+    rural, current, allow_cross, approved = inputs.rural, inputs.current, inputs.allow_cross, inputs.approved
+    home = dict(graph.nodes(data="ccg_code"))
+    planning = _planning_ccgs(graph, home, allow_cross)
+    ccgs = inputs.ccgs
+    wanted = sorted(set(planning.values())) if not ccgs else sorted({c.strip().upper() for c in ccgs})
+    by_ccg: dict[str, list[str]] = {}
+    for code, ccg in planning.items():
+        by_ccg.setdefault(ccg, []).append(code)
+    locked_groups = _locked_groups(inputs.lock, planning)
+    current_ids: dict[str, int] = {}
+    if current is not None:
+        current_ids = {pcn: k for k, pcn in enumerate(sorted({p for p in current.assignment.values() if p}))}
+    instances = []
+    for ccg in wanted:
+        codes = sorted(by_ccg.get(ccg, []))
+        if not codes:
+            continue
+        index = {c: i for i, c in enumerate(codes)}
+        edges, bridges, sites = _edges(graph, codes, index, home, allow_cross)
+        sizes = [int(graph.nodes[c]["list_size"]) for c in codes]
+        mine = [(pcn, group) for g_ccg, pcn, group in locked_groups if g_ccg == ccg]
+        inst = Instance(
+            ccg=ccg,
+            codes=codes,
+            names=[str(graph.nodes[c].get("practice_name", "")) for c in codes],
+            sizes=sizes,
+            xy=np.array([[graph.nodes[c]["x"], graph.nodes[c]["y"]] for c in codes]),
+            edges=edges,
+            bridges=bridges,
+            sites=sites,
+            # A practice over the band stands alone unless the rules let it merge.
+            big=[not rules.big_may_merge and s > rules.band.high for s in sizes],
+            rural=[rules.is_rural(ccg, flagged=c in rural) for c in codes],
+            locked=[sorted(index[c] for c in group) for _, group in mine],
+            approved=[pcn in approved for pcn, _ in mine],
+            current=(
+                [current_ids.get(current.assignment.get(c) or "", -1) for c in codes]
+                if current is not None
+                else None
+            ),
+            rules=rules,
+        )
+        _check_locks_connected(inst)
+        instances.append(inst)
+    return instances
+
+
+def _planning_ccgs(
+    graph: nx.Graph, home: Mapping[str, str], allow_cross: Mapping[str, str]
+) -> dict[str, str]:
+    """Return practice code to the CCG it is planned in (its own, or where allow-cross sends it)."""
+    planning = dict(home)
+    for code, target in allow_cross.items():
+        target = target.strip().upper()
+        if code not in graph:
+            msg = f"allow-cross names practice {code}, which is not in the practices file"
+            raise PlanError(msg)
+        if not any(home[n] == target for n in graph[code]):
+            msg = (
+                f"allow-cross lets {code} ({graph.nodes[code]['practice_name']}, CCG {home[code]}) join CCG "
+                f"{target}, but none of its neighbouring practices is in {target}; name a neighbouring CCG"
+            )
+            raise PlanError(msg)
+        planning[code] = target
+    return planning
+
+
+def _edges(
+    graph: nx.Graph,
+    codes: list[str],
+    index: Mapping[str, int],
+    home: Mapping[str, str],
+    allow_cross: Mapping[str, str],
+) -> tuple[list[tuple[int, int]], dict[tuple[int, int], float], list[list[int]]]:
+    """Return a CCG's usable edges, its bridges' lengths (km) and its buildings (practice indices)."""
+    edges, bridges, site_edges = [], {}, []
+    for a, b, data in graph.subgraph(codes).edges(data=True):
+        kind = data["type"]
+        crossing = home[a] != home[b]
+        if kind not in WITHIN_CCG and not crossing:
+            continue
+        if kind == "cross_ccg" and not (crossing and (a in allow_cross or b in allow_cross)):
+            continue
+        i, j = sorted((index[a], index[b]))
+        edges.append((i, j))
+        if kind == "bridge":
+            bridges[i, j] = float(data["length_km"])
+        if kind == "site":
+            site_edges.append((i, j))
+    sites = sorted(sorted(c) for c in nx.connected_components(nx.Graph(site_edges)))
+    return sorted(set(edges)), bridges, sites
+
+
+def _locked_groups(lock: Plan | None, planning: Mapping[str, str]) -> list[tuple[str, str, list[str]]]:
+    """Return each locked group as (CCG, PCN id, member codes)."""
+    if lock is None:
+        return []
+    unknown = sorted(c for c in lock.assignment if c not in planning)
+    if unknown:
+        msg = f"the lock file names practices not in the practices file: {', '.join(unknown[:10])}"
+        raise PlanError(msg)
+    groups = []
+    for pcn, members in lock.groups.items():
+        ccgs = sorted({planning[c] for c in members})
+        if len(ccgs) > 1:
+            where = ", ".join(f"{c} ({planning[c]})" for c in sorted(members))
+            msg = (
+                f"locked group {pcn} spans CCGs {', '.join(ccgs)}: {where}; a PCN may not cross its CCG "
+                "unless allow-cross lets those practices join the other CCG"
+            )
+            raise PlanError(msg)
+        groups.append((ccgs[0], pcn, sorted(members)))
+    return groups
+
+
+def _check_locks_connected(inst: Instance) -> None:
+    adjacency = nx.Graph(inst.edges)
+    adjacency.add_nodes_from(range(inst.n))
+    for group in inst.locked:
+        parts = list(nx.connected_components(adjacency.subgraph(group)))
+        if len(parts) > 1:
+            pieces = "; ".join(", ".join(inst.codes[i] for i in sorted(p)) for p in parts)
+            msg = (
+                f"a locked group in CCG {inst.ccg} is not contiguous: its practices fall into "
+                f"{len(parts)} pieces ({pieces}); fix the lock file or unlock those practices"
+            )
+            raise PlanError(msg)

@@ -1,0 +1,402 @@
+"""Plan every CCG: build its instance and model, run the objective stages, name the groups.
+
+CCGs are independent; each is solved stage by stage (:func:`run_stages`): a stage is
+solved, its value is fixed as a constraint, and the next starts from the previous
+solution (``add_hint``). The first stage starts from the warm start; a stage whose start
+already meets a bound no plan can beat is proven without search. CCGs run in a process
+pool when ``options.processes > 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import networkx as nx
+from ortools.sat.python import cp_model
+
+from footprint.config import Rules, SolveOptions
+from footprint.errors import DataError, InfeasibleError, PlanError
+from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph
+from footprint.partition.explain import explain_groups
+from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
+from footprint.partition.stages import STAGE_REGISTRY, Grouping, StageResult, lower_bound, stage_values
+from footprint.partition.warmstart import polish, warm_start
+from footprint.plan import Plan
+
+__all__ = ["CcgResult", "StageResult", "check_params", "run_stages", "solve_instance", "solve_plan"]
+
+logger = logging.getLogger(__name__)
+
+_STATUS = {
+    cp_model.OPTIMAL: "OPTIMAL",
+    cp_model.FEASIBLE: "FEASIBLE",
+    cp_model.INFEASIBLE: "INFEASIBLE",
+    cp_model.MODEL_INVALID: "MODEL_INVALID",
+    cp_model.UNKNOWN: "UNKNOWN",
+}
+
+
+@dataclass(frozen=True)
+class CcgResult:
+    """How one CCG was planned.
+
+    ``status`` is ``OPTIMAL`` when every stage was proven optimal, else ``FEASIBLE``.
+    ``out_of_band`` counts every group out of band, ``exempt`` those of them that are
+    exempt (allowed: see :meth:`footprint.config.Rules.exemption`). ``explanations`` says,
+    per out-of-band group (keyed by PCN id), which practices and why.
+    """
+
+    ccg_code: str
+    status: str
+    stages: tuple[StageResult, ...]
+    seconds: float
+    groups: int
+    out_of_band: int
+    split_sites: int
+    exempt: int = 0
+    explanations: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Return the result as plain data for JSON."""
+        return {
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "groups": self.groups,
+            "out_of_band": self.out_of_band,
+            "exempt": self.exempt,
+            "split_sites": self.split_sites,
+            "stages": [
+                {
+                    "stage": s.name,
+                    "value": s.value,
+                    "bound": s.bound,
+                    "status": s.status,
+                    "seconds": round(s.seconds, 3),
+                }
+                for s in self.stages
+            ],
+            "explanations": dict(self.explanations),
+        }
+
+
+def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's entry points
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    options: SolveOptions | None = None,
+    rural: Iterable[str] = (),
+    lock: Plan | None = None,
+    current: Plan | None = None,
+    allow_cross: Mapping[str, str] | None = None,
+    ccgs: Sequence[str] | None = None,
+    approved: Iterable[str] = (),
+    progress: Callable[[CcgResult], None] | None = None,
+) -> Plan:
+    """Return a plan of contiguous PCNs for every practice of the graph's CCGs.
+
+    Parameters
+    ----------
+    graph
+        From :func:`footprint.graph.graph_from_practices`.
+    rules
+        Band, rural and building rules and the objective stages.
+    options
+        Time limits, workers, processes, seed and raw CP-SAT parameters.
+    rural
+        Codes of practices flagged rural (may form an exempt group down to ``rules.rural_floor``).
+    lock
+        Agreed groups: every practice with a PCN id here keeps exactly that group.
+    current
+        The current PCNs, needed by the ``moves`` stage.
+    allow_cross
+        Practice code to the code of a neighbouring CCG whose network it may join.
+    ccgs
+        Only plan these CCGs (default: every CCG in the graph).
+    approved
+        PCN ids of ``lock`` a commissioner approved as exceptions: exempt when out of band.
+    progress
+        Called with each CCG's result as it finishes.
+
+    Returns
+    -------
+    Plan
+        Every practice of the CCGs planned, with PCN ids ``<CCG>-<nn>`` unique across
+        England; ``plan.info["ccgs"]`` maps CCG code to :class:`CcgResult`.
+
+    Raises
+    ------
+    DataError
+        If ``options.params`` is not valid CP-SAT text format (names the parameter).
+    PlanError
+        If a lock or ``allow_cross`` entry cannot be honoured (names the practices).
+    InfeasibleError
+        If no plan meets the hard rules (e.g. ``keep_sites`` with a lock that splits a building).
+
+    Examples
+    --------
+    >>> from footprint.load import read_practices, select_ccgs
+    >>> from footprint.graph import graph_from_practices
+    >>> graph = graph_from_practices(select_ccgs(read_practices(), ["00Q"]))
+    >>> plan = solve_plan(graph, options=SolveOptions(processes=1))
+    >>> plan.info["ccgs"]["00Q"].stages[0].status
+    'OPTIMAL'
+    """
+    rules = rules or Rules()
+    options = options or SolveOptions()
+    check_params(options.params)
+    if "moves" in rules.stages and current is None:
+        msg = "the moves stage needs the current PCNs: pass current=plan_from_practices(practices)"
+        raise PlanError(msg)
+    inputs = PlanInputs(
+        rural=frozenset(rural),
+        lock=lock,
+        current=current,
+        allow_cross=allow_cross or {},
+        ccgs=ccgs,
+        approved=frozenset(approved),
+    )
+    instances = instances_from_graph(graph, rules, inputs)
+    instances.sort(key=lambda inst: -inst.n)  # largest first balances the processes
+    assignment: dict[str, str | None] = {}
+    info: dict[str, CcgResult] = {}
+    for groups, result in _solve_all(instances, options, progress):
+        assignment.update(groups)
+        info[result.ccg_code] = result
+    return Plan(assignment, {"ccgs": dict(sorted(info.items()))})
+
+
+def _solve_all(
+    instances: list[Instance], options: SolveOptions, progress: Callable[[CcgResult], None] | None
+) -> Iterator[tuple[dict[str, str], CcgResult]]:
+    """Yield each instance's groups and result as it finishes (in a process pool if asked)."""
+    if options.processes == 1 or len(instances) == 1:
+        for inst in instances:
+            done = solve_instance(inst, options)
+            if progress is not None:
+                progress(done[1])
+            yield done
+        return
+    with ProcessPoolExecutor(max_workers=options.processes) as pool:
+        futures = [pool.submit(solve_instance, inst, options) for inst in instances]
+        for future in as_completed(futures):
+            done = future.result()
+            if progress is not None:
+                progress(done[1])
+            yield done
+
+
+# --------------------------------------------------------------------------------------
+# Solver parameters
+# --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (CP-SAT's C++ parser logs its own error line there)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _merge_params(params: object, text: str) -> bool:
+    """Merge CP-SAT text-format ``text`` into ``params``; return whether it parsed."""
+    merge = getattr(params, "merge_text_format", None)
+    if merge is not None:  # ortools >= 9.15: parameters are a C++ object
+        with _quiet_stderr():
+            return bool(merge(text))
+    from google.protobuf import text_format  # ortools < 9.15: a protobuf message
+
+    try:
+        text_format.Merge(text, params)
+    except text_format.ParseError:
+        return False
+    return True
+
+
+def check_params(text: str) -> None:
+    """Check raw CP-SAT parameters in text format (e.g. ``"linearization_level:2"``).
+
+    Raises
+    ------
+    DataError
+        Naming the first parameter that is unknown or has a bad value.
+
+    Examples
+    --------
+    >>> check_params("linearization_level:2 num_workers:3")
+    >>> check_params("linearization_level:x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    footprint.errors.DataError: CP-SAT parameter 'linearization_level:x' is not valid: ...
+    """
+    if not text.strip() or _merge_params(cp_model.CpSolver().parameters, text):
+        return
+    pieces = [p for p in text.replace(",", " ").split() if p]
+    # Name the first piece that fails on its own ("name:value" or "name: value").
+    merged = []
+    for k, piece in enumerate(pieces):
+        if piece.endswith(":") and k + 1 < len(pieces):
+            continue
+        merged.append(f"{pieces[k - 1]} {piece}" if k and pieces[k - 1].endswith(":") else piece)
+    bad = next((p for p in merged if not _merge_params(cp_model.CpSolver().parameters, p)), text)
+    name = bad.split(":")[0].strip()
+    known = hasattr(cp_model.CpSolver().parameters, name)
+    why = "bad value" if known else f"no CP-SAT parameter is called {name!r}"
+    msg = (
+        f"CP-SAT parameter {bad!r} is not valid: {why}; give name:value pairs in CP-SAT's text format, "
+        "e.g. 'linearization_level:2 cp_model_probing_level:0'"
+    )
+    raise DataError(msg)
+
+
+def solver_from_options(options: SolveOptions, *, limit: float, workers: int) -> cp_model.CpSolver:
+    """Return a CP-SAT solver set up from ``options`` with a time ``limit`` and ``workers``."""
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.num_workers = workers
+    params.random_seed = options.seed
+    if options.deterministic:
+        params.max_deterministic_time = limit
+        if workers > 1:
+            params.interleave_search = True
+    else:
+        params.max_time_in_seconds = limit
+    if logger.isEnabledFor(logging.DEBUG):
+        params.log_search_progress = True
+        params.log_to_stdout = False
+        solver.log_callback = logger.debug
+    if options.params and not _merge_params(params, options.params):
+        check_params(options.params)  # raises, naming the parameter
+    return solver
+
+
+# --------------------------------------------------------------------------------------
+# Stages
+# --------------------------------------------------------------------------------------
+
+
+def _solve_stage(
+    pm: PartitionModel, labels: list[int], stage: str, solver: cp_model.CpSolver, *, centre_roots: bool
+) -> tuple[list[int], StageResult]:
+    """Minimise one stage from a hinted start; return the grouping and the stage's result.
+
+    Roots are ordered (symmetry breaking) unless ``centre_roots`` lets them move to the centre.
+    """
+    stage_model = pm.model.clone()
+    stage_model.add(pm.forest.ordered_roots == int(not centre_roots))
+    add_hints(pm, stage_model, labels, centre_roots=centre_roots)
+    stage_model.minimize(STAGE_REGISTRY[stage].expression(pm))
+    t0 = time.perf_counter()
+    status = solver.solve(stage_model)
+    seconds = time.perf_counter() - t0
+    name = _STATUS.get(status, str(status))
+    if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+        msg = (
+            f"CCG {pm.inst.ccg}: no plan meets the hard rules (CP-SAT says {name} at stage {stage}); "
+            "the likely binding rule is a lock, or keeping buildings together where a lock or a big "
+            "practice splits a building: relax one"
+        )
+        raise InfeasibleError(msg)
+    if status == cp_model.UNKNOWN:  # no solution within the limit: keep the previous one
+        value = STAGE_REGISTRY[stage].evaluate(Grouping(pm.inst, labels))
+        bound = float(solver.best_objective_bound)
+        return labels, StageResult(stage, value, min(bound, value), "FEASIBLE", seconds)
+    result = StageResult(
+        stage, float(solver.objective_value), float(solver.best_objective_bound), name, seconds
+    )
+    return pm.labels(solver), result
+
+
+def run_stages(
+    pm: PartitionModel, labels: Sequence[int], stages: Sequence[str], options: SolveOptions
+) -> tuple[list[int], list[StageResult]]:
+    """Minimise ``stages`` one after another on ``pm`` from the grouping ``labels``.
+
+    Each stage's value is fixed (as a constraint on ``pm.model``) for the stages after it.
+    A stage whose start meets its lower bound is proven without search. Before the
+    compactness stage, boundary practices are moved between in-band groups (polish).
+
+    Returns
+    -------
+    tuple
+        The final grouping and each stage's :class:`StageResult`.
+    """
+    inst, labels = pm.inst, list(labels)
+    done: dict[str, StageResult] = {}
+    for k, stage in enumerate(stages):
+        if stage == "compactness":
+            labels = polish(
+                inst, labels, values=partial(stage_values, inst, stages=stages[:k]), keep=stages[:k]
+            )
+        value = STAGE_REGISTRY[stage].evaluate(Grouping(inst, labels))
+        bound = lower_bound(stage, inst, done)
+        if bound is not None and value <= bound:
+            # The start meets a bound no plan can beat: proven without search.
+            done[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
+        else:
+            # Stage 1 reaches the solver only where the warm start missed the bound: there the
+            # portfolio (large-neighbourhood search beside the tree search) needs two workers.
+            first = k == 0
+            solver = solver_from_options(
+                options,
+                limit=options.proof_limit_s if first else options.time_limit_s,
+                workers=max(options.workers, 2) if first else options.workers,
+            )
+            centre = "compactness" in stages[: k + 1]
+            labels, done[stage] = _solve_stage(pm, labels, stage, solver, centre_roots=centre)
+        # Fix this stage's value for the stages after it.
+        pm.model.add(STAGE_REGISTRY[stage].expression(pm) <= round(done[stage].value))
+        result = done[stage]
+        logger.debug(
+            "%s stage %s: %s value %s bound %s", inst.ccg, stage, result.status, result.value, result.bound
+        )
+    return labels, list(done.values())
+
+
+def solve_instance(
+    inst: Instance, options: SolveOptions, *, extra: Iterable[Builder] = ()
+) -> tuple[dict[str, str], CcgResult]:
+    """Solve one CCG stage by stage; return practice code to PCN id, and the result.
+
+    ``extra`` builders add constraints to the model before the stages run (they must
+    pickle to run in a process pool).
+    """
+    start = time.perf_counter()
+    rules = inst.rules
+    labels = warm_start(inst, seed=options.seed)
+    pm = build_model(inst, stages=rules.stages, keep_sites=rules.keep_sites, extra=extra)
+    labels, stages = run_stages(pm, labels, rules.stages, options)
+    if not stages[0].proven:
+        logger.warning(
+            "%s: fewest out-of-band groups not proven within %.0f s (found %s, bound %s)",
+            inst.ccg,
+            options.proof_limit_s,
+            stages[0].value,
+            stages[0].bound,
+        )
+    ids = group_ids(inst, labels)
+    grouping = Grouping(inst, labels)
+    result = CcgResult(
+        ccg_code=inst.ccg,
+        status="OPTIMAL" if all(s.proven for s in stages) else "FEASIBLE",
+        stages=tuple(stages),
+        seconds=time.perf_counter() - start,
+        groups=len(ids),
+        out_of_band=sum(s != "in_band" for s in grouping.statuses),
+        exempt=sum(s.startswith("exempt_") for s in grouping.statuses),
+        split_sites=int(STAGE_REGISTRY["split_sites"].evaluate(grouping)),
+        explanations=explain_groups(inst, labels, ids, stages[0]),
+    )
+    return {code: ids[labels[i]] for i, code in enumerate(inst.codes)}, result

@@ -1,0 +1,203 @@
+"""The one registry of objective stages: name -> model expression, evaluator, lower bound.
+
+Each :class:`Stage` says, in one place, how the stage is written in the CP-SAT model
+(:attr:`Stage.expression`, reading the parts :func:`footprint.partition.model.build_model`
+returned), how the same figure is computed in plain Python for any grouping
+(:attr:`Stage.evaluate`, on a :class:`Grouping`) and a bound no plan can beat
+(:attr:`Stage.lower_bound`, from the fixed groups and the stages already solved). A new
+use of the model (repair, alternatives, clinical-director clusters) adds a stage here.
+
+The stages (:data:`footprint.config.STAGES`):
+
+``out_of_band``
+    groups out of band and not exempt (they break the band rule);
+``out_of_band_all``
+    groups out of band, exempt ones too;
+``deviation``
+    patients outside the band, summed over groups (exempt groups included);
+``split_sites``
+    buildings whose practices are in more than one group;
+``moves``
+    practices not left in the group matched to their current PCN (transfer distance);
+``compactness``
+    patients times distance (100 m) along each group's tree from its centre (the model's
+    tree distance; the reported compactness is km to the list-weighted centre).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from footprint.config import GroupStatus
+from footprint.partition._instance import Instance, forest, match_current, members_of, subtree_sizes
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+    from footprint.partition.model import PartitionModel
+
+__all__ = ["STAGE_REGISTRY", "Grouping", "Stage", "StageResult", "lower_bound"]
+
+_BREAKS = ("below", "above")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """The outcome of one objective stage in one CCG."""
+
+    name: str
+    value: float
+    bound: float
+    status: str
+    seconds: float
+
+    @property
+    def proven(self) -> bool:
+        """Whether the stage's value is proven optimal (bound met)."""
+        return self.status == "OPTIMAL"
+
+
+class Grouping:
+    """A grouping of one instance's practices (a label per practice), evaluated lazily."""
+
+    def __init__(self, inst: Instance, labels: Sequence[int]) -> None:
+        self.inst = inst
+        self.labels = list(labels)
+
+    @cached_property
+    def groups(self) -> list[list[int]]:
+        """Return each group's practice indices."""
+        return list(members_of(self.labels).values())
+
+    @cached_property
+    def statuses(self) -> list[GroupStatus]:
+        """Return each group's status under the band rule (in the order of :attr:`groups`)."""
+        return [self.inst.status(members) for members in self.groups]
+
+    @cached_property
+    def centred_forest(self) -> tuple[list[int], dict[int, int]]:
+        """Return each practice's root (its group's centre) and parent in a shortest-path tree."""
+        return forest(self.inst, self.labels, centre_roots=True)
+
+
+#: A stage's lower bound from an instance and the results of the stages solved before it.
+LowerBound = Callable[[Instance, Mapping[str, StageResult]], float | None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One objective stage: its model expression, plain-Python evaluator and lower bound."""
+
+    name: str
+    expression: Callable[[PartitionModel], cp_model.LinearExprT]
+    evaluate: Callable[[Grouping], float]
+    lower_bound: LowerBound
+
+
+def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
+    return [(group, inst.status(group)) for group in inst.fixed_groups()]
+
+
+def _bound_not_exempt(inst: Instance, _done: Mapping[str, StageResult]) -> float:
+    # The fixed groups (big practices alone, locked groups) out of band and not exempt.
+    return float(sum(status in _BREAKS for _, status in _fixed_statuses(inst)))
+
+
+def _bound_all(inst: Instance, done: Mapping[str, StageResult]) -> float:
+    # Every fixed group out of band; and at least the proven fewest not exempt plus the
+    # fixed exempt groups (every plan has both).
+    fixed = _fixed_statuses(inst)
+    out = sum(status != "in_band" for _, status in fixed)
+    exempt = sum(status.startswith("exempt_") for _, status in fixed)
+    first = done.get("out_of_band")
+    return float(max(out, (first.bound if first is not None else 0) + exempt))
+
+
+def _bound_deviation(inst: Instance, _done: Mapping[str, StageResult]) -> float:
+    return float(sum(inst.deviation(group) for group in inst.fixed_groups()))
+
+
+def _zero(_inst: Instance, _done: Mapping[str, StageResult]) -> float:
+    return 0.0
+
+
+def _no_bound(_inst: Instance, _done: Mapping[str, StageResult]) -> None:
+    return None
+
+
+def _split_sites(g: Grouping) -> float:
+    return float(sum(len({g.labels[i] for i in site}) > 1 for site in _movable_sites(g.inst)))
+
+
+def _movable_sites(inst: Instance) -> list[list[int]]:
+    """Return the buildings whose movable practices (not big ones) number at least two."""
+    sites = [[i for i in site if not inst.big[i]] for site in inst.sites]
+    return [site for site in sites if len(site) > 1]
+
+
+def _moves(g: Grouping) -> float:
+    inst = g.inst
+    if inst.current is None:
+        return 0.0
+    centre_of, _ = g.centred_forest
+    matched = match_current(inst, centre_of)
+    return float(sum(matched.get(c) != centre_of[i] for i, c in enumerate(inst.current) if c >= 0))
+
+
+def _tree_distance(g: Grouping) -> float:
+    _, parent = g.centred_forest
+    subtree = subtree_sizes(g.inst, parent)
+    return float(sum(g.inst.arc_length[up, v] * subtree[v] for v, up in parent.items()))
+
+
+#: Every objective stage, by name (the keys are :data:`footprint.config.STAGES`).
+STAGE_REGISTRY: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage(
+            "out_of_band",
+            lambda pm: pm.band.not_exempt_count,
+            lambda g: float(sum(s in _BREAKS for s in g.statuses)),
+            _bound_not_exempt,
+        ),
+        Stage(
+            "out_of_band_all",
+            lambda pm: pm.band.out_of_band_count,
+            lambda g: float(sum(s != "in_band" for s in g.statuses)),
+            _bound_all,
+        ),
+        Stage(
+            "deviation",
+            lambda pm: pm.band.total_deviation,
+            lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
+            _bound_deviation,
+        ),
+        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero),
+        Stage("moves", lambda pm: _moved(pm), _moves, _zero),
+        Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),
+    )
+}
+
+
+def _moved(pm: PartitionModel) -> cp_model.LinearExprT:
+    if pm.moves is None:
+        msg = "the moves stage needs the model built with the moves stage (and the current PCNs)"
+        raise ValueError(msg)
+    return pm.moves.moved
+
+
+def stage_values(
+    inst: Instance, labels: Sequence[int], stages: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Evaluate ``stages`` (default: every stage) of a grouping in plain Python, as the model counts them."""
+    grouping = Grouping(inst, labels)
+    names = stages if stages is not None else list(STAGE_REGISTRY)
+    return {name: STAGE_REGISTRY[name].evaluate(grouping) for name in names}
+
+
+def lower_bound(name: str, inst: Instance, done: Mapping[str, StageResult]) -> float | None:
+    """Return a bound on stage ``name`` no plan can beat, or ``None`` when none is known."""
+    return STAGE_REGISTRY[name].lower_bound(inst, done)

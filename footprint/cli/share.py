@@ -1,0 +1,168 @@
+"""``footprint share``: which neighbouring PCNs could share a clinical director, and the best arrangement."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from footprint._io import atomic_write
+from footprint.cli._common import load, out_dir
+from footprint.errors import DataError
+from footprint.plan import Plan, plan_from_practices, read_plan
+from footprint.share import ShareOptions, ShareResult, share_plan, share_report_html
+
+#: Library option names in messages, as this command spells them.
+_FLAGS = {
+    "max_km": "--max-km",
+    "max_patients": "--max-patients",
+    "max_practices": "--max-practices",
+    "cluster_size": "--cluster-size",
+    "base practice(s)": "--base practice(s)",
+    "a rates file": "a --rates file",
+    "year ": "--year ",
+}
+MAPS_PENDING = "maps of shared-CD clusters: pending (render's generic overlays)"
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the ``share`` command."""
+    parser = commands.add_parser(
+        "share",
+        parents=parents,
+        help="which neighbouring PCNs could share a clinical director: candidates and the optimal pairing",
+    )
+    parser.add_argument(
+        "plan",
+        metavar="PLAN.csv",
+        nargs="?",
+        type=Path,
+        help="plan to analyse, given before --ccg (default: the current PCNs of the practices file)",
+    )
+    defaults = ShareOptions()
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--max-km",
+        type=float,
+        default=defaults.max_km,
+        metavar="D",
+        help="largest base-to-member distance, km (default %(default)s)",
+    )
+    limits.add_argument("--max-patients", type=int, metavar="N", help="largest combined list size")
+    limits.add_argument("--max-practices", type=int, metavar="K", help="largest number of practices")
+    limits.add_argument(
+        "--cluster-size",
+        type=int,
+        default=defaults.cluster_size,
+        metavar="S",
+        help="also list connected clusters of up to S PCNs (default %(default)s: pairs)",
+    )
+    limits.add_argument("--base", metavar="CODE,...", help="practices named as CD bases")
+    limits.add_argument(
+        "--across-ccgs", action="store_true", help="PCNs meeting across a CCG boundary are neighbours too"
+    )
+    money = parser.add_argument_group("funding")
+    money.add_argument(
+        "--year", default=defaults.year, metavar="YYYY/YY", help="payment year (default %(default)s)"
+    )
+    money.add_argument("--rates", type=Path, metavar="FILE", help="CD payment rates CSV (default: shipped)")
+    parser.add_argument("--no-maps", action="store_true", help="do not draw maps (maps are pending anyway)")
+    parser.set_defaults(func=run)
+
+
+def _flags(message: str) -> str:
+    for name, flag in _FLAGS.items():
+        message = message.replace(name, flag)
+    return message
+
+
+def options_from_args(args: argparse.Namespace) -> ShareOptions:
+    """Return the :class:`ShareOptions` the command's options ask for (bad ones: one-line error)."""
+    try:
+        return ShareOptions(
+            max_km=args.max_km,
+            max_patients=args.max_patients,
+            max_practices=args.max_practices,
+            cluster_size=args.cluster_size,
+            bases=tuple(c for c in (args.base or "").split(",") if c.strip()),
+            across_ccgs=args.across_ccgs,
+            year=args.year,
+        )
+    except DataError as exc:
+        raise DataError(_flags(str(exc))) from None
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+
+
+def write_outputs(result: ShareResult, out: Path, *, title: str) -> list[Path]:
+    """Write ``pairs.csv``, ``arrangement.csv``, ``clusters.csv`` (3+), ``summary.json``, ``report.html``."""
+    paths = [out / "pairs.csv", out / "arrangement.csv", out / "summary.json", out / "report.html"]
+    _write_csv(result.pairs_table(), paths[0])
+    _write_csv(result.arrangement_table(), paths[1])
+    summary = {**result.summary(), "plan": title, "maps": MAPS_PENDING}
+    with atomic_write(paths[2]) as fh:
+        json.dump(summary, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    with atomic_write(paths[3]) as fh:
+        fh.write(share_report_html(result, title=title, maps_note=MAPS_PENDING))
+    if result.options.cluster_size > 2:
+        paths.append(out / "clusters.csv")
+        _write_csv(result.clusters_table(), paths[-1])
+    return paths
+
+
+def _print_summary(result: ShareResult, title: str) -> None:
+    summary = result.summary()
+    arrangement, candidates = summary["arrangement"], summary["candidates"]
+    print(
+        f"{title}: {summary['pcns']:,} PCNs, {summary['patients']:,} patients, "
+        f"{summary['funded_wte']:.1f} WTE of funded CD time; limits: {summary['options']['limits']}"
+    )
+    for note in summary["notes"]:
+        print(f"  note: {note}")
+    print(
+        f"candidate pairs {candidates['pairs']:,} ({candidates['pairs_meeting_limits']:,} meet the limits)"
+        + (
+            f"; clusters of 3+ PCNs {candidates['clusters_over_two']:,}"
+            if candidates["clusters_over_two"]
+            else ""
+        )
+    )
+    print(
+        f"optimal arrangement (proven): {arrangement['cd_posts']:,} CD posts instead of "
+        f"{arrangement['cd_posts_now']:,}; {arrangement['shared_clusters']:,} shared, "
+        f"{arrangement['keep_own']:,} PCNs keep their own; mean distance to the base "
+        f"{arrangement['mean_km_to_base']:.2f} km (own bases {arrangement['mean_km_own_bases']:.2f} km); "
+        f"{arrangement['wte_per_post']:.3f} WTE per post"
+    )
+    posts = ", ".join(f"{r['max_km']:g} km {r['cd_posts']:,}" for r in summary["sensitivity"])
+    print(f"CD posts by distance limit: {posts}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse clinical-director sharing for a plan and write its tables, summary and report."""
+    options = options_from_args(args)
+    practices, _, graph = load(args)
+    # With --ccg the plan may name practices of other CCGs: they are ignored, not refused.
+    known = None if args.ccg else practices
+    plan: Plan = plan_from_practices(practices) if args.plan is None else read_plan(args.plan, known)
+    title = "current PCNs" if args.plan is None else f"plan {args.plan.name}"
+    kept = plan.restrict(graph.nodes)
+    if args.ccg and len(kept) < len(plan):
+        print(f"{len(plan) - len(kept):,} practice(s) of the plan outside {', '.join(args.ccg)} are ignored")
+    names: dict[str, str] = {}
+    if args.plan is None and "pcn_name" in practices.columns:
+        names = practices.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
+    try:
+        result = share_plan(kept, graph, options=options, rates=args.rates, names=names)
+    except DataError as exc:
+        raise DataError(_flags(str(exc))) from None
+    _print_summary(result, title)
+    paths = write_outputs(result, out_dir(args), title=title)
+    print(f"written: {', '.join(str(p) for p in paths)}; {MAPS_PENDING}")
+    return 0

@@ -433,6 +433,20 @@ def select_ccgs(practices: gpd.GeoDataFrame, ccgs: Sequence[str] | None) -> gpd.
     return practices[practices["ccg_code"].isin(wanted)]
 
 
+def _read_rows(path: str | os.PathLike[str], *, what: str, columns: tuple[str, str]) -> pd.DataFrame:
+    """Read a small two-column rules CSV, stripped; refuse a missing column or an empty file."""
+    frame = read_text_csv(path, what=what, expect=f"a CSV with columns {','.join(columns)}")
+    if not set(columns) <= set(frame.columns):
+        msg = f"{what} {path} needs columns {' and '.join(columns)} (found: {', '.join(frame.columns)})"
+        raise DataError(msg)
+    frame = frame[list(columns)].apply(lambda c: c.str.strip())
+    if frame.empty:
+        msg = f"{what} {path} has no rows: give at least one {','.join(columns)} row, or leave the option out"
+        raise DataError(msg)
+    frame["line"] = np.arange(len(frame)) + 2
+    return frame
+
+
 def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read the practices allowed to join a neighbouring CCG's network.
 
@@ -444,16 +458,51 @@ def read_allow_cross(path: str | os.PathLike[str]) -> dict[str, str]:
     DataError
         If the file is missing, lacks a column or repeats a practice.
     """
-    frame = read_text_csv(path, what="allow-cross file", expect="a CSV with columns practice_code,ccg_code")
-    if not {"practice_code", "ccg_code"} <= set(frame.columns):
-        msg = (
-            f"allow-cross file {path} needs columns practice_code and ccg_code "
-            f"(found: {', '.join(frame.columns)})"
-        )
-        raise DataError(msg)
-    codes = frame["practice_code"].str.strip().str.upper()
+    frame = _read_rows(path, what="allow-cross file", columns=("practice_code", "ccg_code"))
+    codes = frame["practice_code"].str.upper()
     dup = codes[codes.duplicated()]
     if len(dup):
         msg = f"allow-cross file {path} repeats practice(s) {', '.join(sorted(set(dup)))}: keep one row each"
         raise DataError(msg)
     return dict(zip(codes, frame["ccg_code"].str.upper(), strict=True))
+
+
+def read_approved(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read the groups a commissioner approved as exceptions: PCN id to the reason.
+
+    The CSV has columns ``pcn_id`` and ``reason``; such groups are exempt from the band.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, lacks a column, repeats a PCN or gives no reason.
+    """
+    frame = _read_rows(path, what="approved file", columns=("pcn_id", "reason"))
+    dup = frame["pcn_id"][frame["pcn_id"].duplicated()]
+    if len(dup):
+        msg = f"approved file {path} repeats PCN(s) {', '.join(sorted(set(dup)))}: keep one row each"
+        raise DataError(msg)
+    blank = frame[(frame["pcn_id"] == "") | (frame["reason"] == "")]
+    if len(blank):
+        lines = ", ".join(str(n) for n in blank["line"].head(10))
+        msg = f"approved file {path} has a blank pcn_id or reason on line(s) {lines}: give both"
+        raise DataError(msg)
+    return dict(zip(frame["pcn_id"], frame["reason"], strict=True))
+
+
+def read_pairs(path: str | os.PathLike[str], *, what: str) -> list[tuple[str, str]]:
+    """Read pairs of practices (columns ``practice_a``, ``practice_b``), e.g. to keep apart or together.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, lacks a column, or pairs a practice with itself.
+    """
+    frame = _read_rows(path, what=what, columns=("practice_a", "practice_b"))
+    a, b = frame["practice_a"].str.upper(), frame["practice_b"].str.upper()
+    same = frame[a == b]
+    if len(same):
+        lines = ", ".join(f"{c} (line {n})" for c, n in zip(same["practice_a"], same["line"], strict=True))
+        msg = f"{what} {path} pairs a practice with itself: {lines}; name two practices per row"
+        raise DataError(msg)
+    return sorted({tuple(sorted(p)) for p in zip(a, b, strict=True)})  # type: ignore[misc]

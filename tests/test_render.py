@@ -515,7 +515,8 @@ def run_map(capsys, tmp_path, monkeypatch, *argv):
 def test_map_command_draws_the_current_pcns(capsys, tmp_path, monkeypatch):
     code, out, _ = run_map(capsys, tmp_path, monkeypatch, "--ccg", "99F")
     assert code == 0
-    assert out.startswith("Current PCNs: 1 CCG maps with printable PCN pages written to")
+    assert "\nCurrent PCNs: 1 CCG maps with printable PCN pages written to" in out
+    assert out.startswith("note: 1 of 23 practices have no PCN in the plan: drawn as open")
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
         "99F-pcns.html",
         "99F.html",

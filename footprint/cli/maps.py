@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -53,31 +54,30 @@ def draw(
     out: Path,
     *,
     rules: Rules,
-    boundaries: gpd.GeoDataFrame,
-    current: Plan | None,
-    ccgs: Sequence[str] | None,
-    name: str,
     problems: Mapping[str, str] | None = None,
-    **options: object,
+    **options: Any,
 ) -> list[Path]:
-    """Write the maps of ``plan`` with a progress bar; every command that draws maps calls this."""
-    from footprint.render import write_maps  # folium loads only for commands that draw
+    """Write the maps of ``plan`` with a progress bar; every command that draws maps calls this.
+
+    ``options`` are :class:`footprint.render.MapOptions` fields; ``current`` may be given as
+    a plan, drawn as the dashed layer of current PCNs.
+    """
+    from footprint.render import MapOptions, write_maps  # folium loads only for commands that draw
 
     table = group_table(plan, practices, rules=rules)
+    current = options.pop("current", None)
+    if current is not None:
+        options["current"] = group_table(current, practices, rules=rules)
     with progress_bar("maps") as update:
         return write_maps(
             practices,
             graph,
             plan,
             out,
-            boundaries=boundaries,
-            current=current,
+            groups=table,
             problems={**group_problems(table), **(problems or {})},
-            ccgs=ccgs,
-            name=name,
-            band=rules.band,
+            options=MapOptions(**options),
             progress=lambda done, total, ccg: update(done, total, ccg),
-            **options,
         )
 
 

@@ -100,7 +100,7 @@ def _say_what_is_drawn(plan: Plan, graph: nx.Graph, ccgs: Sequence[str] | None) 
     open_count = len(codes) - len(assigned) + len(assigned.open_practices)
     if open_count:
         print(f"note: {open_count:,} of {len(codes):,} practices have no PCN in the plan: drawn as open")
-    crossing = [v.pcn_id for v in check_plan(plan.restrict(codes), graph) if v.rule == "ccg"]
+    crossing = [str(v.pcn_id) for v in check_plan(plan.restrict(codes), graph) if v.rule == "ccg"]
     if crossing:
         print(f"note: {len(crossing)} PCN(s) cross a CCG line: {', '.join(crossing[:10])}")
 

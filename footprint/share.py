@@ -269,8 +269,9 @@ def read_rates(path: str | os.PathLike[str] | None = None) -> dict[str, CdRate]:
         msg = f"rates file {path} lacks column(s) {', '.join(missing)}; it needs year and gbp_per_patient"
         raise DataError(msg)
     frame = frame.reindex(
-        columns=["year", "gbp_per_patient", "merged_into_core", "uncertain", "period", "source", "note"]
-    ).fillna("")
+        columns=["year", "gbp_per_patient", "merged_into_core", "uncertain", "period", "source", "note"],
+        fill_value="",
+    )
     rates = {}
     for line, row in enumerate(frame.itertuples(index=False), start=2):
         text = row.gbp_per_patient
@@ -931,7 +932,7 @@ def share_plan(
     by_pair = {tuple(p): row for p, (_, row) in zip(pairs["pcns"], pairs.iterrows(), strict=True)}
     keep_own = {p: _keep_own_reason(p, pcns, by_pair) for p in sorted(pcns) if p not in in_shared}
     free = ShareOptions(**{**asdict(options), "max_km": None})
-    allowed = pairs[[not _limit_breaches(r, free) for _, r in pairs.iterrows()]]
+    allowed = pairs.loc[np.array([not _limit_breaches(r, free) for _, r in pairs.iterrows()], dtype=bool)]
     return ShareResult(
         options=options,
         rate=rate,

@@ -1,0 +1,333 @@
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import random
+
+import networkx as nx
+import pytest
+
+from footprint.cli import main
+from footprint.errors import DataError
+from footprint.plan import Plan
+from footprint.share import (
+    ARRANGEMENT_COLUMNS,
+    CLUSTERS_PENDING,
+    PAIR_COLUMNS,
+    ShareOptions,
+    _connected_sets,
+    cluster_reach,
+    optimal_pairs,
+    pcn_graph,
+    rate_for_year,
+    read_rates,
+    sensitivity_svg,
+    share_candidates,
+    share_plan,
+    share_report_html,
+)
+from tests.conftest import DATA
+
+
+def small_graph() -> tuple[nx.Graph, Plan]:
+    """PCN p is practice A; PCN q is B and C; r is D, far to the east.
+
+    ::
+
+        C (3, 4) 10k
+        |
+        A (0, 0) 20k -- B (3, 0) 10k ------------ D (40, 0) 30k
+    """
+    g = nx.Graph()
+    for code, x, y, size in [
+        ("A", 0, 0, 20_000),
+        ("B", 3_000, 0, 10_000),
+        ("C", 3_000, 4_000, 10_000),
+        ("D", 40_000, 0, 30_000),
+    ]:
+        g.add_node(
+            code, x=float(x), y=float(y), list_size=size, ccg_code="X", practice_name=f"Practice {code}"
+        )
+    g.add_edges_from([("A", "B"), ("B", "C")], type="rook")
+    g.add_edge("B", "D", type="bridge", length_km=37.0)
+    return g, Plan({"A": "p", "B": "q", "C": "q", "D": "r"})
+
+
+def test_distances_and_funding_by_hand():
+    g, plan = small_graph()
+    rate = rate_for_year("2020/21")
+    pairs = share_candidates(plan, g, options=ShareOptions(max_km=10, year="2020/21"), rate=rate)
+    pq = pairs[pairs["pcn_b"] == "q"].iloc[0]
+    # A-B 3 km, A-C 5 km, B-C 4 km: B's largest distance (4) is least, so B is the base.
+    assert pq["base"] == "B" and pq["max_km"] == pytest.approx(4.0)
+    # (20,000 x 3 + 10,000 x 0 + 10,000 x 4) / 40,000 = 2.5 km
+    assert pq["mean_km"] == pytest.approx(2.5)
+    assert (pq["patients"], pq["practices"]) == (40_000, 3)
+    assert pq["wte"] == pytest.approx(0.2) and pq["sessions"] == pytest.approx(2.0)
+    assert pq["gbp"] == pytest.approx(40_000 * 0.722)
+    assert pq["cost"] == 20_000 * 3_000 + 10_000 * 4_000
+    qr = pairs[pairs["pcn_a"] == "q"].iloc[0]
+    assert not qr["meets_limits"] and qr["reason"].startswith("base to member")
+
+
+def test_named_base_and_singles():
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=10, bases=("c",)))
+    pq = result.candidates[result.candidates["pcn_b"] == "q"].iloc[0]
+    assert pq["base"] == "C" and pq["max_km"] == pytest.approx(5.0)
+    assert result.singles.loc["q", "base"] == "C"
+    assert result.singles.loc["p", "max_km"] == 0.0
+
+
+def test_arrangement_and_keep_own_reasons():
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=10))
+    assert result.cd_posts == 2
+    assert result.keep_own == {
+        "r": "every neighbouring PCN breaks a limit (q: base to member 37.0 km > 10 km)"
+    }
+    table = result.arrangement_table()
+    assert tuple(table.columns) == ARRANGEMENT_COLUMNS
+    shared = table[table["pcn_id"].isin(["p", "q"])]
+    assert shared["cluster"].nunique() == 1 and set(shared["base"]) == {"B"}
+    # mean over everyone: (100,000,000 patient-m for p+q, 0 for r) / 70,000 patients
+    assert result.mean_km == pytest.approx(1e8 / 70_000 / 1000)
+    lone = Plan({"A": "p", "B": "p", "C": "p", "D": "r"})
+    g2 = g.copy()
+    g2.remove_edge("B", "D")
+    assert share_plan(lone, g2).keep_own == {"p": "no neighbouring PCN", "r": "no neighbouring PCN"}
+
+
+def test_limits_respected():
+    g, plan = small_graph()
+    for options, word in [
+        (ShareOptions(max_km=3.9), "base to member 4.0 km > 3.9 km"),
+        (ShareOptions(max_patients=39_999), "40,000 patients > 39,999"),
+        (ShareOptions(max_practices=2), "3 practices > 2"),
+    ]:
+        result = share_plan(plan, g, options=options)
+        pq = result.candidates[result.candidates["pcn_b"] == "q"].iloc[0]
+        assert not pq["meets_limits"] and word in pq["reason"]
+        assert result.cd_posts == 3 and "q" in result.keep_own
+    result = share_plan(plan, g, options=ShareOptions(max_km=None, max_patients=80_000))
+    for cluster, rows in result.arrangement.groupby("cluster"):
+        assert rows["patients"].iloc[0] <= 80_000, cluster
+
+
+def random_case(seed: int, n: int = 8) -> tuple[nx.Graph, Plan]:
+    rng = random.Random(seed)
+    g = nx.Graph()
+    plan = {}
+    for i in range(n):
+        for j in range(rng.choice([1, 2])):
+            code = f"P{i}{j}"
+            g.add_node(
+                code,
+                x=rng.uniform(0, 20_000),
+                y=rng.uniform(0, 20_000),
+                list_size=rng.randrange(5_000, 30_000),
+                ccg_code="X",
+                practice_name=code,
+            )
+            plan[code] = f"n{i}"
+            if j:
+                g.add_edge(f"P{i}0", code, type="site")
+    codes = list(g)
+    for a, b in itertools.combinations(codes, 2):
+        if rng.random() < 0.3:
+            g.add_edge(a, b, type="rook")
+    return g, Plan(plan)
+
+
+def brute_force(
+    pcns: list[str], allowed: dict[tuple[str, str], int], single: dict[str, int]
+) -> tuple[int, int]:
+    """Return (fewest posts, least patient-metres) over every matching of the allowed pairs."""
+    best = (len(pcns), sum(single.values()))
+    edges = list(allowed)
+    for k in range(1, len(pcns) // 2 + 1):
+        for chosen in itertools.combinations(edges, k):
+            used = [p for e in chosen for p in e]
+            if len(set(used)) < len(used):
+                continue
+            cost = sum(single.values()) - sum(single[a] + single[b] - allowed[a, b] for a, b in chosen)
+            best = min(best, (len(pcns) - k, cost))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pairing_optimum_matches_brute_force(seed):
+    g, plan = random_case(seed)
+    options = ShareOptions(max_km=12, max_patients=70_000)
+    result = share_plan(plan, g, options=options)
+    pairs = result.candidates[result.candidates["meets_limits"]]
+    allowed = {(a, b): int(c) for a, b, c in pairs[["pcn_a", "pcn_b", "cost"]].itertuples(index=False)}
+    single = result.singles["cost"].to_dict()
+    posts, cost = brute_force(list(result.singles.index), allowed, single)
+    assert result.cd_posts == posts
+    assert result.arrangement.drop_duplicates("cluster")["cost"].sum() == cost
+    # every shared cluster is an allowed pair of neighbours
+    for _, rows in result.arrangement[result.arrangement["pcns"] > 1].groupby("cluster"):
+        assert tuple(sorted(rows["pcn_id"])) in allowed
+
+
+def test_optimal_pairs_prefers_cardinality_over_distance():
+    # p-q is very cheap, but taking it leaves r and s unpaired: p-r and q-s give two posts fewer.
+    pairs = {("p", "q"): 0, ("p", "r"): 900, ("q", "s"): 900}
+    import pandas as pd
+
+    frame = pd.DataFrame([(a, b, c) for (a, b), c in pairs.items()], columns=["pcn_a", "pcn_b", "cost"])
+    assert optimal_pairs(["p", "q", "r", "s"], frame, dict.fromkeys("pqrs", 0)) == [("p", "r"), ("q", "s")]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_connected_sets_match_brute_force(seed):
+    g, plan = random_case(seed, n=7)
+    pcns = pcn_graph(plan, g)
+    found = list(_connected_sets(pcns, 4))
+    assert len(found) == len(set(found))
+    expected = {
+        tuple(sorted(c))
+        for k in (2, 3, 4)
+        for c in itertools.combinations(pcns, k)
+        if nx.is_connected(pcns.subgraph(c))
+    }
+    assert set(found) == expected
+
+
+def test_clusters_listed_and_arrangement_pending(caplog):
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=50, cluster_size=3))
+    assert list(result.clusters_table()["pcns"]) == ["p q r"]
+    assert any(CLUSTERS_PENDING in note for note in result.summary()["notes"])
+    assert CLUSTERS_PENDING in caplog.text
+
+
+def test_cluster_reach():
+    g, plan = small_graph()
+    reach = cluster_reach(pcn_graph(plan, g), g, max_km=4.5)
+    assert reach["B", "q"] == (4.0, 10_000 * 4_000)
+    assert ("A", "q") not in reach and ("B", "r") not in reach
+
+
+def test_merged_year_reports_wte_only():
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(year="2024/25"))
+    assert result.candidates["gbp"].isna().all()
+    assert "merged into core PCN funding" in result.summary()["notes"][0]
+
+
+def test_rates_override(tmp_path):
+    path = tmp_path / "rates.csv"
+    path.write_text("year,gbp_per_patient\n2030/31,1.00\n")
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(year="2030/31"), rates=path)
+    assert result.singles.loc["r", "gbp"] == 30_000.0
+
+
+def test_errors(tmp_path):
+    g, plan = small_graph()
+    with pytest.raises(DataError, match=r"max_km -1 km must be a positive distance"):
+        ShareOptions(max_km=-1)
+    with pytest.raises(DataError, match=r"max_km 0 km must be a positive distance"):
+        ShareOptions(max_km=0)
+    with pytest.raises(DataError, match=r"max_patients 0 must be a positive whole number"):
+        ShareOptions(max_patients=0)
+    with pytest.raises(DataError, match=r"max_practices -2 must be a positive whole number"):
+        ShareOptions(max_practices=-2)
+    with pytest.raises(DataError, match=r"cluster_size 1 must lie between 2 \(pairs\) and 6"):
+        ShareOptions(cluster_size=1)
+    with pytest.raises(DataError, match=r"year '2021' is not a financial year: write it YYYY/YY"):
+        ShareOptions(year="2021")
+    with pytest.raises(DataError, match=r"sensitivity distances .* must all be positive km"):
+        ShareOptions(sensitivity_km=(0.0,))
+    with pytest.raises(DataError, match=r"no CD payment rate for year 2031/32: known years are 2019/20, "):
+        share_plan(plan, g, options=ShareOptions(year="2031/32"))
+    with pytest.raises(
+        DataError, match=r"base practice\(s\) Z9 \(not a practice of the plan\) are in no PCN"
+    ):
+        share_plan(plan, g, options=ShareOptions(bases=("Z9",)))
+    open_plan = Plan({**plan.assignment, "A": None})
+    with pytest.raises(DataError, match=r"A \(open in the plan\) are in no PCN"):
+        share_plan(open_plan, g, options=ShareOptions(bases=("A",)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("year,rate\n2020/21,1\n")
+    with pytest.raises(DataError, match=r"lacks column\(s\) gbp_per_patient"):
+        read_rates(bad)
+    bad.write_text("year,gbp_per_patient\n2020/21,lots\n")
+    with pytest.raises(DataError, match=r"line 2: gbp_per_patient 'lots' is not a non-negative number"):
+        read_rates(bad)
+    with pytest.raises(DataError, match=r"rates file .* does not exist"):
+        read_rates(tmp_path / "missing.csv")
+
+
+def test_report_escapes_and_plots():
+    g, plan = small_graph()
+    result = share_plan(plan, g, names={"p": "<script>alert(1)</script>"})
+    page = share_report_html(result)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert "<svg" in page and "<polyline" in page
+    svg = sensitivity_svg(result.sensitivity)
+    assert svg.count("<circle") == len(result.sensitivity)
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+SLICE = (
+    "--practices",
+    DATA / "practices_slice.csv",
+    "--boundaries",
+    DATA / "ccg_slice.geojson",
+    "--impute-missing",
+)
+
+
+def test_cli_on_slice(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "share"
+    code, stdout, _ = run_cli(capsys, "share", *SLICE, "--out", out, "--no-maps", "--year", "2020/21")
+    assert code == 0
+    assert "optimal arrangement (proven)" in stdout and "CD posts by distance limit" in stdout
+    with (out / "pairs.csv").open() as fh:
+        pairs = list(csv.DictReader(fh))
+    assert tuple(pairs[0]) == PAIR_COLUMNS and pairs
+    with (out / "arrangement.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0])[: len(ARRANGEMENT_COLUMNS)] == ARRANGEMENT_COLUMNS
+    assert any(r["pcn_name"] == "BENFLEET PCN" for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["arrangement"]["cd_posts"] == len({r["cluster"] for r in rows})
+    assert summary["rate"]["gbp_per_patient"] == 0.722 and "pending" in summary["maps"]
+    assert "<svg" in (out / "report.html").read_text()
+
+
+def test_cli_clusters_pending(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "share"
+    code, _, _ = run_cli(capsys, "share", *SLICE, "--out", out, "--cluster-size", "3", "--ccg", "99F", "99G")
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert any(CLUSTERS_PENDING in n for n in summary["notes"])
+    assert (out / "clusters.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--max-km", "0"), "footprint: error: --max-km 0 km must be a positive distance"),
+        (("--max-km", "-3"), "footprint: error: --max-km -3 km must be a positive distance"),
+        (("--year", "2031/32"), "footprint: error: no CD payment rate for --year 2031/32: known years are"),
+        (("--base", "F81999"), "footprint: error: --base practice(s) F81999 (not a practice of the plan)"),
+        (("--cluster-size", "9"), "footprint: error: --cluster-size 9 must lie between 2"),
+    ],
+)
+def test_cli_bad_options_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    code, _, err = run_cli(capsys, "share", *SLICE, "--out", tmp_path, *argv)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(message), err

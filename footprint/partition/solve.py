@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import networkx as nx
@@ -320,31 +320,40 @@ def _solve_stage(
 
 
 def run_stages(
-    pm: PartitionModel, labels: Sequence[int], stages: Sequence[str], options: SolveOptions
+    pm: PartitionModel,
+    labels: Sequence[int],
+    stages: Sequence[str],
+    options: SolveOptions,
+    *,
+    done: Sequence[StageResult] = (),
 ) -> tuple[list[int], list[StageResult]]:
     """Minimise ``stages`` one after another on ``pm`` from the grouping ``labels``.
 
     Each stage's value is fixed (as a constraint on ``pm.model``) for the stages after it.
     A stage whose start meets its lower bound is proven without search. Before the
     compactness stage, boundary practices are moved between in-band groups (polish).
+    ``done`` holds the results of the first stages when they were already run on ``pm``
+    (their values already fixed); the run continues after them.
 
     Returns
     -------
     tuple
-        The final grouping and each stage's :class:`StageResult`.
+        The final grouping and each stage's :class:`StageResult` (``done`` included).
     """
     inst, labels = pm.inst, list(labels)
-    done: dict[str, StageResult] = {}
+    results: dict[str, StageResult] = {r.name: r for r in done}
     for k, stage in enumerate(stages):
+        if stage in results:
+            continue
         if stage == "compactness":
             labels = polish(
                 inst, labels, values=partial(stage_values, inst, stages=stages[:k]), keep=stages[:k]
             )
         value = STAGE_REGISTRY[stage].evaluate(Grouping(inst, labels))
-        bound = lower_bound(stage, inst, done)
+        bound = lower_bound(stage, inst, results)
         if bound is not None and value <= bound:
             # The start meets a bound no plan can beat: proven without search.
-            done[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
+            results[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
         else:
             # Stage 1 reaches the solver only where the warm start missed the bound: there the
             # portfolio (large-neighbourhood search beside the tree search) needs two workers.
@@ -355,14 +364,33 @@ def run_stages(
                 workers=max(options.workers, 2) if first else options.workers,
             )
             centre = "compactness" in stages[: k + 1]
-            labels, done[stage] = _solve_stage(pm, labels, stage, solver, centre_roots=centre)
+            labels, results[stage] = _solve_stage(pm, labels, stage, solver, centre_roots=centre)
         # Fix this stage's value for the stages after it.
-        pm.model.add(STAGE_REGISTRY[stage].expression(pm) <= round(done[stage].value))
-        result = done[stage]
+        pm.model.add(STAGE_REGISTRY[stage].expression(pm) <= round(results[stage].value))
+        result = results[stage]
         logger.debug(
             "%s stage %s: %s value %s bound %s", inst.ccg, stage, result.status, result.value, result.bound
         )
-    return labels, list(done.values())
+    return labels, [results[stage] for stage in stages]
+
+
+def _solve_stages(
+    inst: Instance, options: SolveOptions, extra: Iterable[Builder], *, unless_breaking: bool = False
+) -> tuple[list[int], list[StageResult]] | None:
+    """Warm-start, build and run every stage of ``inst``.
+
+    With ``unless_breaking``, give up (``None``) as soon as the first stage proves that
+    some group must break the band rule.
+    """
+    stages = inst.rules.stages
+    labels = warm_start(inst, seed=options.seed)
+    pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
+    done: list[StageResult] = []
+    if unless_breaking:
+        labels, done = run_stages(pm, labels, stages[:1], options)
+        if done[0].value > 0:
+            return None
+    return run_stages(pm, labels, stages, options, done=done)
 
 
 def solve_instance(
@@ -371,13 +399,20 @@ def solve_instance(
     """Solve one CCG stage by stage; return practice code to PCN id, and the result.
 
     ``extra`` builders add constraints to the model before the stages run (they must
-    pickle to run in a process pool).
+    pickle to run in a process pool). Where rural practices may form exempt groups, the
+    CCG is first solved without that waiver; if no group then has to break the band rule,
+    that plan stands (the waiver changes nothing), else the CCG is solved with it.
     """
     start = time.perf_counter()
-    rules = inst.rules
-    labels = warm_start(inst, seed=options.seed)
-    pm = build_model(inst, stages=rules.stages, keep_sites=rules.keep_sites, extra=extra)
-    labels, stages = run_stages(pm, labels, rules.stages, options)
+    outcome = None
+    if any(inst.rural):
+        # The rural waiver only turns otherwise impossible groups into exempt ones: where
+        # every group can meet the band without it, the plan is the one made without it.
+        outcome = _solve_stages(replace(inst, rural=[False] * inst.n), options, extra, unless_breaking=True)
+    if outcome is None:
+        outcome = _solve_stages(inst, options, extra)
+    assert outcome is not None  # without unless_breaking every stage runs
+    labels, stages = outcome
     if not stages[0].proven:
         logger.warning(
             "%s: fewest out-of-band groups not proven within %.0f s (found %s, bound %s)",

@@ -86,7 +86,12 @@ def test_plan_writes_plan_geojson_summary(capsys, tmp_path, monkeypatch):
     plan = pd.read_csv(out / "plan.csv", dtype=str)
     assert list(plan.columns) == ["practice_code", "ccg_code", "pcn_id", "list_size"]
     assert len(plan) == 37 and plan["practice_code"].is_unique
-    assert plan["pcn_id"].str.match(r"^(99F|01F)-\d\d$").all()
+    # A group that continues a current PCN keeps its code; the others are named <CCG>-<nn>.
+    current = pd.read_csv(DATA / "practices_slice.csv", dtype=str).set_index("practice_code")["pcn_code"]
+    kept = plan["pcn_id"].isin(set(current))
+    assert kept.any() and plan.loc[~kept, "pcn_id"].str.match(r"^(99F|01F)-\d\d$").all()
+    for pcn, members in plan[kept].groupby("pcn_id")["practice_code"]:
+        assert (current[members] == pcn).sum() * 2 > len(members)
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["ccgs"]) == {"99F", "01F"}
     assert summary["ccgs"]["99F"]["stages"][0] == {

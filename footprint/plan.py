@@ -388,4 +388,5 @@ def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gp
                 "geometry": unique[0] if len(unique) == 1 else shapely.union_all(unique),
             }
         )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs).set_index("pcn_id")
+    columns = ["pcn_id", "ccg_code", "list_size", "members", "geometry"]
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=cells.crs).set_index("pcn_id")

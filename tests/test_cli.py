@@ -132,3 +132,57 @@ def test_plan_lock_that_spans_ccgs_is_one_line(capsys, tmp_path):
     )
     assert code == 2 and err.count("\n") == 1
     assert "locked group x spans CCGs 01F, 99F" in err
+
+
+SLICE_DATA = ["--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
+
+
+def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, _ = run(capsys, "check", *SLICE_DATA, "--impute-missing", "--no-maps", "--out", tmp_path)
+    assert code == 0
+    assert "0 error(s), 6 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
+    findings = list(csv.DictReader((tmp_path / "findings.csv").read_text().splitlines()))
+    assert {(f["group"], f["rule"]) for f in findings if f["rule"] == "above"} >= {("U09643", "above")}
+
+
+def test_check_a_broken_plan_exits_1_and_names_what(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    plan = tmp_path / "plan.csv"
+    # Halton (01F): a small group of two, one practice repeated, one unknown code, the rest missing.
+    plan.write_text("practice_code,pcn_id\nN81011,a\nN81019,a\nN81011,a\nZZZ999,b\n")
+    code, out, _ = run(
+        capsys,
+        "check",
+        plan,
+        *SLICE_DATA,
+        "--impute-missing",
+        "--ccg",
+        "01F",
+        "--no-maps",
+        "--json",
+        "--out",
+        tmp_path / "out",
+    )
+    assert code == 1
+    rules = {(f["rule"], f["severity"]) for f in json.loads(out)}
+    assert {("duplicated", "error"), ("unknown", "error"), ("missing", "error"), ("below", "error")} <= rules
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["errors"] >= 4 and summary["provenance"]["command"].startswith("footprint check")
+    approved = tmp_path / "approved.csv"
+    approved.write_text("pcn_id,reason\na,a test exception\n")
+    args = [
+        plan,
+        *SLICE_DATA,
+        "--impute-missing",
+        "--ccg",
+        "01F",
+        "--no-maps",
+        "--json",
+        "--approved",
+        approved,
+    ]
+    code, out, _ = run(capsys, "check", *args, "--out", tmp_path / "out2")
+    assert "below" not in {f["rule"] for f in json.loads(out)}

@@ -303,3 +303,22 @@ def test_same_seed_same_plan(slice_graph):
 def test_current_pcns_are_a_valid_input_plan(slice_practices, slice_graph):
     current = plan_from_practices(slice_practices)
     assert check_plan(current.restrict(slice_graph.nodes), slice_graph) is not None
+
+
+def test_one_stage_registry_covers_every_stage_and_agrees_with_the_rule():
+    import numpy as np
+
+    from footprint.config import STAGES
+    from footprint.partition.stages import STAGE_REGISTRY
+    from footprint.partition.warmstart import _closing_costs, group_cost
+
+    assert tuple(STAGE_REGISTRY) == STAGES
+    rules = Rules(rural_floor=20_000)
+    sizes = np.arange(0, 120_001, 250, dtype=float)
+    for rural in (False, True):
+        vectorised = _closing_costs(rules, sizes, rural)
+        scalar = [group_cost(rules, int(s), practices=2, rural=rural) for s in sizes]
+        assert vectorised.tolist() == scalar
+    assert group_cost(rules, 25_000, practices=2, rural=True) < group_cost(
+        rules, 25_000, practices=2, rural=False
+    )

@@ -86,7 +86,8 @@ class Instance:
         return [[i] for i in range(self.n) if self.big[i]] + [list(g) for g in self.locked]
 
     @cached_property
-    def _approved_members(self) -> frozenset[int]:
+    def approved_members(self) -> frozenset[int]:
+        """Return the practices of locked groups approved as exceptions."""
         return frozenset(
             i for k, g in enumerate(self.locked) if k < len(self.approved) and self.approved[k] for i in g
         )
@@ -97,7 +98,7 @@ class Instance:
 
     def is_approved(self, members: Sequence[int]) -> bool:
         """Return whether ``members`` is a locked group approved as an exception."""
-        return bool(members) and members[0] in self._approved_members
+        return bool(members) and members[0] in self.approved_members
 
     def status(self, members: Sequence[int]) -> GroupStatus:
         """Return what the band rule (:meth:`Rules.group_status`) says of one group of practices."""

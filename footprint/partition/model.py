@@ -148,9 +148,7 @@ def add_band(model: cp_model.CpModel, inst: Instance, forest: Forest) -> Band:
     low, high, floor = rules.band.low, rules.band.high, rules.rural_floor
     n, total = inst.n, sum(inst.sizes)
     root, supply = forest.root, forest.supply
-    approved = {
-        i for k, g in enumerate(inst.locked) if k < len(inst.approved) and inst.approved[k] for i in g
-    }
+    approved = inst.approved_members
 
     # Variables
     in_band = {i: model.new_bool_var(f"in_band[{i}]") for i in range(n)}

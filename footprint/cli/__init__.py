@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -59,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM (exit 143)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``footprint`` command line and return its exit code."""
     parser = build_parser()
@@ -73,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(level)
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         check_paths(args)
         return func(args)
@@ -80,7 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"footprint: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("footprint: interrupted", file=sys.stderr)
+        print(
+            "footprint: interrupted (Ctrl-C); files already written are complete, the rest untouched",
+            file=sys.stderr,
+        )
         return 130
+    except Terminated:
+        print(
+            "footprint: terminated; files already written are complete, the rest untouched", file=sys.stderr
+        )
+        return 143
     finally:
+        signal.signal(signal.SIGTERM, previous)
         logger.removeHandler(handler)

@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -21,6 +20,7 @@ from functools import partial
 import networkx as nx
 from ortools.sat.python import cp_model
 
+from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph
@@ -175,21 +175,22 @@ def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's e
 def _solve_all(
     instances: list[Instance], options: SolveOptions, progress: Callable[[CcgResult], None] | None
 ) -> Iterator[tuple[dict[str, str], CcgResult]]:
-    """Yield each instance's groups and result as it finishes (in a process pool if asked)."""
-    if options.processes == 1 or len(instances) == 1:
-        for inst in instances:
-            done = solve_instance(inst, options)
-            if progress is not None:
-                progress(done[1])
-            yield done
-        return
-    with ProcessPoolExecutor(max_workers=options.processes) as pool:
-        futures = [pool.submit(solve_instance, inst, options) for inst in instances]
-        for future in as_completed(futures):
-            done = future.result()
-            if progress is not None:
-                progress(done[1])
-            yield done
+    """Yield each instance's groups and result as it finishes (in worker processes if asked).
+
+    With ``processes`` above 1 even a single CCG is solved in a worker process, so that an
+    interrupted run stops at once: a CP-SAT search in the main process would hold off a
+    signal until its time limit.
+    """
+    if options.processes == 1:
+        solved: Iterator[tuple[dict[str, str], CcgResult]] = (solve_instance(i, options) for i in instances)
+    else:
+        solved = imap_unordered(
+            partial(solve_instance, options=options), instances, processes=options.processes
+        )
+    for done in solved:
+        if progress is not None:
+            progress(done[1])
+        yield done
 
 
 # --------------------------------------------------------------------------------------

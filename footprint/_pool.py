@@ -35,7 +35,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.kill()
             process.join(_GRACE_S)
-    pool.shutdown(wait=False, cancel_futures=True)
+    # With its workers gone the pool's manager thread ends at once; wait for it, so that
+    # nothing of the pool is left for the interpreter's exit handlers to trip over.
+    pool.shutdown(wait=True, cancel_futures=True)
     logger.info("stopped %d worker process(es)", len(processes))
 
 

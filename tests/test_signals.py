@@ -1,0 +1,78 @@
+"""SIGTERM and SIGINT on a running plan: exit within 2 s, no worker left, the output folder untouched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+psutil = pytest.importorskip("psutil")
+
+ROOT = Path(__file__).parent.parent
+
+
+def _start_plan(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "plan.csv").write_text("from an earlier run\n")
+    env = {**os.environ, "FOOTPRINT_CACHE_DIR": str(tmp_path / "cache")}
+    # All England with a long proof limit: far more work than the few seconds allowed here.
+    cmd = [
+        sys.executable,
+        "-m",
+        "footprint",
+        "plan",
+        "--no-maps",
+        "--out",
+        str(out),
+        "--processes",
+        "2",
+        "--time-limit",
+        "30",
+        "--proof-limit",
+        "300",
+    ]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return process, out
+
+
+def _wait_for_workers(process: subprocess.Popen, timeout: float = 60.0) -> list:
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = parent.children(recursive=True)
+        if len(children) >= 2:
+            time.sleep(1.0)  # let the workers start solving
+            return parent.children(recursive=True)
+        if process.poll() is not None:
+            pytest.fail(process.communicate()[1].decode())
+        time.sleep(0.2)
+    pytest.fail("the plan never started its worker processes")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_stops_plan_at_once(tmp_path, sig, code):
+    process, out = _start_plan(tmp_path)
+    workers = _wait_for_workers(process)
+    sent = time.monotonic()
+    process.send_signal(sig)  # to the main process alone, as a supervisor would
+    try:
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    elapsed = time.monotonic() - sent
+    stderr = err.decode()
+    assert process.returncode == code, stderr
+    assert elapsed < 2.0, f"took {elapsed:.1f} s to stop"
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("footprint: ")
+    time.sleep(0.5)
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    assert sorted(p.name for p in out.iterdir()) == ["plan.csv"]
+    assert (out / "plan.csv").read_text() == "from an earlier run\n"

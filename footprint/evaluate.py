@@ -21,7 +21,7 @@ import pandas as pd
 
 from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
-from footprint.plan import Plan, match_groups, rename_ids_in, transfer_distance
+from footprint.plan import Plan, aligned_groups, rename_ids_in, transfer_distance
 
 __all__ = [
     "CD_WTE_PER_PATIENT",
@@ -68,6 +68,7 @@ GROUP_COLUMNS = (
     "max_km",
     "far_members",
     "funded_cd_wte",
+    "name",
 )
 
 
@@ -223,6 +224,7 @@ def group_table(
     rules: Rules | None = None,
     approved: Iterable[str] = (),
     far_km: float = FAR_KM,
+    names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return one row per group of ``plan``: its members, total, status and geography.
 
@@ -242,6 +244,9 @@ def group_table(
     far_km
         Members further than this from the group's list-weighted centre are listed in
         ``far_members``.
+    names
+        Group id to a readable name (e.g. ``footprint.places.group_names(plan, practices)``),
+        given in the ``name`` column; ``None`` where not named.
 
     Returns
     -------
@@ -252,8 +257,8 @@ def group_table(
         ``exempt`` (the exemption or ``None``), ``in_band``, ``deviation`` (patients outside
         the band), ``verdict`` (the band rule's verdict in words), ``centre_x`` and
         ``centre_y`` (list-weighted centre, metres), ``mean_km``
-        (list-weighted mean distance to the centre), ``max_km``, ``far_members`` and
-        ``funded_cd_wte``.
+        (list-weighted mean distance to the centre), ``max_km``, ``far_members``,
+        ``funded_cd_wte`` and ``name`` (from ``names``).
 
     Examples
     --------
@@ -309,6 +314,7 @@ def group_table(
                 "max_km": float(km.max()),
                 "far_members": tuple(c for c, d in zip(members, km, strict=True) if d > far_km),
                 "funded_cd_wte": funded_cd_wte(total),
+                "name": (names or {}).get(pcn),
             }
         )
     return pd.DataFrame.from_records(records, columns=["pcn_id", *GROUP_COLUMNS]).set_index("pcn_id")
@@ -702,8 +708,8 @@ def compare_plans(
 def plan_differences(plans: Mapping[str, Plan]) -> pd.DataFrame:
     """Return the practices whose group differs between the plans, with their group in each.
 
-    Each plan's groups are first aligned to the first plan's by :func:`match_groups`, so a
-    practice differs only where it truly changes company, not where ids are renamed.
+    Each plan's groups are first aligned to the first plan's (:func:`footprint.plan.aligned_groups`),
+    so a practice differs only where it truly changes company, not where ids are renamed.
 
     Returns
     -------
@@ -719,22 +725,12 @@ def plan_differences(plans: Mapping[str, Plan]) -> pd.DataFrame:
     ['B']
     """
     names = list(plans)
-    first = plans[names[0]]
-    aligned = {name: match_groups(first, plans[name]) for name in names[1:]}
-    codes = sorted(set().union(*(p.assignment for p in plans.values())))
-    rows = []
-    for code in codes:
-        own = [plans[n].assignment.get(code) for n in names]
-        mapped = [
-            own[0],
-            *(aligned[n].get(g) if g is not None else None for n, g in zip(names[1:], own[1:], strict=True)),
-        ]
-        if len(set(mapped)) > 1 or any(m is None and g is not None for m, g in zip(mapped, own, strict=True)):
-            rows.append(
-                {
-                    "practice_code": code,
-                    **dict(zip(names, own, strict=True)),
-                    "aligned": "|".join(str(m) for m in mapped),
-                }
-            )
-    return pd.DataFrame(rows, columns=["practice_code", *names, "aligned"]).set_index("practice_code")
+    aligned = aligned_groups(plans)
+    differ = aligned[aligned["contested"] > 0]
+    frame = pd.DataFrame(
+        {n: [plans[n].assignment.get(c) for c in differ.index] for n in names},
+        index=differ.index,
+        dtype=object,
+    )
+    frame["aligned"] = ["|".join(str(v) for v in row) for row in differ[names].itertuples(index=False)]
+    return frame

@@ -22,6 +22,7 @@ from footprint.errors import DataError, PlanError
 __all__ = [
     "PLAN_COLUMNS",
     "Plan",
+    "aligned_groups",
     "group_areas",
     "keep_ids",
     "match_groups",
@@ -335,6 +336,40 @@ def rename_ids_in(text: str, renamed: Mapping[str, str]) -> str:
         r"(?<![\w-])(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True))) + r")(?![\w-])"
     )
     return pattern.sub(lambda m: renamed[m.group(1)], text)
+
+
+def aligned_groups(plans: Mapping[str, Plan]) -> pd.DataFrame:
+    """Return, per practice and plan, the first plan's group that the practice's group continues.
+
+    Each plan's groups are matched to the first plan's (:func:`match_groups`), so groups
+    renamed or renumbered still line up; a group that continues none is ``None``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by practice code (every practice of any plan), one column per plan, plus
+        ``contested``: in how many plans the practice's aligned group differs from the
+        first plan's (0: settled).
+
+    Examples
+    --------
+    >>> a = Plan({"A": "1", "B": "1", "C": "2"})
+    >>> b = Plan({"A": "x", "B": "y", "C": "y"})
+    >>> aligned_groups({"a": a, "b": b})["contested"].to_dict()
+    {'A': 0, 'B': 1, 'C': 0}
+    """
+    names = list(plans)
+    first = plans[names[0]]
+    codes = sorted(set().union(*(p.assignment for p in plans.values())))
+    columns = {names[0]: [first.assignment.get(c) for c in codes]}
+    for name in names[1:]:
+        continues = match_groups(first, plans[name])
+        own = plans[name].assignment
+        columns[name] = [None if own.get(c) is None else continues.get(str(own[c])) for c in codes]
+    frame = pd.DataFrame(columns, index=pd.Index(codes, name="practice_code"), dtype=object)
+    base = frame[names[0]]
+    frame["contested"] = sum((frame[n] != base).astype(int) for n in names[1:]) if len(names) > 1 else 0
+    return frame
 
 
 def transfer_distance(a: Plan, b: Plan) -> int:

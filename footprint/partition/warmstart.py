@@ -22,7 +22,7 @@ import numpy as np
 from footprint.config import Rules
 from footprint.partition._instance import Instance
 
-__all__ = ["group_cost", "polish", "warm_start"]
+__all__ = ["free_units_of", "group_cost", "polish", "recombine_pair", "warm_start"]
 
 #: Patients per step of the tree partitioner's size grid.
 _GRID = 250
@@ -110,16 +110,8 @@ class _Units:
     rural: Mapping[int, bool]
 
 
-def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
-    """Return a good grouping (a label per practice) to start the solver from.
-
-    Buildings stay together. The free units of each connected part are joined by a
-    spanning tree, and a dynamic programme over the tree finds the cuts that give the
-    fewest groups out of band and not exempt, then the fewest out of band, then the least
-    deviation, on a 250-patient size grid. The first tree is the shortest (compact
-    groups); the others use random weights.
-    """
-    units, fixed = units_of(inst)
+def free_units_of(inst: Instance, units: Sequence[int], fixed: set[int]) -> _Units:
+    """Return the free units (see :func:`units_of`) joined by their shortest adjacency, in metres."""
     sizes: dict[int, int] = {}
     rural: dict[int, bool] = {}
     for i, u in enumerate(units):
@@ -133,6 +125,79 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
             km = float(np.hypot(*(inst.xy[i] - inst.xy[j])))
             if not free.has_edge(a, b) or km < free[a][b]["km"]:
                 free.add_edge(a, b, km=km)
+    return _Units(free, sizes, rural)
+
+
+def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generator) -> list[int] | None:
+    """Return ``labels`` with two random neighbouring groups merged and re-cut (one ReCom step).
+
+    A random spanning tree is drawn over the two groups' free units and cut optimally
+    (:func:`cut_tree`); the step is taken only when it changes the grouping and costs no
+    more under the band rule (so no stage of the band gets worse). Returns ``None`` when
+    the step is not taken. Buildings, locked groups and practices standing alone never move.
+    """
+    units, fixed = units_of(inst)
+    pool = free_units_of(inst, units, fixed)
+    group_of = {units[i]: labels[i] for i in range(inst.n)}
+    pairs = sorted(
+        {tuple(sorted((group_of[a], group_of[b]))) for a, b in pool.free.edges if group_of[a] != group_of[b]}
+    )
+    if not pairs:
+        return None
+    g, h = pairs[int(rng.integers(len(pairs)))]
+    merged = [u for u in pool.free if group_of[u] in (g, h)]
+    weighted = nx.Graph()
+    weighted.add_nodes_from(merged)
+    weighted.add_weighted_edges_from(
+        (a, b, rng.random()) for a, b in sorted(pool.free.subgraph(merged).edges)
+    )
+    cost, parts = cut_tree(nx.minimum_spanning_tree(weighted), pool.sizes, pool.rural, inst.rules)
+
+    def area_cost(groups: Mapping[int, int]) -> float:
+        members: dict[int, list[int]] = {}
+        for u, part in groups.items():
+            members.setdefault(part, []).append(u)
+        return sum(
+            group_cost(
+                inst.rules, sum(pool.sizes[u] for u in m), practices=2, rural=all(pool.rural[u] for u in m)
+            )
+            for m in members.values()
+        )
+
+    before = {u: group_of[u] for u in merged}
+    if cost > area_cost(before):
+        return None
+    # Name the new groups g, h, then fresh labels for any further group the cut made.
+    names = dict(
+        zip(
+            sorted(set(parts.values())),
+            [g, h, *range(max(labels) + 1, max(labels) + len(parts))],
+            strict=False,
+        )
+    )
+    new = {u: names[parts[u]] for u in merged}
+    if _same_partition(new, before):
+        return None
+    return [new[units[i]] if units[i] in new else labels[i] for i in range(inst.n)]
+
+
+def _same_partition(a: Mapping[int, int], b: Mapping[int, int]) -> bool:
+    """Return whether two labellings of the same units group them alike."""
+    return len(set(a.values())) == len(set(b.values())) == len({(a[u], b[u]) for u in a})
+
+
+def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
+    """Return a good grouping (a label per practice) to start the solver from.
+
+    Buildings stay together. The free units of each connected part are joined by a
+    spanning tree, and a dynamic programme over the tree finds the cuts that give the
+    fewest groups out of band and not exempt, then the fewest out of band, then the least
+    deviation, on a 250-patient size grid. The first tree is the shortest (compact
+    groups); the others use random weights.
+    """
+    units, fixed = units_of(inst)
+    free_units = free_units_of(inst, units, fixed)
+    free, sizes, rural = free_units.free, free_units.sizes, free_units.rural
     rng = np.random.default_rng(seed)
     label = {u: u for u in sizes}
     for part in nx.connected_components(free):
@@ -149,7 +214,7 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
                 best = (cost, groups)
         assert best is not None
         label.update(best[1])
-    _recombine(inst.rules, _Units(free, sizes, rural), label, rng)
+    _recombine(inst.rules, free_units, label, rng)
     return [label[units[i]] for i in range(inst.n)]
 
 

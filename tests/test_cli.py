@@ -186,3 +186,36 @@ def test_check_a_broken_plan_exits_1_and_names_what(capsys, tmp_path, monkeypatc
     ]
     code, out, _ = run(capsys, "check", *args, "--out", tmp_path / "out2")
     assert "below" not in {f["rule"] for f in json.loads(out)}
+
+
+def test_alternatives_write_plans_scores_and_contested(capsys, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "alts"
+    args = [
+        *SLICE_DATA,
+        "--impute-missing",
+        "--ccg",
+        "01F",
+        "--n",
+        "3",
+        "--min-diff",
+        "2",
+        "--processes",
+        "1",
+    ]
+    code, stdout, _ = run(capsys, "alternatives", *args, "--no-maps", "--out", out)
+    assert code == 0
+    assert "01F: 3 plan(s) found" in stdout
+    plans = [pd.read_csv(out / f"alt-{k}.csv", dtype=str) for k in (1, 2, 3)]
+    assert all(len(p) == 14 and p["practice_code"].is_unique for p in plans)
+    scores = pd.read_csv(out / "alternatives.csv", index_col=0)
+    assert list(scores.index) == ["alt-1", "alt-2", "alt-3"]
+    assert scores["out_of_band"].nunique() == 1  # as few out of band in every plan
+    contested = pd.read_csv(out / "contested.csv", dtype={"contested": int})
+    assert contested["contested"].max() >= 1 and (contested["settled"] == (contested["contested"] == 0)).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ccgs"]["01F"]["found"] == 3 and summary["contested"] >= 1

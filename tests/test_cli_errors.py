@@ -51,6 +51,9 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["map", str(tmp)], "PLAN.csv"),
         (["map", "--out", str(afile)], "is a file, not a folder"),
         (["map", "--maps", str(tmp / "m1"), "--out", str(tmp / "m2")], "both name the maps folder"),
+        (["alternatives", "--n", "0"], "not a whole number from 1"),
+        (["alternatives", "--min-diff", "0"], "not a whole number from 1"),
+        (["alternatives", "--ccg", "01F", "--lock", str(DATA / "lock_99F.csv")], "it is for another area"),
         # usage
         (["plan", "--no-such-option"], "unrecognized arguments"),
         (["nonsense"], "invalid choice"),
@@ -70,7 +73,11 @@ def test_bad_option_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys
     if "--practices" in rest and "--boundaries" not in rest:
         data = ["--boundaries", str(DATA / "ccg_slice.geojson")]
     before = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
-    code = main([command, *rest, *data, "--no-maps"] if command == "plan" else [command, *rest, *data])
+    code = main(
+        [command, *rest, *data, "--no-maps"]
+        if command in ("plan", "alternatives")
+        else [command, *rest, *data]
+    )
     err = capsys.readouterr().err
     assert code == 2, (argv, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err

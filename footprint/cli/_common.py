@@ -18,12 +18,15 @@ import pandas as pd
 
 from footprint.config import DEFAULT_STAGES, Rules, SizeBand, SolveOptions
 from footprint.errors import DataError
+from footprint.evaluate import FAR_KM
 from footprint.graph import graph_from_practices
 from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
 from footprint.plan import Plan, read_plan
 
 #: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
 MAX_PATIENTS = 2_000_000
+#: Largest --far-km, in km (England is about 600 km long).
+MAX_KM = 1_000.0
 #: Largest time limit, in (deterministic) seconds: a day.
 MAX_SECONDS = 86_400.0
 #: CP-SAT's random seed is a 32-bit signed integer.
@@ -67,6 +70,18 @@ def seconds(text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
         msg = f"{text!r} is not a number of seconds above 0 and at most {MAX_SECONDS:,.0f}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def kilometres(text: str) -> float:
+    """Parse a distance in km between 0.1 and :data:`MAX_KM` (``--far-km``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.1 <= value <= MAX_KM:
+        msg = f"{text!r} is not a distance from 0.1 to {MAX_KM:,.0f} km: give e.g. 20"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -195,6 +210,14 @@ def add_band_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
         "--big-may-merge",
         action="store_true",
         help="let practices over the band absorb neighbours (else each stands alone, exempt)",
+    )
+    rule.add_argument(
+        "--far-km",
+        type=kilometres,
+        default=FAR_KM,
+        metavar="KM",
+        help=f"flag members further than this from their PCN's list-weighted centre, 0.1 to "
+        f"{MAX_KM:,.0f} km (default %(default)s)",
     )
     return rule
 
@@ -330,11 +353,16 @@ def read_plan_option(path: Path, inputs: Inputs, *, what: str) -> Plan:
     """Read a plan-shaped file (``--lock``, a plan argument) for the practices selected.
 
     Rows of practices in the file's other CCGs (outside ``--ccg``) are ignored, and a
-    line says how many; practices in no CCG of the practices file are an error.
+    line says how many; practices in no CCG of the practices file are an error, and so is
+    a file with no practice of the CCGs asked for.
     """
     plan = read_plan(path, inputs.everyone)
     kept = plan.restrict(inputs.practices.index)
     ignored = len(plan) - len(kept)
+    if len(plan) and not len(kept):
+        ccgs = ", ".join(sorted(set(inputs.practices["ccg_code"])))
+        msg = f"{what} {path} names no practice of the CCGs asked for ({ccgs}): it is for another area"
+        raise DataError(msg)
     if ignored:
         print(f"{what} {path}: ignored {ignored:,} row(s) of practices outside --ccg", file=sys.stderr)
     return kept
@@ -415,3 +443,14 @@ def provenance(args: argparse.Namespace, practices: pd.DataFrame) -> dict[str, A
         "command": shlex.join(["footprint", *args.argv]),
         "options": options,
     }
+
+
+def metrics_table(metrics: pd.DataFrame) -> str:
+    """Return plan figures (as :func:`footprint.evaluate.compare_plans` gives them) for the terminal."""
+    shown = metrics.astype(object)
+    for row in shown.index:
+        shown.loc[row] = [
+            f"{v:.2%}" if row == "in_band_share" else f"{v:,.3f}" if v != int(v) else f"{int(v):,}"
+            for v in metrics.loc[row]
+        ]
+    return shown.to_string()

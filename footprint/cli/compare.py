@@ -10,6 +10,7 @@ from footprint.cli._common import (
     Inputs,
     add_band_options,
     load_inputs,
+    metrics_table,
     out_dir,
     read_plan_option,
     rules_from_args,
@@ -57,10 +58,6 @@ def _plans(args: argparse.Namespace, inputs: Inputs) -> dict[str, Plan]:
     return plans
 
 
-def _figure(value: float) -> str:
-    return f"{value:,.3f}" if value != int(value) else f"{int(value):,}"
-
-
 def run(args: argparse.Namespace) -> int:
     """Write metrics.csv, distances.csv and differences.csv, and print the figures side by side."""
     rules = rules_from_args(args)
@@ -78,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for name, frame in (("metrics", metrics), ("distances", distances), ("differences", differences)):
         with atomic_write(out / f"{name}.csv") as fh:
             frame.to_csv(fh, lineterminator="\n")
-    shown = metrics.astype(object)
-    for row in shown.index:
-        shown.loc[row] = [f"{v:.2%}" if row == "in_band_share" else _figure(v) for v in metrics.loc[row]]
-    print(shown.to_string())
+    print(metrics_table(metrics))
     print("\npractices moved (row plan to column plan):")
     print(distances.to_string())
     print(

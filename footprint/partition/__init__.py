@@ -16,6 +16,16 @@ Plan, repair, stranding, alternatives and clinical-director clusters differ only
 is locked, in extra builders and in the objective stages (:data:`footprint.config.STAGES`).
 """
 
+from footprint.partition._instance import PlanInputs
+from footprint.partition.alternatives import Alternatives, CcgAlternatives, alternative_plans
 from footprint.partition.solve import CcgResult, StageResult, solve_plan
 
-__all__ = ["CcgResult", "StageResult", "solve_plan"]
+__all__ = [
+    "Alternatives",
+    "CcgAlternatives",
+    "CcgResult",
+    "PlanInputs",
+    "StageResult",
+    "alternative_plans",
+    "solve_plan",
+]

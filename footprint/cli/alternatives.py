@@ -1,0 +1,138 @@
+"""``footprint alternatives``: diverse good plans per CCG, settled and contested practices."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from footprint._io import atomic_write
+from footprint.cli._common import (
+    add_map_options,
+    add_rule_options,
+    add_solver_options,
+    check_rural,
+    load_inputs,
+    metrics_table,
+    out_dir,
+    progress_bar,
+    provenance,
+    read_plan_option,
+    rules_from_args,
+    solve_options_from_args,
+    whole_number,
+)
+from footprint.evaluate import compare_plans
+from footprint.plan import aligned_groups, keep_ids, plan_from_practices, write_plan
+
+#: Most plans a CCG may be asked for.
+MAX_PLANS = 1_000
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the ``alternatives`` command."""
+    parser = commands.add_parser(
+        "alternatives",
+        parents=parents,
+        help="diverse good plans per CCG, each as few groups out of band as the best; where they differ",
+    )
+    parser.add_argument(
+        "--n",
+        type=whole_number(1, MAX_PLANS),
+        default=3,
+        metavar="K",
+        help=f"plans per CCG, 1 to {MAX_PLANS:,} (%(default)s; the first is footprint plan's)",
+    )
+    parser.add_argument(
+        "--min-diff",
+        type=whole_number(1, 1_000_000),
+        default=5,
+        metavar="M",
+        help="pairs of neighbouring practices in which each plan differs from every earlier one, "
+        "together in one and apart in the other (at least 1; %(default)s)",
+    )
+    add_rule_options(parser, stay_close=False)
+    add_solver_options(parser)
+    add_map_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write alt-1.csv ... alt-K.csv, alternatives.csv, distances.csv, contested.csv and summary.json."""
+    from footprint.partition import PlanInputs, alternative_plans  # OR-Tools loads only here
+
+    rules, options = rules_from_args(args), solve_options_from_args(args)
+    inputs = load_inputs(args)
+    check_rural(rules, inputs.everyone)
+    practices = inputs.practices
+    lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
+    rural = frozenset(practices.index[practices["rural"]])
+    ccgs = sorted(practices["ccg_code"].unique())
+    plan_inputs = PlanInputs(rural=rural, lock=lock, ccgs=ccgs)
+    with progress_bar("alternatives", total=len(ccgs)) as update:
+        found = alternative_plans(
+            inputs.graph,
+            n=args.n,
+            min_diff=args.min_diff,
+            rules=rules,
+            options=options,
+            inputs=plan_inputs,
+            progress=lambda result: update(postfix=f"{result.ccg_code} {result.found}"),
+        )
+    current = plan_from_practices(practices)
+    # Every alternative's groups are named after the first plan's (which keeps current PCN codes).
+    first = keep_ids(found.plans[0], current) if current.groups else found.plans[0]
+    plans = {"alt-1": first} | {
+        f"alt-{k + 1}": keep_ids(p, first) for k, p in enumerate(found.plans) if k > 0
+    }
+    out = out_dir(args)
+    for name, plan in plans.items():
+        write_plan(plan, out / f"{name}.csv", practices)
+    metrics, distances = compare_plans(
+        plans, inputs.graph, rules=rules, rural=rural, current=current if current.groups else None
+    )
+    aligned = aligned_groups(plans)
+    aligned.insert(0, "ccg_code", practices["ccg_code"].reindex(aligned.index).to_numpy())
+    aligned["settled"] = aligned["contested"] == 0
+    for name, frame in (("alternatives", metrics.T), ("distances", distances), ("contested", aligned)):
+        with atomic_write(out / f"{name}.csv") as fh:
+            frame.to_csv(fh, lineterminator="\n")
+    summary = {
+        "ccgs": {c: r.to_dict() for c, r in found.ccgs.items()},
+        "settled": int(aligned["settled"].sum()),
+        "contested": int((~aligned["settled"]).sum()),
+        "provenance": provenance(args, practices),
+    }
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, indent=1)
+    for code, result in found.ccgs.items():
+        print(f"{code}: {result.note} ({result.seconds:.1f} s)")
+    print(metrics_table(metrics))
+    print(
+        f"{summary['settled']:,} practices settled (same company in every plan), {summary['contested']:,} "
+        f"contested; written {out / 'alternatives.csv'}, {out / 'contested.csv'} and {len(plans)} plan files"
+    )
+    if not args.no_maps:
+        from footprint.cli.maps import draw
+
+        k = len(plans)
+        problems = {
+            code: f"contested: in another group in {n} of the {k - 1} other plan(s)"
+            for code, n in aligned["contested"].items()
+            if n
+        }
+        maps = args.maps if args.maps is not None else Path("maps")
+        draw(
+            inputs.everyone,
+            inputs.graph,
+            plans["alt-1"],
+            maps,
+            rules=rules,
+            problems=problems,
+            boundaries=inputs.boundaries,
+            current=current,
+            ccgs=args.ccg,
+            name="Alternative 1",
+        )
+        print(f"maps of alt-1 with contested practices marked written to {maps}")
+    return 0

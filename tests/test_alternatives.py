@@ -84,3 +84,25 @@ def test_bad_counts_are_refused(tmp_path, build, n, min_diff):
     graph = line_graph(tmp_path, build, [10_000] * 4)
     with pytest.raises(PlanError, match="alternatives need n >= 1 and min_diff >= 1"):
         alternative_plans(graph, n=n, min_diff=min_diff, options=OPTIONS)
+
+
+def test_a_dask_cluster_gives_the_same_plans(grid3, build):
+    distributed = pytest.importorskip("distributed")
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    local = alternative_plans(graph, n=3, min_diff=2, options=OPTIONS)
+    with distributed.LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        remote = alternative_plans(
+            graph, n=3, min_diff=2, options=OPTIONS, scheduler=cluster.scheduler_address
+        )
+    assert [p.partition for p in remote.plans] == [p.partition for p in local.plans]
+
+
+def test_an_unreachable_scheduler_is_one_line(grid3, build):
+    pytest.importorskip("distributed")
+    practices, boundaries = grid3
+    graph = build(practices, boundaries)
+    with pytest.raises(PlanError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        alternative_plans(graph, n=2, min_diff=2, options=OPTIONS, scheduler="tcp://127.0.0.1:9")

@@ -51,6 +51,11 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         help="pairs of neighbouring practices in which each plan differs from every earlier one, "
         "together in one and apart in the other (at least 1; %(default)s)",
     )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="solve the CCGs on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (footprint[dask])",
+    )
     add_rule_options(parser, stay_close=False)
     add_solver_options(parser)
     add_map_options(parser)
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             rules=rules,
             options=options,
             inputs=plan_inputs,
+            scheduler=args.scheduler,
             progress=lambda result: update(postfix=f"{result.ccg_code} {result.found}"),
         )
     current = plan_from_practices(practices)

@@ -240,6 +240,28 @@ def _solve_ccg(
     return named, summary
 
 
+def _on_cluster(
+    work: Callable[[Instance], tuple[list[dict[str, str]], CcgAlternatives]],
+    instances: Sequence[Instance],
+    scheduler: str,
+) -> Iterator[tuple[list[dict[str, str]], CcgAlternatives]]:
+    """Yield each CCG's result as it finishes on the Dask cluster at ``scheduler``."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        msg = "a scheduler needs Dask distributed: pip install 'footprint[dask]'"
+        raise PlanError(msg) from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        msg = f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it, or leave the scheduler out"
+        raise PlanError(msg) from None
+    with client:
+        futures = client.map(work, list(instances), pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def alternative_plans(
     graph: nx.Graph,
     *,
@@ -248,6 +270,7 @@ def alternative_plans(
     rules: Rules | None = None,
     options: SolveOptions | None = None,
     inputs: PlanInputs | None = None,
+    scheduler: str | None = None,
     progress: Callable[[CcgAlternatives], None] | None = None,
 ) -> Alternatives:
     """Return up to ``n`` diverse plans of each CCG, each as good as the partitioner's on the band.
@@ -265,6 +288,10 @@ def alternative_plans(
         As for :func:`~footprint.partition.solve_plan`.
     inputs
         Rural practices, locks, CCGs to plan and the rest (:class:`PlanInputs`).
+    scheduler
+        Address of a Dask distributed scheduler (``tcp://host:8786``): each CCG is then
+        solved on that cluster (needs the ``footprint[dask]`` extra); the plans are the
+        same as with the local process pool for the same seed.
     progress
         Called with each CCG's result as it finishes.
 
@@ -296,11 +323,13 @@ def alternative_plans(
     check_params(options.params)
     instances = sorted(instances_from_graph(graph, rules, inputs or PlanInputs()), key=lambda i: -i.n)
     work = partial(_solve_ccg, n=n, min_diff=min_diff, options=options)
-    results: Iterator[tuple[list[dict[str, str]], CcgAlternatives]] = (
-        imap_unordered(work, instances, processes=options.processes)
-        if options.processes > 1
-        else map(work, instances)
-    )
+    results: Iterator[tuple[list[dict[str, str]], CcgAlternatives]]
+    if scheduler is not None:
+        results = _on_cluster(work, instances, scheduler)
+    elif options.processes > 1:
+        results = imap_unordered(work, instances, processes=options.processes)
+    else:
+        results = map(work, instances)
     assignments: list[dict[str, str | None]] = [{} for _ in range(n)]
     ccgs: dict[str, CcgAlternatives] = {}
     for named, summary in results:

@@ -212,7 +212,7 @@ def test_index_and_pages_open_offline(browser, maps):
     }
     assert_offline_and_clean(browser)
     open_page(browser, maps / "99G-pcns.html")
-    sections = wait_for(browser, "return document.querySelectorAll('section.pcn svg path').length;")
+    sections = wait_for(browser, "return document.querySelectorAll('article.pcn svg path').length;")
     assert sections > 4
     assert browser.execute_script("return document.scripts.length;") == 0
     assert_offline_and_clean(browser)

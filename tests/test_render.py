@@ -229,7 +229,10 @@ def test_map_rings_the_members_of_groups_out_of_the_band_of_the_table(
     assert len(features(m, "Practices with a problem (14)")) == 14
     props = {f["properties"]["code"]: f["properties"] for f in features(m, "Practices")}
     for code in out:
-        assert text(props[code]["popup"]).endswith("above 30,000-60,000")
+        popup = text(props[code]["popup"])
+        assert "Problem: its PCN" in popup and popup.split("Problem: ")[1].split(" Neighbours")[0].endswith(
+            "above 30,000-60,000"
+        )
     rayleigh = next(c for c, p in props.items() if "(U30335)" in p["popup"])
     assert "PCN total 55,949 (in band 30,000-60,000)" in text(props[rayleigh]["popup"])
 
@@ -311,7 +314,11 @@ def test_a_group_table_of_another_plan_is_refused(grid3, build):
 
 
 def test_layers_and_marker_sizes(map_99f, slice_practices):
-    names = [c.layer_name for c in map_99f._children.values() if isinstance(c, folium.GeoJson)]
+    names = [
+        c.layer_name
+        for c in map_99f._children.values()
+        if isinstance(c, folium.GeoJson) and not c.layer_name.startswith("Out of band")
+    ]
     assert names == [
         "Background",
         "Proposed plan",
@@ -321,6 +328,8 @@ def test_layers_and_marker_sizes(map_99f, slice_practices):
         "Practices",
         "Practices with a problem (6)",
     ]
+    hatched = [c for c in map_99f._children.values() if str(getattr(c, "layer_name", ""))[:6] == "Out of"]
+    assert [c.layer_name for c in hatched] == ["Out of band, hatched (1)"]  # Rayleigh and District
     edges = features(map_99f, "Neighbour links (bridges dashed)")
     bridges = [f for f in edges if f["properties"]["tip"].startswith("Bridge")]
     assert len(bridges) == 1 and bridges[0]["properties"]["style"]["dashArray"]
@@ -368,7 +377,7 @@ def test_written_files(slice_maps, slice_practices):
     assert (out / "99F.html").stat().st_mode & 0o444 == 0o444
     pages = (out / "99F-pcns.html").read_text()
     assert "<script" not in pages  # prints with no script
-    assert pages.count('<section class="pcn"') == 4 and pages.count("<svg") == 4
+    assert pages.count('<article class="pcn"') == 4 and pages.count("<svg") == 4
     benfleet = pages[pages.index('id="pcn-U27924"') :].split("</section>")[0]
     for code, row in slice_practices[slice_practices["pcn_code"] == "U27924"].iterrows():
         assert f"<td>{code}</td>" in benfleet and f"{row['list_size']:,}" in benfleet
@@ -452,7 +461,7 @@ def test_pcn_pages_on_a_proposed_plan(grid3, build):
         groups=group_table(plan, practices),
         options=MapOptions(boundaries=boundaries, title="Grid"),
     )
-    assert html.count('<section class="pcn"') == 2
+    assert html.count('<article class="pcn"') == 2
     north = html[html.index('id="pcn-north"') :].split("</section>")[0]
     assert "Total (3 practices)" in text(north) and "30,000" in north
     assert "In band 30,000-50,000." in text(north) and "0.15 WTE" in north

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 
-from footprint.cli._common import add_band_options, load, progress_bar, rules_from_args
+from footprint.cli._common import add_band_options, load, progress_bar, provenance, rules_from_args
 from footprint.config import Rules
 from footprint.errors import DataError
-from footprint.evaluate import check_plan, group_problems, group_table
-from footprint.plan import Plan, plan_from_practices, read_plan
+from footprint.evaluate import FAR_KM, check_plan, group_problems, group_table
+from footprint.places import group_names, read_places
+from footprint.plan import Plan, moved_practices, plan_from_practices, read_plan
+
+if TYPE_CHECKING:
+    from footprint.render import Overlay
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,7 +41,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument(
         "--tiles",
         metavar="NAME",
-        help="web map tiles under the areas, e.g. OpenStreetMap (needs the network; default none: offline)",
+        help="web map tiles under the areas, e.g. OpenStreetMap (needs the network where the maps are "
+        "opened; default none: offline, with town and village names drawn from GeoNames)",
     )
     parser.add_argument(
         "--assets",
@@ -55,19 +62,39 @@ def draw(
     *,
     rules: Rules,
     problems: Mapping[str, str] | None = None,
+    far_km: float = FAR_KM,
     **options: Any,
 ) -> list[Path]:
     """Write the maps of ``plan`` with a progress bar; every command that draws maps calls this.
 
     ``options`` are :class:`footprint.render.MapOptions` fields; ``current`` may be given as
-    a plan, drawn as the dashed layer of current PCNs.
+    a plan: it is drawn as the dashed layer of current PCNs, named in each practice's popup,
+    and the practices that move from it to ``plan`` are drawn as the "Changes" overlay
+    (before any overlays given). ``provenance`` may hold nested mappings (as
+    :func:`footprint.cli._common.provenance` returns); they are written out as text. PCNs
+    are named (:func:`footprint.places.group_names`) and towns and villages labelled.
     """
     from footprint.render import MapOptions, write_maps  # folium loads only for commands that draw
 
-    table = group_table(plan, practices, rules=rules)
+    places = read_places()
+    names = group_names(plan, practices, places=places)
+    table = group_table(plan, practices, rules=rules, far_km=far_km, names=names)
     current = options.pop("current", None)
+    overlays = list(options.pop("overlays", ()))
     if current is not None:
-        options["current"] = group_table(current, practices, rules=rules)
+        current_table = group_table(
+            current,
+            practices,
+            rules=rules,
+            far_km=far_km,
+            names=group_names(current, practices, places=places),
+        )
+        options["current"] = current_table
+        overlays.insert(0, changes_overlay(current, plan, practices, current_table, table))
+    if options.get("provenance") is not None:
+        options["provenance"] = _as_text(options["provenance"])
+    options.setdefault("places", places)
+    options.setdefault("processes", max(1, min(os.cpu_count() or 1, 4)))
     with progress_bar("maps") as update:
         return write_maps(
             practices,
@@ -76,9 +103,55 @@ def draw(
             out,
             groups=table,
             problems={**group_problems(table), **(problems or {})},
-            options=MapOptions(**options),
+            options=MapOptions(overlays=overlays, **options),
             progress=lambda done, total, ccg: update(done, total, ccg),
         )
+
+
+def changes_overlay(
+    current: Plan,
+    plan: Plan,
+    practices: gpd.GeoDataFrame,
+    current_table: pd.DataFrame,
+    table: pd.DataFrame,
+) -> Overlay:
+    """Return the "Changes" overlay: each practice that moves (:func:`footprint.plan.moved_practices`).
+
+    A moved practice is ringed, its popup says from which current PCN to which proposed one,
+    and a line joins it to the list-weighted centre of the PCN it joins.
+    """
+    from footprint.render import Overlay, OverlayLine
+
+    def label(frame: pd.DataFrame, pcn: str) -> str:
+        name = frame.at[pcn, "name"] if pcn in frame.index else None
+        return f"{name} ({pcn})" if isinstance(name, str) and name else str(pcn)
+
+    notes, lines = {}, []
+    for code, (before, after) in sorted(moved_practices(current, plan).items()):
+        notes[code] = f"yes, from {label(current_table, before)} to {label(table, after)}"
+        if after in table.index:
+            point = practices.geometry.loc[code]
+            centre = (float(table.at[after, "centre_x"]), float(table.at[after, "centre_y"]))
+            tip = f"{practices.at[code, 'practice_name']} ({code}) joins {label(table, after)}"
+            lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip))
+    return Overlay(
+        name="Changes from the current PCNs",
+        legend="practice that moves to another PCN (line to the centre of the PCN it joins)",
+        practices=notes,
+        lines=lines,
+        label="Moves",
+        others="no",
+    )
+
+
+def _as_text(provenance: Mapping[str, Any]) -> dict[str, str]:
+    """Return the provenance with nested options written out as ``key value; ...`` text."""
+    out = {}
+    for key, value in provenance.items():
+        if isinstance(value, Mapping):
+            value = "; ".join(f"{k} {v}" for k, v in value.items()) or "defaults"
+        out[str(key).replace("_", " ")] = str(value)
+    return out
 
 
 def _folder(args: argparse.Namespace) -> Path:
@@ -123,12 +196,14 @@ def run(args: argparse.Namespace) -> int:
         plan,
         out,
         rules=rules,
+        far_km=args.far_km,
         boundaries=boundaries,
         current=beside,
         ccgs=args.ccg,
         name=name,
         tiles=args.tiles,
         assets=args.assets,
+        provenance=provenance(args, practices),
     )
     maps = [p for p in paths if p.suffix == ".html" and not p.name.endswith(("-pcns.html", "index.html"))]
     largest = max(maps, key=lambda p: p.stat().st_size)

@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             current=plan_from_practices(practices),
             ccgs=ccgs,
             name="Proposed plan",
+            far_km=args.far_km,
+            provenance=summary["provenance"],
         )
         print(f"maps written to {maps} (open {maps / 'index.html'})")
     return 0

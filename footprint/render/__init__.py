@@ -15,9 +15,12 @@ drawn from the CCG boundaries instead of web tiles. Areas are drawn from practic
 (cells), not real catchments; every page says so.
 
 Render draws what the caller hands it: the plan, its group table (every figure about a
-PCN: total, band verdict, centre, funded clinical-director time, from
-``footprint.evaluate.group_table``) and overlays (``problems``, the current PCNs). It
-judges nothing itself and imports no solver or evaluation. The HTML, CSS and scripts are
+PCN: name, total, band verdict, centre, far members, funded clinical-director time, from
+``footprint.evaluate.group_table``), ``problems``, the current PCNs, place names
+(``footprint.places.read_places``) and generic :class:`Overlay` layers (lines and
+highlighted practices with notes and a legend entry: the changes from the current PCNs,
+a repair's moves, a comparison's differences, clinical-director sharing). It judges
+nothing itself and imports no solver, evaluation or sharing. The HTML, CSS and scripts are
 jinja2 templates in ``templates/``, rendered with autoescaping.
 
 Modules: :mod:`~footprint.render.assets` (Leaflet offline), :mod:`~footprint.render.elements`
@@ -26,7 +29,17 @@ Modules: :mod:`~footprint.render.assets` (Leaflet offline), :mod:`~footprint.ren
 (overview, index and :func:`write_maps`).
 """
 
-from footprint.render._base import ATTRIBUTION, CAVEAT, PALETTE, Assets, Links, MapOptions, colour_groups
+from footprint.render._base import (
+    ATTRIBUTION,
+    CAVEAT,
+    PALETTE,
+    Assets,
+    Links,
+    MapOptions,
+    Overlay,
+    OverlayLine,
+    colour_groups,
+)
 from footprint.render.assets import write_assets
 from footprint.render.ccg_map import plan_map
 from footprint.render.pages import pcn_pages
@@ -39,6 +52,8 @@ __all__ = [
     "Assets",
     "Links",
     "MapOptions",
+    "Overlay",
+    "OverlayLine",
     "colour_groups",
     "overview_map",
     "pcn_pages",

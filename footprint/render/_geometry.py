@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 
 from footprint.load import CRS
 from footprint.plan import Plan
@@ -49,12 +50,20 @@ def areas(
     return merge, {k: v[0] for k, v in open_sites.items()}
 
 
+#: From the British National Grid to longitude and latitude (WGS84), made once.
+_TO_LONLAT = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+
+
 def lonlat(geoms: Sequence[shapely.Geometry], *, decimals: int) -> list[dict]:
     """Return GeoJSON geometries in WGS84 with coordinates rounded to ``decimals``."""
     if not len(geoms):
         return []
-    series = gpd.GeoSeries(list(geoms), crs=CRS).to_crs("EPSG:4326")
-    rounded = shapely.transform(series.to_numpy(), lambda c: np.round(c, decimals))
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        lon, lat = _TO_LONLAT.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), decimals)
+
+    rounded = shapely.transform(np.asarray(list(geoms), dtype=object), project)
     return [shapely.geometry.mapping(g) for g in rounded]
 
 
@@ -91,3 +100,51 @@ def ccg_shapes(
     near = boundaries if within is None else boundaries[boundaries.intersects(within)]
     geoms = shapely.simplify(near.geometry.to_numpy(), tolerance_m, preserve_topology=True)
     return gpd.GeoSeries(geoms, index=near.index, crs=CRS)
+
+
+class Shapes:
+    """Group areas and CCG shapes of one plan, simplified once per tolerance and shared.
+
+    :func:`~footprint.render.write_maps` makes one for all England, so each tolerance is
+    simplified once (and before the worker processes fork), not once per CCG page.
+    Areas are computed for every practice given; a PCN drawn anywhere is drawn whole.
+    """
+
+    def __init__(
+        self,
+        practices: pd.DataFrame,
+        plan: Plan,
+        cells: gpd.GeoSeries,
+        boundaries: gpd.GeoDataFrame | None,
+    ) -> None:
+        self.practices = practices
+        self.plan = plan.restrict(practices.index)
+        self.cells = cells
+        self.boundaries = boundaries
+        self._areas: dict[float, tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]] = {}
+        self._ccgs: dict[float, gpd.GeoSeries] = {}
+
+    def areas(
+        self, tolerance_m: float, *, codes: Sequence[str] | None = None
+    ) -> tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]:
+        """Return the areas of the groups and open sites among ``codes`` (default all)."""
+        if tolerance_m not in self._areas:
+            self._areas[tolerance_m] = areas(self.practices, self.plan, self.cells, tolerance_m=tolerance_m)
+        groups, open_sites = self._areas[tolerance_m]
+        if codes is None:
+            return groups, open_sites
+        wanted = set(codes)
+        pcns = {p for c in wanted if (p := self.plan.assignment.get(c)) is not None}
+        return (
+            {p: g for p, g in groups.items() if p in pcns},
+            {c: g for c, g in open_sites.items() if c in wanted},
+        )
+
+    def ccg_shapes(self, tolerance_m: float, *, within: shapely.Geometry | None) -> gpd.GeoSeries | None:
+        """Return the simplified CCG polygons that meet ``within`` (all when ``None``)."""
+        if self.boundaries is None:
+            return None
+        if tolerance_m not in self._ccgs:
+            self._ccgs[tolerance_m] = ccg_shapes(self.boundaries, within=None, tolerance_m=tolerance_m)
+        shapes = self._ccgs[tolerance_m]
+        return shapes if within is None else shapes[shapes.intersects(within)]

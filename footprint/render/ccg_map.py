@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import folium
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 import shapely
 
+from footprint.load import CRS
+from footprint.places import nearest_places
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
@@ -20,6 +24,7 @@ from footprint.render._base import (
     GroupRow,
     Links,
     MapOptions,
+    Overlay,
     check_groups,
     check_inputs,
     colour_groups,
@@ -27,14 +32,19 @@ from footprint.render._base import (
     fragment,
     group_rows,
     labels,
+    provenance_rows,
     status_counts,
 )
 from footprint.render.elements import (
     ON_EACH_FEATURE,
     Finder,
+    PlaceLabels,
+    Raw,
+    Ui,
     add_panel,
     keep_order,
     new_map,
+    root,
     use_offline_assets,
 )
 
@@ -121,11 +131,45 @@ def plan_map(
         raise TypeError(msg)
     style = {"weight": 1.2, "opacity": 0.9, "fillOpacity": 0.6, **_check_style(style_kwds)}
     check_inputs(practices, graph)
-    practices = practices.copy()
-    problems = {c: t for c, t in (problems or {}).items() if c in practices.index}
-    plan = plan.restrict(practices.index)
+    scene = Scene(
+        practices=practices,
+        plan=plan,
+        graph=graph,
+        groups=groups,
+        problems=problems or {},
+        options=options,
+        links=links,
+        shapes=geo.Shapes(practices, plan, graph.graph["cells"], options.boundaries),
+    )
+    return draw_scene(scene, m=m, style=style)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scene:
+    """What one CCG's map draws; ``shapes`` may be shared by many maps (see :class:`geo.Shapes`)."""
+
+    practices: gpd.GeoDataFrame
+    plan: Plan
+    graph: nx.Graph
+    groups: pd.DataFrame
+    problems: Mapping[str, str]
+    options: MapOptions
+    links: Links
+    shapes: geo.Shapes
+
+
+def draw_scene(
+    scene: Scene, *, m: folium.Map | None = None, style: Mapping[str, Any] | None = None
+) -> folium.Map:
+    """Draw ``scene`` on ``m`` (default a new map); the body of :func:`plan_map`."""
+    options, links, graph = scene.options, scene.links, scene.graph
+    style = style or {"weight": 1.2, "opacity": 0.9, "fillOpacity": 0.6}
+    practices = scene.practices.copy()
+    info = records(practices)
+    problems = {c: t for c, t in scene.problems.items() if c in practices.index}
+    plan = scene.plan.restrict(practices.index)
     colours = dict(options.colours) if options.colours is not None else colour_groups(graph, plan)
-    rows = group_rows(practices, plan, groups, colours)
+    rows = group_rows(practices, plan, scene.groups, colours)
 
     if m is None:
         view = geo.view(practices, options.boundaries)
@@ -133,26 +177,48 @@ def plan_map(
     elif options.assets is not None:
         use_offline_assets(m, options.assets)
 
-    shapes = _draw_background(m, practices, options, options.tolerance(TOLERANCE_M))
-    layers = [_draw_areas(m, practices, plan, rows, graph.graph["cells"], options, links, style)]
+    tolerance = options.tolerance(TOLERANCE_M)
+    shapes = _draw_background(m, practices, scene.shapes, options, tolerance)
+    areas, open_sites = scene.shapes.areas(tolerance, codes=list(practices.index))
+    layers = [_draw_areas(m, info, rows, (areas, open_sites), options, links, style)]
+    hatched = _draw_hatch(m, rows, areas)
+    if hatched is not None:
+        layers.append(hatched)
     layers += _draw_overlays(m, practices, graph, shapes, options)
-    practice_layer = _draw_practices(m, practices, plan, rows, graph, problems)
+    if options.places is not None:
+        _draw_places(m, practices, options)
+    towns = towns_of(practices, options.places)
+    practice_layer = _draw_practices(
+        m, info, plan, rows, graph, problems, context=_context(practices, options, towns)
+    )
     layers.append(practice_layer)
+    far = {c: g for g in rows.values() for c in g.far if c in practices.index}
+    if far:
+        layers.append(_draw_far(m, practices, far))
     if problems:
         layers.append(_draw_problems(m, practices, problems))
+    drawn = [o for o in options.overlays if set(o.practices) & set(practices.index) or o.lines]
+    layers += [_draw_overlay(m, practices, overlay) for overlay in drawn]
 
     Finder(practice_layer).add_to(m)
     summary = _summary_html(
-        practices, plan, rows, problems, heading=options.title or options.name, links=links
+        practices, plan, rows, problems, heading=options.title or options.name, links=links, far=len(far)
     )
     add_panel(m, summary, position="bottomleft", kind="summary")
     legend = legend_html(
-        current=options.current is not None, problems=bool(problems), markers=True, options=options
+        current=options.current is not None,
+        problems=bool(problems),
+        markers=True,
+        options=options,
+        hatched=hatched is not None,
+        far=bool(far),
+        overlays=drawn,
     )
     add_panel(m, legend, position="bottomright", kind="legend")
     keep_order(m, layers)
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    Ui().add_to(m)
     logger.info(
         "drew %d practices in %d PCNs (%d open, %d with a problem)",
         len(practices),
@@ -187,16 +253,22 @@ def radius(list_size: float) -> float:
 
 # --------------------------------------------------------------------------- layers
 
+#: Zoom level from which a place of at least this many people is labelled (else :data:`VILLAGE_ZOOM`).
+PLACE_ZOOMS = ((100_000, 8), (20_000, 10), (5_000, 11), (1_000, 12))
+VILLAGE_ZOOM = 13
+#: Places this far beyond a map's practices are labelled too, in metres.
+PLACE_MARGIN_M = 8_000.0
+
 
 def _draw_background(
-    m: folium.Map, practices: gpd.GeoDataFrame, options: MapOptions, tolerance: float
+    m: folium.Map, practices: gpd.GeoDataFrame, shared: geo.Shapes, options: MapOptions, tolerance: float
 ) -> gpd.GeoSeries | None:
     """Return the CCG shapes near the practices, drawn as land when there are no tiles."""
     if options.boundaries is None:
         return None
     within = shapely.box(*geo.bounds(practices, 15_000))
-    shapes = geo.ccg_shapes(options.boundaries, within=within, tolerance_m=tolerance)
-    if options.tiles is None:
+    shapes = shared.ccg_shapes(tolerance, within=within)
+    if shapes is not None and options.tiles is None:
         draw_land(m, shapes, practices["ccg_code"].unique(), decimals=5)
     return shapes
 
@@ -219,6 +291,40 @@ def _draw_overlays(
         layers.append(_draw_current(m, practices, options.current, graph.graph["cells"], tolerance))
     layers.append(_draw_edges(m, practices, graph))
     return layers
+
+
+def place_rows(places: pd.DataFrame, box: tuple[float, float, float, float]) -> list[list[Any]]:
+    """Return ``[lat, lon, name, min zoom, kind]`` for the places in ``box`` (EPSG:27700), largest first."""
+    x0, y0, x1, y1 = box
+    near = places[places["x"].between(x0, x1) & places["y"].between(y0, y1)]
+    if not len(near):
+        return []
+    lonlat = gpd.GeoSeries(shapely.points(near["x"], near["y"]), crs=CRS).to_crs("EPSG:4326")
+    rows = []
+    for (_, place), point in zip(near.iterrows(), lonlat, strict=True):
+        people = int(place["population"])
+        zoom = next((z for floor, z in PLACE_ZOOMS if people >= floor), VILLAGE_ZOOM)
+        kind = "town" if zoom <= PLACE_ZOOMS[2][1] else "village"
+        rows.append([round(point.y, 5), round(point.x, 5), str(place["name"]), zoom, kind])
+    return rows
+
+
+def _draw_places(m: folium.Map, practices: gpd.GeoDataFrame, options: MapOptions) -> None:
+    """Label the towns and villages around the practices, by zoom level."""
+    assert options.places is not None
+    rows = place_rows(options.places, geo.bounds(practices, PLACE_MARGIN_M))
+    if rows:
+        PlaceLabels(rows).add_to(m)
+
+
+def towns_of(practices: gpd.GeoDataFrame, places: pd.DataFrame | None) -> dict[str, str]:
+    """Return practice code to the town and the place nearest to it (for the finder and popups)."""
+    if places is None or not len(places) or not len(practices):
+        return {}
+    xy = np.column_stack([practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()])
+    towns = places[places["kind"] == "town"] if (places["kind"] == "town").any() else places
+    town, place = nearest_places(xy, towns), nearest_places(xy, places)
+    return {c: t if t == p else f"{p}, {t}" for c, t, p in zip(practices.index, town, place, strict=True)}
 
 
 def draw_land(m: folium.Map, shapes: gpd.GeoSeries, own: Iterable[str], *, decimals: int) -> None:
@@ -281,29 +387,38 @@ def draw_ccg_lines(
     return layer
 
 
-def _member_rows(practices: pd.DataFrame, codes: Iterable[str]) -> list[dict[str, Any]]:
-    return [
+def records(practices: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
+    """Return practice code to its name, postcode, list size, flags and position, for fast lookups."""
+    frame = pd.DataFrame(
         {
-            "code": c,
-            "name": practices.at[c, "practice_name"],
-            "postcode": practices.at[c, "postcode"],
-            "list_size": practices.at[c, "list_size"],
-        }
-        for c in codes
-    ]
+            "code": practices.index,
+            "name": practices["practice_name"].astype(str).to_numpy(),
+            "postcode": practices["postcode"].astype(str).to_numpy(),
+            "list_size": practices["list_size"].to_numpy(),
+            "rural": practices["rural"].fillna(False).astype(bool).to_numpy()
+            if "rural" in practices
+            else False,
+            "imputed": practices["imputed"].fillna(False).astype(bool).to_numpy()
+            if "imputed" in practices
+            else False,
+            "x": practices.geometry.x.to_numpy(),
+            "y": practices.geometry.y.to_numpy(),
+        },
+        index=practices.index,
+    )
+    return frame.to_dict("index")
 
 
 def _draw_areas(
     m: folium.Map,
-    practices: gpd.GeoDataFrame,
-    plan: Plan,
+    info: Mapping[str, Mapping[str, Any]],
     rows: Mapping[str, GroupRow],
-    cells: gpd.GeoSeries,
+    shapes: tuple[Mapping[str, shapely.Geometry], Mapping[str, shapely.Geometry]],
     options: MapOptions,
     links: Links,
     style: Mapping[str, Any],
 ) -> folium.GeoJson:
-    areas, open_sites = geo.areas(practices, plan, cells, tolerance_m=options.tolerance(TOLERANCE_M))
+    areas, open_sites = shapes
     geoms: list[shapely.Geometry] = []
     props: list[dict[str, Any]] = []
     for pcn, group in rows.items():
@@ -315,7 +430,7 @@ def _draw_areas(
             "popups.html",
             "group_popup",
             group=group,
-            members=_member_rows(practices, group.members),
+            members=[info[c] for c in group.members],
             page=links.pcn_pages.get(pcn),
         )
         props.append(
@@ -331,7 +446,7 @@ def _draw_areas(
         props.append(
             {
                 "pcn": None,
-                "tip": fragment("popups.html", "open_tip", name=practices.at[code, "practice_name"]),
+                "tip": fragment("popups.html", "open_tip", name=info[code]["name"]),
                 "style": {
                     "color": COLOURS["line"],
                     "fillColor": COLOURS["open"],
@@ -345,6 +460,28 @@ def _draw_areas(
         name=options.name,
         on_each_feature=ON_EACH_FEATURE,
         className="fp-area",
+    )
+    layer.add_to(m)
+    return layer
+
+
+def _draw_hatch(
+    m: folium.Map, rows: Mapping[str, GroupRow], areas: Mapping[str, shapely.Geometry]
+) -> folium.GeoJson | None:
+    """Hatch the areas of PCNs out of the band (exempt ones are not): meaning not by colour alone."""
+    out = [p for p, g in rows.items() if g.status in ("below", "above") and p in areas]
+    if not out:
+        return None
+    root(m).html.add_child(Raw(fragment("panels.html", "hatch_pattern")), name="fp_hatch_pattern")
+    props = [
+        {"style": {"stroke": False, "fill": True, "fillColor": "url(#fp-hatch)", "fillOpacity": 1}}
+        for _ in out
+    ]
+    layer = folium.GeoJson(
+        geo.features([areas[p] for p in out], props, decimals=5),
+        name=f"Out of band, hatched ({len(out)})",
+        interactive=False,
+        className="fp-hatch",
     )
     layer.add_to(m)
     return layer
@@ -438,30 +575,60 @@ def _neighbours(graph: nx.Graph, code: str) -> list[dict[str, str]]:
     return found
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What a practice's popup says besides its own row: towns, current PCNs, overlay notes."""
+
+    towns: Mapping[str, str]
+    current: Mapping[str, str]
+    notes: Sequence[tuple[str, Mapping[str, str], str | None]]
+
+
+def _context(practices: gpd.GeoDataFrame, options: MapOptions, towns: Mapping[str, str]) -> _Context:
+    current: dict[str, str] = {}
+    if options.current is not None:
+        table = options.current
+        named = table["name"] if "name" in table.columns else pd.Series(dtype=object)
+        plain = labels(practices, list(table.index))
+        for pcn, members in table["members"].items():
+            name = named.get(pcn)
+            label = f"{name} ({pcn})" if isinstance(name, str) and name.strip() else plain[pcn]
+            current.update(dict.fromkeys(members, label))
+    notes = [(o.label, o.practices, o.others) for o in options.overlays]
+    return _Context(towns=towns, current=current, notes=notes)
+
+
 def _practice_popup(
-    code: str,
-    row: pd.Series,
+    practice: Mapping[str, Any],
     group: GroupRow | None,
     graph: nx.Graph,
     problem: str | None,
+    *,
+    names: Mapping[str, str],
+    context: _Context,
 ) -> str:
+    code = practice["code"]
     distance = None
     if group is not None:  # from the table's list-weighted centre of the PCN
-        distance = math.hypot(row.geometry.x - group.centre[0], row.geometry.y - group.centre[1]) / 1000
-    practice = {
-        "code": code,
-        "name": row["practice_name"],
-        "postcode": row["postcode"],
-        "list_size": row["list_size"],
-        "rural": bool(row.get("rural", False)),
-        "imputed": bool(row.get("imputed", False)),
-    }
+        distance = math.hypot(practice["x"] - group.centre[0], practice["y"] - group.centre[1]) / 1000
+    others = (
+        [] if group is None else [{"code": c, "name": names.get(c, c)} for c in group.members if c != code]
+    )
+    notes = [
+        (label, notes_of.get(code, other))
+        for label, notes_of, other in context.notes
+        if code in notes_of or other is not None
+    ]
     return fragment(
         "popups.html",
         "practice_popup",
-        p=practice,
+        p={**practice, "town": context.towns.get(code)},
         group=group,
         distance_km=distance,
+        far=group is not None and code in group.far,
+        others=others,
+        current=context.current.get(code) if context.current else None,
+        notes=notes,
         neighbours=_neighbours(graph, code),
         problem=problem,
     )
@@ -469,32 +636,41 @@ def _practice_popup(
 
 def _draw_practices(
     m: folium.Map,
-    practices: gpd.GeoDataFrame,
+    info: Mapping[str, Mapping[str, Any]],
     plan: Plan,
     rows: Mapping[str, GroupRow],
     graph: nx.Graph,
     problems: Mapping[str, str],
+    *,
+    context: _Context,
 ) -> folium.GeoJson:
+    names = {c: r["name"] for c, r in info.items()}
+    order = sorted(info, key=lambda c: (-info[c]["list_size"], c))
     geoms, props = [], []
-    for code, row in practices.sort_values("list_size", ascending=False).iterrows():
+    for code in order:
+        practice = info[code]
         pcn = plan.assignment.get(code)
         group = rows.get(pcn) if pcn is not None else None
-        geoms.append(row.geometry)
+        geoms.append(shapely.Point(practice["x"], practice["y"]))
         props.append(
             {
                 "code": code,
-                "name": str(row["practice_name"]),
-                "postcode": str(row["postcode"]),
+                "name": practice["name"],
+                "postcode": practice["postcode"],
+                "town": context.towns.get(code, ""),
+                "pcn": group.label if group is not None else "open (not in a PCN)",
                 "tip": fragment(
                     "popups.html",
                     "practice_tip",
-                    name=row["practice_name"],
+                    name=practice["name"],
                     code=code,
-                    list_size=row["list_size"],
+                    list_size=practice["list_size"],
                 ),
-                "popup": _practice_popup(code, row, group, graph, problems.get(code)),
+                "popup": _practice_popup(
+                    practice, group, graph, problems.get(code), names=names, context=context
+                ),
                 "style": {
-                    "radius": radius(row["list_size"]),
+                    "radius": radius(practice["list_size"]),
                     "color": "#1f1f1f",
                     "weight": 1.5,
                     "fill": True,
@@ -513,31 +689,105 @@ def _draw_practices(
     return layer
 
 
-def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str]) -> folium.GeoJson:
-    codes = sorted(problems)
+def _rings(
+    m: folium.Map,
+    practices: gpd.GeoDataFrame,
+    tips: Mapping[str, str],
+    *,
+    name: str,
+    ring: Mapping[str, Any],
+    grow: float,
+    css: str,
+) -> folium.GeoJson:
+    """Draw a layer of rings around the practices of ``tips``, each with its tooltip."""
+    codes = sorted(tips)
     props = [
         {
-            "tip": fragment(
-                "popups.html",
-                "problem_tip",
-                name=practices.at[c, "practice_name"],
-                code=c,
-                problem=problems[c],
-            ),
-            "style": {
-                "radius": radius(practices.at[c, "list_size"]) + 4,
-                "color": COLOURS["problem"],
-                "weight": 3,
-                "fill": False,
-            },
+            "tip": tips[c],
+            "style": {"radius": radius(practices.at[c, "list_size"]) + grow, "fill": False, **ring},
         }
         for c in codes
     ]
     layer = folium.GeoJson(
         geo.features(list(practices.geometry.loc[codes]), props, decimals=5),
-        name=f"Practices with a problem ({len(codes)})",
+        name=name,
         on_each_feature=ON_EACH_FEATURE,
-        marker=folium.CircleMarker(radius=8, className="fp-problem-ring"),
+        marker=folium.CircleMarker(radius=8, className=css),
+    )
+    layer.add_to(m)
+    return layer
+
+
+def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str]) -> folium.GeoJson:
+    tips = {
+        c: fragment(
+            "popups.html", "problem_tip", name=practices.at[c, "practice_name"], code=c, problem=problems[c]
+        )
+        for c in problems
+    }
+    ring = {"color": COLOURS["problem"], "weight": 3, "dashArray": "7 4"}
+    return _rings(
+        m,
+        practices,
+        tips,
+        name=f"Practices with a problem ({len(tips)})",
+        ring=ring,
+        grow=4,
+        css="fp-problem-ring",
+    )
+
+
+def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, GroupRow]) -> folium.GeoJson:
+    tips = {}
+    for code, group in far.items():
+        point = practices.geometry.loc[code]
+        km = math.hypot(point.x - group.centre[0], point.y - group.centre[1]) / 1000
+        tips[code] = fragment(
+            "popups.html", "far_tip", name=practices.at[code, "practice_name"], code=code, km=km, group=group
+        )
+    ring = {"color": COLOURS["far"], "weight": 3, "dashArray": "1 5", "lineCap": "round"}
+    return _rings(
+        m, practices, tips, name=f"Far-flung members ({len(tips)})", ring=ring, grow=8, css="fp-far-ring"
+    )
+
+
+def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) -> folium.GeoJson:
+    """Draw a generic overlay: its lines and rings around its practices, each with its note."""
+    codes = sorted(c for c in overlay.practices if c in practices.index)
+    geoms: list[shapely.Geometry] = [shapely.LineString([line.start, line.end]) for line in overlay.lines]
+    props: list[dict[str, Any]] = [
+        {
+            "tip": line.tip,
+            "style": {"color": overlay.colour, "weight": 2.5, "opacity": 0.9, "dashArray": "8 4"},
+        }
+        for line in overlay.lines
+    ]
+    for code in codes:
+        geoms.append(practices.geometry.loc[code])
+        props.append(
+            {
+                "tip": fragment(
+                    "popups.html",
+                    "problem_tip",
+                    name=practices.at[code, "practice_name"],
+                    code=code,
+                    problem=overlay.practices[code],
+                ),
+                "style": {
+                    "radius": radius(practices.at[code, "list_size"]) + 6,
+                    "color": overlay.colour,
+                    "weight": 3,
+                    "fill": False,
+                },
+            }
+        )
+    layer = folium.GeoJson(
+        geo.features(geoms, props, decimals=5),
+        name=f"{overlay.name} ({len(codes)})" if codes else overlay.name,
+        show=overlay.show,
+        on_each_feature=ON_EACH_FEATURE,
+        marker=folium.CircleMarker(radius=8, className="fp-overlay-ring"),
+        className="fp-overlay",
     )
     layer.add_to(m)
     return layer
@@ -565,6 +815,7 @@ def _summary_html(
     *,
     heading: str,
     links: Links,
+    far: int = 0,
 ) -> str:
     open_codes = [c for c in practices.index if plan.assignment.get(c) is None]
     table = [
@@ -573,6 +824,7 @@ def _summary_html(
         *status_rows(rows),
         ("Open practices", f"{len(open_codes):,}"),
         ("Practices with a problem", f"{len(problems):,}"),
+        ("Far-flung members", f"{far:,}"),
         ("Funded clinical directors", f"{sum(g.cd_wte for g in rows.values()):.2f} WTE"),
     ]
     date = data_date(practices)
@@ -581,8 +833,17 @@ def _summary_html(
     return fragment("panels.html", "summary", heading=heading, rows=table, index=links.index)
 
 
-def legend_html(*, current: bool, problems: bool, markers: bool, options: MapOptions) -> str:
-    """Return the legend: colours, markers, lines and rings drawn, the caveat and the data sources."""
+def legend_html(
+    *,
+    current: bool,
+    problems: bool,
+    markers: bool,
+    options: MapOptions,
+    hatched: bool = False,
+    far: bool = False,
+    overlays: Sequence[Overlay] = (),
+) -> str:
+    """Return the legend: colours, markers, lines and rings drawn, the caveat, sources and provenance."""
     radii: Sequence[float] = [radius(2_000), radius(10_000), radius(30_000)] if markers else []
     return fragment(
         "panels.html",
@@ -591,4 +852,9 @@ def legend_html(*, current: bool, problems: bool, markers: bool, options: MapOpt
         problems=problems,
         radii=radii,
         attribution=options.attribution,
+        hatched=hatched,
+        far=far,
+        overlays=overlays,
+        places=options.places is not None,
+        made=provenance_rows(options.provenance),
     )

@@ -7,17 +7,37 @@ Leaflet as a JSON string.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import branca.element
 import folium
 import geopandas as gpd
+import jinja2
 import shapely
 from branca.element import Element, Figure, MacroElement
 
 from footprint.load import CRS
 from footprint.render._base import ASSETS, COLOURS, CREDIT, ENV, Assets
 from footprint.render.assets import leaflet_head
+
+#: The page around a map: branca's, with the language said (``lang="en"``).
+PAGE = jinja2.Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="en">\n'
+    "<head>\n"
+    "{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n"
+    "</head>\n"
+    "<body>\n"
+    "    {{this.html.render(**kwargs)}}\n"
+    "</body>\n"
+    "<script>\n"
+    "    {{this.script.render(**kwargs)}}\n"
+    "</script>\n"
+    "</html>\n",
+)
 
 #: Binds each feature's ``popup`` and ``tip`` properties (HTML, escaped when made).
 ON_EACH_FEATURE = folium.JsCode(ENV.get_template("on_each_feature.js").render().strip())
@@ -50,7 +70,11 @@ class HtmlControl(MacroElement):
 
 
 class Finder(MacroElement):
-    """A box that finds a practice by name, ODS code or postcode and opens its popup."""
+    """A box that finds a practice by name, ODS code, postcode or town and opens its popup.
+
+    It is put before the map in the page (first in tab order), says what it found in a
+    live region, and opens the practice named in the address (``11J.html#J81017``).
+    """
 
     _template = ENV.get_template("finder.js")
 
@@ -58,6 +82,29 @@ class Finder(MacroElement):
         super().__init__()
         self._name = "FootprintFinder"
         self.layer = layer
+
+
+class PlaceLabels(folium.map.Layer):
+    """Town and village names that show by zoom level: ``[lat, lon, name, min zoom, kind]`` rows."""
+
+    _template = ENV.get_template("places.js")
+
+    def __init__(
+        self, places: Sequence[Sequence[Any]], *, name: str = "Place names", show: bool = True
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "FootprintPlaces"
+        self.places = [list(p) for p in places]
+
+
+class Ui(MacroElement):
+    """Collapse the controls and panels on small screens; close popups with Esc."""
+
+    _template = ENV.get_template("ui.js")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "FootprintUi"
 
 
 class Credit(MacroElement):
@@ -109,6 +156,7 @@ def new_map(
     use_offline_assets(m, assets)
     figure = root(m)
     figure.title = title
+    figure._template = PAGE  # the page says its language: <html lang="en">
     css = ENV.get_template("map.css").render(sea=COLOURS["sea"] if tiles is None else "#ddd")
     figure.header.add_child(Raw(f"<style>{css}</style>"), name="footprint_css")
     Credit().add_to(m)
@@ -126,3 +174,37 @@ def keep_order(m: folium.Map, layers: Sequence[folium.GeoJson]) -> None:
 def add_panel(m: folium.Map, content: str, *, position: str, kind: str) -> None:
     """Add a panel of HTML ``content`` (``kind`` ``"summary"`` or ``"legend"``) to ``m``."""
     HtmlControl(content, position=position, css_class=f"fp-panel fp-{kind}").add_to(m)
+
+
+class _Text(Element):
+    """What a branca ``MacroElement`` puts into the page, kept as text.
+
+    branca wraps each element's rendered script in a new ``Element``, which compiles it
+    as a jinja2 template: slow for large GeoJSON (a third of the time of a CCG's map) and
+    a second, unescaped pass over data. While :func:`page_html` renders, that text is
+    kept as it is instead.
+    """
+
+    def __init__(self, template: str | None = None, template_name: str | None = None) -> None:
+        super().__init__(template_name=template_name)
+        self.text = template
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text (or render the children, as an empty ``Element`` does)."""
+        return self.text if self.text is not None else super().render(**kwargs)
+
+
+@contextlib.contextmanager
+def _text_elements() -> Iterator[None]:
+    saved = branca.element.Element
+    branca.element.Element = _Text  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        branca.element.Element = saved  # type: ignore[misc]
+
+
+def page_html(m: folium.Map) -> str:
+    """Return the whole page of ``m`` as HTML."""
+    with _text_elements():
+        return root(m).render()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -24,10 +25,15 @@ from footprint.render._base import (
     colour_groups,
     data_date,
     group_rows,
+    plural,
+    provenance_rows,
 )
+from footprint.render.ccg_map import records
 
 #: Simplification of the drawn areas on printable pages, in metres, unless the options say.
 TOLERANCE_M = 20.0
+#: Width over height of a printed PCN map.
+ASPECT = 2.1
 
 
 def pcn_pages(
@@ -69,42 +75,66 @@ def pcn_pages(
     """
     options = options or MapOptions()
     check_inputs(practices, graph)
+    shapes = geo.Shapes(practices, plan, graph.graph["cells"], options.boundaries)
+    return pages_html(
+        practices, plan, graph=graph, groups=groups, shapes=shapes, options=options, links=links
+    )
+
+
+def pages_html(
+    practices: gpd.GeoDataFrame,
+    plan: Plan,
+    *,
+    graph: nx.Graph,
+    groups: pd.DataFrame,
+    shapes: geo.Shapes,
+    options: MapOptions,
+    links: Links | None = None,
+) -> str:
+    """Return the pages of :func:`pcn_pages`, drawn from ``shapes`` (which may be shared)."""
     plan = plan.restrict(practices.index)
     colours = dict(options.colours) if options.colours is not None else colour_groups(graph, plan)
     rows = group_rows(practices, plan, groups, colours)
     tolerance = options.tolerance(TOLERANCE_M)
-    areas, _ = geo.areas(practices, plan, graph.graph["cells"], tolerance_m=tolerance)
-    shapes = None
-    if options.boundaries is not None:
-        within = shapely.box(*geo.bounds(practices, 20_000))
-        shapes = geo.ccg_shapes(options.boundaries, within=within, tolerance_m=tolerance)
+    areas, _ = shapes.areas(tolerance, codes=list(practices.index))
+    near = shapes.ccg_shapes(tolerance, within=shapely.box(*geo.bounds(practices, 20_000)))
     names = graph.graph.get("ccg_names", {})
     ids = anchors(rows)
-    pages = [
-        {
-            "anchor": ids[pcn],
-            "group": group,
-            "ccgs": ", ".join(f"{names.get(c, c)} ({c})" for c in group.ccgs),
-            "svg": _svg(group, areas, practices, shapes),
-            "members": [
-                {
-                    "code": c,
-                    "name": practices.at[c, "practice_name"],
-                    "postcode": practices.at[c, "postcode"],
-                    "list_size": practices.at[c, "list_size"],
-                }
-                for c in group.members
-            ],
-        }
-        for pcn, group in rows.items()
-    ]
+    xy = np.column_stack([practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()])
+    info = records(practices)
+    pages = []
+    for pcn, group in rows.items():
+        members = [info[c] for c in group.members]
+        pages.append(
+            {
+                "anchor": ids[pcn],
+                "group": group,
+                "ccgs": ", ".join(f"{names.get(c, c)} ({c})" for c in group.ccgs),
+                "svg": _svg(group, areas, practices, xy, near),
+                "sheets": _sheets(members),
+                "count": plural(len(group.members), "practice"),
+            }
+        )
     return ENV.get_template("pages.html").render(
         title=options.title or "PCN pages",
         pages=pages,
         back=(links or Links()).back,
         date=data_date(practices),
         attribution=options.attribution,
+        made=provenance_rows(options.provenance),
     )
+
+
+#: Member rows on a PCN's first page (with its map) and on each page after it.
+FIRST_ROWS, MORE_ROWS = 20, 40
+
+
+def _sheets(members: list[dict]) -> list[list[dict]]:
+    """Split the member rows into printed pages: up to 20 under the map, 40 on each page after."""
+    sheets = [members[:FIRST_ROWS]]
+    for start in range(FIRST_ROWS, len(members), MORE_ROWS):
+        sheets.append(members[start : start + MORE_ROWS])
+    return sheets
 
 
 def _svg_path(geom: shapely.Geometry, x0: float, y1: float) -> str:
@@ -145,9 +175,10 @@ def _svg(
     group: GroupRow,
     areas: Mapping[str, shapely.Geometry],
     practices: gpd.GeoDataFrame,
+    xy: np.ndarray,
     shapes: gpd.GeoSeries | None,
     *,
-    aspect: float = 1.5,
+    aspect: float = ASPECT,
 ) -> dict:
     """Return what the SVG map of ``group``'s area draws: its neighbours, CCG lines and practices."""
     own = areas.get(group.pcn)
@@ -156,40 +187,38 @@ def _svg(
     view = shapely.box(x0, y0, x1, y1)
     width, height = x1 - x0, y1 - y0
     near = shapes[shapes.intersects(view)] if shapes is not None else gpd.GeoSeries([], crs=CRS)
-    r, font = width / 160, width / 70
-    others = practices[practices.geometry.within(view) & ~practices.index.isin(group.members)]
+    r, font = width / 170, width / 80
+    inside = shapely.contains_xy(view, xy[:, 0], xy[:, 1]) & ~practices.index.isin(group.members)
     sites: dict[tuple[float, float], list[str]] = {}
     for code, point in members.geometry.items():
         sites.setdefault((point.x, point.y), []).append(code)
     step = 10 ** math.floor(math.log10(width / 5))
     bar = max(k * step for k in (1, 2, 5) if k * step <= width / 5)
+    clip = (x0, y0, x1, y1)
+    dots = [(x - x0, y1 - y) for x, y in sites]
+    placed = place_labels(
+        dots, [", ".join(codes) for codes in sites.values()], r=r, font=font, size=(width, height)
+    )
     return {
         "width": f"{width:.0f}",
         "height": f"{height:.0f}",
         "label": group.label,
         "colour": group.colour,
         "font": f"{font:.0f}",
-        "land": [_svg_path(shapely.intersection(g, view), x0, y1) for g in near],
+        "land": [_svg_path(shapely.clip_by_rect(g, *clip), x0, y1) for g in near],
         "neighbours": [
-            _svg_path(shapely.intersection(g, view), x0, y1)
+            _svg_path(shapely.clip_by_rect(g, *clip), x0, y1)
             for pcn, g in areas.items()
             if pcn != group.pcn and g.intersects(view)
         ],
         "own": _svg_path(own, x0, y1) if own is not None else None,
-        "lines": [d for g in near for d in _svg_lines(shapely.intersection(g.boundary, view), x0, y1)],
+        "lines": [d for g in near for d in _svg_lines(shapely.clip_by_rect(g.boundary, *clip), x0, y1)],
         "others": [
-            {"x": f"{p.x - x0:.0f}", "y": f"{y1 - p.y:.0f}", "r": f"{r * 0.6:.0f}"} for p in others.geometry
+            {"x": f"{x - x0:.0f}", "y": f"{y1 - y:.0f}", "r": f"{r * 0.6:.0f}"} for x, y in xy[inside]
         ],
         "sites": [
-            {
-                "x": f"{x - x0:.0f}",
-                "y": f"{y1 - y:.0f}",
-                "r": f"{r:.0f}",
-                "text_x": f"{x - x0 + r * 1.4:.0f}",
-                "text_y": f"{y1 - y + font * 0.35:.0f}",
-                "codes": codes,
-            }
-            for (x, y), codes in sites.items()
+            {"x": f"{dx:.0f}", "y": f"{dy:.0f}", "r": f"{r:.0f}", **label}
+            for (dx, dy), label in zip(dots, placed, strict=True)
         ],
         "bar": {
             "d": f"M{width * 0.03:.0f} {height * 0.95:.0f}h{bar:.0f}",
@@ -198,3 +227,83 @@ def _svg(
             "label": f"{bar / 1000:g} km",
         },
     }
+
+
+#: Directions to try for a label, as (dx, dy, text-anchor): right, left, above, below, diagonals.
+_DIRECTIONS = (
+    (1, 0, "start"),
+    (-1, 0, "end"),
+    (0, -1, "middle"),
+    (0, 1, "middle"),
+    (1, -1, "start"),
+    (-1, -1, "end"),
+    (1, 1, "start"),
+    (-1, 1, "end"),
+)
+
+
+def _box(x: float, y: float, anchor: str, w: float, font: float) -> tuple[float, ...]:
+    left = x if anchor == "start" else x - w if anchor == "end" else x - w / 2
+    return left, y - font * 0.8, left + w, y + font * 0.25
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    dx = min(a[2], b[2]) - max(a[0], b[0])
+    dy = min(a[3], b[3]) - max(a[1], b[1])
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
+def place_labels(
+    dots: list[tuple[float, float]], texts: list[str], *, r: float, font: float, size: tuple[float, float]
+) -> list[dict[str, Any]]:
+    """Place a label beside each dot so that no two labels (or a label and a dot) collide.
+
+    Greedy: dots are labelled from the most crowded; each label takes the first of eight
+    directions, at growing distances, whose box is free and inside the map, with a leader
+    line when it is set away from its dot; if none is free, the least crowded spot.
+
+    Returns
+    -------
+    list of dict
+        Per dot: ``text``, ``text_x``, ``text_y``, ``anchor`` and ``leader`` (SVG path data
+        or ``""``), as formatted numbers.
+    """
+    width, height = size
+    pad = r * 0.4
+    taken: list[tuple[float, ...]] = [(x - r, y - r, x + r, y + r) for x, y in dots]
+    crowd = [sum(math.hypot(x - a, y - b) < 12 * font for a, b in dots) for x, y in dots]
+    out: list[dict[str, Any]] = [{} for _ in dots]
+    for i in sorted(range(len(dots)), key=lambda k: (-crowd[k], dots[k])):
+        x, y = dots[i]
+        w = len(texts[i]) * font * 0.58
+        best: tuple[float, tuple[float, ...], float, float, str, float] | None = None
+        for ring in (1.0, 2.2, 3.6, 5.2, 7.0):
+            for dx, dy, anchor in _DIRECTIONS:
+                gap = r * 1.4 * ring
+                tx = x + dx * gap
+                ty = y + dy * gap + (font * 0.35 if dy == 0 else font * 0.9 if dy > 0 else 0)
+                box = _box(tx, ty, anchor, w, font)
+                grown = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+                cost = sum(_overlap(grown, t) for t in taken)
+                if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+                    cost += w * font * 10
+                if best is None or cost < best[0]:
+                    best = (cost, box, tx, ty, anchor, ring)
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        _, box, tx, ty, anchor, ring = best
+        taken.append(box)
+        leader = ""
+        if ring > 1:
+            cx = min(max(x, box[0]), box[2])
+            cy = min(max(y, box[1]), box[3])
+            leader = f"M{x:.0f} {y:.0f}L{cx:.0f} {cy:.0f}"
+        out[i] = {
+            "text": texts[i],
+            "text_x": f"{tx:.0f}",
+            "text_y": f"{ty:.0f}",
+            "anchor": anchor,
+            "leader": leader,
+        }
+    return out

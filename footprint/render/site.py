@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import folium
@@ -30,9 +32,28 @@ from footprint.render._base import (
     write_text,
 )
 from footprint.render.assets import write_assets
-from footprint.render.ccg_map import draw_ccg_lines, draw_land, legend_html, plan_map, status_rows
-from footprint.render.elements import ON_EACH_FEATURE, Raw, add_panel, keep_order, new_map, root
-from footprint.render.pages import pcn_pages
+from footprint.render.ccg_map import TOLERANCE_M as CCG_MAP_TOLERANCE_M
+from footprint.render.ccg_map import (
+    Scene,
+    draw_ccg_lines,
+    draw_land,
+    draw_scene,
+    legend_html,
+    status_rows,
+    towns_of,
+)
+from footprint.render.elements import (
+    ON_EACH_FEATURE,
+    Raw,
+    Ui,
+    add_panel,
+    keep_order,
+    new_map,
+    page_html,
+    root,
+)
+from footprint.render.pages import TOLERANCE_M as PAGES_TOLERANCE_M
+from footprint.render.pages import pages_html
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +174,7 @@ def overview_map(
     legend = legend_html(current=False, problems=False, markers=False, options=options)
     add_panel(m, legend, position="bottomright", kind="legend")
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    Ui().add_to(m)
     return m
 
 
@@ -162,8 +184,10 @@ def _index_html(
     groups: pd.DataFrame,
     names: Mapping[str, str],
     maps: Mapping[str, tuple[str, str]],
+    *,
+    places: pd.DataFrame | None = None,
 ) -> str:
-    """Return the list of CCG maps; a PCN is in band as the group table says (all its members)."""
+    """Return the England finder and the list of CCG maps (in band as the group table says)."""
     rows = []
     for ccg, frame in wanted.groupby("ccg_code", sort=True):
         own = {p for c in frame.index if (p := plan.assignment.get(c)) is not None}
@@ -180,7 +204,13 @@ def _index_html(
                 "in_band": int(groups.loc[sorted(own), "in_band"].sum()) if own else 0,
             }
         )
-    return fragment("panels.html", "index", rows=rows, count=len(maps))
+    towns = towns_of(wanted, places)
+    finder = [
+        [code, str(row["practice_name"]), str(row["postcode"]), str(row["ccg_code"]), towns.get(code, "")]
+        for code, row in wanted.sort_values("practice_name").iterrows()
+        if row["ccg_code"] in maps
+    ]
+    return fragment("panels.html", "index", rows=rows, count=len(maps), finder=finder)
 
 
 def _with_partners(practices: gpd.GeoDataFrame, plan: Plan, codes: Iterable[str]) -> gpd.GeoDataFrame:
@@ -252,57 +282,143 @@ def write_maps(
     check_groups(groups, full.groups)
     if options.colours is None:
         options = dataclasses.replace(options, colours=colour_groups(graph, full))
-    names = graph.graph.get("ccg_names", {})
+    shapes = geo.Shapes(practices, full, graph.graph["cells"], options.boundaries)
+    for tolerance in {options.tolerance(MAP_TOLERANCE_M), options.tolerance(PAGE_TOLERANCE_M)}:
+        shapes.areas(tolerance)  # simplified once, before any process forks
+        shapes.ccg_shapes(tolerance, within=None)
     written: list[Path] = write_assets(out) if options.assets == "beside" else []
-    maps: dict[str, tuple[str, str]] = {}
     codes = sorted(wanted["ccg_code"].unique())
-    for i, ccg in enumerate(codes, 1):
-        shown = _with_partners(practices, full, wanted.index[wanted["ccg_code"] == ccg])
-        ccg_plan = full.restrict(shown.index)
-        map_file, pack_file = f"{ccg}.html", f"{ccg}-pcns.html"
-        title = f"{names.get(ccg, ccg)} ({ccg}): {options.name}"
-        m = plan_map(
-            shown,
-            ccg_plan,
-            graph=graph,
-            groups=groups,
-            problems=problems,
-            options=dataclasses.replace(options, title=title),
-            links=Links(
-                pcn_pages={p: f"{pack_file}#{a}" for p, a in anchors(ccg_plan.groups).items()},
-                index="index.html",
-            ),
-        )
-        pages = pcn_pages(
-            shown,
-            ccg_plan,
-            graph=graph,
-            groups=groups,
-            options=dataclasses.replace(options, title=f"{title}: PCN pages"),
-            links=Links(back=map_file),
-        )
-        written += [write_text(out / map_file, m.get_root().render()), write_text(out / pack_file, pages)]
-        maps[ccg] = (map_file, pack_file)
-        logger.info(
-            "wrote %s (%.2f MB) and %s", out / map_file, (out / map_file).stat().st_size / 1e6, pack_file
-        )
-        if progress is not None:
-            progress(i, len(codes), ccg)
-    shown = _with_partners(practices, full, wanted.index)
+    maps = {ccg: (f"{ccg}.html", f"{ccg}-pcns.html") for ccg in codes}
+    job = _Job(
+        practices=practices,
+        wanted=wanted,
+        graph=graph,
+        plan=full,
+        groups=groups,
+        problems=dict(problems or {}),
+        options=options,
+        shapes=shapes,
+        out=out,
+        maps=maps,
+    )
+    # The index first (the longest task), then CCGs from the largest, so the processes end together.
+    tasks = ["", *sorted(codes, key=lambda c: (-int((wanted["ccg_code"] == c).sum()), c))]
+    done: dict[str, list[Path]] = {}
+    for i, (task, paths) in enumerate(_run(job, tasks), 1):
+        done[task] = paths
+        if progress is not None and task:
+            progress(min(i, len(codes)), len(codes), task)
+    written += [p for ccg in codes for p in done[ccg]] + done[""]
+    logger.info("wrote %d CCG maps and %s", len(maps), done[""][0])
+    return written
+
+
+#: Simplification of CCG maps and printable pages unless the options say (as their modules).
+MAP_TOLERANCE_M = CCG_MAP_TOLERANCE_M
+PAGE_TOLERANCE_M = PAGES_TOLERANCE_M
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Job:
+    """Everything the pages of one :func:`write_maps` call are drawn from (shared by its processes)."""
+
+    practices: gpd.GeoDataFrame
+    wanted: gpd.GeoDataFrame
+    graph: nx.Graph
+    plan: Plan
+    groups: pd.DataFrame
+    problems: Mapping[str, str]
+    options: MapOptions
+    shapes: geo.Shapes
+    out: Path
+    maps: Mapping[str, tuple[str, str]]
+
+
+#: The job of the running :func:`write_maps`, read by its forked processes (never pickled).
+_JOB: list[_Job] = []
+
+
+def _run(job: _Job, tasks: list[str]) -> Iterator[tuple[str, list[Path]]]:
+    """Yield each task's files as it finishes, in ``job.options.processes`` forked processes."""
+    processes = min(job.options.processes, len(tasks))
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for task in tasks:
+            yield task, _write_task(job, task)
+        return
+    _JOB[:] = [job]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            futures = {pool.submit(_forked_task, task): task for task in tasks}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        _JOB.clear()
+
+
+def _forked_task(task: str) -> list[Path]:
+    return _write_task(_JOB[0], task)
+
+
+def _write_task(job: _Job, task: str) -> list[Path]:
+    """Write the index (task ``""``) or one CCG's map and printable pages; return the files."""
+    if not task:
+        return [_write_index(job)]
+    ccg, options, names = task, job.options, job.graph.graph.get("ccg_names", {})
+    shown = _with_partners(job.practices, job.plan, job.wanted.index[job.wanted["ccg_code"] == ccg])
+    ccg_plan = job.plan.restrict(shown.index)
+    map_file, pack_file = job.maps[ccg]
+    title = f"{names.get(ccg, ccg)} ({ccg}): {options.name}"
+    scene = Scene(
+        practices=shown,
+        plan=ccg_plan,
+        graph=job.graph,
+        groups=job.groups,
+        problems=job.problems,
+        options=dataclasses.replace(options, title=title),
+        links=Links(
+            pcn_pages={p: f"{pack_file}#{a}" for p, a in anchors(ccg_plan.groups).items()},
+            index="index.html",
+        ),
+        shapes=job.shapes,
+    )
+    m = draw_scene(scene)
+    pages = pages_html(
+        shown,
+        ccg_plan,
+        graph=job.graph,
+        groups=job.groups,
+        shapes=job.shapes,
+        options=dataclasses.replace(options, title=f"{title}: PCN pages"),
+        links=Links(back=map_file),
+    )
+    written = [write_text(job.out / map_file, page_html(m)), write_text(job.out / pack_file, pages)]
+    logger.info("wrote %s (%.2f MB) and %s", written[0], written[0].stat().st_size / 1e6, pack_file)
+    return written
+
+
+def _write_index(job: _Job) -> Path:
+    options = job.options
+    names = job.graph.graph.get("ccg_names", {})
+    shown = _with_partners(job.practices, job.plan, job.wanted.index)
     overview = overview_map(
         shown,
-        full.restrict(shown.index),
-        graph=graph,
-        groups=groups,
+        job.plan.restrict(shown.index),
+        graph=job.graph,
+        groups=job.groups,
         options=dataclasses.replace(options, title=f"PCN maps: {options.name}"),
-        links=Links(ccg_maps={c: files[0] for c, files in maps.items()}),
+        links=Links(ccg_maps={c: files[0] for c, files in job.maps.items()}),
         width="62%",
     )
     figure = root(overview)
     css = ENV.get_template("index.css").render()
     figure.header.add_child(Raw(f"<style>{css}</style>"), name="footprint_index_css")
-    figure.html.add_child(Raw(_index_html(wanted, full, groups, names, maps)))
-    index = write_text(out / "index.html", figure.render())
-    written.append(index)
-    logger.info("wrote %d CCG maps and %s", len(maps), index)
-    return written
+    panel = Raw(_index_html(job.wanted, job.plan, job.groups, names, job.maps, places=options.places))
+    figure.html.add_child(panel, name="fp_index")
+    figure.html._children.move_to_end("fp_index", last=False)  # the finder first in tab order
+    return write_text(job.out / "index.html", page_html(overview))

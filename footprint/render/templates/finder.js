@@ -1,4 +1,4 @@
-{# The practice finder: a box that finds a practice by name, ODS code or postcode and opens its popup. #}
+{# The practice finder: finds a practice by name, ODS code, postcode or town and opens its popup; #CODE in the address opens it too. It sits before the map in the page, so it is first in tab order. #}
 {% macro script(this, kwargs) %}
 (function () {
   var map = {{ this._parent.get_name() }};
@@ -6,7 +6,8 @@
   var entries = [];
   layer.eachLayer(function (marker) {
     var p = marker.feature.properties;
-    entries.push({code: p.code, name: p.name, postcode: p.postcode, marker: marker});
+    entries.push({code: p.code, name: p.name, postcode: p.postcode, town: p.town || "", pcn: p.pcn || "",
+      marker: marker});
   });
   entries.sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
   function norm(text) { return (text || "").toUpperCase().replace(/[^A-Z0-9]/g, ""); }
@@ -15,60 +16,67 @@
     if (!q) { return []; }
     var exact = entries.filter(function (e) { return norm(e.code) === q || norm(e.postcode) === q; });
     if (exact.length) { return exact; }
+    var town = entries.filter(function (e) { return norm(e.town) === q; });
+    if (town.length) { return town; }
     return entries.filter(function (e) {
-      return (norm(e.name) + "|" + norm(e.code) + "|" + norm(e.postcode)).indexOf(q) >= 0;
+      return (norm(e.name) + "|" + norm(e.code) + "|" + norm(e.postcode) + "|" + norm(e.town)).indexOf(q) >= 0;
     });
   }
-  function show(entry) {
+  var id = {{ this.get_name()|tojson }};
+  var div = document.createElement("div");
+  div.className = "fp-panel fp-finder";
+  div.innerHTML = '<form role="search"><label for="' + id + '"><b>Find a practice</b></label> ' +
+    '<input id="' + id + '" type="search" autocomplete="off" ' +
+    'placeholder="name, ODS code, postcode or town"> <button type="submit">Find</button></form>' +
+    '<div class="fp-find-result" role="status" aria-live="polite"></div>';
+  var form = div.querySelector("form");
+  var input = div.querySelector("input");
+  var result = div.querySelector(".fp-find-result");
+  function show(entry, quiet) {
     if (!map.hasLayer(layer)) { map.addLayer(layer); }
     map.setView(entry.marker.getLatLng(), Math.max(map.getZoom(), 14), {animate: false});
     entry.marker.openPopup();
-  }
-  var control = L.control({position: "topleft"});
-  control.onAdd = function () {
-    var div = L.DomUtil.create("div", "fp-panel fp-finder");
-    var id = {{ this.get_name()|tojson }};
-    div.innerHTML = '<form><label for="' + id + '"><b>Find a practice</b></label><br>' +
-      '<input id="' + id + '" type="search" list="' + id + '-list" autocomplete="off" ' +
-      'placeholder="name, ODS code or postcode"> <button type="submit">Find</button></form>' +
-      '<div class="fp-find-result" role="status"></div>';
-    var list = document.createElement("datalist");
-    list.id = id + "-list";
-    entries.forEach(function (e) {
-      var option = document.createElement("option");
-      option.value = e.code;
-      option.label = e.name + " \u00b7 " + e.postcode;
-      list.appendChild(option);
-    });
-    div.appendChild(list);
-    var form = div.querySelector("form");
-    var input = div.querySelector("input");
-    var result = div.querySelector(".fp-find-result");
-    function go() {
-      var found = search(input.value);
-      result.textContent = "";
-      if (found.length === 1) { show(found[0]); return; }
-      if (!found.length) {
-        result.textContent = "No practice matches \u201c" + input.value + "\u201d.";
-        return;
-      }
-      result.textContent = found.length + " practices match; choose one:";
-      found.slice(0, 8).forEach(function (e) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.textContent = e.name + " (" + e.code + ", " + e.postcode + ")";
-        L.DomEvent.on(button, "click", function () { show(e); });
-        result.appendChild(button);
-      });
+    if (!quiet) {
+      result.textContent = "Showing " + entry.name + " (" + entry.code + ")" + (entry.pcn ? ", " + entry.pcn : "") + ".";
     }
-    L.DomEvent.on(form, "submit", function (ev) { L.DomEvent.preventDefault(ev); go(); });
-    L.DomEvent.on(input, "input", function () {
-      if (entries.some(function (e) { return e.code === input.value; })) { go(); }
+    if (window.history && history.replaceState) { history.replaceState(null, "", "#" + entry.code); }
+  }
+  function go() {
+    var found = search(input.value);
+    result.textContent = "";
+    if (found.length === 1) { show(found[0]); return; }
+    if (!found.length) {
+      result.textContent = "No practice matches \u201c" + input.value + "\u201d.";
+      return;
+    }
+    var shown = found.slice(0, 100);
+    var prompt = document.createElement("p");
+    prompt.textContent = found.length + " practices match" +
+      (found.length > shown.length ? " (first " + shown.length + " listed)" : "") + "; choose one, or type more to narrow.";
+    result.appendChild(prompt);
+    var list = document.createElement("div");
+    list.className = "fp-find-list";
+    shown.forEach(function (e) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = e.name + " (" + e.code + ", " + e.postcode + ")";
+      button.addEventListener("click", function () { show(e); });
+      list.appendChild(button);
     });
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    return div;
-  };
-  control.addTo(map);
+    result.appendChild(list);
+  }
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); go(); });
+  ["click", "dblclick", "mousedown", "touchstart", "wheel"].forEach(function (kind) {
+    div.addEventListener(kind, function (ev) { ev.stopPropagation(); });
+  });
+  var container = map.getContainer();
+  container.parentNode.insertBefore(div, container);
+  function fromHash() {
+    var code = decodeURIComponent((location.hash || "").slice(1)).toUpperCase();
+    var entry = entries.filter(function (e) { return e.code === code; })[0];
+    if (entry) { show(entry); }
+  }
+  window.addEventListener("hashchange", fromHash);
+  map.whenReady(function () { setTimeout(fromHash, 0); });
 })();
 {% endmacro %}

@@ -1,5 +1,10 @@
 function (feature, layer) {
   var p = feature.properties || {};
-  if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380, maxHeight: 360}); }
+  var width = Math.max(200, Math.min(380, window.innerWidth - 40));
+  var height = Math.max(160, Math.min(360, Math.round(window.innerHeight * 0.5)));
+  if (p.popup) {
+    layer.bindPopup(p.popup, {maxWidth: width, minWidth: Math.min(240, width), maxHeight: height,
+      autoPanPaddingTopLeft: [10, 70], autoPanPaddingBottomRight: [10, 10]});
+  }
   if (p.tip) { layer.bindTooltip(p.tip, {sticky: true}); }
 }

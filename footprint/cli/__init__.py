@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from footprint import __version__
-from footprint.cli import alternatives, check, compare, graph, import_, maps, plan, share
+from footprint.cli import alternatives, check, compare, edit, graph, import_, maps, plan, share
 from footprint.cli._common import Parser, check_paths, data_options
 from footprint.errors import FootprintError
 
@@ -43,7 +43,7 @@ def cli_words(message: str) -> str:
 
 
 #: The command modules, in the order ``--help`` lists them (the order of the pipeline).
-COMMANDS = (import_, graph, plan, check, alternatives, maps, share, compare)
+COMMANDS = (import_, graph, plan, check, alternatives, maps, share, compare, edit)
 
 
 def build_parser() -> argparse.ArgumentParser:

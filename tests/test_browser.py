@@ -6,6 +6,7 @@ pointed at them so that it never downloads a browser or driver.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from footprint.config import Rules
 from footprint.evaluate import group_problems, group_table
 from footprint.load import select_ccgs
-from footprint.plan import plan_from_practices
+from footprint.places import read_places
+from footprint.plan import Plan, plan_from_practices
 from footprint.render import CAVEAT, MapOptions, write_maps
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,7 +45,41 @@ def maps(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> Pa
         out,
         groups=groups,
         problems=group_problems(groups),
-        options=MapOptions(boundaries=slice_boundaries, current=groups),
+        options=MapOptions(boundaries=slice_boundaries, current=groups, places=read_places()),
+    )
+    return out
+
+
+#: The practice the proposed plan of :func:`proposed` moves, and where from and to.
+MOVED = ("F81032", "U27924", "U30335")
+
+
+@pytest.fixture(scope="module")
+def proposed(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> Path:
+    """Maps of a proposed plan, drawn as the command line draws them: P A Patel Surgery moves
+    from Benfleet PCN to Rayleigh and District PCN, which becomes a new group ``99F-new``."""
+    from footprint.cli.maps import draw
+
+    current = plan_from_practices(slice_practices)
+    code, _, to = MOVED
+    assignment = {**current.assignment, code: to}
+    plan = Plan({c: "99F-new" if p == to else p for c, p in assignment.items()})
+    out = tmp_path_factory.mktemp("proposed")
+    draw(
+        slice_practices,
+        slice_graph,
+        plan,
+        out,
+        rules=Rules(),
+        boundaries=slice_boundaries,
+        current=current,
+        name="Proposed plan",
+        provenance={
+            "footprint_version": "9.9.9",
+            "data_date": "2022-01-01",
+            "options": {"band": "30000,50000"},
+        },
+        processes=2,
     )
     return out
 
@@ -89,10 +126,10 @@ def wait_for(driver, script: str, *args: object) -> object:
     pytest.fail(f"timed out waiting for: {script}")
 
 
-def open_page(driver, path: Path) -> None:
+def open_page(driver, path: Path, fragment: str = "") -> None:
     driver.get_log("browser")  # drop what earlier pages logged
     driver.get_log("performance")
-    driver.get(path.as_uri())
+    driver.get(path.as_uri() + (f"#{fragment}" if fragment else ""))
 
 
 def assert_offline_and_clean(driver) -> list[str]:
@@ -216,3 +253,229 @@ def test_index_and_pages_open_offline(browser, maps):
     assert sections > 4
     assert browser.execute_script("return document.scripts.length;") == 0
     assert_offline_and_clean(browser)
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def popup_text(driver) -> str:
+    return wait_for(
+        driver, "var p = document.querySelector('.leaflet-popup-content'); return p && p.innerText;"
+    )
+
+
+def labels(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.fp-place'), e => e.innerText);"
+    )
+
+
+def zoom(driver) -> float:
+    return driver.execute_script("return Object.values(window).find(v => v instanceof L.Map).getZoom();")
+
+
+def test_place_labels_show_towns_first_and_villages_when_zoomed_in(browser, maps):
+    open_page(browser, maps / "99F.html")
+    wait_for(browser, "return document.querySelectorAll('.fp-place').length > 0;")
+    first = labels(browser)
+    assert {"Rayleigh", "Canvey Island", "South Benfleet"} <= set(first), first
+    assert zoom(browser) < 13
+    browser.execute_script(
+        "Object.values(window).find(v => v instanceof L.Map).setZoom(14, {animate: false});"
+    )
+    wait_for(browser, "return document.querySelectorAll('.fp-place').length > arguments[0];", len(first))
+    # labels are not interactive and not in the tab order
+    assert count(browser, ".fp-place[tabindex]") == 0 and count(browser, ".fp-place.leaflet-interactive") == 0
+    legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+    assert "GeoNames" in legend and "CC-BY 4.0" in legend
+    assert_offline_and_clean(browser)
+
+
+def test_practice_link_opens_its_popup_with_members_current_pcn_and_move(browser, proposed):
+    code, _, _ = MOVED
+    open_page(browser, proposed / "99F.html", code)
+    popup = popup_text(browser)
+    assert popup.startswith("P A PATEL SURGERY")
+    assert "PCN\tRayleigh PCN (99F-new)" in popup  # a new group named after its biggest member's town
+    assert "Current PCN\tBENFLEET PCN (U27924)" in popup
+    assert "Moves\tyes, from BENFLEET PCN (U27924) to Rayleigh PCN (99F-new)" in popup
+    assert "With 6 other practices: AUDLEY MILLS SURGERY (F81123);" in popup
+    # the changes layer: a ring around the moved practice and a line to its new PCN's centre
+    assert count(browser, "path.fp-overlay-ring") == 1 and count(browser, "path.fp-overlay") == 1
+    browser.get((proposed / "99F.html").as_uri() + "#F81075")
+    wait_for(
+        browser,
+        "var p = document.querySelector('.leaflet-popup-content');"
+        "return p && p.innerText.indexOf('THE HOLLIES') === 0;",
+    )
+    assert "Moves\tno" in popup_text(browser)
+    legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+    assert "practice that moves to another PCN" in legend
+    assert "How this map was made" in legend and "9.9.9" in legend and "band 30000,50000" in legend
+    assert_offline_and_clean(browser)
+
+
+def test_england_finder_opens_the_right_ccg_map_at_the_practice(browser, maps):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, maps / "index.html")
+    box = wait_for(browser, "return document.getElementById('fp-england-find');")
+    box.send_keys("f81075", Keys.ENTER)
+    wait_for(browser, "return location.href.endsWith('99F.html#F81075');")
+    assert popup_text(browser).startswith("THE HOLLIES")
+    assert_offline_and_clean(browser)
+    open_page(browser, maps / "index.html")
+    box = wait_for(browser, "return document.getElementById('fp-england-find');")
+    box.send_keys("surgery", Keys.ENTER)
+    prompt = wait_for(
+        browser, "var p = document.querySelector('.fp-index .fp-find-result p'); return p && p.innerText;"
+    )
+    assert "type more to narrow" in prompt
+    found = count(browser, ".fp-index .fp-find-list li")
+    assert found == int(prompt.split()[0]) > 8  # every match is listed, not 8
+    style = browser.execute_script(
+        "return getComputedStyle(document.querySelector('.fp-find-list')).overflowY;"
+    )
+    assert style == "auto"
+    box.clear()
+    box.send_keys("Runcorn", Keys.ENTER)
+    wait_for(browser, "return document.querySelectorAll('.fp-index .fp-find-list li').length === 6;")
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.fp-find-list a'), a => a.href);"
+    )
+    assert all("/01F.html#N81" in link for link in links), links
+    assert_offline_and_clean(browser)
+
+
+def pdf_pages(driver, path: Path) -> int:
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    open_page(driver, path)
+    wait_for(driver, "return document.readyState === 'complete';")
+    pdf = driver.execute_cdp_cmd("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True})
+    return len(PdfReader(io.BytesIO(base64.b64decode(pdf["data"]))).pages)
+
+
+def test_printed_pack_is_one_a4_page_per_pcn(
+    browser, maps, slice_practices, slice_graph, slice_boundaries, tmp_path
+):
+    for ccg in ("01F", "99F", "99G"):
+        pcns = len(
+            {p for c, p in plan_from_practices(select_ccgs(slice_practices, [ccg])).assignment.items() if p}
+        )
+        assert pdf_pages(browser, maps / f"{ccg}-pcns.html") == pcns == count(browser, "section.sheet")
+        toc = browser.find_element("css selector", "nav.toc").text
+        assert "out of band" in toc if ccg != "99F" or "U30335" in toc else True
+        # no two labels of a map overlap
+        boxes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('svg.area'),"
+            " s => Array.from(s.querySelectorAll('text.code'),"
+            " t => { var b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; }));"
+        )
+        for svg in boxes:
+            for a, b in itertools.combinations(svg, 2):
+                assert min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]), (ccg, a, b)
+    # a PCN of more than 20 practices continues on a second page under the same header
+    practices = select_ccgs(slice_practices, ["99G"])
+    plan = Plan(dict.fromkeys(practices.index, "99G-all"))
+    assert len(practices) > 20
+    write_maps(
+        practices,
+        slice_graph,
+        plan,
+        tmp_path,
+        groups=group_table(plan, practices),
+        options=MapOptions(boundaries=slice_boundaries),
+    )
+    assert pdf_pages(browser, tmp_path / "99G-pcns.html") == 2
+    assert "99G-all (continued, page 2 of 2)" in browser.find_element("tag name", "body").text
+    assert "1 practice," not in browser.find_element("tag name", "body").text
+
+
+def test_printed_pages_carry_provenance_and_the_out_of_band_flag(browser, proposed):
+    open_page(browser, proposed / "99F-pcns.html")
+    sheets = browser.execute_script(
+        "return Array.from(document.querySelectorAll('section.sheet'), s => s.innerText);"
+    )
+    assert sheets and all("footprint version: 9.9.9" in s and "data date: 2022-01-01" in s for s in sheets)
+    toc = browser.find_element("css selector", "nav.toc").text
+    assert "Rayleigh PCN (99F-new): 7 practices, 59,463 patients \u26a0 out of band" in toc
+
+
+def test_phone_layout_keeps_the_finder_uncovered(browser, proposed):
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+    try:
+        open_page(browser, proposed / "99F.html", "F81032")
+        popup_text(browser)
+        geometry = browser.execute_script(
+            """
+            function box(sel) { var r = document.querySelector(sel).getBoundingClientRect();
+              return [r.left, r.top, r.right, r.bottom]; }
+            var input = document.querySelector('.fp-finder input'), r = input.getBoundingClientRect();
+            return {finder: box('.fp-finder'), layers: box('.leaflet-control-layers'),
+              legend: box('.fp-legend'), summary: box('.fp-summary'),
+              popup: box('.leaflet-popup-content-wrapper'),
+              hit: document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === input,
+              expanded: document.querySelectorAll('.leaflet-control-layers-expanded').length,
+              width: window.innerWidth, lang: document.documentElement.lang};
+            """
+        )
+        assert geometry["width"] == 390 and geometry["lang"] == "en"
+        assert geometry["hit"], geometry  # nothing covers the finder's box
+        assert geometry["expanded"] == 0  # the layer switcher is collapsed to its button
+
+        def apart(a, b):
+            return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+        assert apart(geometry["finder"], geometry["layers"]), geometry
+        assert apart(geometry["legend"], geometry["summary"]), geometry
+        assert geometry["popup"][0] >= 0 and geometry["popup"][2] <= 390, geometry
+        assert_offline_and_clean(browser)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_keyboard_finder_first_announced_and_esc_closes(browser, proposed):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, proposed / "99F.html")
+    wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.execute_script("return document.activeElement.matches('.fp-finder input');")
+    ActionChains(browser).send_keys("F81075", Keys.ENTER).perform()
+    popup_text(browser)
+    status = browser.find_element("css selector", ".fp-finder [aria-live]")
+    assert status.get_attribute("aria-live") == "polite"
+    assert status.text.startswith("Showing THE HOLLIES (F81075), ")
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait_for(browser, "return document.querySelectorAll('.leaflet-popup').length === 0;")
+    # no focus rectangle on an area clicked with the mouse
+    browser.execute_script(
+        "document.querySelector('path.fp-area').dispatchEvent(new MouseEvent('click', {bubbles: true}));"
+    )
+    outline = browser.execute_script(
+        "var a = document.activeElement; return a.tagName + ' ' + getComputedStyle(a).outlineStyle;"
+    )
+    assert not outline.startswith("path ") or outline.endswith("none"), outline
+    assert_offline_and_clean(browser)
+
+
+def test_meaning_not_by_colour_alone(browser, maps):
+    open_page(browser, maps / "99F.html")
+    wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    hatched = browser.execute_script(
+        "return Array.from(document.querySelectorAll('path.fp-hatch'), p => p.getAttribute('fill'));"
+    )
+    assert hatched == ["url(#fp-hatch)"]  # Rayleigh and District, 55,949: out of band
+    dashes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('path.fp-problem-ring'),"
+        " p => p.getAttribute('stroke-dasharray'));"
+    )
+    assert dashes and all(dashes)

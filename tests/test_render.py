@@ -19,6 +19,7 @@ from footprint.errors import DataError
 from footprint.evaluate import group_problems, group_table
 from footprint.graph import graph_from_practices
 from footprint.load import DATA_DIR, read_boundaries, read_practices, select_ccgs
+from footprint.places import read_places
 from footprint.plan import Plan, plan_from_practices, write_plan
 from footprint.render import (
     ATTRIBUTION,
@@ -26,6 +27,8 @@ from footprint.render import (
     PALETTE,
     Links,
     MapOptions,
+    Overlay,
+    OverlayLine,
     colour_groups,
     overview_map,
     pcn_pages,
@@ -558,3 +561,86 @@ def test_map_command_bad_plan_is_one_line(capsys, tmp_path, monkeypatch):
     assert err.startswith(
         "footprint: error: 1 practice code(s) in the plan are not in the practices file: ZZZ999"
     )
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def test_overlay_and_option_errors():
+    with pytest.raises(ValueError, match="processes=0 is not a count of processes"):
+        MapOptions(processes=0)
+    with pytest.raises(TypeError, match="overlays must be Overlay objects, not dict"):
+        MapOptions(overlays=[{"name": "x"}])
+
+
+def test_names_far_members_overlays_and_provenance_are_drawn(slice_practices, slice_graph, slice_boundaries):
+    practices = select_ccgs(slice_practices, ["99F"])
+    plan = plan_from_practices(practices)
+    groups = group_table(plan, practices, far_km=2.0, names={"U27924": "Benfleet & Canvey <b>"})
+    far = {c for members in groups["far_members"] for c in members}
+    assert far
+    point = practices.geometry.loc["F81075"]
+    overlay = Overlay(
+        name="Sharing",
+        legend="clinical director's base",
+        practices={"F81075": "base of the shared CD"},
+        lines=[OverlayLine(start=(point.x, point.y), end=(point.x + 1_000, point.y), tip="to a member")],
+        label="Shared CD",
+        others="none",
+    )
+    m = plan_map(
+        practices,
+        plan,
+        graph=slice_graph,
+        groups=groups,
+        options=MapOptions(
+            boundaries=slice_boundaries,
+            places=read_places(),
+            overlays=[overlay],
+            provenance={"footprint version": "9.9.9"},
+        ),
+    )
+    assert len(features(m, f"Far-flung members ({len(far)})")) == len(far)
+    assert len(features(m, "Sharing (1)")) == 2  # the line and the ring
+    props = {f["properties"]["code"]: f["properties"] for f in features(m, "Practices")}
+    assert "Shared CD base of the shared CD" in text(props["F81075"]["popup"])
+    assert "Shared CD none" in text(props["F81001"]["popup"])
+    assert "<th>PCN</th><td>Benfleet &amp; Canvey &lt;b&gt; (U27924)</td>" in props["F81001"]["popup"]
+    some_far = sorted(far)[0]
+    assert "Far-flung:" in text(props[some_far]["popup"])
+    page = m.get_root().render()
+    assert '<html lang="en">' in page and "9.9.9" in page and "Rayleigh" in page
+
+
+def test_labels_on_printed_maps_do_not_collide():
+    from footprint.render.pages import place_labels
+
+    dots = [(100.0 + 3 * i, 100.0) for i in range(8)] + [(50.0, 50.0)]
+    placed = place_labels(dots, [f"F8100{i}" for i in range(9)], r=2.0, font=6.0, size=(400.0, 200.0))
+    boxes = []
+    for label in placed:
+        x, y, w = float(label["text_x"]), float(label["text_y"]), len(label["text"]) * 6.0 * 0.58
+        left = x if label["anchor"] == "start" else x - w if label["anchor"] == "end" else x - w / 2
+        boxes.append((left, y - 4.8, left + w, y + 1.5))
+    for a, b in itertools.combinations(boxes, 2):
+        assert min(a[2], b[2]) <= max(a[0], b[0]) + 1 or min(a[3], b[3]) <= max(a[1], b[1]) + 1, (a, b)
+    assert any(label["leader"] for label in placed)  # crowded dots get leader lines
+
+
+def test_parallel_maps_match_serial_ones(slice_practices, slice_graph, slice_boundaries, tmp_path):
+    plan = plan_from_practices(slice_practices)
+    groups = group_table(plan, slice_practices)
+    written = {}
+    for processes in (1, 2):
+        out = tmp_path / str(processes)
+        paths = write_maps(
+            slice_practices,
+            slice_graph,
+            plan,
+            out,
+            groups=groups,
+            options=MapOptions(boundaries=slice_boundaries, processes=processes),
+        )
+        written[processes] = {p.name: len(re.sub(r"_[0-9a-f]{32}", "", p.read_text())) for p in paths}
+    assert written[1] == written[2]
+    assert list(written[1])[-1] == "index.html"

@@ -216,9 +216,9 @@ def draw_scene(
     )
     add_panel(m, legend, position="bottomright", kind="legend")
     keep_order(m, layers)
+    Ui().add_to(m)  # before the layer switcher: on a phone it is made collapsed
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    Ui().add_to(m)
     logger.info(
         "drew %d practices in %d PCNs (%d open, %d with a problem)",
         len(practices),

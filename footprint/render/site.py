@@ -173,8 +173,8 @@ def overview_map(
     )
     legend = legend_html(current=False, problems=False, markers=False, options=options)
     add_panel(m, legend, position="bottomright", kind="legend")
+    Ui().add_to(m)  # before the layer switcher: on a phone it is made collapsed
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    Ui().add_to(m)
     return m
 
 

@@ -1,6 +1,6 @@
 function (feature, layer) {
   var p = feature.properties || {};
-  var width = Math.max(200, Math.min(380, window.innerWidth - 40));
+  var width = Math.max(200, Math.min(380, window.innerWidth - 90));
   var height = Math.max(160, Math.min(360, Math.round(window.innerHeight * 0.5)));
   if (p.popup) {
     layer.bindPopup(p.popup, {maxWidth: width, minWidth: Math.min(240, width), maxHeight: height,

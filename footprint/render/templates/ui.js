@@ -1,4 +1,4 @@
-{# Small screens get collapsed controls and panels; Esc closes any popup. Runs after the layer switcher is made. #}
+{# Small screens get collapsed controls and panels; Esc closes any popup. Runs before the layer switcher is made, after the panels. #}
 {% macro script(this, kwargs) %}
 (function () {
   var map = {{ this._parent.get_name() }};
@@ -6,14 +6,7 @@
     if (ev.key === "Escape" || ev.key === "Esc") { map.closePopup(); }
   });
   if (window.matchMedia("(max-width: 700px)").matches) {
-    Object.keys(window).forEach(function (key) {
-      var value = window[key];
-      if (value instanceof L.Control.Layers && value._map === map) {
-        value.options.collapsed = true;
-        value.remove();
-        value.addTo(map);
-      }
-    });
+    L.Control.Layers.addInitHook(function () { this.options.collapsed = true; });
     document.querySelectorAll(".fp-panel details").forEach(function (d) { d.open = false; });
   }
 })();

@@ -30,6 +30,8 @@ except PackageNotFoundError:  # running from a checkout that is not installed
 #: Names loaded on first use: name -> module.
 _LAZY = {
     "solve_plan": "footprint.partition",
+    "strands": "footprint.partition",
+    "repair_plan": "footprint.partition",
     "plan_map": "footprint.render",
     "overview_map": "footprint.render",
     "pcn_pages": "footprint.render",

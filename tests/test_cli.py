@@ -140,8 +140,11 @@ SLICE_DATA = ["--practices", DATA / "practices_slice.csv", "--boundaries", DATA 
 def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
     code, out, _ = run(capsys, "check", *SLICE_DATA, "--impute-missing", "--no-maps", "--out", tmp_path)
-    assert code == 0
-    assert "0 error(s), 6 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
+    # The open Rahman Practice is stranded by the agreed PCNs around it (issue 10): the one error.
+    assert code == 1
+    assert "1 error(s), 6 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
+    assert "RAHMAN PRACTICE (F81700, 4,287) is stranded" in out
+    assert "99F: 0 group(s) below the floor and 1 above the ceiling where 0 is unavoidable (proven)" in out
     findings = list(csv.DictReader((tmp_path / "findings.csv").read_text().splitlines()))
     assert {(f["group"], f["rule"]) for f in findings if f["rule"] == "above"} >= {("U09643", "above")}
 
@@ -219,3 +222,49 @@ def test_alternatives_write_plans_scores_and_contested(capsys, tmp_path, monkeyp
     assert contested["contested"].max() >= 1 and (contested["settled"] == (contested["contested"] == 0)).all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ccgs"]["01F"]["found"] == 3 and summary["contested"] >= 1
+
+
+def test_check_a_proposal_names_who_it_strands(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    plan = tmp_path / "plan.csv"
+    plan.write_text("practice_code,pcn_id\n")
+    args = [*SLICE_DATA, "--impute-missing", "--ccg", "99F", "--no-maps", "--out", tmp_path / "out"]
+    code, out, _ = run(capsys, "check", *args, "--proposal", "F81700")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["stranding"]) == {"99F"}
+    assert "99F" in out
+    code, _, err = run(capsys, "check", *args, "--proposal", "F81700,ZZZ999")
+    assert code == 2 and "--proposal names practice(s) not in the practices file: ZZZ999" in err
+
+
+def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    args = [*SLICE_DATA, "--impute-missing", "--no-maps", "--processes", "1", "--out", tmp_path]
+    code, out, _ = run(capsys, "repair", *args)
+    assert code == 0
+    assert "99F:" in out and "open placed" in out and "practices moved over England" in out
+    moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
+    assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
+    assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["provenance"]["command"].startswith("footprint repair")
+    assert summary["england"]["open_placed"] == 1
+    code, out, _ = run(capsys, "check", tmp_path / "plan.csv", *args[:-2], "--out", tmp_path / "check")
+    assert code == 0, out
+
+
+def test_repair_and_plan_pair_file_errors_are_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("practice_a,practice_b\nF81700,F81700\n")
+    args = [*SLICE_DATA, "--impute-missing", "--no-maps", "--out", tmp_path]
+    code, _, err = run(capsys, "repair", *args, "--apart", pairs)
+    assert code == 2 and err.count("\n") == 1 and "pairs a practice with itself" in err
+    both = tmp_path / "both.csv"
+    both.write_text("practice_a,practice_b\nF81001,F81032\n")
+    code, _, err = run(capsys, "plan", *args, "--ccg", "99F", "--apart", both, "--together", both)
+    assert code == 2 and "kept both apart and together" in err

@@ -322,3 +322,138 @@ def test_one_stage_registry_covers_every_stage_and_agrees_with_the_rule():
     assert group_cost(rules, 25_000, practices=2, rural=True) < group_cost(
         rules, 25_000, practices=2, rural=False
     )
+
+
+# --------------------------------------------------------------------------------------
+# Stranding, pairs and locks no plan can honour
+# --------------------------------------------------------------------------------------
+
+
+def test_a_proposal_strands_the_practices_at_both_ends(tmp_path, build):
+    """A1 15k -- A2 15k -- A3 15k -- A4 15k: proposing {A2,A3} leaves A1 and A4 alone below the floor.
+
+    With nothing agreed, {A1,A2},{A3,A4} puts every group in band: the proposal raises the
+    least number of groups out of band from 0 to 2, and releasing A3 while taking in A1 frees both.
+    """
+    from footprint.partition import strands
+
+    practices, boundaries = line(tmp_path, [15_000] * 4)
+    graph = build(practices, boundaries)
+    report = strands(graph, proposal=["A2", "A3"], options=OPTIONS)
+    result = report.ccgs["LIN"]
+    assert (result.baseline.value, result.least.value, result.rise) == (0, 2, 2)
+    assert result.stranded == ("A1", "A4") and result.at_risk == ()
+    assert result.proven and result.strands
+    assert {(c.kind, c.practice) for c in result.changes} == {("release", "A3"), ("admit", "A1")}
+    completion = report.completion
+    assert completion.partition == {frozenset({"A1"}), frozenset({"A2", "A3"}), frozenset({"A4"})}
+    rows = report.findings()
+    assert {(r[2], r[3], r[4]) for r in rows} == {("A1", "stranded", "error"), ("A4", "stranded", "error")}
+    assert "raise LIN's least number of new groups out of band from 0 to 2" in rows[0][5]
+
+
+def test_a_proposal_that_leaves_practices_only_at_risk(tmp_path, build):
+    """A1 40k -- A2 20k -- A3 20k -- A4 20k: one group must be out of band whatever is agreed.
+
+    Proposing {A1}: {A2,A3}+{A4}, {A2}+{A3,A4} and {A2,A3,A4} each have one bad group, so
+    every open practice is at risk and none is stranded; nothing rises.
+    """
+    from footprint.partition import strands
+
+    practices, boundaries = line(tmp_path, [40_000, 20_000, 20_000, 20_000])
+    graph = build(practices, boundaries)
+    result = strands(graph, proposal=["A1"], options=OPTIONS).ccgs["LIN"]
+    assert (result.baseline.value, result.least.value, result.rise) == (1, 1, 0)
+    assert result.stranded == () and result.at_risk == ("A2", "A3", "A4")
+    assert not result.strands and result.changes == ()
+
+
+def test_a_proposal_that_strands_nobody(tmp_path, build):
+    from footprint.partition import strands
+
+    practices, boundaries = line(tmp_path, [15_000] * 4)
+    graph = build(practices, boundaries)
+    result = strands(graph, proposal=["A1", "A2"], options=OPTIONS).ccgs["LIN"]
+    assert (result.least.value, result.stranded, result.at_risk) == (0, (), ())
+    assert not result.strands
+
+
+def test_stranded_practice_with_no_release_needs_an_exception(tmp_path, build):
+    """A1 10k -- A2 45k: A2 agreed alone; A1 can only join A2 (55k, above) or stay alone (below)."""
+    from footprint.partition import strands
+
+    practices, boundaries = line(tmp_path, [10_000, 45_000])
+    graph = build(practices, boundaries)
+    result = strands(graph, lock=Plan({"A2": "agreed"}), options=OPTIONS).ccgs["LIN"]
+    assert result.stranded == ("A1",)
+    assert result.rise == 0  # even with nothing agreed, one group must be out of band
+    (change,) = result.changes
+    assert change.kind == "exception" and "only a commissioner's exception would" in change.text
+
+
+def test_proposal_errors_are_named(tmp_path, build):
+    from footprint.partition import strands
+
+    practices, boundaries = line(tmp_path, [15_000] * 4)
+    graph = build(practices, boundaries)
+    with pytest.raises(DataError, match="the proposal names no practice"):
+        strands(graph, proposal=[" "], options=OPTIONS)
+    with pytest.raises(DataError, match="the proposal names practice\\(s\\) not in the practices file: ZZ1"):
+        strands(graph, proposal=["A1", "ZZ1"], options=OPTIONS)
+    with pytest.raises(PlanError, match="a locked group proposal in CCG LIN is not contiguous"):
+        strands(graph, proposal=["A1", "A3"], options=OPTIONS)
+
+
+def test_apart_and_together_pairs_shape_the_plan(tmp_path, build):
+    """A1 20k -- A2 15k -- A3 15k -- A4 20k: the best plan pairs A1-A2; keeping them apart changes it."""
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
+    graph = build(practices, boundaries)
+    apart = solve_plan(graph, options=OPTIONS, apart=[("A1", "A2")])
+    assert all(not {"A1", "A2"} <= g for g in apart.partition)
+    together = solve_plan(graph, options=OPTIONS, together=[("A2", "A3")])
+    assert any({"A2", "A3"} <= g for g in together.partition)
+    assert check_plan(together, graph) == []
+
+
+def test_pair_and_lock_errors_are_named(tmp_path, build):
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 55_000])
+    graph = build(practices, boundaries)
+    with pytest.raises(DataError, match="pair\\(s\\) A1-A2 are to be kept both apart and together"):
+        solve_plan(graph, options=OPTIONS, apart=[("A1", "A2")], together=[("A2", "A1")])
+    with pytest.raises(
+        DataError, match="pairs to keep apart name practice\\(s\\) not in the practices file: ZZ9"
+    ):
+        solve_plan(graph, options=OPTIONS, apart=[("A1", "ZZ9")])
+    lock = Plan({"A1": "x", "A2": "x"})
+    with pytest.raises(
+        PlanError, match=r"locked group x of CCG LIN cannot be honoured .* a pair to keep apart"
+    ):
+        solve_plan(graph, options=OPTIONS, lock=lock, apart=[("A1", "A2")])
+    with pytest.raises(
+        PlanError, match="holds A2 but not A3, a pair to keep together, and a locked group takes"
+    ):
+        solve_plan(graph, options=OPTIONS, lock=lock, together=[("A2", "A3")])
+    with pytest.raises(PlanError, match=r"locked group y .* over 50,000 and must stand alone"):
+        solve_plan(graph, options=OPTIONS, lock=Plan({"A3": "y", "A4": "y"}))
+
+
+def test_together_across_ccgs_is_refused(tmp_path, build):
+    rows = grid_rows([[10_000]], ccg="WWW") + [
+        dict(r, practice_code=f"E{r['practice_code']}") for r in grid_rows([[25_000]], ccg="EEE", dx=1_000)
+    ]
+    practices = read_practices(write_practices(tmp_path / "p.csv", rows))
+    boundaries = read_boundaries(write_boxes(tmp_path / "b.gpkg", {"WWW": (0, 0, 1, 1), "EEE": (1, 0, 2, 1)}))
+    graph = build(practices, boundaries)
+    with pytest.raises(PlanError, match="are to be kept together, but a PCN may not cross its CCG"):
+        solve_plan(graph, options=OPTIONS, together=[("A1", "EA1")])
+
+
+def test_stranding_on_the_real_slice(slice_practices, slice_graph):
+    """Southend's current PCNs agreed, the Rahman Practice (4,287 patients, open) is stranded in 99F."""
+    from footprint.partition import strands
+
+    current = plan_from_practices(slice_practices).restrict(slice_graph.nodes)
+    report = strands(slice_graph, lock=current, ccgs=["99F"], options=OPTIONS)
+    result = report.ccgs["99F"]
+    assert result.stranded == ("F81700",) and result.rise == 1
+    assert result.changes and all(c.practice == "F81700" for c in result.changes if c.kind == "admit")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from footprint import __version__
-from footprint.cli import alternatives, check, compare, edit, graph, import_, maps, plan, share
+from footprint.cli import alternatives, check, compare, edit, graph, import_, maps, plan, repair, share
 from footprint.cli._common import Parser, check_paths, data_options
 from footprint.errors import FootprintError
 
@@ -32,6 +32,7 @@ FLAGS = {
     "keep_sites": "--keep-sites",
     "rural_floor": "--rural-floor",
     "the lock": "the --lock file",
+    "the proposal": "--proposal",
 }
 
 
@@ -43,7 +44,7 @@ def cli_words(message: str) -> str:
 
 
 #: The command modules, in the order ``--help`` lists them (the order of the pipeline).
-COMMANDS = (import_, graph, plan, check, alternatives, maps, share, compare, edit)
+COMMANDS = (import_, graph, plan, check, repair, alternatives, maps, share, compare, edit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
@@ -14,6 +16,7 @@ from footprint.cli._common import (
     Inputs,
     add_band_options,
     add_map_options,
+    add_solver_options,
     check_rural,
     load_inputs,
     out_dir,
@@ -21,11 +24,15 @@ from footprint.cli._common import (
     read_allow_cross_option,
     read_plan_option,
     rules_from_args,
+    solve_options_from_args,
 )
 from footprint.evaluate import plan_findings
-from footprint.graph import cells
+from footprint.graph import WITHIN_CCG, cells
 from footprint.load import read_approved
 from footprint.plan import Plan, group_areas, plan_from_practices, read_plan
+
+if TYPE_CHECKING:
+    from footprint.partition.strand import Stranding
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -53,6 +60,13 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         metavar="FILE",
         help="CSV practice_code,ccg_code: may join that CCG's network",
     )
+    rule.add_argument(
+        "--proposal",
+        metavar="CODE,CODE,...",
+        help="practices proposed as one PCN: who does it strand, if every other practice of its CCG "
+        "is open (or as in --lock)?",
+    )
+    add_solver_options(parser)
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     add_map_options(parser)
     parser.set_defaults(func=run)
@@ -69,6 +83,58 @@ def _plan(args: argparse.Namespace, inputs: Inputs) -> Plan:
     if ignored:
         print(f"plan {args.plan}: ignored {ignored:,} row(s) of practices outside --ccg", file=sys.stderr)
     return Plan(kept, plan.info)
+
+
+def _stranding(args: argparse.Namespace, inputs: Inputs, plan: Plan, **common: Any) -> Stranding:
+    """Judge stranding: of the plan's open practices around its groups, or of a proposal."""
+    from footprint.partition import strands  # OR-Tools loads only for the commands that solve
+
+    options = solve_options_from_args(args)
+    lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
+    if args.proposal is not None:
+        return strands(inputs.graph, lock=lock, proposal=args.proposal.split(","), options=options, **common)
+    agreed = dict(_pieces(plan.restrict(inputs.practices.index), inputs.graph).assignment)
+    if lock is not None:
+        agreed.update(lock.assignment)
+    judged = sorted(set(inputs.practices["ccg_code"]))
+    return strands(inputs.graph, lock=Plan(agreed), ccgs=judged, options=options, **common)
+
+
+def _pieces(plan: Plan, graph: nx.Graph) -> Plan:
+    """Return the plan's groups as agreed groups: a group crossing CCGs or in pieces, as its pieces.
+
+    A piece of group ``G`` is named ``G`` when whole, else ``G (CCG, part k)``; those groups
+    are errors of their own, and stranding is judged around what stands.
+    """
+    assignment: dict[str, str | None] = {}
+    for pcn, members in plan.groups.items():
+        sub = graph.subgraph(members)
+        within = nx.Graph((a, b) for a, b, kind in sub.edges(data="type") if kind in WITHIN_CCG)
+        within.add_nodes_from(members)
+        parts = sorted(sorted(p) for p in nx.connected_components(within))
+        for k, part in enumerate(parts):
+            name = pcn if len(parts) == 1 else f"{pcn} ({graph.nodes[part[0]]['ccg_code']}, part {k + 1})"
+            assignment.update(dict.fromkeys(part, name))
+    assignment.update(dict.fromkeys(plan.open_practices))
+    return Plan(assignment)
+
+
+def _per_ccg(findings: pd.DataFrame, stranding: Stranding) -> list[str]:
+    """Say, per CCG, its groups out of band set against the least possible number."""
+    lines = []
+    for ccg, result in stranding.ccgs.items():
+        mine = findings[findings["ccg_code"] == ccg]
+        below, above = int((mine["rule"] == "below").sum()), int((mine["rule"] == "above").sum())
+        base = result.baseline
+        proof = "proven" if base.proven else f"not proven; bound {base.bound:.0f}"
+        lines.append(
+            f"{ccg}: {below} group(s) below the floor and {above} above the ceiling where "
+            f"{base.value:.0f} is unavoidable ({proof})"
+        )
+        if result.stranded or result.at_risk:
+            lines.append(f"  {result.summary()}")
+            lines += [f"  to free them: {c.text}" for c in result.changes]
+    return lines
 
 
 def _table(findings: pd.DataFrame) -> str:
@@ -107,6 +173,16 @@ def run(args: argparse.Namespace) -> int:
         duplicates=plan.info.get("duplicates", ()),
         areas=areas,
     )
+    stranding = _stranding(
+        args, inputs, plan, rules=rules, rural=rural, allow_cross=allow_cross, approved=approved
+    )
+    extra = pd.DataFrame(stranding.findings(), columns=findings.columns)
+    findings = pd.concat([findings, extra], ignore_index=True) if len(extra) else findings
+    order = {"error": 0, "warning": 1}
+    findings = findings.sort_values(
+        ["severity", "ccg_code", "group", "practice_code"],
+        key=lambda c: c.map(order) if c.name == "severity" else c,
+    ).reset_index(drop=True)
     out = out_dir(args)
     with atomic_write(out / "findings.csv") as fh:
         findings.to_csv(fh, index=False, lineterminator="\n")
@@ -115,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         "errors": errors,
         "warnings": int((findings["severity"] == "warning").sum()),
         "findings": findings.to_dict(orient="records"),
+        "stranding": {ccg: r.to_dict() for ccg, r in stranding.ccgs.items()},
         "provenance": provenance(args, inputs.practices),
     }
     with atomic_write(out / "summary.json") as fh:
@@ -122,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary["findings"], indent=1))
     else:
+        print("\n".join(_per_ccg(findings, stranding)))
         print(_table(findings))
         print(f"{errors} error(s), {summary['warnings']} warning(s); written {out / 'findings.csv'}")
     if not args.no_maps:

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import networkx as nx
+
 from footprint._io import atomic_write
 from footprint.cli._common import (
     add_map_options,
@@ -23,10 +25,12 @@ from footprint.cli._common import (
     rules_from_args,
     solve_options_from_args,
 )
+from footprint.cli.repair import add_pair_options, read_pair_options
+from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
-from footprint.plan import group_areas, keep_ids, plan_from_practices, write_plan
+from footprint.plan import Plan, group_areas, keep_ids, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
     from footprint.partition import CcgResult
@@ -36,9 +40,19 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     """Register the ``plan`` command."""
     parser = commands.add_parser("plan", parents=parents, help="plan new PCN footprints per CCG (CP-SAT)")
     add_rule_options(parser)
+    add_pair_options(parser)
     add_solver_options(parser)
     add_map_options(parser)
     parser.set_defaults(func=run)
+
+
+def _write_moves(current: Plan, plan: Plan, graph: nx.Graph, out: Path, rules: Rules) -> None:
+    """Write moves.csv: the practices moved from their current PCNs (with --stay-close)."""
+    from footprint.partition import repair_moves
+
+    moves = repair_moves(current, plan, graph, rules=rules)
+    with atomic_write(out / "moves.csv") as fh:
+        moves.to_csv(fh, index=False, lineterminator="\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     rural = frozenset(practices.index[practices["rural"]])
     from footprint.partition import solve_plan  # OR-Tools loads only for the commands that solve
 
+    pairs = read_pair_options(args)
     start = time.perf_counter()
     with progress_bar("plan", total=len(ccgs)) as update:
 
@@ -73,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             allow_cross=allow_cross,
             ccgs=ccgs,
             progress=progress,
+            apart=pairs["apart"],
+            together=pairs["together"],
         )
     seconds = time.perf_counter() - start
     # A group that continues an agreed group or a current PCN keeps its code and name.
@@ -81,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
             plan = keep_ids(plan, previous)
     out = out_dir(args)
     write_plan(plan, out / "plan.csv", practices)
+    if current is not None:
+        _write_moves(current, plan, graph, out, rules)
     table = group_table(plan, practices, rules=rules)
     areas = group_areas(plan, cells(graph), practices)
     areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()

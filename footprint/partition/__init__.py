@@ -18,14 +18,16 @@ is locked, in extra builders and in the objective stages (:data:`footprint.confi
 
 from footprint.partition._instance import PlanInputs
 from footprint.partition.alternatives import Alternatives, CcgAlternatives, alternative_plans
+from footprint.partition.repair import repair_moves, repair_plan
 from footprint.partition.solve import CcgResult, StageResult, solve_plan
+from footprint.partition.strand import Stranding, strands
 
 __all__ = [
-    "Alternatives",
-    "CcgAlternatives",
     "CcgResult",
-    "PlanInputs",
     "StageResult",
-    "alternative_plans",
+    "Stranding",
+    "repair_moves",
+    "repair_plan",
     "solve_plan",
+    "strands",
 ]

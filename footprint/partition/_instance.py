@@ -62,6 +62,8 @@ class Instance:
     current: list[int] | None
     rules: Rules
     approved: list[bool] = field(default_factory=list)
+    #: The PCN id of each locked group (as the lock file names it).
+    locked_ids: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -277,6 +279,7 @@ def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> l
             rural=[rules.is_rural(ccg, flagged=c in rural) for c in codes],
             locked=[sorted(index[c] for c in group) for _, group in mine],
             approved=[pcn in approved for pcn, _ in mine],
+            locked_ids=[pcn for pcn, _ in mine],
             current=(
                 [current_ids.get(current.assignment.get(c) or "", -1) for c in codes]
                 if current is not None
@@ -360,12 +363,13 @@ def _locked_groups(lock: Plan | None, planning: Mapping[str, str]) -> list[tuple
 def _check_locks_connected(inst: Instance) -> None:
     adjacency = nx.Graph(inst.edges)
     adjacency.add_nodes_from(range(inst.n))
-    for group in inst.locked:
+    for k, group in enumerate(inst.locked):
         parts = list(nx.connected_components(adjacency.subgraph(group)))
         if len(parts) > 1:
             pieces = "; ".join(", ".join(inst.codes[i] for i in sorted(p)) for p in parts)
+            pcn = f" {inst.locked_ids[k]}" if k < len(inst.locked_ids) else ""
             msg = (
-                f"a locked group in CCG {inst.ccg} is not contiguous: its practices fall into "
+                f"a locked group{pcn} in CCG {inst.ccg} is not contiguous: its practices fall into "
                 f"{len(parts)} pieces ({pieces}); fix the lock file or unlock those practices"
             )
             raise PlanError(msg)

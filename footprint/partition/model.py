@@ -39,13 +39,16 @@ __all__ = [
     "Moves",
     "PartitionModel",
     "Sites",
+    "add_apart",
     "add_band",
     "add_forest",
     "add_hints",
     "add_locks",
     "add_moves",
     "add_sites",
+    "add_together",
     "build_model",
+    "pair_indices",
 ]
 
 Arc = tuple[int, int]
@@ -292,6 +295,15 @@ class PartitionModel:
     band: Band
     sites: Sites
     moves: Moves | None = None
+    #: Hard rules the extra builders added, as predicates on a grouping (a label per
+    #: practice): a start that breaks one is never taken as proven without search.
+    checks: list[Callable[[Sequence[int]], bool]] = field(default_factory=list)
+    #: Variables extra builders add, by name (e.g. repair's ``below``, stranding's ``bad``).
+    parts: dict[str, dict[int, cp_model.IntVar]] = field(default_factory=dict)
+
+    def holds(self, labels: Sequence[int]) -> bool:
+        """Return whether a grouping meets every hard rule the extra builders added."""
+        return all(check(labels) for check in self.checks)
 
     def labels(self, solver: cp_model.CpSolver) -> list[int]:
         """Read the grouping (root index per practice) from a solution."""
@@ -316,6 +328,44 @@ def build_model(
     for builder in extra:
         builder(built)
     return built
+
+
+def pair_indices(inst: Instance, pairs: Iterable[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Return the pairs of practice codes both planned in ``inst``, as practice indices."""
+    index = {code: i for i, code in enumerate(inst.codes)}
+    return [(index[a], index[b]) for a, b in pairs if a in index and b in index]
+
+
+@dataclass(frozen=True)
+class _PairCheck:
+    """A grouping keeps every pair apart (``same`` false) or together (``same`` true)."""
+
+    pairs: tuple[tuple[int, int], ...]
+    same: bool
+
+    def __call__(self, labels: Sequence[int]) -> bool:
+        return all((labels[i] == labels[j]) == self.same for i, j in self.pairs)
+
+
+def add_apart(pm: PartitionModel, pairs: Iterable[tuple[str, str]]) -> None:
+    """Keep each pair of practices (codes) in different groups; pairs of other CCGs are skipped.
+
+    Pass it to :func:`build_model` as ``extra=[functools.partial(add_apart, pairs=...)]``.
+    """
+    indices = pair_indices(pm.inst, pairs)
+    for i, j in indices:
+        # Two practices a planner keeps apart never share a group.
+        pm.model.add(pm.forest.label[i] != pm.forest.label[j])
+    pm.checks.append(_PairCheck(tuple(indices), same=False))
+
+
+def add_together(pm: PartitionModel, pairs: Iterable[tuple[str, str]]) -> None:
+    """Keep each pair of practices (codes) in one group; pairs of other CCGs are skipped."""
+    indices = pair_indices(pm.inst, pairs)
+    for i, j in indices:
+        # Two practices a planner keeps together always share a group.
+        pm.model.add(pm.forest.label[i] == pm.forest.label[j])
+    pm.checks.append(_PairCheck(tuple(indices), same=True))
 
 
 # --------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from footprint.errors import DataError, InfeasibleError, PlanError
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph
 from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
-from footprint.partition.stages import STAGE_REGISTRY, Grouping, StageResult, lower_bound, stage_values
+from footprint.partition.pairs import pair_builders
+from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult, stage_values
 from footprint.partition.warmstart import polish, warm_start
 from footprint.plan import Plan
 
@@ -97,6 +98,8 @@ def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's e
     allow_cross: Mapping[str, str] | None = None,
     ccgs: Sequence[str] | None = None,
     approved: Iterable[str] = (),
+    apart: Iterable[tuple[str, str]] = (),
+    together: Iterable[tuple[str, str]] = (),
     progress: Callable[[CcgResult], None] | None = None,
 ) -> Plan:
     """Return a plan of contiguous PCNs for every practice of the graph's CCGs.
@@ -121,6 +124,8 @@ def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's e
         Only plan these CCGs (default: every CCG in the graph).
     approved
         PCN ids of ``lock`` a commissioner approved as exceptions: exempt when out of band.
+    apart, together
+        Pairs of practice codes that must not share a group, or must.
     progress
         Called with each CCG's result as it finishes.
 
@@ -133,9 +138,11 @@ def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's e
     Raises
     ------
     DataError
-        If ``options.params`` is not valid CP-SAT text format (names the parameter).
+        If ``options.params`` is not valid CP-SAT text format (names the parameter), or a
+        pair names an unknown practice or is both apart and together.
     PlanError
-        If a lock or ``allow_cross`` entry cannot be honoured (names the practices).
+        If a lock, a pair or an ``allow_cross`` entry cannot be honoured (names the
+        practices; for a lock, the group and why).
     InfeasibleError
         If no plan meets the hard rules (e.g. ``keep_sites`` with a lock that splits a building).
 
@@ -163,17 +170,21 @@ def solve_plan(  # noqa: PLR0913 - the public keyword-only options, as osmnx's e
         approved=frozenset(approved),
     )
     instances = instances_from_graph(graph, rules, inputs)
+    extra = pair_builders(graph, instances, apart=apart, together=together, allow_cross=allow_cross)
     instances.sort(key=lambda inst: -inst.n)  # largest first balances the processes
     assignment: dict[str, str | None] = {}
     info: dict[str, CcgResult] = {}
-    for groups, result in _solve_all(instances, options, progress):
+    for groups, result in _solve_all(instances, options, progress, extra):
         assignment.update(groups)
         info[result.ccg_code] = result
     return Plan(assignment, {"ccgs": dict(sorted(info.items()))})
 
 
 def _solve_all(
-    instances: list[Instance], options: SolveOptions, progress: Callable[[CcgResult], None] | None
+    instances: list[Instance],
+    options: SolveOptions,
+    progress: Callable[[CcgResult], None] | None,
+    extra: Sequence[Builder] = (),
 ) -> Iterator[tuple[dict[str, str], CcgResult]]:
     """Yield each instance's groups and result as it finishes (in worker processes if asked).
 
@@ -182,10 +193,12 @@ def _solve_all(
     signal until its time limit.
     """
     if options.processes == 1:
-        solved: Iterator[tuple[dict[str, str], CcgResult]] = (solve_instance(i, options) for i in instances)
+        solved: Iterator[tuple[dict[str, str], CcgResult]] = (
+            solve_instance(i, options, extra=extra) for i in instances
+        )
     else:
         solved = imap_unordered(
-            partial(solve_instance, options=options), instances, processes=options.processes
+            partial(solve_instance, options=options, extra=extra), instances, processes=options.processes
         )
     for done in solved:
         if progress is not None:
@@ -289,7 +302,12 @@ def solver_from_options(options: SolveOptions, *, limit: float, workers: int) ->
 
 
 def _solve_stage(
-    pm: PartitionModel, labels: list[int], stage: str, solver: cp_model.CpSolver, *, centre_roots: bool
+    pm: PartitionModel,
+    labels: list[int],
+    stage: Stage,
+    solver: cp_model.CpSolver,
+    *,
+    centre_roots: bool,
 ) -> tuple[list[int], StageResult]:
     """Minimise one stage from a hinted start; return the grouping and the stage's result.
 
@@ -298,24 +316,30 @@ def _solve_stage(
     stage_model = pm.model.clone()
     stage_model.add(pm.forest.ordered_roots == int(not centre_roots))
     add_hints(pm, stage_model, labels, centre_roots=centre_roots)
-    stage_model.minimize(STAGE_REGISTRY[stage].expression(pm))
+    stage_model.minimize(stage.expression(pm))
     t0 = time.perf_counter()
     status = solver.solve(stage_model)
     seconds = time.perf_counter() - t0
     name = _STATUS.get(status, str(status))
     if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
         msg = (
-            f"CCG {pm.inst.ccg}: no plan meets the hard rules (CP-SAT says {name} at stage {stage}); "
-            "the likely binding rule is a lock, or keeping buildings together where a lock or a big "
-            "practice splits a building: relax one"
+            f"CCG {pm.inst.ccg}: no plan meets the hard rules (CP-SAT says {name} at stage {stage.name}); "
+            "the likely binding rule is a lock, a pair of practices kept apart or together, or keeping "
+            "buildings together where a lock or a big practice splits a building: relax one"
         )
         raise InfeasibleError(msg)
     if status == cp_model.UNKNOWN:  # no solution within the limit: keep the previous one
-        value = STAGE_REGISTRY[stage].evaluate(Grouping(pm.inst, labels))
+        if not pm.holds(labels):
+            msg = (
+                f"CCG {pm.inst.ccg}: no plan keeping the pairs of practices apart and together was found "
+                f"within the time limit at stage {stage.name}: raise the time limits"
+            )
+            raise InfeasibleError(msg)
+        value = stage.evaluate(Grouping(pm.inst, labels))
         bound = float(solver.best_objective_bound)
-        return labels, StageResult(stage, value, min(bound, value), "FEASIBLE", seconds)
+        return labels, StageResult(stage.name, value, min(bound, value), "FEASIBLE", seconds)
     result = StageResult(
-        stage, float(solver.objective_value), float(solver.best_objective_bound), name, seconds
+        stage.name, float(solver.objective_value), float(solver.best_objective_bound), name, seconds
     )
     return pm.labels(solver), result
 
@@ -327,14 +351,19 @@ def run_stages(
     options: SolveOptions,
     *,
     done: Sequence[StageResult] = (),
+    registry: Mapping[str, Stage] = STAGE_REGISTRY,
+    proof_stages: int = 1,
 ) -> tuple[list[int], list[StageResult]]:
     """Minimise ``stages`` one after another on ``pm`` from the grouping ``labels``.
 
     Each stage's value is fixed (as a constraint on ``pm.model``) for the stages after it.
-    A stage whose start meets its lower bound is proven without search. Before the
-    compactness stage, boundary practices are moved between in-band groups (polish).
-    ``done`` holds the results of the first stages when they were already run on ``pm``
-    (their values already fixed); the run continues after them.
+    A stage whose start meets its lower bound (and the hard rules of the extra builders)
+    is proven without search. Before the compactness stage, boundary practices are moved
+    between in-band groups (polish). ``done`` holds the results of the first stages when
+    they were already run on ``pm`` (their values already fixed); the run continues after
+    them. ``registry`` names the stages (default :data:`STAGE_REGISTRY`; repair adds its
+    own); the first ``proof_stages`` stages get ``options.proof_limit_s``, the rest
+    ``options.time_limit_s``.
 
     Returns
     -------
@@ -347,12 +376,12 @@ def run_stages(
         if stage in results:
             continue
         if stage == "compactness":
-            labels = polish(
-                inst, labels, values=partial(stage_values, inst, stages=stages[:k]), keep=stages[:k]
-            )
-        value = STAGE_REGISTRY[stage].evaluate(Grouping(inst, labels))
-        bound = lower_bound(stage, inst, results)
-        if bound is not None and value <= bound:
+            values = partial(stage_values, inst, stages=stages[:k], registry=registry)
+            polished = polish(inst, labels, values=values, keep=stages[:k])
+            labels = polished if pm.holds(polished) else labels
+        value = registry[stage].evaluate(Grouping(inst, labels))
+        bound = registry[stage].lower_bound(inst, results)
+        if bound is not None and value <= bound and pm.holds(labels):
             # The start meets a bound no plan can beat: proven without search.
             results[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
         else:
@@ -361,13 +390,13 @@ def run_stages(
             first = k == 0
             solver = solver_from_options(
                 options,
-                limit=options.proof_limit_s if first else options.time_limit_s,
+                limit=options.proof_limit_s if k < proof_stages else options.time_limit_s,
                 workers=max(options.workers, 2) if first else options.workers,
             )
             centre = "compactness" in stages[: k + 1]
-            labels, results[stage] = _solve_stage(pm, labels, stage, solver, centre_roots=centre)
+            labels, results[stage] = _solve_stage(pm, labels, registry[stage], solver, centre_roots=centre)
         # Fix this stage's value for the stages after it.
-        pm.model.add(STAGE_REGISTRY[stage].expression(pm) <= round(results[stage].value))
+        pm.model.add(registry[stage].expression(pm) <= round(results[stage].value))
         result = results[stage]
         logger.debug(
             "%s stage %s: %s value %s bound %s", inst.ccg, stage, result.status, result.value, result.bound

@@ -190,12 +190,16 @@ def _moved(pm: PartitionModel) -> cp_model.LinearExprT:
 
 
 def stage_values(
-    inst: Instance, labels: Sequence[int], stages: Sequence[str] | None = None
+    inst: Instance,
+    labels: Sequence[int],
+    stages: Sequence[str] | None = None,
+    *,
+    registry: Mapping[str, Stage] = STAGE_REGISTRY,
 ) -> dict[str, float]:
-    """Evaluate ``stages`` (default: every stage) of a grouping in plain Python, as the model counts them."""
+    """Evaluate ``stages`` (default: every stage of ``registry``) of a grouping, as the model counts them."""
     grouping = Grouping(inst, labels)
-    names = stages if stages is not None else list(STAGE_REGISTRY)
-    return {name: STAGE_REGISTRY[name].evaluate(grouping) for name in names}
+    names = stages if stages is not None else list(registry)
+    return {name: registry[name].evaluate(grouping) for name in names}
 
 
 def lower_bound(name: str, inst: Instance, done: Mapping[str, StageResult]) -> float | None:

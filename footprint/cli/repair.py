@@ -1,0 +1,171 @@
+"""``footprint repair``: an existing plan with no error left, moving the fewest practices."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from footprint._io import atomic_write
+from footprint.cli._common import (
+    Inputs,
+    add_map_options,
+    add_rule_options,
+    add_solver_options,
+    check_rural,
+    load_inputs,
+    out_dir,
+    provenance,
+    read_allow_cross_option,
+    read_plan_option,
+    rules_from_args,
+    solve_options_from_args,
+)
+from footprint.errors import DataError
+from footprint.evaluate import plan_summary
+from footprint.load import read_approved, read_pairs
+from footprint.plan import Plan, plan_from_practices, write_plan
+
+
+def add_pair_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--apart FILE`` and ``--together FILE`` (CSV practice_a,practice_b)."""
+    pairs = parser.add_argument_group("pairs")
+    pairs.add_argument(
+        "--apart",
+        type=Path,
+        metavar="FILE",
+        help="CSV practice_a,practice_b: pairs that must not share a PCN",
+    )
+    pairs.add_argument(
+        "--together", type=Path, metavar="FILE", help="CSV practice_a,practice_b: pairs that must share a PCN"
+    )
+
+
+def read_pair_options(args: argparse.Namespace) -> dict[str, list[tuple[str, str]]]:
+    """Read ``--apart`` and ``--together`` (empty when not given)."""
+    return {
+        "apart": read_pairs(args.apart, what="--apart file") if args.apart else [],
+        "together": read_pairs(args.together, what="--together file") if args.together else [],
+    }
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the ``repair`` command."""
+    parser = commands.add_parser(
+        "repair",
+        parents=parents,
+        help="repair a plan (default: the current PCNs): no error left, fewest practices moved",
+    )
+    parser.add_argument(
+        "plan",
+        metavar="PLAN.csv",
+        nargs="?",
+        type=Path,
+        help="plan to repair, given before --ccg (default: the current PCNs of the practices file)",
+    )
+    add_rule_options(parser, stay_close=False)
+    parser.add_argument(
+        "--split-large",
+        action="store_true",
+        help="also bring PCNs above the ceiling into band where possible",
+    )
+    parser.add_argument(
+        "--approved", type=Path, metavar="FILE", help="CSV pcn_id,reason: groups approved as exceptions"
+    )
+    add_pair_options(parser)
+    add_solver_options(parser)
+    add_map_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _existing(args: argparse.Namespace, inputs: Inputs) -> Plan:
+    current = plan_from_practices(inputs.practices)
+    plan = read_plan_option(args.plan, inputs, what="PLAN.csv") if args.plan else current
+    if not plan.groups:
+        msg = "the plan to repair gives no practice a PCN: give a plan, or use footprint plan"
+        raise DataError(msg)
+    return plan
+
+
+def run(args: argparse.Namespace) -> int:
+    """Repair the plan; write plan.csv, moves.csv, summary.json (and maps)."""
+    rules, options = rules_from_args(args), solve_options_from_args(args)
+    inputs = load_inputs(args)
+    practices, graph = inputs.practices, inputs.graph
+    check_rural(rules, inputs.everyone)
+    existing = _existing(args, inputs)
+    lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
+    allow_cross = read_allow_cross_option(args.allow_cross, inputs) if args.allow_cross else None
+    approved = read_approved(args.approved) if args.approved else {}
+    rural = frozenset(practices.index[practices["rural"]])
+    from footprint.partition import repair_moves, repair_plan  # OR-Tools loads only when solving
+
+    pairs = read_pair_options(args)
+    start = time.perf_counter()
+    repaired = repair_plan(
+        graph,
+        existing,
+        rules=rules,
+        options=options,
+        split_large=args.split_large,
+        rural=rural,
+        lock=lock,
+        allow_cross=allow_cross,
+        ccgs=sorted(practices["ccg_code"].unique()),
+        approved=approved,
+        apart=pairs["apart"],
+        together=pairs["together"],
+    )
+    seconds = time.perf_counter() - start
+    out = out_dir(args)
+    write_plan(repaired, out / "plan.csv", practices)
+    moves = repair_moves(existing, repaired, graph, rules=rules)
+    with atomic_write(out / "moves.csv") as fh:
+        moves.to_csv(fh, index=False, lineterminator="\n")
+    summary = plan_summary(repaired, graph, rules=rules, rural=rural, approved=approved)
+    report = repaired.info["repair"]
+    for ccg, figures in report.items():
+        summary["ccgs"][ccg]["repair"] = figures
+    placed = sum(f["open_placed"] for f in report.values())
+    summary["england"].update(
+        moved=repaired.info["moved"],
+        open_placed=placed,
+        split_large=args.split_large,
+        seconds=round(seconds, 2),
+    )
+    summary["provenance"] = provenance(args, practices)
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, indent=1)
+    for ccg, f in report.items():
+        proof = "proven" if f["proven"] else "not proven"
+        left = f"; {f['errors_left']} group(s) still break the band (unavoidable)" if f["errors_left"] else ""
+        print(
+            f"{ccg}: {f['moves']} practice(s) moved ({f['moved_patients']:,} patients), bound {f['bound']}, "
+            f"gap {f['gap']} ({proof}); {f['open_placed']} open placed{left}"
+        )
+    england = summary["england"]
+    print(
+        f"{len(report)} CCGs: {england['moved']:,} practices moved over England (transfer distance), "
+        f"{placed} open practices placed; {england['groups']:,} PCNs, out of band {england['out_of_band']} "
+        f"({england['exempt']} exempt); {seconds:.1f} s"
+    )
+    print(f"written {out / 'plan.csv'}, {out / 'moves.csv'}, {out / 'summary.json'}")
+    if not args.no_maps:
+        from footprint.cli.maps import draw
+
+        maps = args.maps if args.maps is not None else Path("maps")
+        draw(
+            practices,
+            graph,
+            repaired,
+            maps,
+            rules=rules,
+            boundaries=inputs.boundaries,
+            current=plan_from_practices(practices),
+            ccgs=args.ccg,
+            name="Repaired plan",
+        )
+        print(f"maps written to {maps} (open {maps / 'index.html'})", file=sys.stdout)
+    return 0

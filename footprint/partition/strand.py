@@ -1,0 +1,543 @@
+"""Stranding, exactly: which open practices the agreed groups leave with no valid PCN.
+
+Given agreed groups (locked, closed to joiners) and open practices, the model completes a
+CCG with the fewest groups out of band and not exempt among the groups it forms (stage 1
+of the plan model with the agreed groups locked). A practice is **stranded** when every
+such best completion leaves it in a group out of band and not exempt, **at risk** when
+some do. The agreed groups **strand** practices when this least number is higher than
+the CCG's least number with no group agreed (:attr:`CcgStranding.rise`).
+
+Per practice the question is a minimisation (stranded: its indicator is 1 in every best
+completion) or a maximisation (at risk: 1 in some) under stage 1 fixed at its optimum;
+the work is cut by first finding one completion with the fewest practices in such groups
+and testing only its practices (the candidates), a set at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+import networkx as nx
+from ortools.sat.python import cp_model
+
+from footprint._pool import imap_unordered
+from footprint.config import Rules, SolveOptions
+from footprint.errors import DataError, PlanError
+from footprint.partition._instance import Instance, PlanInputs, instances_from_graph, members_of
+from footprint.partition.model import PartitionModel, add_hints, build_model
+from footprint.partition.pairs import check_locks
+from footprint.partition.solve import run_stages, solver_from_options
+from footprint.partition.stages import StageResult
+from footprint.partition.warmstart import warm_start
+from footprint.plan import Plan
+
+__all__ = ["CcgStranding", "Change", "Stranding", "least_out_of_band", "strand_instance", "strands"]
+
+logger = logging.getLogger(__name__)
+
+_BREAKS = ("below", "above")
+_STAGE1 = ("out_of_band",)
+#: The PCN id a proposal gets in the lock (unless a lock already uses it).
+PROPOSAL_ID = "proposal"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of the smallest change that frees the stranded practices.
+
+    ``kind`` is ``release`` (agreed group ``group`` lets practice ``practice`` go),
+    ``admit`` (agreed group ``group`` takes in open practice ``practice``) or
+    ``exception`` (no such change frees ``practice``: only a commissioner's exception would).
+    """
+
+    kind: str
+    group: str
+    practice: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CcgStranding:
+    """Who the agreed groups of one CCG strand, and what frees them."""
+
+    ccg_code: str
+    baseline: StageResult
+    least: StageResult
+    stranded: tuple[str, ...] = ()
+    at_risk: tuple[str, ...] = ()
+    completion: Mapping[str, str] = field(default_factory=dict)
+    changes: tuple[Change, ...] = ()
+    proven: bool = True
+    seconds: float = 0.0
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rise(self) -> int:
+        """How many more groups must break the band with the agreed groups than with none."""
+        return max(0, round(self.least.value) - round(self.baseline.value))
+
+    @property
+    def strands(self) -> bool:
+        """Whether the agreed groups strand practices (the least number rises)."""
+        return self.rise > 0
+
+    def summary(self) -> str:
+        """Return the CCG's stranding verdict in one planner's sentence."""
+        proof = "proven" if self.proven and self.baseline.proven and self.least.proven else "not proven"
+        head = (
+            f"{self.ccg_code}: with the agreed groups at least {self.least.value:.0f} new group(s) "
+            f"out of band where {self.baseline.value:.0f} is unavoidable with none agreed ({proof})"
+        )
+        if not self.stranded and not self.at_risk:
+            return f"{head}; no practice stranded or at risk"
+        stranded, at_risk = ", ".join(self.stranded) or "none", ", ".join(self.at_risk) or "none"
+        return f"{head}; stranded: {stranded}; at risk: {at_risk}"
+
+    def to_dict(self) -> dict:
+        """Return the result as plain data for JSON."""
+        return {
+            "baseline": self.baseline.value,
+            "baseline_proven": self.baseline.proven,
+            "least": self.least.value,
+            "least_proven": self.least.proven,
+            "rise": self.rise,
+            "proven": self.proven,
+            "stranded": list(self.stranded),
+            "at_risk": list(self.at_risk),
+            "changes": [c.text for c in self.changes],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Stranding:
+    """The stranding verdict of every CCG judged, and one best completion of each."""
+
+    ccgs: Mapping[str, CcgStranding]
+    lock: Plan
+
+    @property
+    def stranded(self) -> list[str]:
+        """Return every stranded practice."""
+        return sorted(c for r in self.ccgs.values() for c in r.stranded)
+
+    @property
+    def at_risk(self) -> list[str]:
+        """Return every practice at risk (but not stranded)."""
+        return sorted(c for r in self.ccgs.values() for c in r.at_risk)
+
+    @property
+    def completion(self) -> Plan:
+        """Return the agreed groups with one best completion of the open practices around them."""
+        assignment: dict[str, str | None] = dict(self.lock.assignment)
+        for result in self.ccgs.values():
+            assignment.update(result.completion)
+        return Plan(assignment)
+
+    def findings(self) -> list[tuple[str, str, str, str, str, str]]:
+        """Return rows ``(ccg_code, group, practice_code, rule, severity, detail)``.
+
+        A stranded practice is an error (rule ``stranded``), one at risk a warning (``at_risk``).
+        """
+        rows = []
+        for ccg, result in sorted(self.ccgs.items()):
+            for code in result.stranded:
+                rows.append((ccg, "", code, "stranded", "error", result.details[code]))
+            for code in result.at_risk:
+                rows.append((ccg, "", code, "at_risk", "warning", result.details[code]))
+        return rows
+
+
+# --------------------------------------------------------------------------------------
+# The model: stage 1, and each practice's indicator of a group out of band
+# --------------------------------------------------------------------------------------
+
+
+def _add_bad(pm: PartitionModel) -> dict[int, cp_model.IntVar]:
+    """Add ``bad[i]``: practice ``i`` is in a group out of band and not exempt."""
+    model, tree, band, inst = pm.model, pm.forest, pm.band, pm.inst
+    low, high = inst.rules.band.low, inst.rules.band.high
+    bad = {i: model.new_bool_var(f"bad[{i}]") for i in range(inst.n)}
+    for i in range(inst.n):
+        # A root's indicator is its group's count; a child carries its parent's.
+        model.add(bad[i] == band.not_exempt[i]).only_enforce_if(tree.root[i])
+        # Counted only at a root whose group truly lies out of band (exact even where the
+        # count is not fixed at a proven optimum).
+        model.add_implication(band.not_exempt[i], tree.root[i])
+        lo, hi = model.new_bool_var(f"lo[{i}]"), model.new_bool_var(f"hi[{i}]")
+        model.add_bool_or([lo, hi]).only_enforce_if(band.not_exempt[i])
+        model.add(tree.supply[i] <= low - 1).only_enforce_if(lo)
+        model.add(tree.supply[i] >= high + 1).only_enforce_if(hi)
+    for i, j in inst.arcs:
+        model.add(bad[j] == bad[i]).only_enforce_if(tree.arc[i, j])
+    return bad
+
+
+def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int], StageResult, PartitionModel]:
+    """Return a grouping with the fewest groups out of band and not exempt (stage 1), its result and model.
+
+    The stage's value is left fixed on the returned model.
+    """
+    labels = warm_start(inst, seed=options.seed)
+    pm = build_model(inst, stages=_STAGE1)
+    pm.parts["bad"] = _add_bad(pm)
+    labels, (result,) = run_stages(pm, labels, _STAGE1, options)
+    return labels, result, pm
+
+
+def _solve(
+    pm: PartitionModel,
+    objective: cp_model.LinearExprT,
+    labels: Sequence[int],
+    options: SolveOptions,
+    *,
+    maximise: bool = False,
+) -> tuple[str, list[int] | None, cp_model.CpSolver]:
+    """Optimise ``objective`` on a clone of ``pm.model`` from the hint ``labels``."""
+    model = pm.model.clone()
+    model.add(pm.forest.ordered_roots == 1)
+    add_hints(pm, model, labels, centre_roots=False)
+    if maximise:
+        model.maximize(objective)
+    else:
+        model.minimize(objective)
+    solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
+    status = solver.solve(model)
+    if status == cp_model.OPTIMAL:
+        return "OPTIMAL", pm.labels(solver), solver
+    if status == cp_model.FEASIBLE:
+        return "FEASIBLE", pm.labels(solver), solver
+    return "UNKNOWN" if status == cp_model.UNKNOWN else "INFEASIBLE", None, solver
+
+
+def _locked_breaks(inst: Instance) -> int:
+    """Return how many agreed groups are out of band and not exempt (they count in stage 1 too)."""
+    return sum(inst.status(group) in _BREAKS for group in inst.locked)
+
+
+def _classify(
+    pm: PartitionModel, labels: list[int], free: list[int], options: SolveOptions
+) -> tuple[list[int], set[int], set[int], bool]:
+    """Return one completion with the fewest practices in bad groups, the stranded, the at risk, proven."""
+    bad = pm.parts["bad"]
+    status, best, solver = _solve(pm, sum(bad[i] for i in free), labels, options)
+    if best is None:
+        return labels, set(), set(), False
+    proven = status == "OPTIMAL"
+    risky = {i for i in free if solver.value(bad[i])}
+    # Stranded: the candidates bad in every best completion (minimise their count until none leaves).
+    stranded = set(risky)
+    while stranded:
+        status, found, solver = _solve(pm, sum(bad[i] for i in stranded), best, options)
+        if found is None:
+            proven = False
+            break
+        leaving = {i for i in stranded if not solver.value(bad[i])}
+        if not leaving:
+            proven = proven and status == "OPTIMAL"
+            break
+        stranded -= leaving
+    # At risk: bad in some best completion (maximise the count of those not yet seen bad).
+    unseen = [i for i in free if i not in risky and not pm.inst.big[i]]
+    while unseen:
+        status, found, solver = _solve(pm, sum(bad[i] for i in unseen), best, options, maximise=True)
+        if found is None:
+            proven = False
+            break
+        hit = {i for i in unseen if solver.value(bad[i])}
+        if not hit:
+            proven = proven and status == "OPTIMAL"
+            break
+        risky |= hit
+        unseen = [i for i in unseen if i not in hit]
+    return best, stranded, risky - stranded, proven
+
+
+# --------------------------------------------------------------------------------------
+# The smallest change that frees the stranded practices
+# --------------------------------------------------------------------------------------
+
+
+def _smallest_change(
+    inst: Instance, stranded: set[int], total: int, options: SolveOptions
+) -> tuple[Change, ...] | None:
+    """Return the fewest releases and admissions by agreed groups that free ``stranded``, or ``None``.
+
+    Agreed groups may release members (who become open, and may not join another agreed
+    group) and take in open practices; each counts one. The stranded practices must end
+    in no group out of band, and no more groups may break the band than now (``total``).
+    """
+    loose = replace(inst, locked=[], approved=[], locked_ids=[])
+    pm = build_model(loose, stages=_STAGE1)
+    model, label = pm.model, pm.forest.label
+    bad = _add_bad(pm)
+    agreed = {i for group in inst.locked for i in group}
+    free = [j for j in range(inst.n) if j not in agreed and not inst.big[j]]
+    core = [model.new_int_var(0, inst.n - 1, f"core[{k}]") for k in range(len(inst.locked))]
+    if len(core) > 1:
+        # Agreed groups stay distinct.
+        model.add_all_different(core)
+    release: dict[tuple[int, int], cp_model.IntVar] = {}
+    admit: dict[tuple[int, int], cp_model.IntVar] = {}
+    for k, group in enumerate(inst.locked):
+        for i in group:
+            # A member stays in its agreed group unless released.
+            release[k, i] = model.new_bool_var(f"release[{k},{i}]")
+            model.add(label[i] == core[k]).only_enforce_if(release[k, i].Not())
+        # An agreed group keeps at least one member.
+        model.add(sum(release[k, i] for i in group) <= len(group) - 1)
+        for h, other in enumerate(inst.locked):
+            if h != k:
+                for i in other:
+                    # A released member joins no other agreed group.
+                    model.add(label[i] != core[k])
+        for j in free:
+            # An open practice joins an agreed group only when admitted.
+            admit[k, j] = model.new_bool_var(f"admit[{k},{j}]")
+            model.add(label[j] == core[k]).only_enforce_if(admit[k, j])
+            model.add(label[j] != core[k]).only_enforce_if(admit[k, j].Not())
+    for s in stranded:
+        model.add(bad[s] == 0)  # the stranded practices are freed
+    model.add(pm.band.not_exempt_count <= total)  # and no more groups break the band than now
+    model.add(pm.forest.ordered_roots == 1)
+    model.minimize(sum(release.values()) + sum(admit.values()))
+    solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    changes = []
+    for (k, i), var in sorted(release.items()):
+        if solver.value(var):
+            who = f"{inst.names[i]} ({inst.codes[i]}, {inst.sizes[i]:,})"
+            changes.append(
+                Change("release", inst.locked_ids[k], inst.codes[i], f"{inst.locked_ids[k]} releases {who}")
+            )
+    for (k, j), var in sorted(admit.items()):
+        if solver.value(var):
+            who = f"{inst.names[j]} ({inst.codes[j]}, {inst.sizes[j]:,})"
+            changes.append(
+                Change("admit", inst.locked_ids[k], inst.codes[j], f"{inst.locked_ids[k]} takes in {who}")
+            )
+    return tuple(changes)
+
+
+# --------------------------------------------------------------------------------------
+# One CCG
+# --------------------------------------------------------------------------------------
+
+
+def _completion_ids(inst: Instance, labels: Sequence[int], agreed: set[int]) -> dict[str, str]:
+    """Name the groups formed around the agreed ones ``<CCG>-new-01``, ... (open practices only)."""
+    formed = {g: m for g, m in members_of(labels).items() if not set(m) & agreed}
+    order = sorted(formed, key=lambda g: min(inst.codes[i] for i in formed[g]))
+    ids = {g: f"{inst.ccg}-new-{k + 1:02d}" for k, g in enumerate(order)}
+    return {inst.codes[i]: ids[g] for g in order for i in formed[g]}
+
+
+def _details(
+    inst: Instance, labels: Sequence[int], stranded: set[int], at_risk: set[int], result: dict
+) -> dict[str, str]:
+    groups = members_of(labels)
+    base, least = result["baseline"], result["least"]
+    if least > base:
+        cause = (
+            f"the agreed groups raise {inst.ccg}'s least number of new groups out of band from {base:.0f} "
+            f"to {least:.0f}"
+        )
+    else:
+        cause = f"even with no group agreed, {base:.0f} group(s) of {inst.ccg} must be out of band"
+    details = {}
+    for i in sorted(stranded | at_risk):
+        size = sum(inst.sizes[j] for j in groups[labels[i]])
+        who = f"{inst.names[i]} ({inst.codes[i]}, {inst.sizes[i]:,})"
+        if i in stranded:
+            text = (
+                f"{who} is stranded: every best completion leaves it in a group out of band "
+                f"(in one, {size:,} patients); {cause}"
+            )
+            if result["changes"]:
+                text += "; to free it: " + "; ".join(c.text for c in result["changes"])
+        else:
+            text = (
+                f"{who} is at risk: some best completions leave it in a group out of band "
+                f"(in one, {size:,} patients), others do not; {cause}"
+            )
+        details[inst.codes[i]] = text
+    return details
+
+
+def strand_instance(
+    inst: Instance, options: SolveOptions, *, baseline: StageResult | None = None
+) -> CcgStranding:
+    """Judge one CCG: the least numbers with and without the agreed groups, who is stranded or at risk.
+
+    ``baseline`` is the CCG's stage-1 result with no group agreed, when already known.
+    """
+    start = time.perf_counter()
+    if baseline is None:
+        _, baseline, _ = least_out_of_band(replace(inst, locked=[], approved=[], locked_ids=[]), options)
+    agreed = {i for group in inst.locked for i in group}
+    free = [i for i in range(inst.n) if i not in agreed]
+    if not [i for i in free if not inst.big[i]]:
+        zero = StageResult("out_of_band", 0.0, 0.0, "OPTIMAL", 0.0)
+        return CcgStranding(inst.ccg, baseline, zero, seconds=time.perf_counter() - start)
+    labels, stage1, pm = least_out_of_band(inst, options)
+    fixed = _locked_breaks(inst)
+    least = replace(stage1, value=stage1.value - fixed, bound=max(0.0, stage1.bound - fixed))
+    stranded: set[int] = set()
+    at_risk: set[int] = set()
+    proven = least.proven
+    if least.value > 0:
+        labels, stranded, at_risk, proven = _classify(pm, labels, free, options)
+        proven = proven and least.proven
+    changes: tuple[Change, ...] = ()
+    if stranded:
+        found = _smallest_change(inst, stranded, round(stage1.value), options)
+        if found is None:
+            groups = members_of(labels)
+            found = tuple(
+                Change(
+                    "exception",
+                    "",
+                    inst.codes[s],
+                    f"no agreed group can release or take in practices to free {inst.codes[s]}: only a "
+                    f"commissioner's exception would (approve its group of "
+                    f"{sum(inst.sizes[j] for j in groups[labels[s]]):,} patients)",
+                )
+                for s in sorted(stranded)
+            )
+        changes = found
+    facts = {"baseline": baseline.value, "least": least.value, "changes": changes}
+    return CcgStranding(
+        ccg_code=inst.ccg,
+        baseline=baseline,
+        least=least,
+        stranded=tuple(sorted(inst.codes[i] for i in stranded)),
+        at_risk=tuple(sorted(inst.codes[i] for i in at_risk)),
+        completion=_completion_ids(inst, labels, agreed),
+        changes=changes,
+        proven=proven,
+        seconds=time.perf_counter() - start,
+        details=_details(inst, labels, stranded, at_risk, facts),
+    )
+
+
+def _job(item: tuple[Instance, StageResult | None], *, options: SolveOptions) -> CcgStranding:
+    inst, baseline = item
+    return strand_instance(inst, options, baseline=baseline)
+
+
+# --------------------------------------------------------------------------------------
+# The public call
+# --------------------------------------------------------------------------------------
+
+
+def _with_proposal(
+    graph: nx.Graph, proposal: Iterable[str], lock: Plan | None, allow_cross: Mapping[str, str]
+) -> tuple[Plan, str]:
+    """Return the lock with the proposal as one more agreed group, and the proposal's CCG."""
+    codes = sorted({c.strip().upper() for c in proposal if c.strip()})
+    if not codes:
+        msg = "the proposal names no practice: give the practice codes of the proposed PCN"
+        raise DataError(msg)
+    unknown = [c for c in codes if c not in graph]
+    if unknown:
+        msg = f"the proposal names practice(s) not in the practices file: {', '.join(unknown[:10])}"
+        raise DataError(msg)
+    home = {c: allow_cross.get(c, graph.nodes[c]["ccg_code"]) for c in codes}
+    ccgs = sorted(set(home.values()))
+    if len(ccgs) > 1:
+        where = ", ".join(f"{c} ({home[c]})" for c in codes)
+        msg = f"the proposed PCN spans CCGs {', '.join(ccgs)}: {where}; a PCN may not cross its CCG"
+        raise PlanError(msg)
+    assignment = dict(lock.assignment) if lock is not None else {}
+    taken = set(assignment.values())
+    pcn = PROPOSAL_ID if PROPOSAL_ID not in taken else "proposed PCN"
+    assignment.update(dict.fromkeys(codes, pcn))
+    return Plan(assignment), ccgs[0]
+
+
+def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
+    graph: nx.Graph,
+    *,
+    lock: Plan | None = None,
+    proposal: Iterable[str] | None = None,
+    rules: Rules | None = None,
+    options: SolveOptions | None = None,
+    rural: Iterable[str] = (),
+    allow_cross: Mapping[str, str] | None = None,
+    ccgs: Sequence[str] | None = None,
+    approved: Iterable[str] = (),
+    baselines: Mapping[str, StageResult] | None = None,
+) -> Stranding:
+    """Return who the agreed groups strand: per CCG, the least numbers, stranded and at-risk practices.
+
+    Parameters
+    ----------
+    graph
+        From :func:`footprint.graph.graph_from_practices`.
+    lock
+        Agreed groups (every practice with a PCN id keeps exactly that group, closed to
+        joiners); the practices of the CCGs judged that it leaves without a group are open.
+    proposal
+        Codes of practices proposed as one PCN: "if these form a PCN and every other
+        practice of the CCG is open (or as in ``lock``), who is stranded?" Only the
+        proposal's CCG is judged.
+    rules, options, rural, allow_cross, approved
+        As for :func:`footprint.partition.solve_plan`.
+    ccgs
+        Only judge these CCGs (default: every CCG in the graph).
+    baselines
+        Each CCG's stage-1 result with no group agreed, when already known (e.g. from an
+        earlier call's ``ccgs[code].baseline``): saves a solve per CCG.
+
+    Returns
+    -------
+    Stranding
+        Per CCG a :class:`CcgStranding`; ``completion`` gives one best completion.
+
+    Raises
+    ------
+    DataError
+        If the proposal is empty or names unknown practices.
+    PlanError
+        If the proposal spans CCGs, or a lock cannot be honoured (names the group and why).
+
+    Examples
+    --------
+    >>> from footprint.load import read_practices, select_ccgs
+    >>> from footprint.graph import graph_from_practices
+    >>> graph = graph_from_practices(select_ccgs(read_practices(), ["00Q"]))
+    >>> report = strands(graph, proposal=["P81046"], options=SolveOptions(processes=1))
+    >>> report.ccgs["00Q"].stranded
+    ()
+    """
+    rules = rules or Rules()
+    options = options or SolveOptions()
+    allow_cross = dict(allow_cross or {})
+    if proposal is not None:
+        lock, ccg = _with_proposal(graph, proposal, lock, allow_cross)
+        ccgs = [ccg]
+    lock = lock or Plan({})
+    inputs = PlanInputs(
+        rural=frozenset(rural), lock=lock, allow_cross=allow_cross, ccgs=ccgs, approved=frozenset(approved)
+    )
+    instances = []
+    for inst in instances_from_graph(graph, rules, inputs):
+        # An agreed group may hold a practice over the band: the agreement governs, not the rule.
+        agreed = {i for group in inst.locked for i in group}
+        inst = replace(inst, big=[big and i not in agreed for i, big in enumerate(inst.big)])
+        check_locks(inst)
+        instances.append(inst)
+    instances.sort(key=lambda inst: -inst.n)
+    items = [(inst, (baselines or {}).get(inst.ccg)) for inst in instances]
+    job = partial(_job, options=options)
+    if options.processes == 1 or len(items) == 1:
+        results = [job(item) for item in items]
+    else:
+        results = list(imap_unordered(job, items, processes=options.processes))
+    return Stranding({r.ccg_code: r for r in sorted(results, key=lambda r: r.ccg_code)}, lock)

@@ -23,9 +23,13 @@ from footprint.partition.solve import CcgResult, StageResult, solve_plan
 from footprint.partition.strand import Stranding, strands
 
 __all__ = [
+    "Alternatives",
+    "CcgAlternatives",
     "CcgResult",
+    "PlanInputs",
     "StageResult",
     "Stranding",
+    "alternative_plans",
     "repair_moves",
     "repair_plan",
     "solve_plan",

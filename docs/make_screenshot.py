@@ -2,8 +2,8 @@
 
 Usage: ``.venv/bin/python docs/make_screenshot.py [CCG] [PRACTICE]`` (default 00T Bolton, P82001).
 Needs Debian's chromium and chromium-driver. The map is written as ``footprint map`` writes
-it, opened from disk in headless Chromium with the network blocked, the finder used to open
-one practice's popup, and the window saved as PNG.
+it (``footprint.cli.maps.draw``), opened from disk in headless Chromium with the network
+blocked, the finder used to open one practice's popup, and the window saved as PNG.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.keys import Keys
 
-from footprint.evaluate import group_problems, group_table
+from footprint.cli.maps import draw
+from footprint.config import Rules
 from footprint.graph import graph_from_practices
 from footprint.load import read_boundaries, read_practices
 from footprint.plan import plan_from_practices
-from footprint.render import MapOptions, write_maps
 
 OUT = Path(__file__).resolve().parent / "map-screenshot.png"
 
@@ -31,16 +31,17 @@ def main(ccg: str = "00T", practice: str = "P82001") -> None:
     practices, boundaries = read_practices(), read_boundaries()
     graph = graph_from_practices(practices, boundaries)
     plan = plan_from_practices(practices)
-    groups = group_table(plan, practices)
     with tempfile.TemporaryDirectory() as tmp:
-        write_maps(
+        draw(  # as footprint map draws it: PCN names, place names, far-flung members
             practices,
             graph,
             plan,
-            tmp,
-            groups=groups,
-            problems=group_problems(groups),
-            options=MapOptions(boundaries=boundaries, ccgs=[ccg], name="Current PCNs"),
+            Path(tmp),
+            rules=Rules(),
+            boundaries=boundaries,
+            ccgs=[ccg],
+            name="Current PCNs",
+            processes=1,
         )
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"

@@ -51,7 +51,7 @@ def areas(
 
 
 #: From the British National Grid to longitude and latitude (WGS84), made once.
-_TO_LONLAT = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+TO_LONLAT = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
 
 
 def lonlat(geoms: Sequence[shapely.Geometry], *, decimals: int) -> list[dict]:
@@ -60,17 +60,37 @@ def lonlat(geoms: Sequence[shapely.Geometry], *, decimals: int) -> list[dict]:
         return []
 
     def project(xy: np.ndarray) -> np.ndarray:
-        lon, lat = _TO_LONLAT.transform(xy[:, 0], xy[:, 1])
+        lon, lat = TO_LONLAT.transform(xy[:, 0], xy[:, 1])
         return np.round(np.column_stack([lon, lat]), decimals)
 
     rounded = shapely.transform(np.asarray(list(geoms), dtype=object), project)
     return [shapely.geometry.mapping(g) for g in rounded]
 
 
-def features(geoms: Sequence[shapely.Geometry], props: Sequence[dict[str, Any]], *, decimals: int) -> dict:
-    """Return a GeoJSON FeatureCollection of the non-empty ``geoms`` with their ``props``."""
+#: Geometry's id and decimals to (the geometry, kept alive so the id stays its own; its GeoJSON).
+LonlatCache = dict[tuple[int, int], tuple[shapely.Geometry, dict]]
+
+
+def features(
+    geoms: Sequence[shapely.Geometry],
+    props: Sequence[dict[str, Any]],
+    *,
+    decimals: int,
+    cache: LonlatCache | None = None,
+) -> dict:
+    """Return a GeoJSON FeatureCollection of the non-empty ``geoms`` with their ``props``.
+
+    With a ``cache`` (see :attr:`Shapes.cache`), a geometry drawn again (a CCG's shape on
+    its neighbours' maps) is projected once.
+    """
     keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
-    shapes = lonlat([geoms[i] for i in keep], decimals=decimals)
+    if cache is None:
+        shapes = lonlat([geoms[i] for i in keep], decimals=decimals)
+    else:
+        missing = [i for i in keep if (id(geoms[i]), decimals) not in cache]
+        for i, shape in zip(missing, lonlat([geoms[i] for i in missing], decimals=decimals), strict=True):
+            cache[id(geoms[i]), decimals] = (geoms[i], shape)
+        shapes = [cache[id(geoms[i]), decimals][1] for i in keep]
     found = [
         {"type": "Feature", "geometry": shape, "properties": props[i]}
         for i, shape in zip(keep, shapes, strict=True)
@@ -123,6 +143,10 @@ class Shapes:
         self.boundaries = boundaries
         self._areas: dict[float, tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]] = {}
         self._ccgs: dict[float, gpd.GeoSeries] = {}
+        #: Each drawn geometry's GeoJSON in longitude and latitude, made once.
+        self.cache: LonlatCache = {}
+        #: The plan's groups (PCN id to member codes), made once.
+        self.groups = self.plan.groups
 
     def areas(
         self, tolerance_m: float, *, codes: Sequence[str] | None = None

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from footprint.load import CRS
 from footprint.places import nearest_places
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
@@ -184,7 +183,7 @@ def draw_scene(
     hatched = _draw_hatch(m, rows, areas)
     if hatched is not None:
         layers.append(hatched)
-    layers += _draw_overlays(m, practices, graph, shapes, options)
+    layers += _draw_overlays(m, practices, graph, shapes, options, cache=scene.shapes.cache)
     if options.places is not None:
         _draw_places(m, practices, options)
     towns = towns_of(practices, options.places)
@@ -269,7 +268,7 @@ def _draw_background(
     within = shapely.box(*geo.bounds(practices, 15_000))
     shapes = shared.ccg_shapes(tolerance, within=within)
     if shapes is not None and options.tiles is None:
-        draw_land(m, shapes, practices["ccg_code"].unique(), decimals=5)
+        draw_land(m, shapes, practices["ccg_code"].unique(), decimals=5, cache=shared.cache)
     return shapes
 
 
@@ -279,13 +278,15 @@ def _draw_overlays(
     graph: nx.Graph,
     shapes: gpd.GeoSeries | None,
     options: MapOptions,
+    *,
+    cache: geo.LonlatCache | None = None,
 ) -> list[folium.GeoJson]:
     """Draw the CCG lines, current PCNs and neighbour links; return their layers."""
     layers = []
     if options.boundaries is not None and shapes is not None:
         own = sorted(practices["ccg_code"].unique())
         names = {**options.boundaries["ccg_name"].astype(str).to_dict(), **graph.graph.get("ccg_names", {})}
-        layers.append(draw_ccg_lines(m, shapes, own, names=names, decimals=5))
+        layers.append(draw_ccg_lines(m, shapes, own, names=names, decimals=5, cache=cache))
     if options.current is not None:
         tolerance = options.tolerance(TOLERANCE_M)
         layers.append(_draw_current(m, practices, options.current, graph.graph["cells"], tolerance))
@@ -299,14 +300,16 @@ def place_rows(places: pd.DataFrame, box: tuple[float, float, float, float]) -> 
     near = places[places["x"].between(x0, x1) & places["y"].between(y0, y1)]
     if not len(near):
         return []
-    lonlat = gpd.GeoSeries(shapely.points(near["x"], near["y"]), crs=CRS).to_crs("EPSG:4326")
-    rows = []
-    for (_, place), point in zip(near.iterrows(), lonlat, strict=True):
-        people = int(place["population"])
-        zoom = next((z for floor, z in PLACE_ZOOMS if people >= floor), VILLAGE_ZOOM)
-        kind = "town" if zoom <= PLACE_ZOOMS[2][1] else "village"
-        rows.append([round(point.y, 5), round(point.x, 5), str(place["name"]), zoom, kind])
-    return rows
+    lon, lat = geo.TO_LONLAT.transform(near["x"].to_numpy(dtype=float), near["y"].to_numpy(dtype=float))
+    people = near["population"].to_numpy()
+    zoom = np.full(len(near), VILLAGE_ZOOM)
+    for floor, level in reversed(PLACE_ZOOMS):
+        zoom[people >= floor] = level
+    kind = np.where(zoom <= PLACE_ZOOMS[2][1], "town", "village")
+    return [
+        [round(float(a), 5), round(float(o), 5), str(n), int(z), str(k)]
+        for a, o, n, z, k in zip(lat, lon, near["name"], zoom, kind, strict=True)
+    ]
 
 
 def _draw_places(m: folium.Map, practices: gpd.GeoDataFrame, options: MapOptions) -> None:
@@ -327,7 +330,14 @@ def towns_of(practices: gpd.GeoDataFrame, places: pd.DataFrame | None) -> dict[s
     return {c: t if t == p else f"{p}, {t}" for c, t, p in zip(practices.index, town, place, strict=True)}
 
 
-def draw_land(m: folium.Map, shapes: gpd.GeoSeries, own: Iterable[str], *, decimals: int) -> None:
+def draw_land(
+    m: folium.Map,
+    shapes: gpd.GeoSeries,
+    own: Iterable[str],
+    *,
+    decimals: int,
+    cache: geo.LonlatCache | None = None,
+) -> None:
     """Draw CCG polygons as a plain background (no tiles needed); the CCGs in ``own`` lighter."""
     own = set(own)
     props = [
@@ -341,7 +351,7 @@ def draw_land(m: folium.Map, shapes: gpd.GeoSeries, own: Iterable[str], *, decim
         for c in shapes.index
     ]
     folium.GeoJson(
-        geo.features(list(shapes), props, decimals=decimals),
+        geo.features(list(shapes), props, decimals=decimals, cache=cache),
         name="Background",
         control=False,
         interactive=False,
@@ -356,6 +366,7 @@ def draw_ccg_lines(
     names: Mapping[str, str],
     links: Mapping[str, str] | None = None,
     decimals: int,
+    cache: geo.LonlatCache | None = None,
 ) -> folium.GeoJson:
     """Draw CCG boundaries as lines, those in ``own`` thicker, with their names (and links)."""
     own = set(own)
@@ -378,7 +389,7 @@ def draw_ccg_lines(
             }
         )
     layer = folium.GeoJson(
-        geo.features(list(shapes), props, decimals=decimals),
+        geo.features(list(shapes), props, decimals=decimals, cache=cache),
         name="CCG boundaries",
         on_each_feature=ON_EACH_FEATURE,
         className="fp-ccg",

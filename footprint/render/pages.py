@@ -144,10 +144,14 @@ def _svg_path(geom: shapely.Geometry, x0: float, y1: float) -> str:
         if polygon.geom_type != "Polygon":
             continue
         for ring in (polygon.exterior, *polygon.interiors):
-            xy = np.asarray(ring.coords)[:-1]
-            pts = " ".join(f"{x - x0:.0f} {y1 - y:.0f}" for x, y in xy)
-            parts.append(f"M{pts}Z")
+            parts.append(f"M{_points(shapely.get_coordinates(ring)[:-1], x0, y1)}Z")
     return "".join(parts)
+
+
+def _points(xy: np.ndarray, x0: float, y1: float) -> str:
+    """Return ``"x y x y ..."`` of the points, in whole metres from (x0, y1), y flipped."""
+    flipped = np.rint(np.column_stack([xy[:, 0] - x0, y1 - xy[:, 1]])).astype(np.int64)
+    return " ".join(map(str, flipped.ravel().tolist()))
 
 
 def _svg_lines(geom: shapely.Geometry, x0: float, y1: float) -> list[str]:
@@ -155,7 +159,7 @@ def _svg_lines(geom: shapely.Geometry, x0: float, y1: float) -> list[str]:
     out = []
     for line in getattr(geom, "geoms", [geom]):
         if line.geom_type == "LineString" and not line.is_empty:
-            out.append("M" + " ".join(f"{x - x0:.0f} {y1 - y:.0f}" for x, y in line.coords))
+            out.append("M" + _points(shapely.get_coordinates(line), x0, y1))
     return out
 
 

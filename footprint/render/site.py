@@ -213,10 +213,15 @@ def _index_html(
     return fragment("panels.html", "index", rows=rows, count=len(maps), finder=finder)
 
 
-def _with_partners(practices: gpd.GeoDataFrame, plan: Plan, codes: Iterable[str]) -> gpd.GeoDataFrame:
-    """Return the practices ``codes`` and every other member of their PCNs."""
+def _with_partners(
+    practices: gpd.GeoDataFrame,
+    plan: Plan,
+    codes: Iterable[str],
+    groups: Mapping[str, frozenset[str]] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the practices ``codes`` and every other member of their PCNs (``groups``: the plan's)."""
     keep = set(codes)
-    groups = plan.groups
+    groups = plan.groups if groups is None else groups
     pcns = {p for code in keep if (p := plan.assignment.get(code)) is not None}
     keep.update(c for pcn in pcns for c in groups[pcn])
     return practices.loc[practices.index.isin(keep)]
@@ -370,7 +375,9 @@ def _write_task(job: _Job, task: str) -> list[Path]:
     if not task:
         return [_write_index(job)]
     ccg, options, names = task, job.options, job.graph.graph.get("ccg_names", {})
-    shown = _with_partners(job.practices, job.plan, job.wanted.index[job.wanted["ccg_code"] == ccg])
+    shown = _with_partners(
+        job.practices, job.plan, job.wanted.index[job.wanted["ccg_code"] == ccg], job.shapes.groups
+    )
     ccg_plan = job.plan.restrict(shown.index)
     map_file, pack_file = job.maps[ccg]
     title = f"{names.get(ccg, ccg)} ({ccg}): {options.name}"

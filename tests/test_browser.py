@@ -436,6 +436,7 @@ def test_phone_layout_keeps_the_finder_uncovered(browser, proposed):
         assert apart(geometry["finder"], geometry["layers"]), geometry
         assert apart(geometry["legend"], geometry["summary"]), geometry
         assert geometry["popup"][0] >= 0 and geometry["popup"][2] <= 390, geometry
+        assert geometry["popup"][1] >= geometry["finder"][3], geometry  # the popup opens below the finder
         assert_offline_and_clean(browser)
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

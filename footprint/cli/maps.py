@@ -178,6 +178,28 @@ def _say_what_is_drawn(plan: Plan, graph: nx.Graph, ccgs: Sequence[str] | None) 
         print(f"note: {len(crossing)} PCN(s) cross a CCG line: {', '.join(crossing[:10])}")
 
 
+def _say_far(
+    plan: Plan, practices: gpd.GeoDataFrame, ccgs: Sequence[str] | None, *, rules: Rules, far_km: float
+) -> None:
+    """Say which drawn practices lie more than ``far_km`` from their PCN's list-weighted centre."""
+    table = group_table(plan, practices, rules=rules, far_km=far_km)
+    wanted = {c.upper() for c in ccgs} if ccgs else None
+    far = []
+    for pcn, row in table.iterrows():
+        for code in row["far_members"]:
+            if wanted is None or practices.at[code, "ccg_code"] in wanted:
+                point = practices.geometry.loc[code]
+                km = ((point.x - row["centre_x"]) ** 2 + (point.y - row["centre_y"]) ** 2) ** 0.5 / 1000
+                far.append((km, code, pcn))
+    if far:
+        far.sort(reverse=True)
+        some = ", ".join(f"{code} ({km:.0f} km from {pcn})" for km, code, pcn in far[:5])
+        print(
+            f"note: {len(far)} practice(s) more than {far_km:g} km from their PCN's list-weighted centre, "
+            f"ringed on the maps as far-flung: {some}{' ...' if len(far) > 5 else ''}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Write an offline interactive map and printable PCN pages per CCG, and an index page."""
     rules = rules_from_args(args)
@@ -205,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         assets=args.assets,
         provenance=provenance(args, practices),
     )
+    _say_far(plan, practices, args.ccg, rules=rules, far_km=args.far_km)
     maps = [p for p in paths if p.suffix == ".html" and not p.name.endswith(("-pcns.html", "index.html"))]
     largest = max(maps, key=lambda p: p.stat().st_size)
     print(

@@ -34,7 +34,10 @@
   var result = div.querySelector(".fp-find-result");
   function show(entry, quiet) {
     if (!map.hasLayer(layer)) { map.addLayer(layer); }
-    map.setView(entry.marker.getLatLng(), Math.max(map.getZoom(), 14), {animate: false});
+    // the practice a fifth of the height below the centre: its popup opens clear of the finder
+    var zoom = Math.max(map.getZoom(), 14);
+    var centre = map.project(entry.marker.getLatLng(), zoom).subtract([0, map.getSize().y * 0.2]);
+    map.setView(map.unproject(centre, zoom), zoom, {animate: false});
     entry.marker.openPopup();
     if (!quiet) {
       result.textContent = "Showing " + entry.name + " (" + entry.code + ")" + (entry.pcn ? ", " + entry.pcn : "") + ".";

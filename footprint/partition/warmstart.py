@@ -151,6 +151,8 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     weighted.add_weighted_edges_from(
         (a, b, rng.random()) for a, b in sorted(pool.free.subgraph(merged).edges)
     )
+    if not nx.is_connected(weighted):  # a group split across buildings: not one area to re-cut
+        return None
     cost, parts = cut_tree(nx.minimum_spanning_tree(weighted), pool.sizes, pool.rural, inst.rules)
 
     def area_cost(groups: Mapping[int, int]) -> float:

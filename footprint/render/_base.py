@@ -382,9 +382,10 @@ def group_rows(
     """
     shown = plan.restrict(practices.index).groups
     check_groups(groups, shown)
-    names = labels(practices, shown)
-    practice_names = practices["practice_name"].to_dict()
     table = groups.loc[list(shown)].to_dict("index")
+    unnamed = [p for p in shown if not (isinstance(table[p].get("name"), str) and table[p]["name"].strip())]
+    names = labels(practices, unnamed) if unnamed else {}
+    practice_names = practices["practice_name"].to_dict()
     out = {}
     for pcn, codes in shown.items():
         row = table[pcn]

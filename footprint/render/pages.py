@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from footprint.load import CRS
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
@@ -102,6 +101,7 @@ def pages_html(
     ids = anchors(rows)
     xy = np.column_stack([practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()])
     info = records(practices)
+    row_of = {code: k for k, code in enumerate(practices.index)}
     pages = []
     for pcn, group in rows.items():
         members = [info[c] for c in group.members]
@@ -110,7 +110,7 @@ def pages_html(
                 "anchor": ids[pcn],
                 "group": group,
                 "ccgs": ", ".join(f"{names.get(c, c)} ({c})" for c in group.ccgs),
-                "svg": _svg(group, areas, practices, xy, near),
+                "svg": _svg(group, areas, row_of, xy, near),
                 "sheets": _sheets(members),
                 "count": plural(len(group.members), "practice"),
             }
@@ -164,10 +164,13 @@ def _svg_lines(geom: shapely.Geometry, x0: float, y1: float) -> list[str]:
 
 
 def _frame(
-    own: shapely.Geometry | None, members: gpd.GeoDataFrame, aspect: float
+    own: shapely.Geometry | None, points: np.ndarray, aspect: float
 ) -> tuple[float, float, float, float]:
-    """Return the box to draw: the area (or members), padded and grown to ``aspect``."""
-    x0, y0, x1, y1 = (own if own is not None else shapely.MultiPoint(list(members.geometry))).bounds
+    """Return the box to draw: the area (or the members' ``points``), padded and grown to ``aspect``."""
+    if own is not None:
+        x0, y0, x1, y1 = own.bounds
+    else:
+        (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
     pad = max(x1 - x0, y1 - y0, 1_000) * 0.06
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
     grow_x = max((y1 - y0) * aspect - (x1 - x0), 0) / 2
@@ -178,7 +181,7 @@ def _frame(
 def _svg(
     group: GroupRow,
     areas: Mapping[str, shapely.Geometry],
-    practices: gpd.GeoDataFrame,
+    row_of: Mapping[str, int],
     xy: np.ndarray,
     shapes: gpd.GeoSeries | None,
     *,
@@ -186,16 +189,17 @@ def _svg(
 ) -> dict:
     """Return what the SVG map of ``group``'s area draws: its neighbours, CCG lines and practices."""
     own = areas.get(group.pcn)
-    members = practices.loc[list(group.members)]
-    x0, y0, x1, y1 = _frame(own, members, aspect)
+    rows = np.array([row_of[c] for c in group.members])
+    x0, y0, x1, y1 = _frame(own, xy[rows], aspect)
     view = shapely.box(x0, y0, x1, y1)
     width, height = x1 - x0, y1 - y0
-    near = shapes[shapes.intersects(view)] if shapes is not None else gpd.GeoSeries([], crs=CRS)
+    near = [g for g in shapes if g.intersects(view)] if shapes is not None else []
     r, font = width / 170, width / 80
-    inside = shapely.contains_xy(view, xy[:, 0], xy[:, 1]) & ~practices.index.isin(group.members)
+    inside = shapely.contains_xy(view, xy[:, 0], xy[:, 1])
+    inside[rows] = False
     sites: dict[tuple[float, float], list[str]] = {}
-    for code, point in members.geometry.items():
-        sites.setdefault((point.x, point.y), []).append(code)
+    for code, (x, y) in zip(group.members, xy[rows].tolist(), strict=True):
+        sites.setdefault((x, y), []).append(code)
     step = 10 ** math.floor(math.log10(width / 5))
     bar = max(k * step for k in (1, 2, 5) if k * step <= width / 5)
     clip = (x0, y0, x1, y1)

@@ -644,3 +644,17 @@ def test_parallel_maps_match_serial_ones(slice_practices, slice_graph, slice_bou
         written[processes] = {p.name: len(re.sub(r"_[0-9a-f]{32}", "", p.read_text())) for p in paths}
     assert written[1] == written[2]
     assert list(written[1])[-1] == "index.html"
+
+
+def test_map_command_far_km_names_far_flung_practices_and_writes_provenance(capsys, tmp_path, monkeypatch):
+    code, out, _ = run_map(capsys, tmp_path, monkeypatch, "--ccg", "99F", "--far-km", "3")
+    assert code == 0 and "km from their PCN's list-weighted centre, ringed on the maps as far-flung" in out
+    assert "more than 3 km" in out
+    html = (tmp_path / "maps" / "99F.html").read_text()
+    assert "Far-flung members (" in html and "How this map was made" in html and "--far-km 3" in html
+    pages = (tmp_path / "maps" / "99F-pcns.html").read_text()
+    assert (
+        pages.count("Made by footprint version:") == pages.count('<section class="sheet"') + 1
+    )  # + contents
+    code, _, err = run_map(capsys, tmp_path, monkeypatch, "--far-km", "0")
+    assert code == 2 and "'0' is not a distance from 0.1 to 1,000 km: give e.g. 20" in err

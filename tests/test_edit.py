@@ -630,6 +630,9 @@ def test_browser_moves_a_practice_by_clicking_and_saves(browser, server):
     wait_for(browser, "return document.body.dataset.version === '1';")
     moves = browser.find_element("id", "fp-moves").text
     assert code in moves and to in moves
+    assert browser.find_element("id", "fp-verdict").text == "Stranding: 1 open, none stranded"
+    row = browser.find_element("css selector", f'#fp-groups tr[data-group="{to}"]').text
+    assert f"{next(g['list_size'] for g in session.state()['groups'] if g['id'] == to):,}" in row
     fill = browser.execute_script("return arguments[0].getAttribute('fill');", marker)
     assert fill == session.state()["colours"][to]
     assert "Done: move" in browser.find_element("id", "fp-message").text

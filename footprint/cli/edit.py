@@ -28,6 +28,8 @@ from footprint.plan import plan_from_practices
 
 #: Environment variable that fixes the token (e.g. for a proxy that adds it); default a random one.
 TOKEN_VARIABLE = "FOOTPRINT_EDIT_TOKEN"
+#: Seconds a request waits for the stranding verdict before answering with it pending.
+VERDICT_WAIT_S = 0.8
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -129,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     session = EditSession(
         plan, inputs.graph, inputs.practices, rules=rules, locked=locked, approved=approved, out=out
     )
+    session.verdict_wait_s = VERDICT_WAIT_S  # answer at once; the page asks again for a verdict still solving
     sock = _listen(args.host, args.port)
     port = sock.getsockname()[1]
     hosts, origins = origins_for(args.host, port)

@@ -4,7 +4,7 @@
   var DATA = JSON.parse(document.getElementById("fp-data").textContent);
   var TOKEN = JSON.parse(document.getElementById("fp-token").textContent);
   var OPEN = "#d9d9d9", LINE = "#333333", PROBLEM = "#d7191c";
-  var state = null, busy = false, polling = false;
+  var state = null, busy = false, polling = false, polls = 0, MAX_POLLS = 900;
   var byCode = {}, cells = {}, markers = {};
   DATA.practices.forEach(function (p) { byCode[p.code] = p; });
 
@@ -105,7 +105,7 @@
     var b = el("button", { type: "button", "data-to": to }, label);
     b.addEventListener("click", function () {
       map.closePopup();
-      post("/move", { practice: code, to: to }, function (s) { return "Done: " + s.undo; });
+      post("move", { practice: code, to: to }, function (s) { return "Done: " + s.undo; });
     });
     return b;
   }
@@ -147,10 +147,13 @@
     tool("fp-redo", s.redo, "Redo: ");
     document.getElementById("fp-complete").disabled = s.open.length === 0;
     document.body.dataset.version = String(s.version);
-    if (s.out_of_band.status === "computing" && !polling) {
-      polling = true;  // the least out-of-band count is still being worked out: ask again shortly
-      setTimeout(function () { polling = false; if (!busy) { request("GET", "/state"); } }, 2000);
+    var waiting = s.out_of_band.status === "computing" || s.stranding.pending;
+    if (waiting && !polling && polls < MAX_POLLS) {
+      polling = true;  // the least count or the verdict is still being worked out: ask again shortly
+      polls += 1;
+      setTimeout(function () { polling = false; if (!busy) { request("GET", "state"); } }, 1000);
     }
+    if (!waiting) { polls = 0; }
   }
   function tool(id, label, prefix) {
     var b = document.getElementById(id);
@@ -182,7 +185,7 @@
       var lock = el("input", { type: "checkbox", "aria-label": "lock " + g.id });
       lock.checked = g.locked;
       lock.addEventListener("change", function () {
-        post("/lock", { group: g.id, locked: lock.checked }, function (st) { return "Done: " + st.undo; });
+        post("lock", { group: g.id, locked: lock.checked }, function (st) { return "Done: " + st.undo; });
       });
       var cell = el("td");
       cell.appendChild(lock);
@@ -200,18 +203,18 @@
     });
   }
 
-  document.getElementById("fp-undo").addEventListener("click", function () { post("/undo", {}, function () { return "Undone"; }); });
-  document.getElementById("fp-redo").addEventListener("click", function () { post("/redo", {}, function () { return "Redone"; }); });
+  document.getElementById("fp-undo").addEventListener("click", function () { post("undo", {}, function () { return "Undone"; }); });
+  document.getElementById("fp-redo").addEventListener("click", function () { post("redo", {}, function () { return "Redone"; }); });
   document.getElementById("fp-complete").addEventListener("click", function () {
     say("Completing the rest ...");
-    post("/complete", {}, function (s) { return "Done: " + s.undo; });
+    post("complete", {}, function (s) { return "Done: " + s.undo; });
   });
   document.getElementById("fp-repair").addEventListener("click", function () {
     say("Repairing ...");
-    post("/repair", {}, function (s) { return "Done: " + s.undo; });
+    post("repair", {}, function (s) { return "Done: " + s.undo; });
   });
   document.getElementById("fp-save").addEventListener("click", function () {
-    post("/save", {}, function (s) { return "Saved " + s.saved.plan + " and " + s.saved.moves; });
+    post("save", {}, function (s) { return "Saved " + s.saved.plan + " and " + s.saved.moves; });
   });
-  request("GET", "/state");
+  request("GET", "state");
 })();

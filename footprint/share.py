@@ -10,15 +10,16 @@ practices one person must know. This module
   **base** (the member practice whose largest straight-line distance to the other members is
   least, or a named one), the largest and list-weighted mean base-to-member distance, funded
   WTE, sessions a week and pounds a year, and which limits it meets (:func:`share_candidates`);
-- finds the **optimal arrangement of pairs**: fewest CD posts under the limits, then least
-  list-weighted mean distance to the base, exactly, by a maximum-weight matching
-  (:func:`optimal_pairs`), and says why each unpaired PCN keeps its own CD;
+- finds the **optimal arrangement**: fewest CD posts under the limits, then least
+  list-weighted mean distance to the base, exactly: pairs by a maximum-weight matching
+  (:func:`optimal_pairs`), clusters of up to ``cluster_size`` PCNs by the partition model;
+  and says why each PCN left alone keeps its own CD;
 - measures the **sensitivity** of the number of posts to the distance limit.
 
 Distances are straight lines between practice sites (EPSG:27700 metres), like every distance
-in footprint. Clusters of more than two PCNs are arranged by the partition model
-(``footprint.partition.cluster_groups``); until it exists the arrangement stays with pairs and
-says so. Nothing here imports OR-Tools or render.
+in footprint. Clusters of more than two PCNs are arranged by the partition model on the graph
+of PCNs (:func:`footprint.partition.cluster_groups`, imported only when asked for), proven
+optimal per component. Nothing else here imports OR-Tools, and nothing imports render.
 
 Examples
 --------
@@ -111,8 +112,6 @@ ARRANGEMENT_COLUMNS = (
 SENSITIVITY_KM = (5.0, 7.5, 10.0, 12.5, 15.0, 17.5, 20.0, 22.5, 25.0, 27.5, 30.0)
 #: Largest cluster size whose candidates are listed (the number of clusters grows fast).
 MAX_CLUSTER_SIZE = 6
-#: What the summary says while clusters of more than two PCNs await the partition model.
-CLUSTERS_PENDING = "cluster arrangement: pending the partition model"
 _YEAR = re.compile(r"^\d{4}/\d{2}$")
 
 
@@ -620,20 +619,43 @@ def optimal_pairs(
     return sorted(chosen)
 
 
-def _keep_own_reason(pcn: str, pcns: nx.Graph, by_pair: Mapping[tuple[str, str], pd.Series]) -> str:
-    """Say why ``pcn`` keeps its own CD in the optimal arrangement."""
+def _keep_own_reason(
+    pcn: str,
+    pcns: nx.Graph,
+    by_pair: Mapping[tuple[str, str], pd.Series],
+    partners: Mapping[str, set[str]] | None = None,
+) -> str:
+    """Say why ``pcn`` keeps its own CD in the optimal arrangement.
+
+    ``partners`` maps a PCN to the others of the allowed clusters holding it (clusters of
+    more than two PCNs); without it, the allowed pairs are the partners.
+    """
     neighbours = sorted(pcns[pcn])
     if not neighbours:
         return "no neighbouring PCN"
     rows = {n: by_pair[tuple(sorted((pcn, n)))] for n in neighbours}  # type: ignore[index]
-    allowed = [n for n, row in rows.items() if row["meets_limits"]]
+    if partners is None:
+        allowed = [n for n, row in rows.items() if row["meets_limits"]]
+    else:
+        allowed = sorted(partners.get(pcn, set()))
     if allowed:
         return (
             f"its possible partner(s) {', '.join(allowed)} share with others in the optimum: "
             "no arrangement has fewer CD posts with it shared"
         )
     broken = "; ".join(f"{n}: {row['reason']}" for n, row in rows.items())
+    if partners is not None:
+        return f"every cluster holding it breaks a limit (with each neighbouring PCN: {broken})"
     return f"every neighbouring PCN breaks a limit ({broken})"
+
+
+def _partners(candidates: pd.DataFrame) -> dict[str, set[str]]:
+    """Return each PCN's partners in the candidate clusters that meet the limits."""
+    partners: dict[str, set[str]] = {}
+    for cluster in candidates.loc[candidates["meets_limits"], "pcns"]:
+        for p in cluster:
+            partners.setdefault(p, set()).update(set(cluster) - {p})
+    return partners
 
 
 # Arrangement, sensitivity and the result -----------------------------------------------------
@@ -736,22 +758,20 @@ def cluster_reach(
 
 
 def _clusters_from_model(
-    pcns: nx.Graph, graph: nx.Graph, options: ShareOptions
-) -> dict[tuple[str, ...], str] | None:
-    """Return the optimal clusters (cluster to base) from the partition model, or ``None`` if pending."""
-    try:
-        from footprint.partition import cluster_groups  # type: ignore[attr-defined]
-    except ImportError:
-        logger.warning(
-            "clusters of up to %d PCNs are listed but not arranged (%s); the arrangement is of pairs",
-            options.cluster_size,
-            CLUSTERS_PENDING,
-        )
-        return None
+    pcns: nx.Graph, graph: nx.Graph, options: ShareOptions, singles: pd.DataFrame
+) -> tuple[dict[tuple[str, ...], str], dict[str, Any]]:
+    """Return the optimal clusters (members to base) from the partition model, and its status.
+
+    A PCN alone keeps its own base and patient-metres (``singles``), whatever the limits.
+    """
+    from footprint.partition import cluster_groups  # OR-Tools only when clusters are asked for
+
     model_graph = pcns.copy()
     named = set(options.bases)
     for p, members in pcns.nodes(data="members"):
         model_graph.nodes[p]["bases"] = tuple(m for m in members if m in named) or tuple(members)
+        model_graph.nodes[p]["alone_base"] = singles.loc[p, "base"]
+        model_graph.nodes[p]["alone_cost"] = int(singles.loc[p, "cost"])
     plan = cluster_groups(
         model_graph,
         max_pcns=options.cluster_size,
@@ -760,7 +780,8 @@ def _clusters_from_model(
         reach=cluster_reach(pcns, graph, max_km=options.max_km),
     )
     base_of = plan.info["base"]
-    return {tuple(sorted(m)): base_of[c] for c, m in plan.groups.items() if len(m) > 1}
+    clusters = {tuple(sorted(m)): base_of[c] for c, m in plan.groups.items() if len(m) > 1}
+    return clusters, plan.info["status"]
 
 
 @dataclass(frozen=True)
@@ -786,7 +807,10 @@ class ShareResult:
     names
         PCN id to name (where known).
     notes
-        Caveats to report (a merged payment year, an uncertain rate, pending clusters).
+        Caveats to report (a merged payment year, an uncertain rate).
+    status
+        With clusters of more than two PCNs: the partition model's status per component
+        (``OPTIMAL`` when both stages are proven), as in ``cluster_groups``.
     """
 
     options: ShareOptions
@@ -798,6 +822,12 @@ class ShareResult:
     sensitivity: pd.DataFrame
     names: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def proven(self) -> bool:
+        """Whether the arrangement is proven optimal (pairs always are; clusters per component)."""
+        return all(v["status"] == "OPTIMAL" for v in self.status.values())
 
     @property
     def cd_posts(self) -> int:
@@ -830,6 +860,16 @@ class ShareResult:
         )
         return table.loc[:, list(ARRANGEMENT_COLUMNS)].round({"max_km": 3, "mean_km": 3})
 
+    def _method(self) -> str:
+        if self.options.cluster_size == 2:
+            return "pairs: maximum-weight matching of largest cardinality (networkx), proven optimal"
+        proven = sum(v["status"] == "OPTIMAL" for v in self.status.values())
+        return (
+            f"clusters of up to {self.options.cluster_size} PCNs: the partition model (CP-SAT) on the graph "
+            "of PCNs, fewest posts then least patient-metres to the base; proven optimal in "
+            f"{proven:,} of {len(self.status):,} components"
+        )
+
     def summary(self) -> dict[str, Any]:
         """Return plain data for ``summary.json``: options, rate, counts, arrangement, sensitivity."""
         pairs = self.candidates[self.candidates["size"] == 2]
@@ -853,7 +893,8 @@ class ShareResult:
                 ),
             },
             "arrangement": {
-                "method": "pairs: maximum-weight matching of largest cardinality (networkx), proven optimal",
+                "method": self._method(),
+                "proven": self.proven,
                 "cd_posts_now": len(singles),
                 "cd_posts": posts,
                 "shared_clusters": int((self.arrangement.drop_duplicates("cluster")["pcns"] > 1).sum()),
@@ -870,12 +911,15 @@ class ShareResult:
         }
 
 
-def _notes(options: ShareOptions, rate: CdRate, *, clusters_pending: bool) -> tuple[str, ...]:
+def _notes(options: ShareOptions, rate: CdRate) -> tuple[str, ...]:
     notes = [rate.describe()]
     if rate.uncertain:
         notes.append(f"the {rate.year} rate is uncertain: {rate.note}")
-    if clusters_pending:
-        notes.append(f"{CLUSTERS_PENDING}; the arrangement shown shares CDs between pairs only")
+    if options.cluster_size > 2:
+        notes.append(
+            f"the arrangement shares CDs in clusters of up to {options.cluster_size} PCNs; "
+            "the sensitivity table counts pairs only"
+        )
     if options.across_ccgs:
         notes.append("PCNs meeting only across a CCG boundary count as neighbours")
     return tuple(notes)
@@ -925,12 +969,15 @@ def share_plan(
     shared: dict[tuple[str, ...], Mapping[str, Any]] = {
         tuple(row["pcns"]): row for _, row in pairs.iterrows() if tuple(row["pcns"]) in set(chosen)
     }
-    clusters = _clusters_from_model(pcns, graph, options) if options.cluster_size > 2 else None
-    if clusters is not None:
+    status: dict[str, Any] = {}
+    partners = None
+    if options.cluster_size > 2:
+        clusters, status = _clusters_from_model(pcns, graph, options, singles)
         shared = _cluster_figures(clusters, pcns, graph, rate)
+        partners = _partners(candidates)
     in_shared = {p for c in shared for p in c}
     by_pair = {tuple(p): row for p, (_, row) in zip(pairs["pcns"], pairs.iterrows(), strict=True)}
-    keep_own = {p: _keep_own_reason(p, pcns, by_pair) for p in sorted(pcns) if p not in in_shared}
+    keep_own = {p: _keep_own_reason(p, pcns, by_pair, partners) for p in sorted(pcns) if p not in in_shared}
     free = ShareOptions(**{**asdict(options), "max_km": None})
     allowed = pairs.loc[np.array([not _limit_breaches(r, free) for _, r in pairs.iterrows()], dtype=bool)]
     return ShareResult(
@@ -942,7 +989,8 @@ def share_plan(
         keep_own=keep_own,
         sensitivity=_sensitivity(pcns, allowed, singles, options.sensitivity_km),
         names=dict(names or {}),
-        notes=_notes(options, rate, clusters_pending=options.cluster_size > 2 and clusters is None),
+        notes=_notes(options, rate),
+        status=status,
     )
 
 

@@ -13,7 +13,6 @@ from footprint.errors import DataError
 from footprint.plan import Plan
 from footprint.share import (
     ARRANGEMENT_COLUMNS,
-    CLUSTERS_PENDING,
     PAIR_COLUMNS,
     ShareOptions,
     _connected_sets,
@@ -196,12 +195,14 @@ def test_connected_sets_match_brute_force(seed):
     assert set(found) == expected
 
 
-def test_clusters_listed_and_arrangement_pending(caplog):
+def test_clusters_listed_and_arranged():
     g, plan = small_graph()
     result = share_plan(plan, g, options=ShareOptions(max_km=50, cluster_size=3))
     assert list(result.clusters_table()["pcns"]) == ["p q r"]
-    assert any(CLUSTERS_PENDING in note for note in result.summary()["notes"])
-    assert CLUSTERS_PENDING in caplog.text
+    # B reaches every practice within 37 km: one CD for all three PCNs, based at B.
+    assert result.cd_posts == 1 and set(result.arrangement["base"]) == {"B"}
+    assert result.proven and result.summary()["arrangement"]["proven"]
+    assert "clusters of up to 3 PCNs" in result.summary()["arrangement"]["method"]
 
 
 def test_cluster_reach():
@@ -306,14 +307,25 @@ def test_cli_on_slice(capsys, tmp_path, monkeypatch):
     assert "<svg" in (out / "report.html").read_text()
 
 
-def test_cli_clusters_pending(capsys, tmp_path, monkeypatch):
+def test_cli_clusters(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "share"
-    code, _, _ = run_cli(capsys, "share", *SLICE, "--out", out, "--cluster-size", "3", "--ccg", "99F", "99G")
-    assert code == 0
+    code, stdout, _ = run_cli(
+        capsys, "share", *SLICE, "--out", out, "--cluster-size", "3", "--ccg", "99F", "99G"
+    )
+    assert code == 0 and "optimal arrangement (proven)" in stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert any(CLUSTERS_PENDING in n for n in summary["notes"])
+    assert summary["arrangement"]["proven"] and "clusters of up to 3" in summary["arrangement"]["method"]
     assert (out / "clusters.csv").exists()
+    with (out / "arrangement.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert summary["arrangement"]["cd_posts"] == len({r["cluster"] for r in rows})
+    sizes = {}
+    for r in rows:
+        sizes[r["cluster"]] = sizes.get(r["cluster"], 0) + 1
+    assert max(sizes.values()) <= 3
+    assert all(float(r["max_km"]) <= 10 for r in rows if sizes[r["cluster"]] > 1)
+    assert all(r["reason"] for r in rows if sizes[r["cluster"]] == 1)
 
 
 @pytest.mark.parametrize(
@@ -331,3 +343,163 @@ def test_cli_bad_options_one_line(capsys, tmp_path, monkeypatch, argv, message):
     code, _, err = run_cli(capsys, "share", *SLICE, "--out", tmp_path, *argv)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(message), err
+
+
+# Clusters of up to S PCNs: the partition model against brute force ---------------------------
+
+
+def cluster_case(seed: int, n: int = 7) -> tuple[nx.Graph, dict[tuple[str, str], tuple[float, int]]]:
+    """A random PCN graph (each PCN one to three practices as bases) and a random reach table."""
+    rng = random.Random(seed)
+    pcns = nx.Graph()
+    for i in range(n):
+        bases = tuple(f"B{i}{k}" for k in range(rng.choice([1, 2, 3])))
+        pcns.add_node(
+            f"n{i}",
+            list_size=rng.randrange(5_000, 40_000),
+            practices=rng.choice([1, 2, 3, 4]),
+            ccg_code="X",
+            members=bases,
+            bases=bases,
+        )
+    nodes = list(pcns)
+    for a, b in itertools.combinations(nodes, 2):
+        if rng.random() < 0.4:
+            pcns.add_edge(a, b)
+    reach = {}
+    for p in nodes:
+        for b in pcns.nodes[p]["bases"]:
+            for q in nodes:
+                if q == p or rng.random() < 0.7:
+                    reach[b, q] = (1.0, rng.randrange(0, 10**9) if q != p else rng.randrange(0, 10**8))
+    return pcns, reach
+
+
+def set_partitions(items: list[str]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        yield [[first], *part]
+        for k in range(len(part)):
+            yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
+
+
+def alone_cost(pcns: nx.Graph, p: str, reach) -> int:
+    own = sorted((reach[b, p][0], reach[b, p][1], b) for b in pcns.nodes[p]["bases"] if (b, p) in reach)
+    return own[0][1] if own else 0
+
+
+def cluster_cost(pcns: nx.Graph, cluster: list[str], reach, limits) -> int | None:
+    """Return the least patient-metres of a cluster meeting the rules, or ``None``."""
+    if len(cluster) == 1:
+        return alone_cost(pcns, cluster[0], reach)
+    max_pcns, max_patients, max_practices = limits
+    patients = sum(pcns.nodes[p]["list_size"] for p in cluster)
+    practices = sum(pcns.nodes[p]["practices"] for p in cluster)
+    if (
+        len(cluster) > max_pcns
+        or (max_patients is not None and patients > max_patients)
+        or (max_practices is not None and practices > max_practices)
+        or not nx.is_connected(pcns.subgraph(cluster))
+    ):
+        return None
+    costs = [
+        sum(reach[b, q][1] for q in cluster)
+        for p in cluster
+        for b in pcns.nodes[p]["bases"]
+        if all((b, q) in reach for q in cluster)
+    ]
+    return min(costs, default=None)
+
+
+def brute_force_clusters(pcns: nx.Graph, reach, limits) -> tuple[int, int]:
+    """Return (fewest posts, least patient-metres) over every partition into allowed clusters."""
+    best = None
+    for partition in set_partitions(sorted(pcns)):
+        costs = [cluster_cost(pcns, c, reach, limits) for c in partition]
+        if all(c is not None for c in costs):
+            value = (len(partition), sum(costs))
+            best = value if best is None or value < best else best
+    assert best is not None
+    return best
+
+
+@pytest.mark.parametrize(
+    ("seed", "limits"),
+    [
+        (0, (3, None, None)),
+        (1, (3, 60_000, None)),
+        (2, (2, None, None)),
+        (3, (4, None, 7)),
+        (4, (3, 50_000, 6)),
+        (5, (7, None, None)),
+        (6, (3, None, None)),
+        (7, (4, 70_000, 8)),
+    ],
+)
+def test_cluster_optimum_matches_brute_force(seed, limits):
+    from footprint.config import SolveOptions
+    from footprint.partition import cluster_groups
+
+    pcns, reach = cluster_case(seed)
+    max_pcns, max_patients, max_practices = limits
+    plan = cluster_groups(
+        pcns,
+        max_pcns=max_pcns,
+        max_patients=max_patients,
+        max_practices=max_practices,
+        reach=reach,
+        options=SolveOptions(workers=1, processes=1, seed=0),
+    )
+    groups = plan.groups
+    assert sorted(plan.assignment) == sorted(pcns)
+    cost = 0
+    for cluster, members in groups.items():
+        members = sorted(members)
+        base = plan.info["base"][cluster]
+        assert cluster_cost(pcns, members, reach, limits) is not None  # limits respected
+        if len(members) > 1:
+            # the base is one of its PCNs' and reaches every member
+            assert any(base in pcns.nodes[p]["bases"] for p in members)
+            assert all((base, q) in reach for q in members)
+            cost += sum(reach[base, q][1] for q in members)
+        else:
+            cost += alone_cost(pcns, members[0], reach)
+    assert (len(groups), cost) == brute_force_clusters(pcns, reach, limits)
+    for status in plan.info["status"].values():
+        assert status["status"] == "OPTIMAL" and all(s["proven"] for s in status["stages"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_share_clusters_match_brute_force(seed):
+    g, plan = random_case(seed)
+    options = ShareOptions(max_km=12, max_patients=90_000, cluster_size=3)
+    result = share_plan(plan, g, options=options)
+    pcns = pcn_graph(plan, g)
+    reach = cluster_reach(pcns, g, max_km=12)
+    for p, members in pcns.nodes(data="members"):
+        pcns.nodes[p]["bases"] = tuple(members)
+        pcns.nodes[p]["alone_cost"] = int(result.singles.loc[p, "cost"])
+    posts, _ = brute_force_clusters(pcns, reach, (3, 90_000, None))
+    assert result.cd_posts == posts and result.proven
+    for _, rows in result.arrangement.groupby("cluster"):
+        assert len(rows) <= 3
+        if len(rows) > 1:
+            assert rows["patients"].iloc[0] <= 90_000 and rows["max_km"].iloc[0] <= 12 + 1e-9
+        else:
+            assert rows["reason"].iloc[0]
+
+
+def test_cluster_groups_errors():
+    from footprint.partition import cluster_groups
+
+    pcns, reach = cluster_case(0)
+    with pytest.raises(DataError, match=r"max_pcns 0 must be at least 1"):
+        cluster_groups(pcns, max_pcns=0, max_patients=None, max_practices=None, reach=reach)
+    del pcns.nodes["n0"]["bases"]
+    with pytest.raises(DataError, match=r"PCN node\(s\) n0 lack one of list_size, practices, bases"):
+        cluster_groups(pcns, max_pcns=3, max_patients=None, max_practices=None, reach=reach)
+    with pytest.raises(TypeError, match=r"pcns must be a networkx Graph of PCNs, dict was given instead"):
+        cluster_groups({}, max_pcns=3, max_patients=None, max_practices=None, reach=reach)  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         type=int,
         default=defaults.cluster_size,
         metavar="S",
-        help="also list connected clusters of up to S PCNs (default %(default)s: pairs)",
+        help="share CDs in connected clusters of up to S PCNs (default %(default)s: pairs)",
     )
     limits.add_argument("--base", metavar="CODE,...", help="practices named as CD bases")
     limits.add_argument(
@@ -134,7 +134,8 @@ def _print_summary(result: ShareResult, title: str) -> None:
         )
     )
     print(
-        f"optimal arrangement (proven): {arrangement['cd_posts']:,} CD posts instead of "
+        f"optimal arrangement ({'proven' if arrangement['proven'] else 'NOT proven: a limit ran out'}): "
+        f"{arrangement['cd_posts']:,} CD posts instead of "
         f"{arrangement['cd_posts_now']:,}; {arrangement['shared_clusters']:,} shared, "
         f"{arrangement['keep_own']:,} PCNs keep their own; mean distance to the base "
         f"{arrangement['mean_km_to_base']:.2f} km (own bases {arrangement['mean_km_own_bases']:.2f} km); "

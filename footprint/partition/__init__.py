@@ -18,6 +18,7 @@ is locked, in extra builders and in the objective stages (:data:`footprint.confi
 
 from footprint.partition._instance import PlanInputs
 from footprint.partition.alternatives import Alternatives, CcgAlternatives, alternative_plans
+from footprint.partition.clusters import cluster_groups
 from footprint.partition.repair import repair_moves, repair_plan
 from footprint.partition.solve import CcgResult, StageResult, solve_plan
 from footprint.partition.strand import Stranding, strands
@@ -30,6 +31,7 @@ __all__ = [
     "StageResult",
     "Stranding",
     "alternative_plans",
+    "cluster_groups",
     "repair_moves",
     "repair_plan",
     "solve_plan",

@@ -1,4 +1,4 @@
-"""Benchmark footprint share: candidate pairs and the proven optimal pairing on all England.
+"""Benchmark footprint share: candidate pairs, the proven optimal pairing and clusters of 3 on all England.
 
 Runs on the current PCNs of the shipped practices file and, if ``out/plan/plan.csv`` (or the
 path given as the one argument) exists, on that plan's PCNs. Figures only; nothing is asserted.
@@ -15,9 +15,17 @@ import networkx as nx
 from footprint.graph import graph_from_practices
 from footprint.load import read_practices
 from footprint.plan import Plan, plan_from_practices, read_plan
-from footprint.share import ShareOptions, optimal_pairs, pcn_graph, share_candidates, share_plan
+from footprint.share import (
+    ShareOptions,
+    cluster_reach,
+    optimal_pairs,
+    pcn_graph,
+    share_candidates,
+    share_plan,
+)
 
 TARGET_S = 10.0
+CLUSTER_TARGET_S = 60.0
 PLAN = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("out/plan/plan.csv")
 
 
@@ -48,6 +56,41 @@ def bench(name: str, plan: Plan, graph: nx.Graph, options: ShareOptions) -> None
     )
 
 
+def bench_clusters(name: str, plan: Plan, graph: nx.Graph, options: ShareOptions) -> None:
+    from footprint.config import SolveOptions
+    from footprint.partition import cluster_groups
+
+    pcns = pcn_graph(plan, graph, across_ccgs=options.across_ccgs)
+    for p, members in pcns.nodes(data="members"):
+        pcns.nodes[p]["bases"] = tuple(members)
+    start = time.perf_counter()
+    reach = cluster_reach(pcns, graph, max_km=options.max_km)
+    solved = cluster_groups(
+        pcns,
+        max_pcns=options.cluster_size,
+        max_patients=options.max_patients,
+        max_practices=options.max_practices,
+        reach=reach,
+        options=SolveOptions(workers=1, processes=2),
+    )
+    seconds = time.perf_counter() - start
+    status = solved.info["status"]
+    proven = sum(v["status"] == "OPTIMAL" for v in status.values())
+    ccgs = {c for v in status.values() for c in v["ccgs"]}
+    open_ccgs = {c for v in status.values() if v["status"] != "OPTIMAL" for c in v["ccgs"]}
+    slowest = max(status.items(), key=lambda kv: sum(s["seconds"] for s in kv[1]["stages"]))
+    verdict = "met" if seconds <= CLUSTER_TARGET_S and not open_ccgs else "NOT met"
+    print(
+        f"{name}, clusters of up to {options.cluster_size} ({options.limits_text()}): {len(pcns):,} PCNs, "
+        f"{len(status):,} components in {len(ccgs):,} CCGs; CD posts {len(solved.groups):,}\n"
+        f"  reach + partition model {seconds:.2f} s (target <= {CLUSTER_TARGET_S:.0f} s, optimum proven "
+        f"in every CCG: {verdict}); proven in {proven:,}/{len(status):,} components"
+        f"{'; not proven in ' + ', '.join(sorted(open_ccgs)) if open_ccgs else ''}\n"
+        f"  slowest component {slowest[0]} ({slowest[1]['pcns']} PCNs, {', '.join(slowest[1]['ccgs'])}): "
+        f"{sum(s['seconds'] for s in slowest[1]['stages']):.2f} s of CP-SAT"
+    )
+
+
 def main() -> None:
     start = time.perf_counter()
     practices = read_practices()
@@ -63,6 +106,8 @@ def main() -> None:
     bench(
         "current PCNs", plans["current PCNs"], graph, ShareOptions(across_ccgs=True, sensitivity_km=(10.0,))
     )
+    for name, plan in plans.items():
+        bench_clusters(name, plan, graph, ShareOptions(cluster_size=3))
 
 
 if __name__ == "__main__":

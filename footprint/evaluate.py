@@ -398,6 +398,7 @@ def plan_summary(
     rules: Rules | None = None,
     rural: Iterable[str] = (),
     approved: Iterable[str] = (),
+    far_km: float = FAR_KM,
 ) -> dict:
     """Return what ``summary.json`` holds: England's figures and each CCG's solver report.
 
@@ -408,6 +409,9 @@ def plan_summary(
         result with ``to_dict()``, ``status`` and ``stages`` (each with ``proven``).
     graph, rules, rural, approved
         As for :func:`score_plan`.
+    far_km
+        Members further than this from their group's list-weighted centre are listed in
+        ``england["far_flung"]`` (practice, name, group, km).
 
     Returns
     -------
@@ -417,6 +421,21 @@ def plan_summary(
     """
     score = score_plan(plan, graph, rules=rules, rural=rural, approved=approved)
     results = dict(plan.info.get("ccgs", {}))
+    table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules, far_km=far_km)
+    far_flung = [
+        {
+            "practice_code": code,
+            "practice_name": graph.nodes[code].get("practice_name", ""),
+            "pcn_id": pcn,
+            "km": round(
+                float(np.hypot(graph.nodes[code]["x"] - row.centre_x, graph.nodes[code]["y"] - row.centre_y))
+                / 1000,
+                1,
+            ),
+        }
+        for pcn, row in zip(table.index, table.itertuples(), strict=True)
+        for code in row.far_members
+    ]
     names = graph.graph.get("ccg_names", {})
     england = {
         "practices": len(plan),
@@ -431,6 +450,8 @@ def plan_summary(
         "ccgs": len(results),
         "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
         "stage1_unproven": sorted(c for c, r in results.items() if not r.stages[0].proven),
+        "far_km": far_km,
+        "far_flung": sorted(far_flung, key=lambda f: -f["km"]),
     }
     renamed = plan.info.get("renamed", {})
     ccgs = {}

@@ -55,6 +55,32 @@ def _write_moves(current: Plan, plan: Plan, graph: nx.Graph, out: Path, rules: R
         moves.to_csv(fh, index=False, lineterminator="\n")
 
 
+def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
+    """Print each explanation, the England line and the far-flung practices."""
+    results = summary["ccgs"]
+    for report in results.values():
+        for pcn, why in report["explanations"].items():
+            print(f"{pcn}: {why}")
+    england = summary["england"]
+    print(
+        f"{len(results)} CCGs, {england['practices']:,} practices in {england['groups']:,} PCNs; "
+        f"out of band {england['out_of_band']} ({england['exempt']} exempt; "
+        f"{england['in_band_share']:.2%} of patients in band); "
+        f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
+        f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
+        f"{england['ccgs_optimal']} CCGs optimal in every stage; {seconds:.1f} s"
+    )
+    far = england["far_flung"]
+    if far:
+        furthest = ", ".join(
+            f"{f['practice_name'].title()} ({f['practice_code']}) {f['km']} km" for f in far[:3]
+        )
+        print(
+            f"{len(far)} practice(s) lie more than {far_km:g} km from their PCN's centre "
+            f"(furthest: {furthest}); all are in summary.json"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
     rules, options = rules_from_args(args), solve_options_from_args(args)
@@ -106,24 +132,12 @@ def run(args: argparse.Namespace) -> int:
     areas["status"] = table.loc[areas.index, "status"].to_numpy()
     with atomic_write(out / "pcns.geojson") as fh:
         fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
-    summary = plan_summary(plan, graph, rules=rules, rural=rural)
+    summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
     summary["england"]["solve_seconds"] = round(seconds, 2)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
-    results = plan.info["ccgs"]
-    for report in summary["ccgs"].values():
-        for pcn, why in report["explanations"].items():
-            print(f"{pcn}: {why}")
-    england = summary["england"]
-    print(
-        f"{len(results)} CCGs, {len(plan):,} practices in {england['groups']:,} PCNs; "
-        f"out of band {england['out_of_band']} ({england['exempt']} exempt; "
-        f"{england['in_band_share']:.2%} of patients in band); "
-        f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
-        f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
-        f"{england['ccgs_optimal']} CCGs optimal in every stage; {seconds:.1f} s"
-    )
+    _print_summary(summary, seconds=seconds, far_km=args.far_km)
     print(f"written {out / 'plan.csv'}, {out / 'pcns.geojson'}, {out / 'summary.json'}")
     if not args.no_maps:
         from footprint.cli.maps import draw

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 _BREAKS = ("below", "above")
 _STAGE1 = ("out_of_band",)
+#: Deterministic seconds allowed to find the smallest change that frees stranded practices.
+CHANGE_LIMIT_S = 2.0
 #: The PCN id a proposal gets in the lock (unless a lock already uses it).
 PROPOSAL_ID = "proposal"
 
@@ -262,6 +264,19 @@ def _classify(
 # --------------------------------------------------------------------------------------
 
 
+def _around(inst: Instance, stranded: set[int], agreed: set[int]) -> tuple[set[int], set[int]]:
+    """Return the agreed groups next to the stranded practices' open pieces, and those open practices."""
+    adjacency = inst.neighbours()
+    open_graph = nx.Graph((i, j) for i, j in inst.edges if i not in agreed and j not in agreed)
+    open_graph.add_nodes_from(s for s in stranded)
+    admissible: set[int] = set()
+    for s in stranded:
+        admissible |= nx.node_connected_component(open_graph, s)
+    group_of = {i: k for k, group in enumerate(inst.locked) for i in group}
+    near = {group_of[j] for i in admissible for j in adjacency[i] if j in group_of}
+    return near, {i for i in admissible if not inst.big[i]}
+
+
 def _smallest_change(
     inst: Instance, stranded: set[int], total: int, options: SolveOptions
 ) -> tuple[Change, ...] | None:
@@ -271,56 +286,83 @@ def _smallest_change(
     group) and take in open practices; each counts one. The stranded practices must end
     in no group out of band, and no more groups may break the band than now (``total``).
     """
-    loose = replace(inst, locked=[], approved=[], locked_ids=[])
+    agreed = {i for group in inst.locked for i in group}
+    near, admissible = _around(inst, stranded, agreed)
+    # Only the agreed groups around the stranded practices may change; the rest stay locked.
+    moving = sorted(near)
+    loose = replace(
+        inst,
+        locked=[g for k, g in enumerate(inst.locked) if k not in near],
+        approved=[a for k, a in enumerate(inst.approved) if k not in near],
+        locked_ids=[p for k, p in enumerate(inst.locked_ids) if k not in near],
+    )
     pm = build_model(loose, stages=_STAGE1)
     model, label = pm.model, pm.forest.label
     bad = _add_bad(pm)
-    agreed = {i for group in inst.locked for i in group}
-    free = [j for j in range(inst.n) if j not in agreed and not inst.big[j]]
-    core = [model.new_int_var(0, inst.n - 1, f"core[{k}]") for k in range(len(inst.locked))]
+    core = {k: model.new_int_var(0, inst.n - 1, f"core[{k}]") for k in moving}
     if len(core) > 1:
         # Agreed groups stay distinct.
-        model.add_all_different(core)
+        model.add_all_different(list(core.values()))
     release: dict[tuple[int, int], cp_model.IntVar] = {}
     admit: dict[tuple[int, int], cp_model.IntVar] = {}
-    for k, group in enumerate(inst.locked):
+    for k in moving:
+        group = inst.locked[k]
         for i in group:
             # A member stays in its agreed group unless released.
             release[k, i] = model.new_bool_var(f"release[{k},{i}]")
             model.add(label[i] == core[k]).only_enforce_if(release[k, i].Not())
         # An agreed group keeps at least one member.
         model.add(sum(release[k, i] for i in group) <= len(group) - 1)
-        for h, other in enumerate(inst.locked):
-            if h != k:
-                for i in other:
-                    # A released member joins no other agreed group.
-                    model.add(label[i] != core[k])
-        for j in free:
-            # An open practice joins an agreed group only when admitted.
-            admit[k, j] = model.new_bool_var(f"admit[{k},{j}]")
-            model.add(label[j] == core[k]).only_enforce_if(admit[k, j])
-            model.add(label[j] != core[k]).only_enforce_if(admit[k, j].Not())
+        for j in range(inst.n):
+            if j in admissible:
+                # An open practice near the stranded ones joins an agreed group only when admitted.
+                admit[k, j] = model.new_bool_var(f"admit[{k},{j}]")
+                model.add(label[j] == core[k]).only_enforce_if(admit[k, j])
+                model.add(label[j] != core[k]).only_enforce_if(admit[k, j].Not())
+            elif j not in group:
+                # No other practice joins it (a released member joins no other agreed group).
+                model.add(label[j] != core[k])
     for s in stranded:
         model.add(bad[s] == 0)  # the stranded practices are freed
     model.add(pm.band.not_exempt_count <= total)  # and no more groups break the band than now
     model.add(pm.forest.ordered_roots == 1)
     model.minimize(sum(release.values()) + sum(admit.values()))
-    solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
+    limit = min(options.proof_limit_s, CHANGE_LIMIT_S)
+    solver = solver_from_options(options, limit=limit, workers=options.workers)
     status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status == cp_model.UNKNOWN:
+        return tuple(
+            Change(
+                "exception",
+                "",
+                inst.codes[s],
+                f"no change of the agreed groups that frees {inst.codes[s]} was found within the time "
+                "limit: a commissioner's exception would free it (or raise the proof limit to search longer)",
+            )
+            for s in sorted(stranded)
+        )
+    if status != cp_model.OPTIMAL and status != cp_model.FEASIBLE:
         return None
+    hedge = "" if status == cp_model.OPTIMAL else " (the smallest change found; not proven smallest)"
     changes = []
     for (k, i), var in sorted(release.items()):
         if solver.value(var):
             who = f"{inst.names[i]} ({inst.codes[i]}, {inst.sizes[i]:,})"
             changes.append(
-                Change("release", inst.locked_ids[k], inst.codes[i], f"{inst.locked_ids[k]} releases {who}")
+                Change(
+                    "release",
+                    inst.locked_ids[k],
+                    inst.codes[i],
+                    f"{inst.locked_ids[k]} releases {who}{hedge}",
+                )
             )
     for (k, j), var in sorted(admit.items()):
         if solver.value(var):
             who = f"{inst.names[j]} ({inst.codes[j]}, {inst.sizes[j]:,})"
             changes.append(
-                Change("admit", inst.locked_ids[k], inst.codes[j], f"{inst.locked_ids[k]} takes in {who}")
+                Change(
+                    "admit", inst.locked_ids[k], inst.codes[j], f"{inst.locked_ids[k]} takes in {who}{hedge}"
+                )
             )
     return tuple(changes)
 
@@ -371,15 +413,21 @@ def _details(
 
 
 def strand_instance(
-    inst: Instance, options: SolveOptions, *, baseline: StageResult | None = None
+    inst: Instance,
+    options: SolveOptions,
+    *,
+    baseline: StageResult | None = None,
+    plain: Instance | None = None,
 ) -> CcgStranding:
     """Judge one CCG: the least numbers with and without the agreed groups, who is stranded or at risk.
 
-    ``baseline`` is the CCG's stage-1 result with no group agreed, when already known.
+    ``baseline`` is the CCG's stage-1 result with no group agreed, when already known;
+    else it is solved on ``plain`` (the CCG with no group agreed; default ``inst`` unlocked).
     """
     start = time.perf_counter()
     if baseline is None:
-        _, baseline, _ = least_out_of_band(replace(inst, locked=[], approved=[], locked_ids=[]), options)
+        plain = plain or replace(inst, locked=[], approved=[], locked_ids=[])
+        _, baseline, _ = least_out_of_band(plain, options)
     agreed = {i for group in inst.locked for i in group}
     free = [i for i in range(inst.n) if i not in agreed]
     if not [i for i in free if not inst.big[i]]:
@@ -426,9 +474,9 @@ def strand_instance(
     )
 
 
-def _job(item: tuple[Instance, StageResult | None], *, options: SolveOptions) -> CcgStranding:
-    inst, baseline = item
-    return strand_instance(inst, options, baseline=baseline)
+def _job(item: tuple[Instance, StageResult | None, Instance], *, options: SolveOptions) -> CcgStranding:
+    inst, baseline, plain = item
+    return strand_instance(inst, options, baseline=baseline, plain=plain)
 
 
 # --------------------------------------------------------------------------------------
@@ -526,15 +574,15 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     inputs = PlanInputs(
         rural=frozenset(rural), lock=lock, allow_cross=allow_cross, ccgs=ccgs, approved=frozenset(approved)
     )
-    instances = []
+    items = []
     for inst in instances_from_graph(graph, rules, inputs):
+        plain = replace(inst, locked=[], approved=[], locked_ids=[])
         # An agreed group may hold a practice over the band: the agreement governs, not the rule.
         agreed = {i for group in inst.locked for i in group}
         inst = replace(inst, big=[big and i not in agreed for i, big in enumerate(inst.big)])
         check_locks(inst)
-        instances.append(inst)
-    instances.sort(key=lambda inst: -inst.n)
-    items = [(inst, (baselines or {}).get(inst.ccg)) for inst in instances]
+        items.append((inst, (baselines or {}).get(inst.ccg), plain))
+    items.sort(key=lambda item: -item[0].n)
     job = partial(_job, options=options)
     if options.processes == 1 or len(items) == 1:
         results = [job(item) for item in items]

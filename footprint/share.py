@@ -911,6 +911,49 @@ class ShareResult:
         }
 
 
+def base_links(result: ShareResult, plan: Plan, graph: nx.Graph) -> pd.DataFrame:
+    """Return a line per member practice of each shared cluster: from its CD base, with the distance.
+
+    For maps of the arrangement: the clusters of more than one PCN in ``result.arrangement``,
+    each member practice (of every PCN of the cluster) other than the base.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cluster``, ``pcns`` (the cluster's PCN ids joined by spaces), ``base``,
+        ``practice_code``, ``pcn_id``, ``km`` (straight line from the base), ``base_x``,
+        ``base_y``, ``x``, ``y`` (EPSG:27700 metres), in cluster then practice order.
+    """
+    shared = result.arrangement[result.arrangement["pcns"] > 1]
+    groups = plan.groups
+    records = []
+    for cluster, rows in shared.groupby("cluster", sort=True):
+        base = str(rows["base"].iloc[0])
+        bx, by = graph.nodes[base]["x"], graph.nodes[base]["y"]
+        pcns = " ".join(sorted(rows["pcn_id"].astype(str)))
+        for pcn in sorted(rows["pcn_id"].astype(str)):
+            for code in sorted(groups.get(pcn, ())):
+                if code == base or code not in graph:
+                    continue
+                x, y = graph.nodes[code]["x"], graph.nodes[code]["y"]
+                records.append(
+                    {
+                        "cluster": cluster,
+                        "pcns": pcns,
+                        "base": base,
+                        "practice_code": code,
+                        "pcn_id": pcn,
+                        "km": float(np.hypot(x - bx, y - by)) / 1000,
+                        "base_x": float(bx),
+                        "base_y": float(by),
+                        "x": float(x),
+                        "y": float(y),
+                    }
+                )
+    columns = ["cluster", "pcns", "base", "practice_code", "pcn_id", "km", "base_x", "base_y", "x", "y"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
 def _notes(options: ShareOptions, rate: CdRate) -> tuple[str, ...]:
     notes = [rate.describe()]
     if rate.uncertain:
@@ -1125,7 +1168,10 @@ distance from each practice to its director's base: {{ summary.arrangement.metho
 {{ table(own) }}
 <h2>Every pair of neighbouring PCNs</h2>
 {{ table(pairs) }}
-<p>{{ maps }}</p>
+{% if map_links %}<h2>Maps of the shared clinical directors</h2>
+<p>Per CCG, the plan's PCNs with a line from each shared director's base to every member practice:
+{% for ccg, href in map_links %}<a href="{{ href }}">{{ ccg }}</a>{{ ", " if not loop.last }}{% endfor %}.</p>
+{% endif %}{% if maps %}<p>{{ maps }}</p>{% endif %}
 </body></html>
 """
 
@@ -1135,10 +1181,17 @@ _TABLE = """{% macro table(frame) %}<table><tr>{% for c in frame.columns %}<th>{
 {% endfor %}</table>{% endmacro %}"""
 
 
-def share_report_html(result: ShareResult, *, title: str = "current PCNs", maps_note: str = "") -> str:
+def share_report_html(
+    result: ShareResult,
+    *,
+    title: str = "current PCNs",
+    maps_note: str = "",
+    maps: Sequence[tuple[str, str]] = (),
+) -> str:
     """Return a readable HTML report of ``result``: summary, sensitivity plot and tables.
 
     Built with jinja2 (autoescape on); the plot is inline SVG, so the file needs nothing else.
+    ``maps``: (CCG, address) of each CCG's map of the shared clusters, linked from the report.
     """
     import jinja2
     from markupsafe import Markup
@@ -1157,4 +1210,5 @@ def share_report_html(result: ShareResult, *, title: str = "current PCNs", maps_
         own=own,
         pairs=result.pairs_table(),
         maps=maps_note,
+        map_links=list(maps),
     )

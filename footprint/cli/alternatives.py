@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from footprint._io import atomic_write
 from footprint.cli._common import (
@@ -25,8 +28,68 @@ from footprint.cli._common import (
 from footprint.evaluate import compare_plans
 from footprint.plan import aligned_groups, keep_ids, plan_from_practices, write_plan
 
+if TYPE_CHECKING:
+    from footprint.render import Overlay
+
 #: Most plans a CCG may be asked for.
 MAX_PLANS = 1_000
+#: Ring colour of a settled practice, then of contested ones from least to most (ColorBrewer RdYlBu).
+SETTLED_COLOUR = "#4575b4"
+CONTESTED_COLOURS = ("#fee090", "#fdae61", "#f46d43", "#d73027")
+
+
+def contested_levels(others: int) -> list[tuple[int, int]]:
+    """Return the ranges (low, high) of contested counts 1 .. ``others`` coloured alike, at most four.
+
+    Examples
+    --------
+    >>> contested_levels(2)
+    [(1, 1), (2, 2)]
+    >>> contested_levels(9)
+    [(1, 2), (3, 4), (5, 7), (8, 9)]
+    """
+    count = min(others, len(CONTESTED_COLOURS))
+    edges = [1 + round(k * others / count) for k in range(count + 1)] if count else [1]
+    return [(edges[k], edges[k + 1] - 1) for k in range(count)]
+
+
+def contested_overlay(contested: pd.Series, plans: int) -> Overlay:
+    """Return the overlay ringing each practice in the colour of how contested it is.
+
+    ``contested``: practice code to the number of other plans in which its aligned group
+    differs from the first plan's (``footprint.plan.aligned_groups``), 0 (settled) to
+    ``plans - 1``. Each practice's note says it in words, so the colour is never the only cue.
+    """
+    from footprint.render import Overlay
+
+    others = plans - 1
+    levels = contested_levels(others)
+    colour = dict.fromkeys(range(1, others + 1), CONTESTED_COLOURS[-1])
+    keys = [(SETTLED_COLOUR, "settled: in the same company in every plan")]
+    for (low, high), shade in zip(
+        levels, CONTESTED_COLOURS[len(CONTESTED_COLOURS) - len(levels) :], strict=True
+    ):
+        colour.update(dict.fromkeys(range(low, high + 1), shade))
+        span = f"{low}" if low == high else f"{low} to {high}"
+        keys.append((shade, f"contested: in other company in {span} of the {others} other plan(s)"))
+    notes, colours = {}, {}
+    for code, n in contested.items():
+        n = int(n)
+        notes[str(code)] = (
+            "settled (the same company in every plan)"
+            if n == 0
+            else f"contested: in other company in {n} of the {others} other plan(s)"
+        )
+        colours[str(code)] = SETTLED_COLOUR if n == 0 else colour[n]
+    return Overlay(
+        name="How contested",
+        legend="how contested each practice is across the alternatives",
+        practices=notes,
+        label="Alternatives",
+        colour=SETTLED_COLOUR,
+        colours=colours,
+        keys=keys,
+    )
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -121,12 +184,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw
 
-        k = len(plans)
-        problems = {
-            code: f"contested: in another group in {n} of the {k - 1} other plan(s)"
-            for code, n in aligned["contested"].items()
-            if n
-        }
         maps = args.maps if args.maps is not None else Path("maps")
         draw(
             inputs.everyone,
@@ -134,11 +191,13 @@ def run(args: argparse.Namespace) -> int:
             plans["alt-1"],
             maps,
             rules=rules,
-            problems=problems,
+            far_km=args.far_km,
+            overlays=[contested_overlay(aligned["contested"], len(plans))],
             boundaries=inputs.boundaries,
-            current=current,
+            current=current if current.groups else None,
             ccgs=args.ccg,
             name="Alternative 1",
+            provenance=summary["provenance"],
         )
-        print(f"maps of alt-1 with contested practices marked written to {maps}")
+        print(f"maps of alt-1, each practice coloured by how contested it is, written to {maps}")
     return 0

@@ -218,9 +218,11 @@ def run(args: argparse.Namespace) -> int:
             maps,
             rules=rules,
             problems=problems,
+            far_km=args.far_km,
             boundaries=inputs.boundaries,
             ccgs=args.ccg,
             name="Checked plan",
+            provenance=summary["provenance"],
         )
         print(f"maps written to {maps} (open {maps / 'index.html'})")
     return 1 if errors else 0

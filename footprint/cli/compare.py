@@ -12,6 +12,7 @@ from footprint.cli._common import (
     load_inputs,
     metrics_table,
     out_dir,
+    provenance,
     read_plan_option,
     rules_from_args,
 )
@@ -21,6 +22,8 @@ from footprint.plan import Plan, plan_from_practices
 
 #: The word that stands for the current PCNs of the practices file.
 CURRENT = "current"
+#: Where the pages of the plans side by side go unless ``--maps`` says.
+MAPS = Path("maps") / "compare"
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -37,6 +40,15 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         help=f"two or more plan CSVs; the word '{CURRENT}' stands for the current PCNs",
     )
     add_band_options(parser)
+    parser.add_argument(
+        "--no-maps", action="store_true", help="do not write the HTML pages of the plans side by side"
+    )
+    parser.add_argument(
+        "--maps",
+        metavar="DIR",
+        type=Path,
+        help=f"folder for the HTML pages, one per CCG (default: {MAPS})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,7 +71,7 @@ def _plans(args: argparse.Namespace, inputs: Inputs) -> dict[str, Plan]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write metrics.csv, distances.csv and differences.csv, and print the figures side by side."""
+    """Write metrics.csv, distances.csv, differences.csv (and the maps side by side); print the figures."""
     rules = rules_from_args(args)
     inputs = load_inputs(args)
     plans = _plans(args, inputs)
@@ -82,4 +94,24 @@ def run(args: argparse.Namespace) -> int:
         f"\n{len(differences):,} practice(s) sit in different company in some plan; "
         f"written {out / 'metrics.csv'}, {out / 'distances.csv'}, {out / 'differences.csv'}"
     )
+    if not args.no_maps:
+        from footprint.cli.maps import draw_compare
+
+        maps = args.maps if args.maps is not None else MAPS
+        draw_compare(
+            inputs.practices,
+            inputs.graph,
+            plans,
+            maps,
+            rules=rules,
+            far_km=args.far_km,
+            boundaries=inputs.boundaries,
+            current=current if current.groups and CURRENT not in plans else None,
+            ccgs=args.ccg,
+            title="Plans compared",
+            provenance=provenance(args, inputs.practices),
+        )
+        print(
+            f"the plans' maps side by side, one page per CCG, written to {maps} (open {maps / 'index.html'})"
+        )
     return 0

@@ -17,7 +17,7 @@ from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import FAR_KM, check_plan, group_problems, group_table
 from footprint.places import group_names, read_places
-from footprint.plan import Plan, moved_practices, plan_from_practices, read_plan
+from footprint.plan import Plan, aligned_groups, moved_practices, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
     from footprint.render import Overlay
@@ -63,6 +63,7 @@ def draw(
     rules: Rules,
     problems: Mapping[str, str] | None = None,
     far_km: float = FAR_KM,
+    changes_from: tuple[str, Plan] | None = None,
     **options: Any,
 ) -> list[Path]:
     """Write the maps of ``plan`` with a progress bar; every command that draws maps calls this.
@@ -70,27 +71,29 @@ def draw(
     ``options`` are :class:`footprint.render.MapOptions` fields; ``current`` may be given as
     a plan: it is drawn as the dashed layer of current PCNs, named in each practice's popup,
     and the practices that move from it to ``plan`` are drawn as the "Changes" overlay
-    (before any overlays given). ``provenance`` may hold nested mappings (as
-    :func:`footprint.cli._common.provenance` returns); they are written out as text. PCNs
-    are named (:func:`footprint.places.group_names`) and towns and villages labelled.
+    (before any overlays given). ``changes_from`` (a name and a plan, e.g. the plan a repair
+    started from) measures the changes from that plan instead. ``provenance`` may hold
+    nested mappings (as :func:`footprint.cli._common.provenance` returns); they are written
+    out as text. PCNs are named (:func:`footprint.places.group_names`) and towns and
+    villages labelled.
     """
     from footprint.render import MapOptions, write_maps  # folium loads only for commands that draw
 
     places = read_places()
-    names = group_names(plan, practices, places=places)
-    table = group_table(plan, practices, rules=rules, far_km=far_km, names=names)
+    table = named_table(plan, practices, rules=rules, far_km=far_km, places=places)
     current = options.pop("current", None)
     overlays = list(options.pop("overlays", ()))
     if current is not None:
-        current_table = group_table(
-            current,
-            practices,
-            rules=rules,
-            far_km=far_km,
-            names=group_names(current, practices, places=places),
-        )
+        current_table = named_table(current, practices, rules=rules, far_km=far_km, places=places)
         options["current"] = current_table
-        overlays.insert(0, changes_overlay(current, plan, practices, current_table, table))
+        if changes_from is None:
+            overlays.insert(0, changes_overlay(current, plan, practices, current_table, table))
+    if changes_from is not None:
+        what, before = changes_from
+        before_table = named_table(before, practices, rules=rules, far_km=far_km, places=places)
+        overlays.insert(
+            0, changes_overlay(before, plan, practices, before_table, table, name=f"Changes from {what}")
+        )
     if options.get("provenance") is not None:
         options["provenance"] = _as_text(options["provenance"])
     options.setdefault("places", places)
@@ -108,12 +111,118 @@ def draw(
         )
 
 
+def named_table(
+    plan: Plan, practices: gpd.GeoDataFrame, *, rules: Rules, far_km: float, places: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the plan's group table with its PCNs named (:func:`footprint.places.group_names`)."""
+    names = group_names(plan, practices, places=places)
+    return group_table(plan, practices, rules=rules, far_km=far_km, names=names)
+
+
+def draw_compare(
+    practices: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    plans: Mapping[str, Plan],
+    out: Path,
+    *,
+    rules: Rules,
+    far_km: float = FAR_KM,
+    **options: Any,
+) -> list[Path]:
+    """Write one page per CCG with the maps of ``plans`` side by side, panned and zoomed together.
+
+    Each plan is drawn as :func:`draw` draws one (named PCNs, problems, far-flung members,
+    the current PCNs dashed when ``current`` is given as a plan), and on every map the
+    practices whose group differs between the plans (:func:`footprint.plan.aligned_groups`)
+    are ringed as the changes overlay, with a line to the centre of their group in that plan.
+    """
+    from footprint.render import Compared, MapOptions, write_compare_pages
+
+    places = read_places()
+    tables = {
+        name: named_table(plan, practices, rules=rules, far_km=far_km, places=places)
+        for name, plan in plans.items()
+    }
+    current = options.pop("current", None)
+    if current is not None:
+        options["current"] = named_table(current, practices, rules=rules, far_km=far_km, places=places)
+    if options.get("provenance") is not None:
+        options["provenance"] = _as_text(options["provenance"])
+    options.setdefault("places", places)
+    differ = aligned_groups(plans)
+    differ = differ[differ["contested"] > 0]
+    compared = [
+        Compared(
+            name=name,
+            plan=plan,
+            groups=tables[name],
+            overlays=[differences_overlay(name, plans, tables, practices, list(differ.index))],
+            problems=group_problems(tables[name]),
+        )
+        for name, plan in plans.items()
+    ]
+    with progress_bar("compare maps") as update:
+        return write_compare_pages(
+            practices,
+            graph,
+            compared,
+            out,
+            options=MapOptions(**options),
+            progress=lambda done, total, ccg: update(done, total, ccg),
+        )
+
+
+def _label(frame: pd.DataFrame, pcn: str | None) -> str:
+    if pcn is None:
+        return "open (no PCN)"
+    name = frame.at[pcn, "name"] if pcn in frame.index and "name" in frame.columns else None
+    return f"{name} ({pcn})" if isinstance(name, str) and name else str(pcn)
+
+
+def differences_overlay(
+    name: str,
+    plans: Mapping[str, Plan],
+    tables: Mapping[str, pd.DataFrame],
+    practices: gpd.GeoDataFrame,
+    codes: Sequence[str],
+) -> Overlay:
+    """Return the changes overlay of plan ``name`` in a comparison: the practices in ``codes``.
+
+    Each is ringed, its note names its group in every plan, and a line joins it to the
+    list-weighted centre of its group in plan ``name``.
+    """
+    from footprint.render import Overlay, OverlayLine
+
+    notes, lines = {}, []
+    table = tables[name]
+    for code in codes:
+        notes[code] = "; ".join(
+            f"{other}: {_label(tables[other], plan.assignment.get(code))}" for other, plan in plans.items()
+        )
+        pcn = plans[name].assignment.get(code)
+        if pcn is not None and pcn in table.index and code in practices.index:
+            point = practices.geometry.loc[code]
+            centre = (float(table.at[pcn, "centre_x"]), float(table.at[pcn, "centre_y"]))
+            tip = f"{practices.at[code, 'practice_name']} ({code}) is in {_label(table, pcn)} in {name}"
+            lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip, practice=code))
+    return Overlay(
+        name="Changes between the plans",
+        legend="practice in different company in some plan (line to the centre of its PCN in this plan)",
+        practices=notes,
+        lines=lines,
+        label="Groups",
+        others="the same company in every plan",
+    )
+
+
 def changes_overlay(
     current: Plan,
     plan: Plan,
     practices: gpd.GeoDataFrame,
     current_table: pd.DataFrame,
     table: pd.DataFrame,
+    *,
+    name: str = "Changes from the current PCNs",
 ) -> Overlay:
     """Return the "Changes" overlay: each practice that moves (:func:`footprint.plan.moved_practices`).
 
@@ -122,20 +231,16 @@ def changes_overlay(
     """
     from footprint.render import Overlay, OverlayLine
 
-    def label(frame: pd.DataFrame, pcn: str) -> str:
-        name = frame.at[pcn, "name"] if pcn in frame.index else None
-        return f"{name} ({pcn})" if isinstance(name, str) and name else str(pcn)
-
     notes, lines = {}, []
     for code, (before, after) in sorted(moved_practices(current, plan).items()):
-        notes[code] = f"yes, from {label(current_table, before)} to {label(table, after)}"
-        if after in table.index:
+        notes[code] = f"yes, from {_label(current_table, before)} to {_label(table, after)}"
+        if after in table.index and code in practices.index:
             point = practices.geometry.loc[code]
             centre = (float(table.at[after, "centre_x"]), float(table.at[after, "centre_y"]))
-            tip = f"{practices.at[code, 'practice_name']} ({code}) joins {label(table, after)}"
-            lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip))
+            tip = f"{practices.at[code, 'practice_name']} ({code}) joins {_label(table, after)}"
+            lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip, practice=code))
     return Overlay(
-        name="Changes from the current PCNs",
+        name=name,
         legend="practice that moves to another PCN (line to the centre of the PCN it joins)",
         practices=notes,
         lines=lines,

@@ -156,16 +156,21 @@ def run(args: argparse.Namespace) -> int:
         from footprint.cli.maps import draw
 
         maps = args.maps if args.maps is not None else Path("maps")
+        current = plan_from_practices(practices)
         draw(
             practices,
             graph,
             repaired,
             maps,
             rules=rules,
+            far_km=args.far_km,
+            # the moves of the repair: from the plan repaired (the current PCNs unless PLAN.csv)
+            changes_from=None if args.plan is None else (f"the plan repaired ({args.plan.name})", existing),
             boundaries=inputs.boundaries,
-            current=plan_from_practices(practices),
+            current=current if current.groups else None,
             ccgs=args.ccg,
             name="Repaired plan",
+            provenance=summary["provenance"],
         )
         print(f"maps written to {maps} (open {maps / 'index.html'})", file=sys.stdout)
     return 0

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
-from footprint.cli._common import load, out_dir
+from footprint.cli._common import load, out_dir, provenance
+from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.plan import Plan, plan_from_practices, read_plan
-from footprint.share import ShareOptions, ShareResult, share_plan, share_report_html
+from footprint.share import ShareOptions, ShareResult, base_links, share_plan, share_report_html
+
+if TYPE_CHECKING:
+    from footprint.render import Overlay
 
 #: Library option names in messages, as this command spells them.
 _FLAGS = {
@@ -24,7 +32,8 @@ _FLAGS = {
     "a rates file": "a --rates file",
     "year ": "--year ",
 }
-MAPS_PENDING = "maps of shared-CD clusters: pending (render's generic overlays)"
+#: Where the maps of the shared clinical directors go unless ``--maps`` says.
+MAPS = Path("maps") / "share"
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -68,7 +77,12 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         "--year", default=defaults.year, metavar="YYYY/YY", help="payment year (default %(default)s)"
     )
     money.add_argument("--rates", type=Path, metavar="FILE", help="CD payment rates CSV (default: shipped)")
-    parser.add_argument("--no-maps", action="store_true", help="do not draw maps (maps are pending anyway)")
+    parser.add_argument(
+        "--no-maps", action="store_true", help="do not write the maps of the shared clinical directors"
+    )
+    parser.add_argument(
+        "--maps", metavar="DIR", type=Path, help=f"folder for the HTML maps, one per CCG (default: {MAPS})"
+    )
     parser.set_defaults(func=run)
 
 
@@ -99,21 +113,60 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(fh, index=False, lineterminator="\n")
 
 
-def write_outputs(result: ShareResult, out: Path, *, title: str) -> list[Path]:
-    """Write ``pairs.csv``, ``arrangement.csv``, ``clusters.csv`` (3+), ``summary.json``, ``report.html``."""
+def write_outputs(
+    result: ShareResult, out: Path, *, title: str, maps: Sequence[tuple[str, Path]] = ()
+) -> list[Path]:
+    """Write ``pairs.csv``, ``arrangement.csv``, ``clusters.csv`` (3+), ``summary.json``, ``report.html``.
+
+    ``maps``: (CCG, file) of each CCG's map of the shared clusters, linked from the report.
+    """
     paths = [out / "pairs.csv", out / "arrangement.csv", out / "summary.json", out / "report.html"]
     _write_csv(result.pairs_table(), paths[0])
     _write_csv(result.arrangement_table(), paths[1])
-    summary = {**result.summary(), "plan": title, "maps": MAPS_PENDING}
+    links = [(ccg, Path(os.path.relpath(path, out)).as_posix()) for ccg, path in maps]
+    summary = {**result.summary(), "plan": title, "maps": {ccg: str(path) for ccg, path in maps}}
     with atomic_write(paths[2]) as fh:
         json.dump(summary, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
     with atomic_write(paths[3]) as fh:
-        fh.write(share_report_html(result, title=title, maps_note=MAPS_PENDING))
+        fh.write(share_report_html(result, title=title, maps=links))
     if result.options.cluster_size > 2:
         paths.append(out / "clusters.csv")
         _write_csv(result.clusters_table(), paths[-1])
     return paths
+
+
+def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overlay:
+    """Return the overlay of the arrangement: each shared CD's base ringed, a line to each member."""
+    from footprint.render import Overlay, OverlayLine
+
+    links = base_links(result, plan, graph)
+    names = graph.nodes
+    lines = [
+        OverlayLine(
+            start=(row.base_x, row.base_y),
+            end=(row.x, row.y),
+            tip=f"{row.cluster}: {names[row.practice_code].get('practice_name', row.practice_code)} "
+            f"({row.practice_code}, PCN {row.pcn_id}) is {row.km:.1f} km from the CD base "
+            f"{names[row.base].get('practice_name', row.base)} ({row.base})",
+            practice=row.practice_code,
+        )
+        for row in links.itertuples()
+    ]
+    bases = {}
+    for (cluster, base, pcns), rows in links.groupby(["cluster", "base", "pcns"], sort=True):
+        bases[str(base)] = (
+            f"base of {cluster}, one clinical director for PCNs {pcns.replace(' ', ', ')} "
+            f"({len(rows) + 1} practices, furthest {rows['km'].max():.1f} km)"
+        )
+    return Overlay(
+        name="Shared clinical directors",
+        legend="base of a shared clinical director, with a line to each member practice",
+        practices=bases,
+        lines=lines,
+        label="Shared CD",
+        colour="#1b7837",
+    )
 
 
 def _print_summary(result: ShareResult, title: str) -> None:
@@ -148,7 +201,7 @@ def _print_summary(result: ShareResult, title: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse clinical-director sharing for a plan and write its tables, summary and report."""
     options = options_from_args(args)
-    practices, _, graph = load(args)
+    practices, boundaries, graph = load(args)
     # With --ccg the plan may name practices of other CCGs: they are ignored, not refused.
     known = None if args.ccg else practices
     plan: Plan = plan_from_practices(practices) if args.plan is None else read_plan(args.plan, known)
@@ -164,6 +217,29 @@ def run(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise DataError(_flags(str(exc))) from None
     _print_summary(result, title)
-    paths = write_outputs(result, out_dir(args), title=title)
-    print(f"written: {', '.join(str(p) for p in paths)}; {MAPS_PENDING}")
+    maps: list[tuple[str, Path]] = []
+    if not args.no_maps:
+        from footprint.cli.maps import draw
+
+        folder = args.maps if args.maps is not None else MAPS
+        ccgs = sorted(practices["ccg_code"].unique())
+        draw(
+            practices,
+            graph,
+            kept,
+            folder,
+            rules=Rules(),
+            overlays=[shared_cd_overlay(result, kept, graph)],
+            boundaries=boundaries,
+            ccgs=ccgs,
+            name="Current PCNs" if args.plan is None else f"Plan {args.plan.name}",
+            provenance=provenance(args, practices),
+        )
+        maps = [(ccg, folder / f"{ccg}.html") for ccg in ccgs]
+    paths = write_outputs(result, out_dir(args), title=title, maps=maps)
+    print(f"written: {', '.join(str(p) for p in paths)}")
+    if maps:
+        print(
+            f"maps of the shared clinical directors written to {maps[0][1].parent}, linked from report.html"
+        )
     return 0

@@ -7,7 +7,9 @@ current PCNs, the adjacency edges and practices with a problem; a finder zooms t
 by name, ODS code or postcode. :func:`overview_map` draws every PCN of England at generalised
 resolution, and :func:`pcn_pages` returns printable pages (members, ODS codes, list sizes and
 a map of the area drawn as inline SVG) for a registration pack. :func:`write_maps` writes
-one map and one printable pack per CCG plus an index page.
+one map and one printable pack per CCG plus an index page; :func:`compare_page` puts the
+maps of two or more plans side by side on one page, panned and zoomed together, and
+:func:`write_compare_pages` writes one such page per CCG.
 
 The pages need no network: Leaflet's script and style come from the installed
 ``folium-offline`` package (inlined, or written beside the pages), and the background is
@@ -26,7 +28,7 @@ jinja2 templates in ``templates/``, rendered with autoescaping.
 Modules: :mod:`~footprint.render.assets` (Leaflet offline), :mod:`~footprint.render.elements`
 (panels, finder, scripts), :mod:`~footprint.render.ccg_map` (a CCG's map and its layers),
 :mod:`~footprint.render.pages` (printable pages) and :mod:`~footprint.render.site`
-(overview, index and :func:`write_maps`).
+(overview, index and :func:`write_maps`), :mod:`~footprint.render.compare` (plans side by side).
 """
 
 from footprint.render._base import (
@@ -42,6 +44,7 @@ from footprint.render._base import (
 )
 from footprint.render.assets import write_assets
 from footprint.render.ccg_map import plan_map
+from footprint.render.compare import Compared, compare_page, write_compare_pages
 from footprint.render.pages import pcn_pages
 from footprint.render.site import overview_map, write_maps
 
@@ -50,14 +53,17 @@ __all__ = [
     "CAVEAT",
     "PALETTE",
     "Assets",
+    "Compared",
     "Links",
     "MapOptions",
     "Overlay",
     "OverlayLine",
     "colour_groups",
+    "compare_page",
     "overview_map",
     "pcn_pages",
     "plan_map",
     "write_assets",
+    "write_compare_pages",
     "write_maps",
 ]

@@ -88,11 +88,16 @@ _LABEL_TAIL = re.compile(r"[^A-Za-z0-9_-]+")
 
 @dataclass(frozen=True, kw_only=True)
 class OverlayLine:
-    """A line of an :class:`Overlay`, from ``start`` to ``end`` (EPSG:27700 metres), with a tooltip."""
+    """A line of an :class:`Overlay`, from ``start`` to ``end`` (EPSG:27700 metres), with a tooltip.
+
+    ``practice``: the practice the line belongs to; the line is drawn on the maps that show
+    that practice (``None``: on every map the overlay is drawn on).
+    """
 
     start: tuple[float, float]
     end: tuple[float, float]
     tip: str = ""
+    practice: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -121,6 +126,13 @@ class Overlay:
         ``None`` says nothing about them.
     colour
         CSS colour of the lines and rings.
+    colours
+        Practice code to the CSS colour of its ring, for practices coloured by a value
+        (e.g. how contested a practice is); the others' rings are ``colour``.
+    keys
+        Legend entries of the ring colours, as (CSS colour, meaning) pairs, shown instead
+        of ``legend`` for the rings; their meaning is also in each practice's note, so it
+        is not told by colour alone.
     show
         Whether the layer starts switched on.
 
@@ -137,7 +149,15 @@ class Overlay:
     label: str = "Note"
     others: str | None = None
     colour: str = COLOURS["overlay"]
+    colours: Mapping[str, str] = field(default_factory=dict)
+    keys: Sequence[tuple[str, str]] = ()
     show: bool = True
+
+    def shown_on(self, codes: Iterable[str]) -> tuple[list[str], list[OverlayLine]]:
+        """Return the highlighted practices among ``codes`` (sorted) and the lines drawn with them."""
+        codes = set(codes)
+        lines = [line for line in self.lines if line.practice is None or line.practice in codes]
+        return sorted(c for c in self.practices if c in codes), lines
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

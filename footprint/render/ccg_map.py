@@ -196,7 +196,7 @@ def draw_scene(
         layers.append(_draw_far(m, practices, far))
     if problems:
         layers.append(_draw_problems(m, practices, problems))
-    drawn = [o for o in options.overlays if set(o.practices) & set(practices.index) or o.lines]
+    drawn = [o for o in options.overlays if any(o.shown_on(practices.index))]
     layers += [_draw_overlay(m, practices, overlay) for overlay in drawn]
 
     Finder(practice_layer).add_to(m)
@@ -764,14 +764,14 @@ def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, Grou
 
 def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) -> folium.GeoJson:
     """Draw a generic overlay: its lines and rings around its practices, each with its note."""
-    codes = sorted(c for c in overlay.practices if c in practices.index)
-    geoms: list[shapely.Geometry] = [shapely.LineString([line.start, line.end]) for line in overlay.lines]
+    codes, lines = overlay.shown_on(practices.index)
+    geoms: list[shapely.Geometry] = [shapely.LineString([line.start, line.end]) for line in lines]
     props: list[dict[str, Any]] = [
         {
             "tip": line.tip,
             "style": {"color": overlay.colour, "weight": 2.5, "opacity": 0.9, "dashArray": "8 4"},
         }
-        for line in overlay.lines
+        for line in lines
     ]
     for code in codes:
         geoms.append(practices.geometry.loc[code])
@@ -786,7 +786,7 @@ def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) 
                 ),
                 "style": {
                     "radius": radius(practices.at[code, "list_size"]) + 6,
-                    "color": overlay.colour,
+                    "color": overlay.colours.get(code, overlay.colour),
                     "weight": 3,
                     "fill": False,
                 },

@@ -480,3 +480,159 @@ def test_meaning_not_by_colour_alone(browser, maps):
         " p => p.getAttribute('stroke-dasharray'));"
     )
     assert dashes and all(dashes)
+
+
+# --------------------------------------------------------------------------- issues 12 and 13
+
+
+@pytest.fixture(scope="module")
+def compared(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> Path:
+    """Comparison pages of the current PCNs and the proposed plan of :func:`proposed`."""
+    from footprint.cli.maps import draw_compare
+
+    current = plan_from_practices(slice_practices)
+    code, _, to = MOVED
+    proposed_plan = Plan({**current.assignment, code: to})
+    out = tmp_path_factory.mktemp("compare")
+    draw_compare(
+        slice_practices,
+        slice_graph,
+        {"current": current, "proposed": proposed_plan},
+        out,
+        rules=Rules(),
+        boundaries=slice_boundaries,
+        ccgs=["99F"],
+        title="Plans compared",
+    )
+    return out
+
+
+def centres(driver) -> list[list[float]]:
+    return driver.execute_script(
+        "return window.fpCompareMaps.map(m => [m.getCenter().lat, m.getCenter().lng, m.getZoom()]);"
+    )
+
+
+def test_compare_page_moves_the_maps_together_and_rings_the_differences(browser, compared):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(browser, compared / "99F.html")
+    wait_for(browser, "return window.fpCompareMaps && document.querySelectorAll('path.fp-practice').length;")
+    assert count(browser, ".fp-frame > .folium-map") == 2
+    assert [h.text for h in browser.find_elements("css selector", ".fp-cell h2")] == ["current", "proposed"]
+    widths = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.folium-map'), e => e.getBoundingClientRect().width);"
+    )
+    assert all(w > 500 for w in widths)  # side by side, each about half the window
+    first = centres(browser)
+    assert first[0] == first[1]
+    # dragging the right-hand map moves the left-hand one to the same view
+    right = browser.find_elements("css selector", ".folium-map")[1]
+    ActionChains(browser).move_to_element_with_offset(right, 0, 60).click_and_hold().move_by_offset(
+        -150, 90
+    ).move_by_offset(-10, 5).release().perform()
+    # the drag, then its inertia, end with both maps at one view (within a pixel) away from the first
+    wait_for(browser, "return window.fpCompareMaps[1].getCenter().lat !== arguments[0];", first[1][0])
+    time.sleep(1)
+    apart = browser.execute_script(
+        "var m = window.fpCompareMaps;"
+        "return m[0].project(m[0].getCenter()).distanceTo(m[0].project(m[1].getCenter()));"
+    )
+    after = centres(browser)
+    assert apart < 1.5 and after[0][2] == after[1][2] and after[1] != first[1]
+    browser.execute_script("window.fpCompareMaps[0].setView([51.58, 0.6], 14, {animate: false});")
+    assert centres(browser)[1] == [51.58, 0.6, 14]
+    # the practices in different company are ringed on both maps, with their group in each plan
+    rings = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.fp-frame'),"
+        " f => f.querySelectorAll('path.fp-overlay-ring').length);"
+    )
+    head = browser.find_element("css selector", ".fp-compare-head").text
+    differ = int(head.split(" practice(s) in different company")[0].split()[-1])
+    assert rings == [differ, differ] and differ >= 1
+    assert_offline_and_clean(browser)
+    code, before, after_pcn = MOVED
+    open_page(browser, compared / "99F.html", code)
+    popup = popup_text(browser)
+    assert popup.startswith("P A PATEL SURGERY")
+    assert f"current: BENFLEET PCN ({before})" in popup and f"({after_pcn})" in popup.split("proposed:")[1]
+    legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+    assert "practice in different company in some plan" in legend
+    open_page(browser, compared / "index.html")
+    links = browser.execute_script("return Array.from(document.querySelectorAll('a'), a => a.href);")
+    assert [Path(link).name for link in links] == ["99F.html"]
+
+
+@pytest.fixture(scope="module")
+def contested(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -> Path:
+    """Maps of the current PCNs with each practice coloured by how contested it is among 3 plans."""
+    import pandas as pd
+
+    from footprint.cli.alternatives import contested_overlay
+    from footprint.cli.maps import draw
+
+    counts = pd.Series(0, index=slice_practices.index)
+    counts[["F81032", "F81075"]] = [2, 1]
+    out = tmp_path_factory.mktemp("contested")
+    draw(
+        slice_practices,
+        slice_graph,
+        plan_from_practices(slice_practices),
+        out,
+        rules=Rules(),
+        overlays=[contested_overlay(counts, 3)],
+        boundaries=slice_boundaries,
+        ccgs=["99F"],
+        processes=1,
+    )
+    return out
+
+
+def test_alternatives_overlay_colours_practices_by_how_contested_with_a_legend(browser, contested):
+    from footprint.cli.alternatives import CONTESTED_COLOURS, SETTLED_COLOUR
+
+    open_page(browser, contested / "99F.html")
+    wait_for(browser, "return document.querySelectorAll('path.fp-overlay-ring').length === 23;")
+    strokes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('path.fp-overlay-ring'), p => p.getAttribute('stroke'));"
+    )
+    assert strokes.count(SETTLED_COLOUR) == 21
+    assert sorted(set(strokes) - {SETTLED_COLOUR}) == sorted(CONTESTED_COLOURS[-2:])
+    legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+    assert "settled: in the same company in every plan" in legend
+    assert "contested: in other company in 2 of the 2 other plan(s)" in legend
+    assert_offline_and_clean(browser)
+    open_page(browser, contested / "99F.html", "F81032")
+    assert "Alternatives\tcontested: in other company in 2 of the 2 other plan(s)" in popup_text(browser)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Path:
+    """``footprint share`` on the slice, with its maps."""
+    from footprint.cli import main
+    from tests.conftest import DATA
+
+    out = tmp_path_factory.mktemp("share")
+    args = ["share", "--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
+    args += ["--impute-missing", "--no-cache", "--out", out / "out", "--maps", out / "maps"]
+    assert main([str(a) for a in args]) == 0
+    return out
+
+
+def test_share_report_links_maps_with_lines_from_each_base(browser, shared):
+    import csv
+
+    open_page(browser, shared / "out" / "report.html")
+    link = browser.find_element("link text", "99F")
+    link.click()
+    wait_for(browser, "return location.href.endsWith('/maps/99F.html');")
+    wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    with (shared / "out" / "arrangement.csv").open() as fh:
+        clusters = [r["cluster"] for r in csv.DictReader(fh)]
+    assert any(clusters.count(c) > 1 for c in clusters)  # some PCNs share a director
+    rings = count(browser, "path.fp-overlay-ring")  # the bases
+    lines = count(browser, "path.fp-overlay") - rings  # base to member practice
+    assert rings >= 1 and lines > rings
+    legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+    assert "base of a shared clinical director, with a line to each member practice" in legend
+    assert_offline_and_clean(browser)

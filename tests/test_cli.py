@@ -268,3 +268,43 @@ def test_repair_and_plan_pair_file_errors_are_one_line(capsys, tmp_path, monkeyp
     both.write_text("practice_a,practice_b\nF81001,F81032\n")
     code, _, err = run(capsys, "plan", *args, "--ccg", "99F", "--apart", both, "--together", both)
     assert code == 2 and "kept both apart and together" in err
+
+
+def test_compare_writes_a_page_per_ccg_with_the_maps_side_by_side(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    plan = tmp_path / "moved.csv"
+    rows = (DATA / "practices_slice.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    code, pcn = header.index("practice_code"), header.index("pcn_code")
+    lines = ["practice_code,pcn_id"]
+    for row in csv.reader(rows[1:]):
+        lines.append(f"{row[code]},{'U30335' if row[code] == 'F81032' else row[pcn]}")
+    plan.write_text("\n".join(lines) + "\n")
+    args = [
+        *SLICE_DATA,
+        "--impute-missing",
+        "--ccg",
+        "99F",
+        "--out",
+        tmp_path / "out",
+        "--maps",
+        tmp_path / "maps",
+    ]
+    status, out, _ = run(capsys, "compare", "current", plan, *args)
+    assert status == 0 and "one page per CCG" in out
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["99F.html", "index.html"]
+    page = (tmp_path / "maps" / "99F.html").read_text()
+    assert page.count('class="folium-map"') == 2 and "Changes between the plans" in page
+    assert "footprint compare current" in page  # provenance
+    status, _, _ = run(
+        capsys, "compare", "current", plan, *args[:-2], "--no-maps", "--maps", tmp_path / "none"
+    )
+    assert status == 0 and not (tmp_path / "none").exists()
+
+
+def test_check_maps_carry_provenance(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    args = [*SLICE_DATA, "--impute-missing", "--ccg", "99F", "--far-km", "3", "--out", tmp_path / "out"]
+    run(capsys, "check", *args, "--maps", tmp_path / "maps")
+    page = (tmp_path / "maps" / "99F.html").read_text()
+    assert "How this map was made" in page and "footprint check" in page and "far_km 3" in page

@@ -658,3 +658,62 @@ def test_map_command_far_km_names_far_flung_practices_and_writes_provenance(caps
     )  # + contents
     code, _, err = run_map(capsys, tmp_path, monkeypatch, "--far-km", "0")
     assert code == 2 and "'0' is not a distance from 0.1 to 1,000 km: give e.g. 20" in err
+
+
+# --------------------------------------------------------------------------- overlays and comparisons
+
+
+def test_overlay_lines_show_only_with_their_practice_and_rings_take_their_own_colours():
+    overlay = Overlay(
+        name="Shared",
+        legend="shared",
+        practices={"A1": "base", "B1": "member"},
+        lines=[
+            OverlayLine(start=(0, 0), end=(1, 1), practice="B1"),
+            OverlayLine(start=(0, 0), end=(2, 2)),
+        ],
+        colours={"A1": "#123456"},
+        keys=[("#123456", "a key")],
+    )
+    codes, lines = overlay.shown_on(["A1", "C9"])
+    assert codes == ["A1"] and [line.practice for line in lines] == [None]
+    codes, lines = overlay.shown_on(["B1"])
+    assert codes == ["B1"] and len(lines) == 2
+
+
+def test_compare_page_draws_each_plan_side_by_side_and_syncs_them(
+    slice_practices, slice_graph, slice_boundaries
+):
+    from footprint.render import Compared, compare_page
+
+    practices = select_ccgs(slice_practices, ["99F"])
+    current = plan_from_practices(practices)
+    other = Plan({**current.assignment, "F81032": "U30335"})
+    ring = Overlay(
+        name="Differs", legend="differs", practices={"F81032": "moved"}, colours={"F81032": "#abcdef"}
+    )
+    page = compare_page(
+        practices,
+        [
+            Compared(name="now", plan=current, groups=group_table(current, practices)),
+            Compared(name="then", plan=other, groups=group_table(other, practices), overlays=[ring]),
+        ],
+        graph=slice_graph,
+        options=MapOptions(boundaries=slice_boundaries, title="Two <plans>"),
+    )
+    assert page.count('class="folium-map"') == 2 and page.count('class="fp-cell"') == 2
+    assert "Two &lt;plans&gt;" in page and "Two <plans>" not in page
+    assert "window.fpCompareMaps" in page and "1 practice(s) in different company" in page
+    assert "#abcdef" in page and "cdn.jsdelivr" not in page
+    assert page.count("leaflet.js") <= 2 and page.count("L.map(") == 2
+
+
+def test_compare_page_needs_two_compared_plans(slice_practices, slice_graph):
+    from footprint.render import Compared, compare_page
+
+    plan = plan_from_practices(slice_practices)
+    one = Compared(name="one", plan=plan, groups=group_table(plan, slice_practices))
+    with pytest.raises(ValueError, match="a comparison needs two or more plans, not 1"):
+        compare_page(slice_practices, [one], graph=slice_graph)
+    with pytest.raises(TypeError, match="plans must be Compared objects, not Plan"):
+        compare_page(slice_practices, [one, plan], graph=slice_graph)  # type: ignore[list-item]

@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
 
         maps = args.maps if args.maps is not None else Path("maps")
         draw(
-            inputs.everyone,
+            practices,  # those of --ccg, as the graph
             inputs.graph,
             plans["alt-1"],
             maps,

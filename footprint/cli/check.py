@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 problems[code] = f"{problems[code]}; {row.detail}" if code in problems else row.detail
         maps = args.maps if args.maps is not None else Path("maps")
         draw(
-            inputs.everyone,
+            inputs.practices,  # those of --ccg, as the graph
             inputs.graph,
             known,
             maps,

@@ -27,7 +27,7 @@ PAGE = jinja2.Template(
     "<!DOCTYPE html>\n"
     '<html lang="en">\n'
     "<head>\n"
-    "{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "{% if this.title %}<title>{{this.title|e}}</title>{% endif %}"
     "    {{this.header.render(**kwargs)}}\n"
     "</head>\n"
     "<body>\n"

@@ -15,7 +15,7 @@
     }
   }
   maps.forEach(function (map) {
-    map.on("move zoomend", function () { follow(map); });
+    map.on("move moveend zoomend", function () { follow(map); });
   });
   // half-width maps: the summary and legend start folded, their headings still show
   document.querySelectorAll(".fp-frame .fp-panel details").forEach(function (d) { d.open = false; });

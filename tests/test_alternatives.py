@@ -104,5 +104,5 @@ def test_an_unreachable_scheduler_is_one_line(grid3, build):
     pytest.importorskip("distributed")
     practices, boundaries = grid3
     graph = build(practices, boundaries)
-    with pytest.raises(PlanError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+    with pytest.raises(PlanError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         alternative_plans(graph, n=2, min_diff=2, options=OPTIONS, scheduler="tcp://127.0.0.1:9")

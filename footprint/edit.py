@@ -44,7 +44,7 @@ import pandas as pd
 from footprint._io import atomic_write
 from footprint.config import Rules, SolveOptions
 from footprint.errors import FootprintError
-from footprint.evaluate import FINDING_COLUMNS, group_table, plan_findings
+from footprint.evaluate import FINDING_COLUMNS, agreed_pieces, group_table, plan_findings
 from footprint.graph import WITHIN_CCG
 from footprint.plan import Plan, group_areas, match_groups, write_plan
 
@@ -275,33 +275,6 @@ class PartitionSeam:
             raise EditError("repair unavailable: the partition package has no repair_plan", 503)
         lock = Plan({c: p for c, p in plan.assignment.items() if p in locked})
         return repair(self.graph, plan, **self._common(repair, lock=lock, ccgs=[self.ccg]))
-
-
-def agreed_pieces(plan: Plan, graph: nx.Graph) -> Plan:
-    """Return the plan's groups as agreed groups, as ``footprint check`` judges stranding.
-
-    A group in pieces (not connected by within-CCG edges) becomes its pieces: ``G`` when
-    whole, else ``G (CCG, part k)``. Open practices stay open.
-
-    Examples
-    --------
-    >>> g = nx.Graph()
-    >>> g.add_edges_from([("A", "B"), ("B", "C")], type="rook")
-    >>> nx.set_node_attributes(g, "X", "ccg_code")
-    >>> agreed_pieces(Plan({"A": "p", "B": None, "C": "p"}), g).assignment
-    {'A': 'p (X, part 1)', 'C': 'p (X, part 2)', 'B': None}
-    """
-    assignment: dict[str, str | None] = {}
-    for pcn, members in plan.groups.items():
-        sub = graph.subgraph(members)
-        within = nx.Graph((a, b) for a, b, kind in sub.edges(data="type") if kind in WITHIN_CCG)
-        within.add_nodes_from(members)
-        parts = sorted(sorted(p) for p in nx.connected_components(within))
-        for k, part in enumerate(parts):
-            name = pcn if len(parts) == 1 else f"{pcn} ({graph.nodes[part[0]]['ccg_code']}, part {k + 1})"
-            assignment.update(dict.fromkeys(part, name))
-    assignment.update(dict.fromkeys(plan.open_practices))
-    return Plan(assignment)
 
 
 # --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "METRIC_COLUMNS",
     "PlanScore",
     "Violation",
+    "agreed_pieces",
     "check_plan",
     "compactness_km",
     "compare_plans",
@@ -755,3 +756,30 @@ def plan_differences(plans: Mapping[str, Plan]) -> pd.DataFrame:
     )
     frame["aligned"] = ["|".join(str(v) for v in row) for row in differ[names].itertuples(index=False)]
     return frame
+
+
+def agreed_pieces(plan: Plan, graph: nx.Graph) -> Plan:
+    """Return the plan's groups as agreed groups, as stranding is judged (``check`` and ``edit``).
+
+    A group in pieces (not connected by within-CCG edges) becomes its pieces: ``G`` when
+    whole, else ``G (CCG, part k)``. Open practices stay open.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_edges_from([("A", "B"), ("B", "C")], type="rook")
+    >>> nx.set_node_attributes(g, "X", "ccg_code")
+    >>> agreed_pieces(Plan({"A": "p", "B": None, "C": "p"}), g).assignment
+    {'A': 'p (X, part 1)', 'C': 'p (X, part 2)', 'B': None}
+    """
+    assignment: dict[str, str | None] = {}
+    for pcn, members in plan.groups.items():
+        sub = graph.subgraph(members)
+        within = nx.Graph((a, b) for a, b, kind in sub.edges(data="type") if kind in WITHIN_CCG)
+        within.add_nodes_from(members)
+        parts = sorted(sorted(p) for p in nx.connected_components(within))
+        for k, part in enumerate(parts):
+            name = pcn if len(parts) == 1 else f"{pcn} ({graph.nodes[part[0]]['ccg_code']}, part {k + 1})"
+            assignment.update(dict.fromkeys(part, name))
+    assignment.update(dict.fromkeys(plan.open_practices))
+    return Plan(assignment)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
@@ -26,8 +25,8 @@ from footprint.cli._common import (
     rules_from_args,
     solve_options_from_args,
 )
-from footprint.evaluate import plan_findings
-from footprint.graph import WITHIN_CCG, cells
+from footprint.evaluate import agreed_pieces, plan_findings
+from footprint.graph import cells
 from footprint.load import read_approved
 from footprint.plan import Plan, group_areas, plan_from_practices, read_plan
 
@@ -93,30 +92,11 @@ def _stranding(args: argparse.Namespace, inputs: Inputs, plan: Plan, **common: A
     lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
     if args.proposal is not None:
         return strands(inputs.graph, lock=lock, proposal=args.proposal.split(","), options=options, **common)
-    agreed = dict(_pieces(plan.restrict(inputs.practices.index), inputs.graph).assignment)
+    agreed = dict(agreed_pieces(plan.restrict(inputs.practices.index), inputs.graph).assignment)
     if lock is not None:
         agreed.update(lock.assignment)
     judged = sorted(set(inputs.practices["ccg_code"]))
     return strands(inputs.graph, lock=Plan(agreed), ccgs=judged, options=options, **common)
-
-
-def _pieces(plan: Plan, graph: nx.Graph) -> Plan:
-    """Return the plan's groups as agreed groups: a group crossing CCGs or in pieces, as its pieces.
-
-    A piece of group ``G`` is named ``G`` when whole, else ``G (CCG, part k)``; those groups
-    are errors of their own, and stranding is judged around what stands.
-    """
-    assignment: dict[str, str | None] = {}
-    for pcn, members in plan.groups.items():
-        sub = graph.subgraph(members)
-        within = nx.Graph((a, b) for a, b, kind in sub.edges(data="type") if kind in WITHIN_CCG)
-        within.add_nodes_from(members)
-        parts = sorted(sorted(p) for p in nx.connected_components(within))
-        for k, part in enumerate(parts):
-            name = pcn if len(parts) == 1 else f"{pcn} ({graph.nodes[part[0]]['ccg_code']}, part {k + 1})"
-            assignment.update(dict.fromkeys(part, name))
-    assignment.update(dict.fromkeys(plan.open_practices))
-    return Plan(assignment)
 
 
 def _per_ccg(findings: pd.DataFrame, stranding: Stranding) -> list[str]:

@@ -16,32 +16,12 @@ from collections.abc import Callable, Sequence
 
 from footprint import __version__
 from footprint.cli import alternatives, check, compare, edit, graph, import_, maps, plan, repair, share
-from footprint.cli._common import Parser, check_paths, data_options
+from footprint.cli._common import FLAGS, Parser, check_paths, cli_words, data_options
 from footprint.errors import FootprintError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["FLAGS", "build_parser", "cli_words", "main"]
 
 logger = logging.getLogger("footprint")
-
-#: Library option names in error messages, as the command line spells them.
-FLAGS = {
-    "impute='postcode'": "--impute-missing",
-    "allow-cross file": "--allow-cross file",
-    "allow_cross": "--allow-cross",
-    "big_may_merge": "--big-may-merge",
-    "keep_sites": "--keep-sites",
-    "rural_floor": "--rural-floor",
-    "the lock": "the --lock file",
-    "the proposal": "--proposal",
-}
-
-
-def cli_words(message: str) -> str:
-    """Return a library message with its option names spelled as command-line flags."""
-    for name, flag in FLAGS.items():
-        message = message.replace(name, flag)
-    return message
-
 
 #: The command modules, in the order ``--help`` lists them (the order of the pipeline).
 COMMANDS = (import_, graph, plan, check, repair, alternatives, maps, share, compare, edit)

@@ -7,7 +7,7 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -43,6 +43,26 @@ INPUT_SUFFIXES = {
 }
 #: Options naming folders a command writes into.
 OUTPUT_DIRS = ("out", "maps")
+
+
+#: Library option names in error messages, as the command line spells them.
+FLAGS = {
+    "impute='postcode'": "--impute-missing",
+    "allow-cross file": "--allow-cross file",
+    "allow_cross": "--allow-cross",
+    "big_may_merge": "--big-may-merge",
+    "keep_sites": "--keep-sites",
+    "rural_floor": "--rural-floor",
+    "the lock": "the --lock file",
+    "the proposal": "--proposal",
+}
+
+
+def cli_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
+    """Return a library message with its option names spelled as command-line flags."""
+    for name, flag in flags.items():
+        message = message.replace(name, flag)
+    return message
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:

@@ -13,7 +13,16 @@ import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
-from footprint.cli._common import load, out_dir, provenance
+from footprint.cli._common import (
+    MAX_KM,
+    MAX_PATIENTS,
+    cli_words,
+    kilometres,
+    load,
+    out_dir,
+    provenance,
+    whole_number,
+)
 from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.plan import Plan, plan_from_practices, read_plan
@@ -54,13 +63,23 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-km",
-        type=float,
+        type=kilometres,
         default=defaults.max_km,
         metavar="D",
-        help="largest base-to-member distance, km (default %(default)s)",
+        help=f"largest base-to-member distance, 0.1 to {MAX_KM:,.0f} km (default %(default)s)",
     )
-    limits.add_argument("--max-patients", type=int, metavar="N", help="largest combined list size")
-    limits.add_argument("--max-practices", type=int, metavar="K", help="largest number of practices")
+    limits.add_argument(
+        "--max-patients",
+        type=whole_number(1, MAX_PATIENTS),
+        metavar="N",
+        help=f"largest combined list size, 1 to {MAX_PATIENTS:,}",
+    )
+    limits.add_argument(
+        "--max-practices",
+        type=whole_number(1, 10_000),
+        metavar="K",
+        help="largest number of practices, 1 to 10,000",
+    )
     limits.add_argument(
         "--cluster-size",
         type=int,
@@ -86,12 +105,6 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
-def _flags(message: str) -> str:
-    for name, flag in _FLAGS.items():
-        message = message.replace(name, flag)
-    return message
-
-
 def options_from_args(args: argparse.Namespace) -> ShareOptions:
     """Return the :class:`ShareOptions` the command's options ask for (bad ones: one-line error)."""
     try:
@@ -105,7 +118,7 @@ def options_from_args(args: argparse.Namespace) -> ShareOptions:
             year=args.year,
         )
     except DataError as exc:
-        raise DataError(_flags(str(exc))) from None
+        raise DataError(cli_words(str(exc), _FLAGS)) from None
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -215,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = share_plan(kept, graph, options=options, rates=args.rates, names=names)
     except DataError as exc:
-        raise DataError(_flags(str(exc))) from None
+        raise DataError(cli_words(str(exc), _FLAGS)) from None
     _print_summary(result, title)
     maps: list[tuple[str, Path]] = []
     if not args.no_maps:

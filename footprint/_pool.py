@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.context
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -41,20 +43,27 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     logger.info("stopped %d worker process(es)", len(processes))
 
 
-def imap_unordered(func: Callable[[T], R], items: Iterable[T], *, processes: int) -> Iterator[R]:
+def imap_unordered(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    processes: int,
+    context: multiprocessing.context.BaseContext | None = None,
+) -> Iterator[R]:
     """Yield ``func(item)`` for every item as each finishes, in ``processes`` worker processes.
 
     Workers ignore SIGINT; when the caller is interrupted (Ctrl-C, or SIGTERM turned into
     an exception) or stops iterating, every worker is terminated at once rather than
     left to finish its item, so an interrupted run ends within a second and leaves no
-    process behind.
+    process behind. ``context`` chooses how workers start (e.g. ``"fork"``, to share a
+    parent's data without pickling it).
 
     Examples
     --------
     >>> sorted(imap_unordered(abs, [-2, 1, -3], processes=2))
     [1, 2, 3]
     """
-    pool = ProcessPoolExecutor(max_workers=processes, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_ignore_interrupts)
     try:
         pending: set[Future[R]] = {pool.submit(func, item) for item in items}
         while pending:

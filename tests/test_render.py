@@ -717,3 +717,19 @@ def test_compare_page_needs_two_compared_plans(slice_practices, slice_graph):
         compare_page(slice_practices, [one], graph=slice_graph)
     with pytest.raises(TypeError, match="plans must be Compared objects, not Plan"):
         compare_page(slice_practices, [one, plan], graph=slice_graph)  # type: ignore[list-item]
+
+
+def test_map_of_one_ccg_leaves_the_others_and_lists_them_as_earlier(capsys, tmp_path, monkeypatch):
+    code, _, _ = run_map(capsys, tmp_path, monkeypatch, "--ccg", "99G")
+    assert code == 0
+    earlier = (tmp_path / "maps" / "99G.html").read_text()
+    code, _, _ = run_map(capsys, tmp_path, monkeypatch, "--ccg", "99F")
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert names == ["99F-pcns.html", "99F.html", "99G-pcns.html", "99G.html", "index.html"]
+    assert (tmp_path / "maps" / "99G.html").read_text() == earlier  # another CCG's map is left as it was
+    index = (tmp_path / "maps" / "index.html").read_text()
+    assert "Other maps in this folder come from an earlier run" in index and 'href="99G.html"' in index
+    # The index is written last, after every map it links to.
+    folder = tmp_path / "maps"
+    assert (folder / "index.html").stat().st_mtime_ns >= (folder / "99F-pcns.html").stat().st_mtime_ns

@@ -6,8 +6,9 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import folium
@@ -15,6 +16,7 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
+from footprint._pool import imap_unordered
 from footprint.load import select_ccgs
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
@@ -186,6 +188,7 @@ def _index_html(
     maps: Mapping[str, tuple[str, str]],
     *,
     places: pd.DataFrame | None = None,
+    earlier: Mapping[str, str] | None = None,
 ) -> str:
     """Return the England finder and the list of CCG maps (in band as the group table says)."""
     rows = []
@@ -210,7 +213,8 @@ def _index_html(
         for code, row in wanted.sort_values("practice_name").iterrows()
         if row["ccg_code"] in maps
     ]
-    return fragment("panels.html", "index", rows=rows, count=len(maps), finder=finder)
+    earlier_rows = [{"ccg": c, "name": names.get(c, c), "when": w} for c, w in (earlier or {}).items()]
+    return fragment("panels.html", "index", rows=rows, count=len(maps), finder=finder, earlier=earlier_rows)
 
 
 def _with_partners(
@@ -305,17 +309,44 @@ def write_maps(
         shapes=shapes,
         out=out,
         maps=maps,
+        earlier=_earlier_maps(out, set(codes)),
     )
-    # The index first (the longest task), then CCGs from the largest, so the processes end together.
+    # The index is drawn first (the longest task), then CCGs from the largest, so the processes
+    # end together; it is written last, once every map it links to is there.
     tasks = ["", *sorted(codes, key=lambda c: (-int((wanted["ccg_code"] == c).sum()), c))]
     done: dict[str, list[Path]] = {}
-    for i, (task, paths) in enumerate(_run(job, tasks), 1):
-        done[task] = paths
-        if progress is not None and task:
+    index = ""
+    for i, (task, result) in enumerate(_run(job, tasks), 1):
+        if isinstance(result, str):
+            index = result
+            continue
+        done[task] = result
+        if progress is not None:
             progress(min(i, len(codes)), len(codes), task)
-    written += [p for ccg in codes for p in done[ccg]] + done[""]
-    logger.info("wrote %d CCG maps and %s", len(maps), done[""][0])
+    written += [p for ccg in codes for p in done[ccg]]
+    written.append(write_text(out / "index.html", index))
+    logger.info("wrote %d CCG maps and %s", len(maps), written[-1])
     return written
+
+
+#: A CCG map's file name (``<CCG>.html``; not a printable pack or the index).
+_MAP_FILE = re.compile(r"^([A-Z0-9]{3,5})\.html$")
+
+
+def _earlier_maps(out: Path, codes: set[str]) -> dict[str, str]:
+    """Return the CCG maps in ``out`` that this run does not write, with when they were written.
+
+    A run writes only its own CCGs' files and leaves the others; the index lists those as
+    maps from an earlier run (perhaps of another plan), so they are never taken for this one.
+    """
+    if not out.is_dir():
+        return {}
+    found = {}
+    for path in sorted(out.iterdir()):
+        match = _MAP_FILE.match(path.name)
+        if match and match.group(1) not in codes:
+            found[match.group(1)] = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    return found
 
 
 #: Simplification of CCG maps and printable pages unless the options say (as their modules).
@@ -337,13 +368,15 @@ class _Job:
     shapes: geo.Shapes
     out: Path
     maps: Mapping[str, tuple[str, str]]
+    #: Maps of other CCGs already in the folder, from earlier runs: CCG code to when written.
+    earlier: Mapping[str, str]
 
 
 #: The job of the running :func:`write_maps`, read by its forked processes (never pickled).
 _JOB: list[_Job] = []
 
 
-def _run(job: _Job, tasks: list[str]) -> Iterator[tuple[str, list[Path]]]:
+def _run(job: _Job, tasks: list[str]) -> Iterator[tuple[str, list[Path] | str]]:
     """Yield each task's files as it finishes, in ``job.options.processes`` forked processes."""
     processes = min(job.options.processes, len(tasks))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -352,28 +385,22 @@ def _run(job: _Job, tasks: list[str]) -> Iterator[tuple[str, list[Path]]]:
         return
     _JOB[:] = [job]
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            futures = {pool.submit(_forked_task, task): task for task in tasks}
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        forked = imap_unordered(
+            _forked_pair, tasks, processes=processes, context=multiprocessing.get_context("fork")
+        )
+        yield from forked
     finally:
         _JOB.clear()
 
 
-def _forked_task(task: str) -> list[Path]:
-    return _write_task(_JOB[0], task)
+def _forked_pair(task: str) -> tuple[str, list[Path] | str]:
+    return task, _write_task(_JOB[0], task)
 
 
-def _write_task(job: _Job, task: str) -> list[Path]:
-    """Write the index (task ``""``) or one CCG's map and printable pages; return the files."""
+def _write_task(job: _Job, task: str) -> list[Path] | str:
+    """Return the index page's HTML (task ``""``), or write one CCG's map and pages and return them."""
     if not task:
-        return [_write_index(job)]
+        return _index_page(job)
     ccg, options, names = task, job.options, job.graph.graph.get("ccg_names", {})
     shown = _with_partners(
         job.practices, job.plan, job.wanted.index[job.wanted["ccg_code"] == ccg], job.shapes.groups
@@ -409,7 +436,7 @@ def _write_task(job: _Job, task: str) -> list[Path]:
     return written
 
 
-def _write_index(job: _Job) -> Path:
+def _index_page(job: _Job) -> str:
     options = job.options
     names = job.graph.graph.get("ccg_names", {})
     shown = _with_partners(job.practices, job.plan, job.wanted.index)
@@ -425,7 +452,11 @@ def _write_index(job: _Job) -> Path:
     figure = root(overview)
     css = ENV.get_template("index.css").render()
     figure.header.add_child(Raw(f"<style>{css}</style>"), name="footprint_index_css")
-    panel = Raw(_index_html(job.wanted, job.plan, job.groups, names, job.maps, places=options.places))
+    panel = Raw(
+        _index_html(
+            job.wanted, job.plan, job.groups, names, job.maps, places=options.places, earlier=job.earlier
+        )
+    )
     figure.html.add_child(panel, name="fp_index")
     figure.html._children.move_to_end("fp_index", last=False)  # the finder first in tab order
-    return write_text(job.out / "index.html", page_html(overview))
+    return page_html(overview)

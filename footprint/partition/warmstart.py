@@ -139,8 +139,17 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     units, fixed = units_of(inst)
     pool = free_units_of(inst, units, fixed)
     group_of = {units[i]: labels[i] for i in range(inst.n)}
+    labels_of_unit: dict[int, set[int]] = {}
+    for i in range(inst.n):
+        labels_of_unit.setdefault(units[i], set()).add(labels[i])
+    # A building split between groups is no unit to move: those groups are left alone.
+    split = {g for labs in labels_of_unit.values() if len(labs) > 1 for g in labs}
     pairs = sorted(
-        {tuple(sorted((group_of[a], group_of[b]))) for a, b in pool.free.edges if group_of[a] != group_of[b]}
+        {
+            tuple(sorted((group_of[a], group_of[b])))
+            for a, b in pool.free.edges
+            if group_of[a] != group_of[b] and not {group_of[a], group_of[b]} & split
+        }
     )
     if not pairs:
         return None

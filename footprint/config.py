@@ -253,6 +253,14 @@ class SolveOptions:
     params
         Raw CP-SAT parameters in text format, applied last (an escape hatch, e.g.
         ``"linearization_level:2"``).
+    fast
+        Return the first valid plan: the warm start, searched by CP-SAT only where it
+        misses the first stage's bound; the later stages are evaluated, not searched
+        (proven only where the plan meets their bound).
+    compactness_search
+        CCGs of at most this many practices search the compactness stage with CP-SAT
+        from the polished plan; larger ones keep the polished plan (a short search rarely
+        improves it). 0: never search it.
     """
 
     time_limit_s: float = 0.05
@@ -262,10 +270,15 @@ class SolveOptions:
     seed: int = 0
     deterministic: bool = True
     params: str = ""
+    fast: bool = False
+    compactness_search: int = 20
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0 or self.proof_limit_s <= 0:
             msg = f"time limits ({self.time_limit_s} s, {self.proof_limit_s} s) must be positive"
+            raise ValueError(msg)
+        if self.compactness_search < 0:
+            msg = f"compactness_search ({self.compactness_search}) must be 0 or more practices"
             raise ValueError(msg)
         if self.workers < 1 or self.processes < 1:
             msg = f"workers ({self.workers}) and processes ({self.processes}) must be at least 1"

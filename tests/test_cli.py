@@ -308,3 +308,35 @@ def test_check_maps_carry_provenance(capsys, tmp_path, monkeypatch):
     run(capsys, "check", *args, "--maps", tmp_path / "maps")
     page = (tmp_path / "maps" / "99F.html").read_text()
     assert "How this map was made" in page and "footprint check" in page and "far_km 3" in page
+
+
+def test_plan_stay_close_reports_moves_in_the_headline_summary_and_moves_csv(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    args = [*SLICE_DATA, "--impute-missing", "--ccg", "99F", "01F", "--no-maps", "--out", out]
+    code, stdout, _ = run(capsys, "plan", *args, "--stay-close")
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    moves = list(csv.DictReader((out / "moves.csv").read_text().splitlines()))
+    moved = [m for m in moves if m["from"]]
+    assert summary["england"]["moves"] == len(moved) == sum(r["moves"] for r in summary["ccgs"].values())
+    for ccg, report in summary["ccgs"].items():
+        stage = next(s for s in report["stages"] if s["stage"] == "moves")
+        assert stage["value"] == report["moves"], ccg
+    assert f"moved from current PCNs {len(moved)}" in stdout
+
+
+def test_plan_fast_says_which_stages_are_proven(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    args = [*SLICE_DATA, "--impute-missing", "--ccg", "99F", "--no-maps", "--out", out]
+    code, _, _ = run(capsys, "plan", *args, "--fast")
+    assert code == 0
+    stages = json.loads((out / "summary.json").read_text())["ccgs"]["99F"]["stages"]
+    assert stages[0]["status"] == "OPTIMAL"
+    assert all(s["status"] in ("OPTIMAL", "FEASIBLE") and s["seconds"] == 0 for s in stages[1:])
+    assert all((s["status"] == "OPTIMAL") == (s["value"] <= s["bound"]) for s in stages)

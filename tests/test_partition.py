@@ -457,3 +457,133 @@ def test_stranding_on_the_real_slice(slice_practices, slice_graph):
     result = report.ccgs["99F"]
     assert result.stranded == ("F81700",) and result.rise == 1
     assert result.changes and all(c.practice == "F81700" for c in result.changes if c.kind == "admit")
+
+
+# --------------------------------------------------------------------------------------
+# Speed (issue 15) and --stay-close keeping its word (issue 9, point 6)
+# --------------------------------------------------------------------------------------
+
+
+def _slice_current(slice_practices, slice_graph) -> Plan:
+    return plan_from_practices(slice_practices).restrict(slice_graph.nodes)
+
+
+def _moved_per_ccg(current: Plan, plan: Plan, slice_practices) -> dict[str, int]:
+    from footprint.plan import transfer_distance
+
+    return {
+        ccg: transfer_distance(current.restrict(codes), plan.restrict(codes))
+        for ccg, codes in slice_practices.groupby("ccg_code").groups.items()
+    }
+
+
+def test_moves_stage_value_is_the_transfer_distance_achieved(slice_practices, slice_graph):
+    current = _slice_current(slice_practices, slice_graph)
+    rules = Rules(stages=(*DEFAULT_STAGES[:-1], "moves", DEFAULT_STAGES[-1]))
+    plan = solve_plan(slice_graph, rules=rules, options=OPTIONS, current=current)
+    assert_plan_invariants(plan, slice_graph, rules)
+    moved = _moved_per_ccg(current, plan, slice_practices)
+    for ccg, result in plan.info["ccgs"].items():
+        stage = next(s for s in result.stages if s.name == "moves")
+        assert stage.value == moved[ccg], ccg
+        assert stage.bound <= stage.value
+
+
+@pytest.mark.parametrize("time_limit_s", [0.01, 0.3])
+def test_stay_close_never_moves_more_than_without_it(slice_practices, slice_graph, time_limit_s):
+    current = _slice_current(slice_practices, slice_graph)
+    options = SolveOptions(workers=1, processes=1, seed=0, time_limit_s=time_limit_s)
+    without = solve_plan(slice_graph, options=options)
+    rules = Rules(stages=(*DEFAULT_STAGES[:-1], "moves", DEFAULT_STAGES[-1]))
+    close = solve_plan(slice_graph, rules=rules, options=options, current=current)
+    moved, moved_without = (_moved_per_ccg(current, p, slice_practices) for p in (close, without))
+    assert all(moved[ccg] <= moved_without[ccg] for ccg in moved), (moved, moved_without)
+    # ... and the stages before the moves stage are no worse than without it.
+    for ccg, result in close.info["ccgs"].items():
+        for stage, free in zip(result.stages[:4], without.info["ccgs"][ccg].stages[:4], strict=True):
+            assert stage.value <= free.value, (ccg, stage)
+
+
+def test_fast_returns_the_first_valid_plan_and_says_what_is_proven(slice_graph):
+    fast = solve_plan(slice_graph, options=SolveOptions(processes=1, fast=True))
+    assert_plan_invariants(fast, slice_graph)
+    for result in fast.info["ccgs"].values():
+        assert result.stages[0].proven
+        for stage in result.stages[1:]:
+            assert stage.seconds == 0.0  # evaluated, not searched
+            assert stage.proven == (stage.value <= stage.bound)
+    assert score_plan(fast, slice_graph).out_of_band == 0
+
+
+def test_warm_start_meets_a_bound_that_needs_a_building_split():
+    """Five practices in a row, the first three in one building: only a split puts both groups in band."""
+    import numpy as np
+
+    from footprint.partition._instance import Instance
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping
+    from footprint.partition.warmstart import warm_start
+
+    sizes = [20_000, 20_000, 20_000, 20_000, 5_000]
+    inst = Instance(
+        ccg="T",
+        codes=[f"P{i}" for i in range(5)],
+        names=[f"P{i}" for i in range(5)],
+        sizes=sizes,
+        xy=np.array([[1000.0 * i, 0.0] for i in range(5)]),
+        edges=[(0, 1), (1, 2), (2, 3), (3, 4)],
+        bridges={},
+        sites=[[0, 1, 2]],
+        big=[False] * 5,
+        rural=[False] * 5,
+        locked=[],
+        current=None,
+        rules=Rules(),
+    )
+    stage = STAGE_REGISTRY["out_of_band"]
+    bound = stage.lower_bound(inst, {})
+    assert bound == 0
+    assert stage.evaluate(Grouping(inst, warm_start(inst, seed=0))) > 0  # the building kept whole
+    assert stage.evaluate(Grouping(inst, warm_start(inst, seed=0, target=bound))) == 0
+
+
+def test_a_part_that_no_grouping_can_put_in_band_raises_the_first_bound():
+    import numpy as np
+
+    from footprint.partition._instance import Instance
+    from footprint.partition.stages import lower_bound
+
+    # P1 (over the band) stands alone and cuts P0 (20,000) off from P2-P3 (70,000).
+    inst = Instance(
+        ccg="T",
+        codes=["P0", "P1", "P2", "P3"],
+        names=["P0", "P1", "P2", "P3"],
+        sizes=[20_000, 60_000, 35_000, 35_000],
+        xy=np.array([[1000.0 * i, 0.0] for i in range(4)]),
+        edges=[(0, 1), (1, 2), (2, 3)],
+        bridges={},
+        sites=[],
+        big=[False, True, False, False],
+        rural=[False] * 4,
+        locked=[],
+        current=None,
+        rules=Rules(),
+    )
+    assert lower_bound("out_of_band", inst, {}) == 1.0
+
+
+def test_compactness_recombination_keeps_the_band_and_lowers_the_spread(slice_graph):
+    from functools import partial
+
+    from footprint.partition._instance import PlanInputs, instances_from_graph
+    from footprint.partition.stages import stage_values
+    from footprint.partition.warmstart import recombine_compact, warm_start
+    from footprint.plan import Plan
+
+    for inst in instances_from_graph(slice_graph, Rules(), PlanInputs()):
+        start = warm_start(inst, seed=0)
+        values = partial(stage_values, inst, stages=DEFAULT_STAGES)
+        better = recombine_compact(inst, start, seed=0)
+        before, after = values(start), values(better)
+        assert all(after[s] <= before[s] for s in DEFAULT_STAGES[:4]), inst.ccg
+        plan = Plan({code: str(better[i]) for i, code in enumerate(inst.codes)})
+        assert check_plan(plan, slice_graph.subgraph(inst.codes)) == []

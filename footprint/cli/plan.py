@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import networkx as nx
+import pandas as pd
 
 from footprint._io import atomic_write
 from footprint.cli._common import (
@@ -42,17 +44,37 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     add_rule_options(parser)
     add_pair_options(parser)
     add_solver_options(parser)
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="return the first valid plan of every CCG (the later stages evaluated, not searched)",
+    )
     add_map_options(parser)
     parser.set_defaults(func=run)
 
 
-def _write_moves(current: Plan, plan: Plan, graph: nx.Graph, out: Path, rules: Rules) -> None:
-    """Write moves.csv: the practices moved from their current PCNs (with --stay-close)."""
+def _write_moves(
+    current: Plan, plan: Plan, graph: nx.Graph, out: Path, rules: Rules, practices: pd.DataFrame
+) -> dict[str, int]:
+    """Write moves.csv: the practices moved from their current PCNs (with --stay-close).
+
+    Moves are counted per CCG (the transfer distance of each CCG's plan from its current
+    PCNs, as the moves stage counts them); returns the count per CCG.
+    """
     from footprint.partition import repair_moves
 
-    moves = repair_moves(current, plan, graph, rules=rules)
+    frames, counts = [], {}
+    for ccg, codes in practices.groupby("ccg_code").groups.items():
+        mine = plan.restrict(codes)
+        if not mine.assignment:
+            continue
+        moves = repair_moves(current.restrict(codes), mine, graph, rules=rules)
+        counts[str(ccg)] = int((moves["from"] != "").sum())
+        frames.append(moves)
+    table = pd.concat(frames, ignore_index=True).sort_values("practice_code", kind="stable")
     with atomic_write(out / "moves.csv") as fh:
-        moves.to_csv(fh, index=False, lineterminator="\n")
+        table.to_csv(fh, index=False, lineterminator="\n")
+    return counts
 
 
 def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
@@ -62,10 +84,11 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
         for pcn, why in report["explanations"].items():
             print(f"{pcn}: {why}")
     england = summary["england"]
+    moved = f"moved from current PCNs {england['moves']:,}; " if "moves" in england else ""
     print(
         f"{len(results)} CCGs, {england['practices']:,} practices in {england['groups']:,} PCNs; "
         f"out of band {england['out_of_band']} ({england['exempt']} exempt; "
-        f"{england['in_band_share']:.2%} of patients in band); "
+        f"{england['in_band_share']:.2%} of patients in band); {moved}"
         f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
         f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
         f"{england['ccgs_optimal']} CCGs optimal in every stage; {seconds:.1f} s"
@@ -84,6 +107,8 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan new PCNs per CCG and write plan.csv, pcns.geojson, summary.json (and maps)."""
     rules, options = rules_from_args(args), solve_options_from_args(args)
+    if args.fast:
+        options = replace(options, fast=True)
     inputs = load_inputs(args)
     practices, boundaries, graph = inputs[:3]
     check_rural(rules, inputs.everyone)
@@ -124,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
             plan = keep_ids(plan, previous)
     out = out_dir(args)
     write_plan(plan, out / "plan.csv", practices)
-    if current is not None:
-        _write_moves(current, plan, graph, out, rules)
+    moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
     table = group_table(plan, practices, rules=rules)
     areas = group_areas(plan, cells(graph), practices)
     areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()
@@ -134,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
         fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
     summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
     summary["england"]["solve_seconds"] = round(seconds, 2)
+    if moves is not None:
+        for ccg, count in moves.items():
+            summary["ccgs"][ccg]["moves"] = count
+        summary["england"]["moves"] = sum(moves.values())
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -28,7 +28,7 @@ from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
 from footprint.partition.pairs import pair_builders
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult, stage_values
-from footprint.partition.warmstart import polish, warm_start
+from footprint.partition.warmstart import current_repaired, polish, warm_start
 from footprint.plan import Plan
 
 __all__ = ["CcgResult", "StageResult", "check_params", "run_stages", "solve_instance", "solve_plan"]
@@ -338,10 +338,16 @@ def _solve_stage(
         value = stage.evaluate(Grouping(pm.inst, labels))
         bound = float(solver.best_objective_bound)
         return labels, StageResult(stage.name, value, min(bound, value), "FEASIBLE", seconds)
-    result = StageResult(
-        stage.name, float(solver.objective_value), float(solver.best_objective_bound), name, seconds
-    )
-    return pm.labels(solver), result
+    found = pm.labels(solver)
+    # The value is the grouping's own figure (the model's can be higher in a solution not
+    # proven optimal, e.g. a matching of current PCNs that is not the best); a search cut
+    # short never returns worse than its start.
+    value = min(float(solver.objective_value), stage.evaluate(Grouping(pm.inst, found)))
+    start = stage.evaluate(Grouping(pm.inst, labels))
+    if start < value and pm.holds(labels):
+        found, value = list(labels), start
+    bound = min(float(solver.best_objective_bound), value)
+    return found, StageResult(stage.name, value, bound, name if value <= bound else "FEASIBLE", seconds)
 
 
 def run_stages(
@@ -375,15 +381,18 @@ def run_stages(
     for k, stage in enumerate(stages):
         if stage in results:
             continue
-        if stage == "compactness":
+        if stage == "compactness" and not options.fast:
             values = partial(stage_values, inst, stages=stages[:k], registry=registry)
-            polished = polish(inst, labels, values=values, keep=stages[:k])
+            polished = polish(inst, labels, values=values, keep=stages[:k], seed=options.seed)
             labels = polished if pm.holds(polished) else labels
         value = registry[stage].evaluate(Grouping(inst, labels))
         bound = registry[stage].lower_bound(inst, results)
         if bound is not None and value <= bound and pm.holds(labels):
             # The start meets a bound no plan can beat: proven without search.
             results[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
+        elif k > 0 and pm.holds(labels) and _no_search(stage, inst.n, options):
+            # Evaluated, not searched: the first valid plan (fast), or a large CCG's polished plan.
+            results[stage] = StageResult(stage, value, min(value, bound or 0.0), "FEASIBLE", 0.0)
         else:
             # Stage 1 reaches the solver only where the warm start missed the bound: there the
             # portfolio (large-neighbourhood search beside the tree search) needs two workers.
@@ -401,7 +410,19 @@ def run_stages(
         logger.debug(
             "%s stage %s: %s value %s bound %s", inst.ccg, stage, result.status, result.value, result.bound
         )
+    # A later stage may lower an earlier one's figure (each is fixed as at most its value):
+    # report what the final grouping achieves.
+    final = stage_values(inst, labels, stages, registry=registry)
+    for stage, value in final.items():
+        result = results[stage]
+        if value < result.value:
+            results[stage] = replace(result, value=value, bound=min(result.bound, value))
     return labels, [results[stage] for stage in stages]
+
+
+def _no_search(stage: str, practices: int, options: SolveOptions) -> bool:
+    """Return whether a stage after the first keeps its start without a CP-SAT search."""
+    return options.fast or (stage == "compactness" and practices > options.compactness_search)
 
 
 def _solve_stages(
@@ -413,14 +434,46 @@ def _solve_stages(
     some group must break the band rule.
     """
     stages = inst.rules.stages
-    labels = warm_start(inst, seed=options.seed)
+    # The warm start searches wider where it misses the first stage's bound.
+    target = STAGE_REGISTRY[stages[0]].lower_bound(inst, {}) if stages[0] == "out_of_band" else None
+    labels = warm_start(inst, seed=options.seed, target=target)
     pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
     done: list[StageResult] = []
     if unless_breaking:
         labels, done = run_stages(pm, labels, stages[:1], options)
         if done[0].value > 0:
             return None
+    if "moves" in stages and not options.fast:
+        before = stages[: stages.index("moves")]
+        labels, done = run_stages(pm, labels, before, options, done=done)
+        labels = _moves_start(pm, labels, done, options)
     return run_stages(pm, labels, stages, options, done=done)
+
+
+def _moves_start(
+    pm: PartitionModel, labels: list[int], done: Sequence[StageResult], options: SolveOptions
+) -> list[int]:
+    """Return the start of the moves stage: the grouping that moves fewest practices.
+
+    The candidates are the plan made without the moves stage (its later stages run on a
+    copy of the model), the grouping of the stages before it and the current PCNs
+    repaired (where they meet those stages): so a short limit on the moves stage never
+    does worse than the plan made without it.
+    """
+    inst = pm.inst
+    rest = [s for s in inst.rules.stages if s != "moves"]
+    copy = replace(pm, model=pm.model.clone(), checks=list(pm.checks))
+    without, _ = run_stages(copy, labels, rest, options, done=done)
+    before = [r.name for r in done]
+    fixed = {r.name: r.value for r in done}
+    starts = [without, labels]
+    repaired = current_repaired(inst, seed=options.seed)
+    if repaired is not None and pm.holds(repaired):
+        values = stage_values(inst, repaired, before)
+        if all(values[s] <= fixed[s] for s in before):
+            starts.append(repaired)
+    moves = STAGE_REGISTRY["moves"].evaluate
+    return min(starts, key=lambda start: moves(Grouping(inst, start)))
 
 
 def solve_instance(

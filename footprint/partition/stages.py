@@ -102,8 +102,46 @@ def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
 
 
 def _bound_not_exempt(inst: Instance, _done: Mapping[str, StageResult]) -> float:
-    # The fixed groups (big practices alone, locked groups) out of band and not exempt.
-    return float(sum(status in _BREAKS for _, status in _fixed_statuses(inst)))
+    # The fixed groups (big practices alone, locked groups) out of band and not exempt, and
+    # a group in every part of the free practices that no grouping can cut into groups in
+    # band (no part holds another's practices: fixed groups stand between them).
+    fixed = sum(status in _BREAKS for _, status in _fixed_statuses(inst))
+    return float(fixed + sum(not _can_be_in_band(inst, part) for part in _free_parts(inst)))
+
+
+def _free_parts(inst: Instance) -> list[list[int]]:
+    """Return the connected parts of the practices outside the fixed groups."""
+    fixed = {i for group in inst.fixed_groups() for i in group}
+    free = [i for i in range(inst.n) if i not in fixed]
+    parent = {i: i for i in free}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in inst.edges:
+        if i in parent and j in parent:
+            parent[find(i)] = find(j)
+    parts: dict[int, list[int]] = {}
+    for i in free:
+        parts.setdefault(find(i), []).append(i)
+    return list(parts.values())
+
+
+def _can_be_in_band(inst: Instance, part: Sequence[int]) -> bool:
+    """Return whether a part's total could be cut into groups in band (or may be exempt).
+
+    A total is some number ``k`` of groups in band exactly when ``k`` lies between the
+    total over the band's top and the total over its bottom. A part holding a rural
+    practice is given the benefit of the doubt (a rural group may be exempt).
+    """
+    if any(inst.rural[i] for i in part):
+        return True
+    band = inst.rules.band
+    total = sum(inst.sizes[i] for i in part)
+    return -(-total // band.high) <= total // band.low
 
 
 def _bound_all(inst: Instance, done: Mapping[str, StageResult]) -> float:

@@ -12,7 +12,7 @@ exempt one, which weighs far more than any number of patients of deviation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,7 +22,15 @@ import numpy as np
 from footprint.config import Rules
 from footprint.partition._instance import Instance
 
-__all__ = ["free_units_of", "group_cost", "polish", "recombine_pair", "warm_start"]
+__all__ = [
+    "current_repaired",
+    "free_units_of",
+    "group_cost",
+    "polish",
+    "recombine_compact",
+    "recombine_pair",
+    "warm_start",
+]
 
 #: Patients per step of the tree partitioner's size grid.
 _GRID = 250
@@ -30,6 +38,9 @@ _GRID = 250
 NOT_EXEMPT_WEIGHT = 1e13
 #: Weight of any group out of band (stage ``out_of_band_all``); above any CCG's deviation.
 OUT_WEIGHT = 1e8
+#: The tree partitioner's reward per group formed: below one patient of deviation over
+#: any CCG's groups, so it only breaks ties, towards more (smaller, more compact) groups.
+GROUP_BONUS = 1e-3
 
 
 def group_cost(rules: Rules, list_size: int, *, practices: int, rural: bool, approved: bool = False) -> float:
@@ -64,6 +75,12 @@ def _cost_table(rules: Rules, rural: bool, size: int) -> np.ndarray:
     return np.array([group_cost(rules, s, practices=2, rural=rural) for s in range(size)])
 
 
+@lru_cache(maxsize=65_536)
+def _piece_cost(rules: Rules, list_size: int, practices: int, rural: bool) -> float:
+    """Return :func:`group_cost` (cached: one practice, or several, is all that matters)."""
+    return group_cost(rules, list_size, practices=practices, rural=rural)
+
+
 def _closing_costs(rules: Rules, exact: np.ndarray, rural: bool) -> np.ndarray:
     """Return :func:`group_cost` of groups of list sizes ``exact`` (a vectorised table look-up)."""
     table = _cost_table(rules, rural, 10_000 * (rules.band.high // 10_000 + 4))
@@ -75,11 +92,12 @@ def _closing_costs(rules: Rules, exact: np.ndarray, rural: bool) -> np.ndarray:
     return costs
 
 
-def units_of(inst: Instance) -> tuple[list[int], set[int]]:
+def units_of(inst: Instance, *, sites: bool = True) -> tuple[list[int], set[int]]:
     """Return a unit per practice (buildings and locked groups as one) and the fixed units.
 
     Practices over the band (unless allowed to merge) and locked groups are fixed: they
-    form groups of their own and take no part in the search.
+    form groups of their own and take no part in the search. With ``sites`` false, the
+    practices of a building are units of their own (the building may be split).
     """
     unit = list(range(inst.n))
 
@@ -94,7 +112,7 @@ def units_of(inst: Instance) -> tuple[list[int], set[int]]:
         for i in group[1:]:
             unit[find(i)] = find(group[0])
     locked = {find(g[0]) for g in inst.locked}
-    for site in inst.sites:
+    for site in inst.sites if sites else ():
         free = [i for i in site if not inst.big[i] and find(i) not in locked]
         for i in free[1:]:
             unit[find(i)] = find(free[0])
@@ -197,16 +215,44 @@ def _same_partition(a: Mapping[int, int], b: Mapping[int, int]) -> bool:
     return len(set(a.values())) == len(set(b.values())) == len({(a[u], b[u]) for u in a})
 
 
-def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
+def warm_start(inst: Instance, *, seed: int, trees: int = 4, target: float | None = None) -> list[int]:
     """Return a good grouping (a label per practice) to start the solver from.
 
     Buildings stay together. The free units of each connected part are joined by a
     spanning tree, and a dynamic programme over the tree finds the cuts that give the
     fewest groups out of band and not exempt, then the fewest out of band, then the least
     deviation, on a 250-patient size grid. The first tree is the shortest (compact
-    groups); the others use random weights.
+    groups); the others use random weights. Out-of-band groups are then repaired by
+    recombination.
+
+    ``target`` is a bound on the groups out of band and not exempt that no plan can beat.
+    Where the grouping misses it, the search widens, one step at a time until it is met:
+    four times the trees and recombination rounds, then the same with the practices of a
+    building as separate units (the band comes before keeping buildings together, unless
+    the rules make that a hard rule); the grouping with the fewest groups out of band
+    and not exempt (then the first found) is returned.
     """
-    units, fixed = units_of(inst)
+    steps = [(True, trees, 12)]
+    if target is not None:
+        steps.append((True, 4 * trees, 48))
+        if not inst.rules.keep_sites and any(len(site) > 1 for site in inst.sites):
+            steps += [(False, trees, 12), (False, 4 * trees, 48)]
+    best: tuple[float, list[int]] | None = None
+    for sites, tree_count, rounds in steps:
+        labels, breaking = _warm_start(inst, seed=seed, trees=tree_count, rounds=rounds, sites=sites)
+        if best is None or breaking < best[0]:
+            best = (breaking, labels)
+        if target is None or best[0] <= target:
+            break
+    assert best is not None
+    return best[1]
+
+
+def _warm_start(
+    inst: Instance, *, seed: int, trees: int, rounds: int, sites: bool
+) -> tuple[list[int], float]:
+    """Return one warm start (see :func:`warm_start`) and its groups out of band and not exempt."""
+    units, fixed = units_of(inst, sites=sites)
     free_units = free_units_of(inst, units, fixed)
     free, sizes, rural = free_units.free, free_units.sizes, free_units.rural
     rng = np.random.default_rng(seed)
@@ -225,8 +271,35 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4) -> list[int]:
                 best = (cost, groups)
         assert best is not None
         label.update(best[1])
-    _recombine(inst.rules, free_units, label, rng)
-    return [label[units[i]] for i in range(inst.n)]
+    _recombine(inst.rules, free_units, label, rng, rounds_per_group=rounds)
+    labels = [label[units[i]] for i in range(inst.n)]
+    parts: dict[int, list[int]] = {}
+    for i, g in enumerate(labels):
+        parts.setdefault(g, []).append(i)
+    breaking = sum(inst.status(members) in ("below", "above") for members in parts.values())
+    return labels, float(breaking)
+
+
+def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:
+    """Return the current PCNs made valid: each connected piece a group, out-of-band groups recombined.
+
+    Practices with no current PCN, practices over the band and locked groups are groups
+    of their own (as the rules make them); returns ``None`` without current PCNs.
+    """
+    if inst.current is None:
+        return None
+    units, fixed = units_of(inst, sites=False)
+    free_units = free_units_of(inst, units, fixed)
+    label: dict[int, int] = {}
+    for piece in nx.connected_components(
+        nx.Graph([(a, b) for a, b in free_units.free.edges if inst.current[a] == inst.current[b] >= 0])
+    ):
+        for u in piece:
+            label[u] = min(piece)
+    for u in free_units.free:
+        label.setdefault(u, u)
+    _recombine(inst.rules, free_units, label, np.random.default_rng(seed))
+    return [label.get(units[i], units[i]) for i in range(inst.n)]
 
 
 def _recombine(
@@ -310,14 +383,16 @@ def cut_tree(
 
     A dynamic programme from the leaves up: a state is the size, in grid steps, of the
     group still open at a unit; each child's open group is either closed (the edge cut)
-    or joined. A group is rural when all its units are. Returns the cost and a group
-    label (a unit) per unit.
+    or joined. A group is rural when all its units are; each group formed earns
+    :data:`GROUP_BONUS`, so of cuts alike under the band rule the one with the most groups
+    wins. Returns the cost and a group label (a unit) per unit.
     """
     top = max(rules.band.high + rules.band.low // 2, max(sizes.values()) + _GRID)
     steps = top // _GRID + 1
 
     def closing(exact: np.ndarray, is_rural: bool) -> np.ndarray:
-        return _closing_costs(rules, exact, is_rural)
+        # Less a bonus per group: of cuts alike under the band rule, the most groups win.
+        return _closing_costs(rules, exact, is_rural) - GROUP_BONUS
 
     root = min(tree)
     parent = {v: u for u, v in nx.dfs_edges(tree, root)}
@@ -430,17 +505,30 @@ def polish(
     values: Callable[[Sequence[int]], Mapping[str, float]],
     keep: Sequence[str],
     passes: int = 4,
+    seed: int = 0,
 ) -> list[int]:
-    """Make groups more compact by moving boundary practices between in-band groups.
+    """Make groups more compact: recombine neighbouring groups, then move boundary practices.
 
-    A move takes a practice (with any building-mates in its group) to a neighbouring group
+    First :func:`recombine_compact` re-cuts pairs of neighbouring groups. Then a move
+    takes a practice (with any building-mates in its group) to a neighbouring group
     when both groups stay in band, the group it leaves stays connected, and the groups'
     list-weighted moment of inertia (sum of list size times squared distance to the
     group's centre) falls. Practices over the band and locked groups never move. The
     result is kept only if no earlier stage in ``keep`` gets worse under ``values`` (the
-    stage evaluators).
+    stage evaluators); else the boundary moves alone are tried, else ``labels`` returned.
     """
-    original, labels = list(labels), list(labels)
+    before = values(labels)
+    for start in (recombine_compact(inst, labels, seed=seed), list(labels)):
+        polished = _move_boundaries(inst, start, passes=passes)
+        after = values(polished)
+        if all(after[s] <= before[s] for s in keep):
+            return polished
+    return list(labels)
+
+
+def _move_boundaries(inst: Instance, labels: Sequence[int], *, passes: int) -> list[int]:
+    """Move boundary practices between in-band groups while that lowers their inertia (see :func:`polish`)."""
+    labels = list(labels)
     adjacency = inst.neighbours()
     frozen = {i for group in inst.fixed_groups() for i in group}
     frozen_groups = {labels[i] for i in frozen}
@@ -474,5 +562,308 @@ def polish(
             moved = True
         if not moved:
             break
-    before, after = values(original), values(labels)
-    return original if any(after[s] > before[s] for s in keep) else labels
+    return labels
+
+
+# --------------------------------------------------------------------------------------
+# Compactness recombination: two neighbouring groups re-cut along a spanning tree
+# --------------------------------------------------------------------------------------
+
+
+class _Area:
+    """Some neighbouring groups as units: a building's practices of one group are one unit.
+
+    ``stats[u]`` sums unit ``u``'s practices as ``(w, wx, wy, w(x^2+y^2), practices,
+    practices not rural)``; ``edges`` joins neighbouring units, with the shortest
+    distance between them.
+    """
+
+    def __init__(self, compactor: _Compactor, members: Sequence[int]) -> None:
+        labels, site_of = compactor.labels, compactor.site_of
+        key: dict[tuple[int, int], int] = {}
+        self.unit: dict[int, int] = {}
+        for i in members:
+            k = (site_of[i], labels[i]) if i in site_of else (-1 - i, 0)
+            self.unit[i] = key.setdefault(k, len(key))
+        self.count = len(key)
+        self.members: list[list[int]] = [[] for _ in range(self.count)]
+        self.stats = [[0.0] * 6 for _ in range(self.count)]
+        for i in members:
+            u = self.unit[i]
+            self.members[u].append(i)
+            for q, c in enumerate(compactor.columns[i]):
+                self.stats[u][q] += c
+        edges: dict[tuple[int, int], float] = {}
+        for i in members:
+            u = self.unit[i]
+            for j, d in compactor.adjacency[i]:
+                v = self.unit.get(j)
+                if v is not None and v != u:
+                    key2 = (u, v) if u < v else (v, u)
+                    edges[key2] = min(d, edges.get(key2, d))
+        self.edges = sorted(edges.items())
+        self.total = [sum(s[q] for s in self.stats) for q in range(6)]
+
+
+@dataclass
+class _Rooted:
+    """A spanning tree of an area's units rooted at unit 0: parents, preorder and subtree sums."""
+
+    tree: list[list[int]]
+    parent: list[int]
+    order: list[int]
+    pre: list[int]
+    size: list[int]
+    sub: list[list[float]]
+
+    @classmethod
+    def of(cls, tree: list[list[int]], stats: Sequence[Sequence[float]]) -> _Rooted:
+        n = len(tree)
+        parent, order, stack = [-1] * n, [], [0]
+        while stack:
+            u = stack.pop()
+            order.append(u)
+            for v in tree[u]:
+                if v != parent[u]:
+                    parent[v] = u
+                    stack.append(v)
+        pre = [0] * n
+        for k, u in enumerate(order):
+            pre[u] = k
+        sub = [list(s) for s in stats]
+        size = [1] * n
+        for v in reversed(order[1:]):
+            p = parent[v]
+            for q in range(6):
+                sub[p][q] += sub[v][q]
+            size[p] += size[v]
+        return cls(tree, parent, order, pre, size, sub)
+
+    def below(self, v: int) -> set[int]:
+        """Return the units below ``v``, ``v`` included."""
+        out, stack = {v}, [v]
+        while stack:
+            u = stack.pop()
+            for w in self.tree[u]:
+                if w != self.parent[u] and w not in out:
+                    out.add(w)
+                    stack.append(w)
+        return out
+
+
+class _Compactor:
+    """Re-cuts neighbouring groups to make them more compact (see :func:`recombine_compact`)."""
+
+    def __init__(self, inst: Instance, labels: Sequence[int], seed: int) -> None:
+        self.inst = inst
+        self.labels = list(labels)
+        self.rng = np.random.default_rng(seed)
+        self.fixed = {self.labels[i] for group in inst.fixed_groups() for i in group}
+        self.site_of = {i: k for k, site in enumerate(inst.sites) if len(site) > 1 for i in site}
+        w = np.asarray(inst.sizes, dtype=float)
+        x, y = inst.xy[:, 0] / 1000, inst.xy[:, 1] / 1000
+        urban = np.array([not r for r in inst.rural], dtype=float)
+        self.columns = np.column_stack(
+            [w, w * x, w * y, w * (x * x + y * y), np.ones(inst.n), urban]
+        ).tolist()
+        self.adjacency: list[list[tuple[int, float]]] = [[] for _ in range(inst.n)]
+        for i, j in inst.edges:
+            d = float(np.hypot(*(inst.xy[i] - inst.xy[j])))
+            self.adjacency[i].append((j, d))
+            self.adjacency[j].append((i, d))
+        self.members: dict[int, list[int]] = {}
+        for i, g in enumerate(self.labels):
+            self.members.setdefault(g, []).append(i)
+
+    def cost(self, piece: Sequence[float]) -> float:
+        """Return one group's cost under the band rule from its sums."""
+        return _piece_cost(self.inst.rules, round(piece[0]), min(int(piece[4]), 2), piece[5] == 0)
+
+    def value(self, total: Sequence[float], *pieces: Sequence[float]) -> tuple[float, float]:
+        """Return the band cost and inertia of ``pieces`` and the rest of ``total``."""
+        rest = list(total)
+        for p in pieces:
+            for q in range(6):
+                rest[q] -= p[q]
+        band, spread = self.cost(rest), _inertia(rest)
+        for p in pieces:
+            band += self.cost(p)
+            spread += _inertia(p)
+        return band, spread
+
+    def tree(self, area: _Area, t: int) -> _Rooted | None:
+        """Return the area's shortest spanning tree (``t`` 0) or a random one, rooted; ``None`` if split."""
+        weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
+        tree = _spanning_tree(area.count, [e for e, _ in area.edges], weights)
+        return None if tree is None else _Rooted.of(tree, area.stats)
+
+    def relabel(self, old: Sequence[int], pieces: Sequence[Iterable[int]]) -> None:
+        """Replace groups ``old`` by ``pieces`` (practice indices), reusing the old labels first."""
+        top = max(self.members) + 1
+        names = [*old, *range(top, top + len(pieces))]
+        for g in old:
+            del self.members[g]
+        for name, piece in zip(names, pieces, strict=False):
+            self.members[name] = sorted(piece)
+            for i in piece:
+                self.labels[i] = name
+
+    def recut_rings(self, trees: int) -> None:
+        """Re-cut each group with its neighbours optimally under the band rule, where more compact.
+
+        The tree partitioner's cut (:func:`cut_tree`) favours more groups among cuts alike
+        under the band rule, so a ring whose total allows one group more gains one.
+        """
+        for g in sorted(self.members):
+            if g in self.fixed or g not in self.members:
+                continue
+            ring = sorted(
+                ({self.labels[j] for i in self.members[g] for j, _ in self.adjacency[i]} | {g}) - self.fixed
+            )
+            if len(ring) < 2:
+                continue
+            area = _Area(self, [i for h in ring for i in self.members[h]])
+            sizes = {u: round(s[0]) for u, s in enumerate(area.stats)}
+            rural = {u: s[5] == 0 for u, s in enumerate(area.stats)}
+            before = self._groups_value(
+                [[u for u in range(area.count) if self.labels[area.members[u][0]] == h] for h in ring], area
+            )
+            best: tuple[tuple[float, float], list[list[int]]] | None = None
+            for t in range(trees):
+                graph = nx.Graph()
+                graph.add_nodes_from(range(area.count))
+                weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
+                graph.add_weighted_edges_from(
+                    (a, b, d) for ((a, b), _), d in zip(area.edges, weights, strict=True)
+                )
+                _, parts = cut_tree(nx.minimum_spanning_tree(graph), sizes, rural, self.inst.rules)
+                pieces: dict[int, list[int]] = {}
+                for u, part in parts.items():
+                    pieces.setdefault(part, []).append(u)
+                found = self._groups_value(list(pieces.values()), area)
+                if best is None or found < best[0]:
+                    best = (found, list(pieces.values()))
+            if best is not None and best[0][0] <= before[0] + 1e-6 and best[0][1] < before[1] - 1e-9:
+                self.relabel(ring, [[i for u in piece for i in area.members[u]] for piece in best[1]])
+
+    def _groups_value(self, groups: Sequence[Sequence[int]], area: _Area) -> tuple[float, float]:
+        """Return the band cost and inertia of groups of an area's units."""
+        sums = [[sum(area.stats[u][q] for u in group) for q in range(6)] for group in groups]
+        return sum(self.cost(p) for p in sums), sum(_inertia(p) for p in sums)
+
+    def recut_pairs(self, passes: int, trees: int) -> None:
+        """Re-cut pairs of neighbouring groups into two, or three where the total allows."""
+        for _ in range(passes):
+            labels = self.labels
+            pairs = sorted(
+                {
+                    (min(labels[i], labels[j]), max(labels[i], labels[j]))
+                    for i, j in self.inst.edges
+                    if labels[i] != labels[j] and labels[i] not in self.fixed and labels[j] not in self.fixed
+                }
+            )
+            improved = False
+            for k in self.rng.permutation(len(pairs)).tolist():
+                g, h = pairs[k]
+                if g not in self.members or h not in self.members or not self._touch(g, h):
+                    continue
+                area = _Area(self, self.members[g] + self.members[h])
+                cut = self._best_cut(area, h, trees)
+                if cut is None:
+                    continue
+                taken = set().union(*cut)
+                rest = [u for u in range(area.count) if u not in taken]
+                self.relabel([g, h], [[i for u in piece for i in area.members[u]] for piece in (rest, *cut)])
+                improved = True
+            if not improved:
+                return
+
+    def _touch(self, g: int, h: int) -> bool:
+        """Return whether two groups are neighbours."""
+        return any(self.labels[j] == h for i in self.members[g] for j, _ in self.adjacency[i])
+
+    def _best_cut(self, area: _Area, h: int, trees: int) -> list[set[int]] | None:
+        """Return the units of each new group but the first of the best cut, if it improves on the pair."""
+        old_h = [u for u in range(area.count) if self.labels[area.members[u][0]] == h]
+        before = self.value(area.total, [sum(area.stats[u][q] for u in old_h) for q in range(6)])
+        three = area.total[0] >= 3 * self.inst.rules.band.low
+        best: tuple[tuple[float, float], _Rooted, tuple[int, ...]] | None = None
+        for t in range(trees):
+            rooted = self.tree(area, t)
+            if rooted is None:
+                return None
+            for found, cuts in self._cuts(area, rooted, three=three):
+                if best is None or found < best[0]:
+                    best = (found, rooted, cuts)
+        if best is None or best[0][0] > before[0] + 1e-6 or best[0][1] >= before[1] - 1e-9:
+            return None
+        _, rooted, cuts = best
+        pieces = [rooted.below(v) for v in cuts]
+        if len(pieces) == 2 and pieces[1] <= pieces[0]:
+            pieces[0] -= pieces[1]
+        return pieces
+
+    def _cuts(
+        self, area: _Area, rooted: _Rooted, *, three: bool
+    ) -> Iterator[tuple[tuple[float, float], tuple[int, ...]]]:
+        """Yield each cut of the tree into two (one edge) and, with ``three``, three groups."""
+        sub, pre, size = rooted.sub, rooted.pre, rooted.size
+        edges = rooted.order[1:]
+        for v in edges:
+            yield self.value(area.total, sub[v]), (v,)
+        if not three:
+            return
+        for a in edges:
+            for b in edges:
+                if pre[b] <= pre[a]:
+                    continue
+                if pre[b] < pre[a] + size[a]:  # b below a: the groups below b, and below a but not b
+                    yield self.value(area.total, sub[b], [sub[a][q] - sub[b][q] for q in range(6)]), (a, b)
+                else:  # two separate branches
+                    yield self.value(area.total, sub[a], sub[b]), (a, b)
+
+
+def recombine_compact(
+    inst: Instance, labels: Sequence[int], *, seed: int, passes: int = 3, trees: int = 3, ring_trees: int = 1
+) -> list[int]:
+    """Return ``labels`` with neighbouring groups re-cut to be more compact (ReCom for compactness).
+
+    First each group and its neighbours are re-cut along their shortest spanning tree
+    (and ``ring_trees - 1`` random ones) by the tree partitioner, which among cuts alike
+    under the band rule forms the most groups; then each pair of neighbouring groups is
+    merged and spanning trees drawn over it (the shortest, then random ones), and every
+    cut of a tree into two groups (one edge), or three where the pair's total allows, is
+    weighed. A re-cut is taken when it costs no more under the band rule and lowers the
+    groups' list-weighted moment of inertia. The practices of a building in one group
+    move together, so no building is split that was not; fixed groups never move.
+    """
+    compactor = _Compactor(inst, labels, seed)
+    if ring_trees:
+        compactor.recut_rings(ring_trees)
+    compactor.recut_pairs(passes, trees)
+    return compactor.labels
+
+
+def _spanning_tree(
+    n: int, edges: Sequence[tuple[int, int]], weights: Sequence[float]
+) -> list[list[int]] | None:
+    """Return the minimum spanning tree's adjacency (Kruskal), or ``None`` if the units are not connected."""
+    root = list(range(n))
+
+    def find(u: int) -> int:
+        while root[u] != u:
+            root[u] = root[root[u]]
+            u = root[u]
+        return u
+
+    tree: list[list[int]] = [[] for _ in range(n)]
+    joined = 0
+    for k in sorted(range(len(edges)), key=weights.__getitem__):
+        a, b = edges[k]
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[ra] = rb
+            tree[a].append(b)
+            tree[b].append(a)
+            joined += 1
+    return tree if joined == n - 1 else None

@@ -39,7 +39,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from footprint.config import Rules, SizeBand
+from footprint.config import Rules, SizeBand, SolveOptions
 from footprint.evaluate import check_plan, compactness_km, score_plan
 from footprint.graph import ccg_subgraph, graph_from_practices
 from footprint.load import read_boundaries, read_practices
@@ -50,7 +50,7 @@ from footprint.plan import Plan, read_plan
 PEER_CCGS = ("00Q", "01F", "99F", "02Q", "05V", "01V", "11N", "15E", "91Q", "W2U3Z", "36L", "72Q")
 BAND = SizeBand(30_000, 50_000)
 RULES = Rules(band=BAND)
-TARGET_SECONDS = 30.0
+TARGET_SECONDS = 15.0
 TARGET_OUT_OF_BAND = 17
 TARGET_IN_BAND = 0.982
 #: Share of patients in band when only the practices over 50,000 stand alone out of band.
@@ -200,6 +200,7 @@ class Outcome:
     seconds: float | None = None
     assignment: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    cpu: float | None = None  # CPU seconds of the solving process (process_time)
 
 
 def _spopt_labels(sub: nx.Graph, seed: int, sa_iterations: int) -> tuple[list, str]:
@@ -274,15 +275,29 @@ def _gerrychain_labels(sub: nx.Graph, seed: int) -> tuple[list, str]:
     return [(codes[i], part) for i, part in assignment.items()], note
 
 
+def _footprint_labels(sub: nx.Graph, rural: frozenset[str], *, fast: bool) -> tuple[list, str]:
+    """Plan one CCG with footprint in this process: its first valid plan (``fast``) or every stage."""
+    from footprint.partition import solve_plan
+
+    options = SolveOptions(processes=1, fast=fast)
+    # A fresh graph, as GerryChain is given (a subgraph view is slow to walk).
+    plan = solve_plan(nx.Graph(sub), options=options, rural=rural & set(sub))
+    result = next(iter(plan.info["ccgs"].values()))
+    proven = "/".join(s.name for s in result.stages if s.proven) or "none"
+    return list(plan.assignment.items()), f"proven: {proven}"
+
+
 def _child(solve: Callable[[], tuple[list, str]], results: multiprocessing.Queue) -> None:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         labels, note = solve()
     except Exception as exc:  # a peer's failure is a result to report
         where = traceback.extract_tb((exc.__cause__ or exc).__traceback__)[-1].name
-        results.put(("failed", time.perf_counter() - t0, [], f"{type(exc).__name__}: {exc} (in {where})"))
+        message = f"{type(exc).__name__}: {exc} (in {where})"
+        results.put(("failed", time.perf_counter() - t0, time.process_time() - c0, [], message))
     else:
-        results.put(("ok", time.perf_counter() - t0, [(str(c), str(p)) for c, p in labels], note))
+        pairs = [(str(c), str(p)) for c, p in labels]
+        results.put(("ok", time.perf_counter() - t0, time.process_time() - c0, pairs, note))
 
 
 def run_limited(solve: Callable[[], tuple[list, str]], limit: float) -> Outcome:
@@ -308,8 +323,8 @@ def run_limited(solve: Callable[[], tuple[list, str]], limit: float) -> Outcome:
                 process.join(5)
                 return Outcome("timed out", seconds=limit, note=f"stopped after {limit:g} s")
     process.join(limit)
-    status, seconds, labels, note = message
-    return Outcome(status, seconds, dict(labels), note)
+    status, seconds, cpu, labels, note = message
+    return Outcome(status, seconds, dict(labels), note, cpu)
 
 
 @dataclass(frozen=True)
@@ -368,7 +383,12 @@ def _line(lead: str, name: str, outcome: Outcome, row: Row | None, ratios: tuple
 
 
 def run_peers(
-    graph: nx.Graph, ccgs: Sequence[str], footprint: Plan | None, summary: dict, args: argparse.Namespace
+    graph: nx.Graph,
+    ccgs: Sequence[str],
+    footprint: Plan | None,
+    summary: dict,
+    args: argparse.Namespace,
+    rural: frozenset[str] = frozenset(),
 ) -> None:
     """Run the peers per CCG and print them beside footprint's plan of the same CCGs."""
     try:
@@ -378,6 +398,9 @@ def run_peers(
     except ImportError as exc:
         print(f"\npeers skipped: {exc} (pip install -e '.[bench]')")
         return
+    # As the peers' imports, footprint's are made once here (forked children inherit them),
+    # and its tables built once by planning the first CCG untimed.
+    _footprint_labels(ccg_subgraph(graph, ccgs[0]), rural, fast=False)
     print(
         f"\npeers on {len(ccgs)} CCGs ({' '.join(ccgs)}), each CCG in its own process, "
         f"{args.peer_limit:g} s limit, seed {args.seed}; spopt MaxPHeuristic(threshold {BAND.low:,}, "
@@ -392,6 +415,7 @@ def run_peers(
     solved: dict[str, dict[str, Outcome]] = {name: {} for name in SOLVERS}
     rows: dict[str, dict[str, Row]] = {name: {} for name in SOLVERS}
     subs: dict[str, nx.Graph] = {}
+    timed: dict[str, dict[str, Outcome]] = {"first": {}, "staged": {}}
     for ccg in ccgs:
         sub = subs[ccg] = ccg_subgraph(graph, ccg)
         patients = sum(size for _, size in sub.nodes(data="list_size"))
@@ -410,6 +434,11 @@ def run_peers(
         outcomes["gerrychain"] = run_limited(
             lambda sub=sub: _gerrychain_labels(sub, args.seed), args.peer_limit
         )
+        # footprint timed as the peers are (one process per CCG): first valid plan, every stage.
+        for name, fast in (("first", True), ("staged", False)):
+            timed[name][ccg] = run_limited(
+                lambda sub=sub, fast=fast: _footprint_labels(sub, rural, fast=fast), args.peer_limit
+            )
         fp_row = None
         for i, name in enumerate(SOLVERS):
             outcome = outcomes[name]
@@ -433,6 +462,7 @@ def run_peers(
             lead = f"{ccg:<6}{sub.number_of_nodes():>10,}{patients:>11,}" if i == 0 else " " * 27
             print(_line(lead, name, outcome, row, ratios), flush=True)
     print_totals(solved, rows, subs)
+    print_speed(timed, solved["gerrychain"], subs)
     print(
         "\nnotes: spopt's max-p enforces only the 30,000 floor and ignores the 50,000 cap (it maximises "
         "the number of regions, then minimises unweighted within-region x/y distance);\n"
@@ -481,6 +511,52 @@ def print_totals(
         print(
             f"footprint/{name} on the {len(both)} CCG(s) both solved: seconds {fp_s:.2f}/{peer_s:.2f} = "
             f"{_ratio(fp_s, peer_s)}; compactness {fp_km:.3f}/{peer_km:.3f} km = {_ratio(fp_km, peer_km)}"
+        )
+
+
+def print_speed(
+    timed: dict[str, dict[str, Outcome]], gerry: dict[str, Outcome], subs: dict[str, nx.Graph]
+) -> None:
+    """Print, per CCG, footprint's first valid plan and fully staged plan against GerryChain's time."""
+    print(
+        "\nper CCG, one process each: footprint's first valid plan (--fast: warm start, and stage 1 where "
+        "it misses the bound) and fully staged plan, against GerryChain's recursive_tree_part\n"
+        "(wall s, CPU s in brackets; targets: first/gerry <= 1, staged/gerry <= 2)"
+    )
+    print(
+        f"{'CCG':<6}{'practices':>10}{'first s':>16}{'staged s':>16}{'gerry s':>16}"
+        f"{'first/gerry':>12}{'staged/gerry':>13}  stages proven by the first plan"
+    )
+    met_first = met_staged = both = 0
+    for ccg, sub in subs.items():
+        first, staged, peer = timed["first"][ccg], timed["staged"][ccg], gerry.get(ccg, Outcome("not run"))
+
+        def cell(o: Outcome) -> str:
+            if o.status != "ok" or o.seconds is None:
+                return o.status
+            return f"{o.seconds:.3f} ({o.cpu or 0:.3f})"
+
+        ratios = ("-", "-")
+        if peer.status == "ok" and first.status == staged.status == "ok":
+            both += 1
+            r1, r2 = _ratio(first.seconds, peer.seconds), _ratio(staged.seconds, peer.seconds)
+            met_first += (first.seconds or 0) <= (peer.seconds or 0)
+            met_staged += (staged.seconds or 0) <= 2 * (peer.seconds or 0)
+            ratios = (r1, r2)
+        print(
+            f"{ccg:<6}{sub.number_of_nodes():>10,}{cell(first):>16}{cell(staged):>16}{cell(peer):>16}"
+            f"{ratios[0]:>12}{ratios[1]:>13}  {first.note.removeprefix('proven: ')}"
+        )
+    if both:
+        total = {
+            k: sum(timed[k][c].seconds or 0 for c in subs if gerry.get(c, Outcome("x")).status == "ok")
+            for k in timed
+        }
+        peer_s = sum(o.seconds or 0 for o in gerry.values() if o.status == "ok")
+        print(
+            f"on the {both} CCG(s) GerryChain solved: first valid plan no slower than GerryChain in "
+            f"{met_first}/{both}, fully staged within 2x in {met_staged}/{both}; totals first "
+            f"{total['first']:.2f} s, staged {total['staged']:.2f} s, GerryChain {peer_s:.2f} s"
         )
 
 
@@ -533,7 +609,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if not args.no_peers:
         peers = list(args.peer_ccgs or args.ccg or PEER_CCGS)
-        run_peers(graph, peers, plan, summary, args)
+        rural = frozenset(practices.index[practices["rural"]])
+        run_peers(graph, peers, plan, summary, args, rural)
 
 
 if __name__ == "__main__":

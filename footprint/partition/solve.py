@@ -31,7 +31,15 @@ from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageRes
 from footprint.partition.warmstart import current_repaired, polish, warm_start
 from footprint.plan import Plan
 
-__all__ = ["CcgResult", "StageResult", "check_params", "run_stages", "solve_instance", "solve_plan"]
+__all__ = [
+    "CcgResult",
+    "ModelOnDemand",
+    "StageResult",
+    "check_params",
+    "run_stages",
+    "solve_instance",
+    "solve_plan",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -350,8 +358,43 @@ def _solve_stage(
     return found, StageResult(stage.name, value, bound, name if value <= bound else "FEASIBLE", seconds)
 
 
+class ModelOnDemand:
+    """The model of one CCG with no extra builders, built only when a stage needs a search.
+
+    Most CCGs settle every stage without CP-SAT (the warm start meets the bounds, the
+    compactness polish needs no model): for them the model is never built. Until it is,
+    every grouping holds (only extra builders add hard rules to check), and the values
+    fixed by settled stages wait to be added.
+    """
+
+    def __init__(self, inst: Instance, build: Callable[[], PartitionModel]) -> None:
+        self.inst = inst
+        self._build = build
+        self._built: PartitionModel | None = None
+        self._pending: list[tuple[Stage, float]] = []
+
+    def holds(self, labels: Sequence[int]) -> bool:
+        """Return whether a grouping meets the hard rules of the extra builders (there are none)."""
+        return self._built is None or self._built.holds(labels)
+
+    def get(self) -> PartitionModel:
+        """Return the model, building it (with every value fixed so far) at the first call."""
+        if self._built is None:
+            self._built = self._build()
+            for stage, value in self._pending:
+                self._built.model.add(stage.expression(self._built) <= round(value))
+        return self._built
+
+    def fix(self, stage: Stage, value: float) -> None:
+        """Fix a stage's value (at most ``value``) for the stages after it."""
+        if self._built is None:
+            self._pending.append((stage, value))
+        else:
+            self._built.model.add(stage.expression(self._built) <= round(value))
+
+
 def run_stages(
-    pm: PartitionModel,
+    pm: PartitionModel | ModelOnDemand,
     labels: Sequence[int],
     stages: Sequence[str],
     options: SolveOptions,
@@ -362,7 +405,8 @@ def run_stages(
 ) -> tuple[list[int], list[StageResult]]:
     """Minimise ``stages`` one after another on ``pm`` from the grouping ``labels``.
 
-    Each stage's value is fixed (as a constraint on ``pm.model``) for the stages after it.
+    Each stage's value is fixed (as a constraint on ``pm.model``) for the stages after it;
+    a :class:`ModelOnDemand` is built only if a stage needs a search.
     A stage whose start meets its lower bound (and the hard rules of the extra builders)
     is proven without search. Before the compactness stage, boundary practices are moved
     between in-band groups (polish). ``done`` holds the results of the first stages when
@@ -403,9 +447,13 @@ def run_stages(
                 workers=max(options.workers, 2) if first else options.workers,
             )
             centre = "compactness" in stages[: k + 1]
-            labels, results[stage] = _solve_stage(pm, labels, registry[stage], solver, centre_roots=centre)
+            model = pm.get() if isinstance(pm, ModelOnDemand) else pm
+            labels, results[stage] = _solve_stage(model, labels, registry[stage], solver, centre_roots=centre)
         # Fix this stage's value for the stages after it.
-        pm.model.add(registry[stage].expression(pm) <= round(results[stage].value))
+        if isinstance(pm, ModelOnDemand):
+            pm.fix(registry[stage], results[stage].value)
+        else:
+            pm.model.add(registry[stage].expression(pm) <= round(results[stage].value))
         result = results[stage]
         logger.debug(
             "%s stage %s: %s value %s bound %s", inst.ccg, stage, result.status, result.value, result.bound
@@ -437,13 +485,15 @@ def _solve_stages(
     # The warm start searches wider where it misses the first stage's bound.
     target = STAGE_REGISTRY[stages[0]].lower_bound(inst, {}) if stages[0] == "out_of_band" else None
     labels = warm_start(inst, seed=options.seed, target=target)
-    pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
+    extra = list(extra)
+    build = partial(build_model, inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
+    pm: PartitionModel | ModelOnDemand = build() if extra or "moves" in stages else ModelOnDemand(inst, build)
     done: list[StageResult] = []
     if unless_breaking:
         labels, done = run_stages(pm, labels, stages[:1], options)
         if done[0].value > 0:
             return None
-    if "moves" in stages and not options.fast:
+    if isinstance(pm, PartitionModel) and "moves" in stages and not options.fast:
         before = stages[: stages.index("moves")]
         labels, done = run_stages(pm, labels, before, options, done=done)
         labels = _moves_start(pm, labels, done, options)

@@ -227,19 +227,18 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4, target: float | Non
 
     ``target`` is a bound on the groups out of band and not exempt that no plan can beat.
     Where the grouping misses it, the search widens, one step at a time until it is met:
-    four times the trees and recombination rounds, then the same with the practices of a
-    building as separate units (the band comes before keeping buildings together, unless
-    the rules make that a hard rule); the grouping with the fewest groups out of band
-    and not exempt (then the first found) is returned.
+    four times the recombination rounds; the practices of a building as separate units
+    (the band comes before keeping buildings together, unless the rules make that a hard
+    rule); four times the trees, with buildings whole, then split. The grouping with the
+    fewest groups out of band and not exempt (then the first found) is returned.
     """
-    steps = [(True, trees, 12)]
+    steps = [(True, trees)]
     if target is not None:
-        steps.append((True, 4 * trees, 48))
-        if not inst.rules.keep_sites and any(len(site) > 1 for site in inst.sites):
-            steps += [(False, trees, 12), (False, 4 * trees, 48)]
+        split = not inst.rules.keep_sites and any(len(site) > 1 for site in inst.sites)
+        steps += [(False, trees), (True, 4 * trees), (False, 4 * trees)] if split else [(True, 4 * trees)]
     best: tuple[float, list[int]] | None = None
-    for sites, tree_count, rounds in steps:
-        labels, breaking = _warm_start(inst, seed=seed, trees=tree_count, rounds=rounds, sites=sites)
+    for sites, tree_count in steps:
+        labels, breaking = _warm_start(inst, seed=seed, trees=tree_count, sites=sites, target=target)
         if best is None or breaking < best[0]:
             best = (breaking, labels)
         if target is None or best[0] <= target:
@@ -248,10 +247,22 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4, target: float | Non
     return best[1]
 
 
+def _breaking(inst: Instance, labels: Sequence[int]) -> float:
+    """Return the groups of a grouping out of band and not exempt."""
+    parts: dict[int, list[int]] = {}
+    for i, g in enumerate(labels):
+        parts.setdefault(g, []).append(i)
+    return float(sum(inst.status(members) in ("below", "above") for members in parts.values()))
+
+
 def _warm_start(
-    inst: Instance, *, seed: int, trees: int, rounds: int, sites: bool
+    inst: Instance, *, seed: int, trees: int, sites: bool, target: float | None
 ) -> tuple[list[int], float]:
-    """Return one warm start (see :func:`warm_start`) and its groups out of band and not exempt."""
+    """Return one warm start (see :func:`warm_start`) and its groups out of band and not exempt.
+
+    Recombination runs 12 rounds per out-of-band group, and 48 more where the grouping
+    misses ``target``.
+    """
     units, fixed = units_of(inst, sites=sites)
     free_units = free_units_of(inst, units, fixed)
     free, sizes, rural = free_units.free, free_units.sizes, free_units.rural
@@ -271,13 +282,14 @@ def _warm_start(
                 best = (cost, groups)
         assert best is not None
         label.update(best[1])
-    _recombine(inst.rules, free_units, label, rng, rounds_per_group=rounds)
+    _recombine(inst.rules, free_units, label, rng, rounds_per_group=12)
     labels = [label[units[i]] for i in range(inst.n)]
-    parts: dict[int, list[int]] = {}
-    for i, g in enumerate(labels):
-        parts.setdefault(g, []).append(i)
-    breaking = sum(inst.status(members) in ("below", "above") for members in parts.values())
-    return labels, float(breaking)
+    breaking = _breaking(inst, labels)
+    if target is not None and breaking > target:
+        _recombine(inst.rules, free_units, label, rng, rounds_per_group=48)
+        labels = [label[units[i]] for i in range(inst.n)]
+        breaking = _breaking(inst, labels)
+    return labels, breaking
 
 
 def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:
@@ -723,6 +735,8 @@ class _Compactor:
             if len(ring) < 2:
                 continue
             area = _Area(self, [i for h in ring for i in self.members[h]])
+            if area.total[0] // self.inst.rules.band.low <= len(ring):
+                continue  # no room for one group more
             sizes = {u: round(s[0]) for u, s in enumerate(area.stats)}
             rural = {u: s[5] == 0 for u, s in enumerate(area.stats)}
             before = self._groups_value(

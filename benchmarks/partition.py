@@ -25,6 +25,7 @@ import argparse
 import json
 import multiprocessing
 import queue
+import resource
 import subprocess
 import sys
 import tempfile
@@ -112,21 +113,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --- footprint ------------------------------------------------------------------------------------
 
 
-def run_footprint(out: Path, ccgs: Sequence[str] | None) -> float:
-    """Run ``footprint plan --no-maps --out OUT`` as a subprocess; return its wall seconds."""
+def run_footprint(out: Path, ccgs: Sequence[str] | None) -> tuple[float, float]:
+    """Run ``footprint plan --no-maps --out OUT`` as a subprocess; return its wall and CPU seconds.
+
+    CPU is user plus system time of the command and its worker processes.
+    """
     command = [sys.executable, "-m", "footprint", "plan", "--no-maps", "--out", str(out)]
     if ccgs:
         command += ["--ccg", *ccgs]
     print("running: " + " ".join(["footprint", *command[3:]]), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         sys.exit(f"footprint plan exited with code {done.returncode}")
     for line in done.stdout.splitlines()[-2:]:
         print(f"  footprint says: {line}")
-    return seconds
+    return seconds, cpu
 
 
 def _mark(ok: bool) -> str:
@@ -134,7 +141,13 @@ def _mark(ok: bool) -> str:
 
 
 def report_footprint(
-    plan: Plan, graph: nx.Graph, summary: dict, seconds: float | None, *, england: bool
+    plan: Plan,
+    graph: nx.Graph,
+    summary: dict,
+    seconds: float | None,
+    *,
+    england: bool,
+    cpu: float | None = None,
 ) -> None:
     """Print the figures of footprint's plan against the targets."""
     score = score_plan(plan, graph, rules=RULES)
@@ -147,7 +160,8 @@ def report_footprint(
     if seconds is not None:
         print(
             f"  wall {seconds:.1f} s for the whole command "
-            f"(target <= {TARGET_SECONDS:.0f} s: {_mark(seconds <= TARGET_SECONDS)})"
+            f"(target <= {TARGET_SECONDS:.0f} s: {_mark(seconds <= TARGET_SECONDS)}); "
+            f"CPU {cpu or 0:.1f} s (user + system, workers included)"
         )
     else:
         print(
@@ -586,10 +600,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(f"{option}: unknown CCG code(s) {', '.join(unknown)}; e.g. {', '.join(PEER_CCGS[:4])}")
 
     out = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="footprint-bench-"))
-    seconds = None
+    seconds = cpu = None
     if not args.skip_footprint:
         out.mkdir(parents=True, exist_ok=True)
-        seconds = run_footprint(out, args.ccg)
+        seconds, cpu = run_footprint(out, args.ccg)
     missing = [name for name in ("plan.csv", "summary.json") if not (out / name).is_file()]
     if missing:
         sys.exit(f"{out} lacks {' and '.join(missing)}: give --out DIR of an earlier footprint plan run")
@@ -605,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         scope = graph.subgraph(practices.index[practices["ccg_code"].isin(planned)]).copy()
         plan = plan.restrict(scope)
         summary = {**summary, "ccgs": {c: r for c, r in summary.get("ccgs", {}).items() if c in planned}}
-    report_footprint(plan, scope, summary, seconds, england=england)
+    report_footprint(plan, scope, summary, seconds, england=england, cpu=cpu)
 
     if not args.no_peers:
         peers = list(args.peer_ccgs or args.ccg or PEER_CCGS)

@@ -422,6 +422,7 @@ def run_stages(
     """
     inst, labels = pm.inst, list(labels)
     results: dict[str, StageResult] = {r.name: r for r in done}
+    settled_on: dict[str, list[int]] = {}  # the grouping each stage's value was found on
     for k, stage in enumerate(stages):
         if stage in results:
             continue
@@ -449,6 +450,7 @@ def run_stages(
             centre = "compactness" in stages[: k + 1]
             model = pm.get() if isinstance(pm, ModelOnDemand) else pm
             labels, results[stage] = _solve_stage(model, labels, registry[stage], solver, centre_roots=centre)
+        settled_on[stage] = labels
         # Fix this stage's value for the stages after it.
         if isinstance(pm, ModelOnDemand):
             pm.fix(registry[stage], results[stage].value)
@@ -460,7 +462,8 @@ def run_stages(
         )
     # A later stage may lower an earlier one's figure (each is fixed as at most its value):
     # report what the final grouping achieves.
-    final = stage_values(inst, labels, stages, registry=registry)
+    changed = [stage for stage in stages if settled_on.get(stage) is not labels]
+    final = stage_values(inst, labels, changed, registry=registry)
     for stage, value in final.items():
         result = results[stage]
         if value < result.value:

@@ -250,6 +250,10 @@ def test_buildings_kept_together(tmp_path, build):
     assert plan.info["ccgs"]["LIN"].split_sites == 0
     hard = solve_plan(graph, options=OPTIONS, rules=Rules(keep_sites=True))
     assert hard.partition == plan.partition
+    # A lock that splits the building cannot be honoured: the building is named.
+    split = Plan({"A1": "agreed", "A2": "agreed"})
+    with pytest.raises(PlanError, match=r"the building of Grid Practice A1 \(A1\), Shared \(S1\) in CCG LIN"):
+        solve_plan(graph, options=OPTIONS, rules=Rules(keep_sites=True), lock=split)
 
 
 def test_stay_close_prefers_current_pcns(tmp_path, build):

@@ -288,6 +288,8 @@ def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> l
             rules=rules,
         )
         _check_locks_connected(inst)
+        if rules.keep_sites:
+            _check_sites_keepable(inst)
         instances.append(inst)
     return instances
 
@@ -373,3 +375,27 @@ def _check_locks_connected(inst: Instance) -> None:
                 f"{len(parts)} pieces ({pieces}); fix the lock file or unlock those practices"
             )
             raise PlanError(msg)
+
+
+def _check_sites_keepable(inst: Instance) -> None:
+    """Refuse locks that split a building when practices of one building must share a group.
+
+    Practices over the band stand alone whatever the rule, so only the others count.
+    """
+    lock_of = {i: k for k, group in enumerate(inst.locked) for i in group}
+    for site in inst.sites:
+        movable = [i for i in site if not inst.big[i]]
+        held = {lock_of.get(i) for i in movable}
+        if len(movable) < 2 or len(held) < 2:
+            continue
+        names = ", ".join(f"{inst.names[i].title()} ({inst.codes[i]})" for i in movable)
+        locks = sorted(
+            inst.locked_ids[k] if k < len(inst.locked_ids) else str(k) for k in held if k is not None
+        )
+        rest = " and leaves others open" if None in held else ""
+        msg = (
+            f"the building of {names} in CCG {inst.ccg} must stay in one group (keep_sites), but the "
+            f"lock puts its practices in {' and '.join(locks)}{rest}: lock them together, or stop "
+            "keeping buildings together"
+        )
+        raise PlanError(msg)

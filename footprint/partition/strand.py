@@ -560,7 +560,8 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     >>> from footprint.load import read_practices, select_ccgs
     >>> from footprint.graph import graph_from_practices
     >>> graph = graph_from_practices(select_ccgs(read_practices(), ["00Q"]))
-    >>> report = strands(graph, proposal=["P81046"], options=SolveOptions(processes=1))
+    >>> proposal = ["P81058", "P81125", "P81683", "P81694"]  # four neighbours of Blackburn, 32,523
+    >>> report = strands(graph, proposal=proposal, options=SolveOptions(processes=1))
     >>> report.ccgs["00Q"].stranded
     ()
     """

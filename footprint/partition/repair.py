@@ -217,8 +217,8 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
     >>> practices = select_ccgs(read_practices(), ["00Q"])
     >>> graph = graph_from_practices(practices)
     >>> fixed = repair_plan(graph, plan_from_practices(practices), options=SolveOptions(processes=1))
-    >>> fixed.info["repair"]["00Q"]["moves"]
-    0
+    >>> fixed.info["repair"]["00Q"]["moves"]  # two practices cut off from their PCNs move
+    2
     """
     rules = rules or Rules()
     options = options or SolveOptions()

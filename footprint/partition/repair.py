@@ -30,17 +30,28 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import PlanError
-from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, match_current
+from footprint.partition._instance import (
+    Instance,
+    PlanInputs,
+    group_ids,
+    instances_from_graph,
+    match_current,
+    members_of,
+)
 from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, build_model
 from footprint.partition.pairs import pair_builders
 from footprint.partition.solve import CcgResult, check_params, run_stages
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult
+from footprint.partition.warmstart import current_repaired, warm_start
 from footprint.plan import Plan, keep_ids, moved_practices, transfer_distance
 
 __all__ = ["REPAIR_STAGES", "repair_moves", "repair_plan", "repair_stages"]
 
 _BREAKS = ("below", "above")
+#: Deterministic seconds per CCG for repair's first two stages, the errors and the moves
+#: (at most the proof limit); the moves are rarely proven minimal (the gap is reported).
+REPAIR_LIMIT_S = 0.5
 
 
 def add_below(pm: PartitionModel) -> None:
@@ -132,6 +143,36 @@ def _start(inst: Instance) -> list[int]:
         root = min(component)
         for i in component:
             labels[i] = root
+    fixed = {labels[i] for i in range(inst.n) if key[i][0] == "lock" or inst.big[i]}
+    return _merge_small(inst, labels, fixed)
+
+
+def _merge_small(inst: Instance, labels: list[int], fixed: set[int]) -> list[int]:
+    """Merge each group below the floor whole into a neighbouring group, fewest practices first.
+
+    A greedy start for the solver: merges that end in band come first, then those above
+    the ceiling (a warning, not an error); ties go to the smallest group moved, then the
+    least deviation.
+    """
+    labels = list(labels)
+    adjacency = inst.neighbours()
+    for _ in range(inst.n):
+        groups = members_of(labels)
+        small = sorted((len(m), g) for g, m in groups.items() if g not in fixed and inst.status(m) == "below")
+        best = None
+        for _, g in small:
+            members = groups[g]
+            for h in {labels[j] for i in members for j in adjacency[i]} - {g} - fixed:
+                merged = members + groups[h]
+                # Above the ceiling is no error (a warning): prefer merges that end in band.
+                status = inst.status(merged)
+                cost = (status == "below", status == "above", len(members), inst.deviation(merged))
+                if best is None or cost < best[0]:
+                    best = (cost, g, h)
+        if best is None:
+            break
+        _, g, h = best
+        labels = [h if label == g else label for label in labels]
     return labels
 
 
@@ -142,6 +183,27 @@ def _keep_big_partners(inst: Instance) -> Instance:
     return replace(inst, big=[big and inst.current[i] not in shared for i, big in enumerate(inst.big)])
 
 
+def _best_start(inst: Instance, stages: Sequence[str], *, seed: int) -> list[int]:
+    """Return the best start for the first two stages (the errors, then the moves).
+
+    The greedy merge of the existing groups; where it misses the first stage's bound, the
+    best of it, the existing groups recombined and the plan's warm start.
+    """
+    first = REPAIR_STAGES[stages[0]]
+    bound = first.lower_bound(inst, {}) or 0.0
+
+    def cost(labels: list[int]) -> tuple[float, float]:
+        grouping = Grouping(inst, labels)
+        return first.evaluate(grouping), REPAIR_STAGES["moves"].evaluate(grouping)
+
+    best = _start(inst)
+    if cost(best)[0] <= bound:
+        return best
+    recombined = current_repaired(inst, seed=seed)
+    starts = [best, warm_start(inst, seed=seed), *([recombined] if recombined is not None else [])]
+    return min(starts, key=cost)
+
+
 def repair_instance(
     inst: Instance, options: SolveOptions, *, stages: Sequence[str], extra: Iterable[Builder] = ()
 ) -> tuple[dict[str, str], CcgResult]:
@@ -149,7 +211,15 @@ def repair_instance(
     start = time.perf_counter()
     pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
     add_below(pm)
-    labels, results = run_stages(pm, _start(inst), stages, options, registry=REPAIR_STAGES, proof_stages=3)
+    limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
+    labels, results = run_stages(
+        pm,
+        _best_start(inst, stages, seed=options.seed),
+        stages,
+        limited,
+        registry=REPAIR_STAGES,
+        proof_stages=2,
+    )
     ids = group_ids(inst, labels)
     grouping = Grouping(inst, labels)
     result = CcgResult(

@@ -54,6 +54,17 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["alternatives", "--n", "0"], "not a whole number from 1"),
         (["alternatives", "--min-diff", "0"], "not a whole number from 1"),
         (["alternatives", "--ccg", "01F", "--lock", str(DATA / "lock_99F.csv")], "it is for another area"),
+        (["check", "--approved", str(tmp)], "is a folder, not a file"),
+        (["check", "--band", "abc"], "not LOW,HIGH"),
+        (["check", str(tmp / "none.csv")], "does not exist"),
+        (["repair", "--seed", "-5"], "not a whole number from 0"),
+        (["repair", "--apart", str(tmp / "none.csv")], "none.csv"),
+        (["compare", "current"], "compare needs two or more plans"),
+        (["compare", "current", str(tmp / "none.csv")], "does not exist"),
+        (["share", "--year", "1999/00"], "1999/00"),
+        (["share", "--max-km", "0"], "not a distance"),
+        (["import", "--registrations", str(tmp / "none.csv"), "--map", str(tmp / "none.csv")], "none.csv"),
+        (["edit", "--ccg", "99F", "--port", "70000"], "--port"),
         # usage
         (["plan", "--no-such-option"], "unrecognized arguments"),
         (["nonsense"], "invalid choice"),
@@ -69,15 +80,12 @@ def test_bad_option_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys
     (scratch / "a-file.txt").write_text("not a folder\n")
     argv, fragment = _cases(scratch)[case]
     command, rest = argv[0], argv[1:]
-    data = [] if any(a in rest for a in ("--practices", "--boundaries")) else SLICE
+    data = [] if command == "import" or any(a in rest for a in ("--practices", "--boundaries")) else SLICE
     if "--practices" in rest and "--boundaries" not in rest:
         data = ["--boundaries", str(DATA / "ccg_slice.geojson")]
     before = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
-    code = main(
-        [command, *rest, *data, "--no-maps"]
-        if command in ("plan", "alternatives")
-        else [command, *rest, *data]
-    )
+    maps = ["--no-maps"] if command in ("plan", "alternatives", "check", "repair", "share") else []
+    code = main([command, *rest, *data, *maps])
     err = capsys.readouterr().err
     assert code == 2, (argv, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err

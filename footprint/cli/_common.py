@@ -39,6 +39,10 @@ INPUT_SUFFIXES = {
     "boundaries": (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip"),
     "lock": (".csv",),
     "allow_cross": (".csv",),
+    "approved": (".csv",),
+    "apart": (".csv",),
+    "together": (".csv",),
+    "rates": (".csv",),
     "plan": (".csv",),
 }
 #: Options naming folders a command writes into.
@@ -170,6 +174,10 @@ def _what(option: str) -> str:
         "plan": "a plan CSV with columns practice_code,pcn_id",
         "lock": "a plan CSV with columns practice_code,pcn_id",
         "allow_cross": "a CSV with columns practice_code,ccg_code",
+        "approved": "a CSV with columns pcn_id,reason",
+        "apart": "a CSV with columns practice_a,practice_b",
+        "together": "a CSV with columns practice_a,practice_b",
+        "rates": "a CD payment rates CSV (see README, footprint share)",
     }[option]
 
 

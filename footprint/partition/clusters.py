@@ -41,7 +41,7 @@ from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError
 from footprint.partition._instance import Instance, subtree_sizes
 from footprint.partition.model import Forest, add_forest
-from footprint.partition.solve import solver_from_options
+from footprint.partition.solve import STATUS, solver_from_options
 from footprint.partition.stages import StageResult
 from footprint.plan import Plan
 
@@ -58,14 +58,6 @@ logger = logging.getLogger(__name__)
 
 #: The objective stages of a CD arrangement, in order.
 CLUSTER_STAGES = ("clusters", "patient_metres")
-
-_STATUS = {
-    cp_model.OPTIMAL: "OPTIMAL",
-    cp_model.FEASIBLE: "FEASIBLE",
-    cp_model.INFEASIBLE: "INFEASIBLE",
-    cp_model.MODEL_INVALID: "MODEL_INVALID",
-    cp_model.UNKNOWN: "UNKNOWN",
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -532,7 +524,7 @@ def _solve_stage(
     t0 = time.perf_counter()
     status = solver.solve(stage_model)
     seconds = time.perf_counter() - t0
-    name = _STATUS.get(status, str(status))
+    name = STATUS.get(status, str(status))
     if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
         msg = (
             f"PCNs {', '.join(cm.inst.codes[:5])}{' ...' if cm.inst.n > 5 else ''}: no CD arrangement "

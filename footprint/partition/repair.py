@@ -33,15 +33,13 @@ from footprint.errors import PlanError
 from footprint.partition._instance import (
     Instance,
     PlanInputs,
-    group_ids,
     instances_from_graph,
     match_current,
     members_of,
 )
-from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, build_model
 from footprint.partition.pairs import pair_builders
-from footprint.partition.solve import CcgResult, check_params, run_stages
+from footprint.partition.solve import CcgResult, ccg_result, check_params, run_stages
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult
 from footprint.partition.warmstart import current_repaired, warm_start
 from footprint.plan import Plan, keep_ids, moved_practices, transfer_distance
@@ -220,20 +218,7 @@ def repair_instance(
         registry=REPAIR_STAGES,
         proof_stages=2,
     )
-    ids = group_ids(inst, labels)
-    grouping = Grouping(inst, labels)
-    result = CcgResult(
-        ccg_code=inst.ccg,
-        status="OPTIMAL" if all(s.proven for s in results) else "FEASIBLE",
-        stages=tuple(results),
-        seconds=time.perf_counter() - start,
-        groups=len(ids),
-        out_of_band=sum(s != "in_band" for s in grouping.statuses),
-        exempt=sum(s.startswith("exempt_") for s in grouping.statuses),
-        split_sites=int(STAGE_REGISTRY["split_sites"].evaluate(grouping)),
-        explanations=explain_groups(inst, labels, ids, results[0]),
-    )
-    return {code: ids[labels[i]] for i, code in enumerate(inst.codes)}, result
+    return ccg_result(inst, labels, results, start=start)
 
 
 def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's

@@ -43,7 +43,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {
+STATUS = {
     cp_model.OPTIMAL: "OPTIMAL",
     cp_model.FEASIBLE: "FEASIBLE",
     cp_model.INFEASIBLE: "INFEASIBLE",
@@ -328,7 +328,7 @@ def _solve_stage(
     t0 = time.perf_counter()
     status = solver.solve(stage_model)
     seconds = time.perf_counter() - t0
-    name = _STATUS.get(status, str(status))
+    name = STATUS.get(status, str(status))
     if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
         msg = (
             f"CCG {pm.inst.ccg}: no plan meets the hard rules (CP-SAT says {name} at stage {stage.name}); "
@@ -557,6 +557,13 @@ def solve_instance(
             stages[0].value,
             stages[0].bound,
         )
+    return ccg_result(inst, labels, stages, start=start)
+
+
+def ccg_result(
+    inst: Instance, labels: Sequence[int], stages: Sequence[StageResult], *, start: float
+) -> tuple[dict[str, str], CcgResult]:
+    """Name one CCG's groups ``<CCG>-<nn>`` and report how it was planned (started at ``start``)."""
     ids = group_ids(inst, labels)
     grouping = Grouping(inst, labels)
     result = CcgResult(

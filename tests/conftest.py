@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from footprint.graph import WITHIN_CCG, ccg_subgraph, graph_from_practices
 from footprint.load import CRS, read_boundaries, read_practices
 
 DATA = Path(__file__).parent / "data"
+#: Debian's Chromium and its driver, for the browser tests (installed by .ci/run).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: Seconds a browser test waits for a page or a condition, unless it says.
+WAIT_S = 20
 SLICE_CCGS = ("01F", "99F", "99G")
 
 #: Origin of the hand-drawn grids: a field near Leicester, well inside England.
@@ -120,3 +126,47 @@ def assert_graph_invariants(graph: nx.Graph, practices: pd.DataFrame) -> None:
         assert (kind in WITHIN_CCG) == same, (a, b, kind)
     for ccg in practices["ccg_code"].unique():
         assert nx.is_connected(ccg_subgraph(graph, ccg)), ccg
+
+
+def headless_chromium(user_data_dir: Path, *, window: str, wait_s: float = WAIT_S):
+    """Start Debian's Chromium headless for a test, its network closed but for loopback.
+
+    Skips the test when Chromium or its driver is missing. The caller quits the driver.
+    """
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--proxy-server=http://127.0.0.1:9",  # nothing listens there: only loopback (never proxied) answers
+        f"--user-data-dir={user_data_dir}",
+        f"--window-size={window}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER))  # a path given: Selenium Manager is skipped
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(wait_s)
+    return driver
+
+
+def wait_for(driver, script: str, *args: object, wait_s: float = WAIT_S) -> object:
+    """Return the first truthy result of ``script`` within ``wait_s`` seconds."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        result = driver.execute_script(script, *args)
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for: {script}")

@@ -6,6 +6,7 @@ pointed at them so that it never downloads a browser or driver.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -20,9 +21,8 @@ from footprint.load import select_ccgs
 from footprint.places import read_places
 from footprint.plan import Plan, plan_from_practices
 from footprint.render import CAVEAT, MapOptions, write_maps
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from tests.conftest import CHROMEDRIVER, CHROMIUM, headless_chromium
+from tests.conftest import wait_for as wait_for_in
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
@@ -86,44 +86,15 @@ def proposed(slice_practices, slice_graph, slice_boundaries, tmp_path_factory) -
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--proxy-server=http://127.0.0.1:9",  # nothing listens there: no request can leave
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER))  # a path given: Selenium Manager is skipped
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(WAIT_S)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), window="1280,900", wait_s=WAIT_S)
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
     yield driver
     driver.quit()
 
 
-def wait_for(driver, script: str, *args: object) -> object:
-    """Return the first truthy result of ``script`` within :data:`WAIT_S` seconds."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        result = driver.execute_script(script, *args)
-        if result:
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for: {script}")
+#: The shared wait, with this module's limit.
+wait_for = functools.partial(wait_for_in, wait_s=WAIT_S)
 
 
 def open_page(driver, path: Path, fragment: str = "") -> None:

@@ -30,7 +30,7 @@ from footprint.edit import (
 from footprint.evaluate import FINDING_COLUMNS
 from footprint.load import select_ccgs
 from footprint.plan import Plan, plan_from_practices, read_plan
-from tests.conftest import DATA
+from tests.conftest import DATA, WAIT_S, headless_chromium, wait_for
 
 CCG = "99F"
 SLICE_DATA = ["--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
@@ -540,10 +540,6 @@ def test_cli_refuses_a_port_in_use(capsys, tmp_path, monkeypatch):
 # The page in headless Chromium, against a real server
 # --------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WAIT_S = 20
-
 
 @pytest.fixture
 def server(ccg, tmp_path) -> Iterator[tuple[str, EditSession]]:
@@ -573,42 +569,9 @@ def server(ccg, tmp_path) -> Iterator[tuple[str, EditSession]]:
 
 @pytest.fixture
 def browser(tmp_path) -> Iterator:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--proxy-server=http://127.0.0.1:9",  # nothing listens there: only loopback (never proxied) answers
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_S)
+    driver = headless_chromium(tmp_path / "chromium", window="1400,900")
     yield driver
     driver.quit()
-
-
-def wait_for(driver, script: str, *args: object) -> object:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        result = driver.execute_script(script, *args)
-        if result:
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for: {script}")
 
 
 def test_browser_moves_a_practice_by_clicking_and_saves(browser, server):

@@ -212,6 +212,24 @@ def data_options() -> Parser:
     return shared
 
 
+def add_plan_argument(parser: argparse.ArgumentParser, *, verb: str) -> None:
+    """Add the optional ``PLAN.csv`` argument (default: the current PCNs of the practices file)."""
+    parser.add_argument(
+        "plan",
+        metavar="PLAN.csv",
+        nargs="?",
+        type=Path,
+        help=f"plan to {verb}, given before --ccg (default: the current PCNs of the practices file)",
+    )
+
+
+def add_approved_option(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--approved FILE``: groups a commissioner approved as exceptions to the band."""
+    group.add_argument(
+        "--approved", type=Path, metavar="FILE", help="CSV pcn_id,reason: groups approved as exceptions"
+    )
+
+
 def add_band_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """Add the band rule's options (band, rural waiver, big practices); return their group."""
     defaults = Rules()

@@ -13,8 +13,10 @@ import pandas as pd
 from footprint._io import atomic_write
 from footprint.cli._common import (
     Inputs,
+    add_approved_option,
     add_band_options,
     add_map_options,
+    add_plan_argument,
     add_solver_options,
     check_rural,
     load_inputs,
@@ -41,18 +43,10 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="check a plan: broken rules (exit 1), warnings, and practices stranded",
     )
-    parser.add_argument(
-        "plan",
-        metavar="PLAN.csv",
-        nargs="?",
-        type=Path,
-        help="plan to check, given before --ccg (default: the current PCNs of the practices file)",
-    )
+    add_plan_argument(parser, verb="check")
     rule = add_band_options(parser)
     rule.add_argument("--lock", type=Path, metavar="PLAN.csv", help="agreed groups (closed to joiners)")
-    rule.add_argument(
-        "--approved", type=Path, metavar="FILE", help="CSV pcn_id,reason: groups approved as exceptions"
-    )
+    add_approved_option(rule)
     rule.add_argument(
         "--allow-cross",
         type=Path,

@@ -13,7 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from footprint.cli._common import (
+    add_approved_option,
     add_band_options,
+    add_plan_argument,
     check_rural,
     load_inputs,
     out_dir,
@@ -39,18 +41,10 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="what-if editor: move practices on the map in a browser and see at once whether the plan holds",
     )
-    parser.add_argument(
-        "plan",
-        metavar="PLAN.csv",
-        nargs="?",
-        type=Path,
-        help="plan to start from, given before --ccg (default: the current PCNs of the practices file)",
-    )
+    add_plan_argument(parser, verb="start from")
     rule = add_band_options(parser)
     rule.add_argument("--lock", type=Path, metavar="PLAN.csv", help="agreed groups, locked at the start")
-    rule.add_argument(
-        "--approved", type=Path, metavar="FILE", help="CSV pcn_id,reason: groups approved as exceptions"
-    )
+    add_approved_option(rule)
     web = parser.add_argument_group("server")
     web.add_argument(
         "--port",

@@ -12,7 +12,14 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
-from footprint.cli._common import add_band_options, load, progress_bar, provenance, rules_from_args
+from footprint.cli._common import (
+    add_band_options,
+    add_plan_argument,
+    load,
+    progress_bar,
+    provenance,
+    rules_from_args,
+)
 from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import FAR_KM, check_plan, group_problems, group_table
@@ -30,13 +37,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="write offline interactive maps (one per CCG), printable PCN pages and an index",
     )
-    parser.add_argument(
-        "plan",
-        metavar="PLAN.csv",
-        nargs="?",
-        type=Path,
-        help="plan to draw, given before --ccg (default: the current PCNs of the practices file)",
-    )
+    add_plan_argument(parser, verb="draw")
     parser.add_argument("--maps", metavar="DIR", type=Path, help="folder for the HTML (default: maps/)")
     parser.add_argument(
         "--tiles",

@@ -11,7 +11,9 @@ from pathlib import Path
 from footprint._io import atomic_write
 from footprint.cli._common import (
     Inputs,
+    add_approved_option,
     add_map_options,
+    add_plan_argument,
     add_rule_options,
     add_solver_options,
     check_rural,
@@ -58,22 +60,14 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="repair a plan (default: the current PCNs): no error left, fewest practices moved",
     )
-    parser.add_argument(
-        "plan",
-        metavar="PLAN.csv",
-        nargs="?",
-        type=Path,
-        help="plan to repair, given before --ccg (default: the current PCNs of the practices file)",
-    )
+    add_plan_argument(parser, verb="repair")
     add_rule_options(parser, stay_close=False)
     parser.add_argument(
         "--split-large",
         action="store_true",
         help="also bring PCNs above the ceiling into band where possible",
     )
-    parser.add_argument(
-        "--approved", type=Path, metavar="FILE", help="CSV pcn_id,reason: groups approved as exceptions"
-    )
+    add_approved_option(parser)
     add_pair_options(parser)
     add_solver_options(parser)
     add_map_options(parser)

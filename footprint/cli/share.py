@@ -16,6 +16,7 @@ from footprint._io import atomic_write
 from footprint.cli._common import (
     MAX_KM,
     MAX_PATIENTS,
+    add_plan_argument,
     cli_words,
     kilometres,
     load,
@@ -52,13 +53,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="which neighbouring PCNs could share a clinical director: candidates and the optimal pairing",
     )
-    parser.add_argument(
-        "plan",
-        metavar="PLAN.csv",
-        nargs="?",
-        type=Path,
-        help="plan to analyse, given before --ccg (default: the current PCNs of the practices file)",
-    )
+    add_plan_argument(parser, verb="analyse")
     defaults = ShareOptions()
     limits = parser.add_argument_group("limits")
     limits.add_argument(

@@ -106,3 +106,27 @@ def test_an_unreachable_scheduler_is_one_line(grid3, build):
     graph = build(practices, boundaries)
     with pytest.raises(PlanError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         alternative_plans(graph, n=2, min_diff=2, options=OPTIONS, scheduler="tcp://127.0.0.1:9")
+
+
+def test_recombination_leaves_groups_sharing_a_split_building_alone(tmp_path, build):
+    """A1 -- A2/S1 -- A3 -- A4 -- A5, S1 in A2's building but in another group: those two groups stay."""
+    import numpy as np
+
+    from footprint.config import Rules
+    from footprint.partition._instance import PlanInputs, instances_from_graph
+    from footprint.partition.warmstart import recombine_pair
+
+    rows = grid_rows([[15_000] * 5], ccg="LIN")
+    rows.append(dict(rows[1], practice_code="S1", practice_name="Shared", list_size=15_000))
+    practices = read_practices(write_practices(tmp_path / "p.csv", rows))
+    graph = build(practices, read_boundaries(write_boxes(tmp_path / "b.gpkg", {"LIN": (0, 0, 5, 1)})))
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs())
+    group = {"A1": 0, "A2": 0, "S1": 1, "A3": 1, "A4": 2, "A5": 2}
+    labels = [group[code] for code in inst.codes]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        step = recombine_pair(inst, labels, rng)
+        if step is not None:
+            assert [step[i] for i, c in enumerate(inst.codes) if group[c] in (0, 1)] == [
+                labels[i] for i, c in enumerate(inst.codes) if group[c] in (0, 1)
+            ]

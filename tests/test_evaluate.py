@@ -180,3 +180,15 @@ def test_compare_two_known_plans():
     assert differences.index.tolist() == ["C"]
     assert differences.loc["C"].tolist() == ["2", "x", "2|1"]
     assert plan_differences({"a": a, "renamed": Plan({"A": "q", "B": "q", "C": "r", "D": "r"})}).empty
+
+
+def test_plan_summary_lists_far_flung_practices():
+    from footprint.evaluate import plan_summary
+
+    graph = path_graph({"A": 20_000, "B": 20_000, "C": 5_000})
+    graph.nodes["C"]["x"] = 45_000.0  # 45 km east of A, in A's group
+    plan = Plan({"A": "p", "C": "p", "B": "q"})
+    far = plan_summary(plan, graph, far_km=20)["england"]["far_flung"]
+    # Centre of p: (20k * 0 + 5k * 45,000) / 25k = 9,000 m; C is 36 km from it, A 9 km.
+    assert far == [{"practice_code": "C", "practice_name": "Practice C", "pcn_id": "p", "km": 36.0}]
+    assert plan_summary(plan, graph, far_km=40)["england"]["far_flung"] == []

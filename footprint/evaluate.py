@@ -375,6 +375,11 @@ def score_plan(
     (2, 1)
     """
     table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules, approved=approved)
+    return _score(plan, graph, table)
+
+
+def _score(plan: Plan, graph: nx.Graph, table: pd.DataFrame) -> PlanScore:
+    """Return the figures of merit of ``plan`` from its group table (see :func:`score_plan`)."""
     out = ~table["in_band"]
     site = nx.Graph((a, b) for a, b, kind in graph.edges(data="type") if kind == "site")
     split = sum(
@@ -420,9 +425,11 @@ def plan_summary(
         ``{"england": {...}, "ccgs": {code: {"name": ..., ...}}}``, plain data for JSON;
         explanations name groups by their ids in ``plan`` (see :func:`footprint.plan.keep_ids`).
     """
-    score = score_plan(plan, graph, rules=rules, rural=rural, approved=approved)
+    table = group_table(
+        plan, practices_from_graph(graph, rural=rural), rules=rules, approved=approved, far_km=far_km
+    )
+    score = _score(plan, graph, table)
     results = dict(plan.info.get("ccgs", {}))
-    table = group_table(plan, practices_from_graph(graph, rural=rural), rules=rules, far_km=far_km)
     far_flung = [
         {
             "practice_code": code,

@@ -40,7 +40,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -110,6 +110,9 @@ ARRANGEMENT_COLUMNS = (
 )
 #: Distance limits of the sensitivity table, km.
 SENSITIVITY_KM = (5.0, 7.5, 10.0, 12.5, 15.0, 17.5, 20.0, 22.5, 25.0, 27.5, 30.0)
+#: Columns of the sensitivity table: ``shared`` counts shared pairs, or clusters with
+#: ``cluster_size`` above 2; ``proven`` says whether that limit's arrangement is proven optimal.
+SENSITIVITY_COLUMNS = ("max_km", "cd_posts", "shared", "mean_km", "proven")
 #: Largest cluster size whose candidates are listed (the number of clusters grows fast).
 MAX_CLUSTER_SIZE = 6
 _YEAR = re.compile(r"^\d{4}/\d{2}$")
@@ -698,23 +701,65 @@ def _total_cost(
 def _sensitivity(
     pcns: nx.Graph, allowed: pd.DataFrame, singles: pd.DataFrame, distances: Sequence[float]
 ) -> pd.DataFrame:
-    """Return the fewest CD posts (and the mean distance) at each distance limit in ``distances``."""
+    """Return the fewest CD posts in pairs (and the mean distance) at each distance limit in ``distances``."""
     cost = singles["cost"].to_dict()
-    patients = int(singles["patients"].sum())
     pair_cost = {(a, b): int(c) for a, b, c in allowed[["pcn_a", "pcn_b", "cost"]].itertuples(index=False)}
     rows = []
     for limit in sorted(distances):
         chosen = optimal_pairs(list(pcns), allowed[allowed["max_km"] <= limit + 1e-9], cost)
-        total = _total_cost(chosen, pair_cost, cost)
         rows.append(
-            {
-                "max_km": float(limit),
-                "cd_posts": len(pcns) - len(chosen),
-                "shared_pairs": len(chosen),
-                "mean_km": round(total / patients / 1000, 3) if patients else 0.0,
-            }
+            _sensitivity_row(
+                limit,
+                len(pcns) - len(chosen),
+                len(chosen),
+                _total_cost(chosen, pair_cost, cost),
+                singles,
+                True,
+            )
         )
-    return pd.DataFrame(rows, columns=["max_km", "cd_posts", "shared_pairs", "mean_km"])
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
+
+
+def _cluster_sensitivity(
+    pcns: nx.Graph,
+    graph: nx.Graph,
+    options: ShareOptions,
+    singles: pd.DataFrame,
+    known: tuple[dict[tuple[str, ...], str], dict[str, Any]],
+) -> pd.DataFrame:
+    """Return the fewest CD posts in clusters (the partition model) at each distance limit.
+
+    ``known`` is the arrangement already solved at ``options.max_km``, reused at that limit.
+    """
+    sites = _Sites.from_graph(pcns, graph)
+    cost = singles["cost"].to_dict()
+    rows = []
+    for limit in sorted(options.sensitivity_km):
+        if options.max_km is not None and abs(limit - options.max_km) < 1e-9:
+            clusters, status = known
+        else:
+            clusters, status = _clusters_from_model(pcns, graph, replace(options, max_km=limit), singles)
+        in_shared = {p for cluster in clusters for p in cluster}
+        total = sum(cost[p] for p in pcns if p not in in_shared) + sum(
+            _figures(cluster, sites, frozenset({base}))["cost"] for cluster, base in clusters.items()
+        )
+        proven = all(v["status"] == "OPTIMAL" for v in status.values())
+        posts = len(pcns) - len(in_shared) + len(clusters)
+        rows.append(_sensitivity_row(limit, posts, len(clusters), total, singles, proven))
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
+
+
+def _sensitivity_row(
+    limit: float, posts: int, shared: int, cost: int, singles: pd.DataFrame, proven: bool
+) -> dict[str, Any]:
+    patients = int(singles["patients"].sum())
+    return {
+        "max_km": float(limit),
+        "cd_posts": posts,
+        "shared": shared,
+        "mean_km": round(cost / patients / 1000, 3) if patients else 0.0,
+        "proven": proven,
+    }
 
 
 def cluster_reach(
@@ -803,7 +848,8 @@ class ShareResult:
     keep_own
         PCN id to why it keeps its own CD.
     sensitivity
-        ``max_km``, ``cd_posts``, ``shared_pairs``, ``mean_km`` at each distance limit.
+        :data:`SENSITIVITY_COLUMNS` at each distance limit: the arrangement (pairs, or
+        clusters of up to ``cluster_size`` by the partition model) re-solved at each.
     names
         PCN id to name (where known).
     notes
@@ -960,8 +1006,8 @@ def _notes(options: ShareOptions, rate: CdRate) -> tuple[str, ...]:
         notes.append(f"the {rate.year} rate is uncertain: {rate.note}")
     if options.cluster_size > 2:
         notes.append(
-            f"the arrangement shares CDs in clusters of up to {options.cluster_size} PCNs; "
-            "the sensitivity table counts pairs only"
+            f"the arrangement and the sensitivity table share CDs in clusters of up to "
+            f"{options.cluster_size} PCNs (the partition model, solved at each distance limit)"
         )
     if options.across_ccgs:
         notes.append("PCNs meeting only across a CCG boundary count as neighbours")
@@ -1013,6 +1059,7 @@ def share_plan(
         tuple(row["pcns"]): row for _, row in pairs.iterrows() if tuple(row["pcns"]) in set(chosen)
     }
     status: dict[str, Any] = {}
+    clusters: dict[tuple[str, ...], str] = {}
     partners = None
     if options.cluster_size > 2:
         clusters, status = _clusters_from_model(pcns, graph, options, singles)
@@ -1030,7 +1077,9 @@ def share_plan(
         singles=singles,
         arrangement=_arrangement(shared, singles, keep_own),
         keep_own=keep_own,
-        sensitivity=_sensitivity(pcns, allowed, singles, options.sensitivity_km),
+        sensitivity=_cluster_sensitivity(pcns, graph, options, singles, (clusters, status))
+        if options.cluster_size > 2
+        else _sensitivity(pcns, allowed, singles, options.sensitivity_km),
         names=dict(names or {}),
         notes=_notes(options, rate),
         status=status,
@@ -1159,9 +1208,12 @@ Limits: {{ summary.options.limits }}. Year {{ summary.rate.year }}.</p>
 distance from each practice to its director's base: {{ summary.arrangement.method }}.</p>
 <h2>Sensitivity to the distance limit</h2>
 {{ svg }}
-<table><tr><th>max km</th><th>CD posts</th><th>shared pairs</th><th>mean km to base</th></tr>
+<table><tr><th>max km</th><th>CD posts</th><th>shared {{ "pairs" if summary.options.cluster_size == 2 else
+"clusters" }}</th><th>mean km to base</th><th>proven</th></tr>
 {% for r in summary.sensitivity %}<tr><td class="n">{{ r.max_km }}</td><td class="n">{{ r.cd_posts }}</td>
-<td class="n">{{ r.shared_pairs }}</td><td class="n">{{ r.mean_km }}</td></tr>{% endfor %}</table>
+<td class="n">{{ r.shared }}</td><td class="n">{{ r.mean_km }}</td>
+<td>{{ "yes" if r.proven else "no: a limit ran out" }}</td></tr>
+{% endfor %}</table>
 <h2>Shared clinical directors</h2>
 {{ table(shared) }}
 <h2>PCNs keeping their own clinical director, and why</h2>

@@ -311,10 +311,26 @@ def test_cli_clusters(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "share"
     code, stdout, _ = run_cli(
-        capsys, "share", *SLICE, "--out", out, "--cluster-size", "3", "--ccg", "99F", "99G"
+        capsys,
+        "share",
+        *SLICE,
+        "--out",
+        out,
+        "--cluster-size",
+        "3",
+        "--ccg",
+        "99F",
+        "99G",
+        "--sensitivity",
+        "20,5,10",
     )
     assert code == 0 and "optimal arrangement (proven)" in stdout
     summary = json.loads((out / "summary.json").read_text())
+    # The sensitivity table re-solves the clusters at each limit, in order; 10 km is the arrangement.
+    table = summary["sensitivity"]
+    assert [r["max_km"] for r in table] == [5.0, 10.0, 20.0] and all(r["proven"] for r in table)
+    assert table[1]["cd_posts"] == summary["arrangement"]["cd_posts"]
+    assert "shared clusters</th>" in (out / "report.html").read_text()
     assert summary["arrangement"]["proven"] and "clusters of up to 3" in summary["arrangement"]["method"]
     assert (out / "clusters.csv").exists()
     with (out / "arrangement.csv").open() as fh:
@@ -344,6 +360,8 @@ def test_cli_clusters(capsys, tmp_path, monkeypatch):
         (("--year", "2031/32"), "footprint: error: no CD payment rate for --year 2031/32: known years are"),
         (("--base", "F81999"), "footprint: error: --base practice(s) F81999 (not a practice of the plan)"),
         (("--cluster-size", "9"), "footprint: error: --cluster-size 9 must lie between 2"),
+        (("--sensitivity", "5,0"), "argument --sensitivity: '0' is not a distance from 0.1 to 1,000 km"),
+        (("--sensitivity", ""), "argument --sensitivity: '' is not a distance from 0.1 to 1,000 km"),
     ],
 )
 def test_cli_bad_options_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -498,6 +516,33 @@ def test_share_clusters_match_brute_force(seed):
             assert rows["patients"].iloc[0] <= 90_000 and rows["max_km"].iloc[0] <= 12 + 1e-9
         else:
             assert rows["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cluster_sensitivity_matches_brute_force(seed):
+    g, plan = random_case(seed)
+    options = ShareOptions(max_km=12, cluster_size=3, sensitivity_km=(6.0, 12.0, 30.0))
+    result = share_plan(plan, g, options=options)
+    pcns = pcn_graph(plan, g)
+    for p, members in pcns.nodes(data="members"):
+        pcns.nodes[p]["bases"] = tuple(members)
+        pcns.nodes[p]["alone_cost"] = int(result.singles.loc[p, "cost"])
+    table = result.sensitivity.set_index("max_km")
+    for km in (6.0, 12.0, 30.0):
+        posts, _ = brute_force_clusters(pcns, cluster_reach(pcns, g, max_km=km), (3, None, None))
+        assert table.loc[km, "cd_posts"] == posts and table.loc[km, "proven"]
+    # The limit of the arrangement itself is the arrangement's own count.
+    assert table.loc[12.0, "cd_posts"] == result.cd_posts
+    assert list(table["cd_posts"]) == sorted(table["cd_posts"], reverse=True)
+    assert "sensitivity table share CDs in clusters of up to 3" in " ".join(result.notes)
+
+
+def test_pair_sensitivity_counts_pairs():
+    g, plan = random_case(0)
+    result = share_plan(plan, g, options=ShareOptions(max_km=12, sensitivity_km=(12.0,)))
+    row = result.sensitivity.iloc[0]
+    assert row["cd_posts"] == result.cd_posts and row["shared"] == len(result.arrangement) - result.cd_posts
+    assert row["proven"]
 
 
 def test_cluster_groups_errors():

@@ -82,6 +82,14 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         metavar="S",
         help="share CDs in connected clusters of up to S PCNs (default %(default)s: pairs)",
     )
+    limits.add_argument(
+        "--sensitivity",
+        type=distances,
+        default=defaults.sensitivity_km,
+        metavar="KM,...",
+        help="distance limits of the sensitivity table (default 5 to 30 km by 2.5; with --cluster-size "
+        "above 2 each is a proven cluster arrangement, so fewer limits run faster)",
+    )
     limits.add_argument("--base", metavar="CODE,...", help="practices named as CD bases")
     limits.add_argument(
         "--across-ccgs", action="store_true", help="PCNs meeting across a CCG boundary are neighbours too"
@@ -100,6 +108,13 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
+def distances(text: str) -> tuple[float, ...]:
+    """Parse ``--sensitivity``: comma-separated distances, each as ``--max-km`` (one-line error if not)."""
+    return tuple(sorted({kilometres(part) for part in text.split(",") if part.strip()})) or (
+        kilometres(text),
+    )
+
+
 def options_from_args(args: argparse.Namespace) -> ShareOptions:
     """Return the :class:`ShareOptions` the command's options ask for (bad ones: one-line error)."""
     try:
@@ -111,6 +126,7 @@ def options_from_args(args: argparse.Namespace) -> ShareOptions:
             bases=tuple(c for c in (args.base or "").split(",") if c.strip()),
             across_ccgs=args.across_ccgs,
             year=args.year,
+            sensitivity_km=args.sensitivity,
         )
     except DataError as exc:
         raise DataError(cli_words(str(exc), _FLAGS)) from None

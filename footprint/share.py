@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Any
@@ -726,10 +726,12 @@ def _cluster_sensitivity(
     options: ShareOptions,
     singles: pd.DataFrame,
     known: tuple[dict[tuple[str, ...], str], dict[str, Any]],
+    progress: Callable[[str], None] | None,
 ) -> pd.DataFrame:
     """Return the fewest CD posts in clusters (the partition model) at each distance limit.
 
-    ``known`` is the arrangement already solved at ``options.max_km``, reused at that limit.
+    ``known`` is the arrangement already solved at ``options.max_km``, reused at that limit;
+    ``progress`` is called with each limit solved.
     """
     sites = _Sites.from_graph(pcns, graph)
     cost = singles["cost"].to_dict()
@@ -746,6 +748,8 @@ def _cluster_sensitivity(
         proven = all(v["status"] == "OPTIMAL" for v in status.values())
         posts = len(pcns) - len(in_shared) + len(clusters)
         rows.append(_sensitivity_row(limit, posts, len(clusters), total, singles, proven))
+        if progress is not None:
+            progress(f"{limit:g} km")
     return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
 
 
@@ -1021,6 +1025,7 @@ def share_plan(
     options: ShareOptions | None = None,
     rates: str | os.PathLike[str] | Mapping[str, CdRate] | None = None,
     names: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ShareResult:
     """Find which neighbouring PCNs could share a clinical director, and the best arrangement.
 
@@ -1036,6 +1041,10 @@ def share_plan(
         A rates file or table of :class:`CdRate` by year (default: the shipped file).
     names
         PCN id to name, for the arrangement table.
+    progress
+        With clusters of more than two PCNs, called with the name of each step solved (the
+        arrangement, then each distance limit of the sensitivity table): ``1 +
+        len(options.sensitivity_km)`` calls.
 
     Returns
     -------
@@ -1063,6 +1072,8 @@ def share_plan(
     partners = None
     if options.cluster_size > 2:
         clusters, status = _clusters_from_model(pcns, graph, options, singles)
+        if progress is not None:
+            progress("arrangement")
         shared = _cluster_figures(clusters, pcns, graph, rate)
         partners = _partners(candidates)
     in_shared = {p for c in shared for p in c}
@@ -1077,7 +1088,7 @@ def share_plan(
         singles=singles,
         arrangement=_arrangement(shared, singles, keep_own),
         keep_own=keep_own,
-        sensitivity=_cluster_sensitivity(pcns, graph, options, singles, (clusters, status))
+        sensitivity=_cluster_sensitivity(pcns, graph, options, singles, (clusters, status), progress)
         if options.cluster_size > 2
         else _sensitivity(pcns, allowed, singles, options.sensitivity_km),
         names=dict(names or {}),

@@ -522,7 +522,9 @@ def test_share_clusters_match_brute_force(seed):
 def test_cluster_sensitivity_matches_brute_force(seed):
     g, plan = random_case(seed)
     options = ShareOptions(max_km=12, cluster_size=3, sensitivity_km=(6.0, 12.0, 30.0))
-    result = share_plan(plan, g, options=options)
+    steps: list[str] = []
+    result = share_plan(plan, g, options=options, progress=steps.append)
+    assert steps == ["arrangement", "6 km", "12 km", "30 km"]
     pcns = pcn_graph(plan, g)
     for p, members in pcns.nodes(data="members"):
         pcns.nodes[p]["bases"] = tuple(members)

@@ -21,6 +21,7 @@ from footprint.cli._common import (
     kilometres,
     load,
     out_dir,
+    progress_bar,
     provenance,
     whole_number,
 )
@@ -237,7 +238,17 @@ def run(args: argparse.Namespace) -> int:
     if args.plan is None and "pcn_name" in practices.columns:
         names = practices.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
     try:
-        result = share_plan(kept, graph, options=options, rates=args.rates, names=names)
+        # Clusters are solved once for the arrangement and once per sensitivity limit: show them.
+        steps = 1 + len(options.sensitivity_km)
+        with progress_bar("share", unit="step", total=steps if options.cluster_size > 2 else 0) as update:
+            result = share_plan(
+                kept,
+                graph,
+                options=options,
+                rates=args.rates,
+                names=names,
+                progress=lambda s: update(postfix=s),
+            )
     except DataError as exc:
         raise DataError(cli_words(str(exc), _FLAGS)) from None
     _print_summary(result, title)

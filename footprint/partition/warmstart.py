@@ -65,31 +65,33 @@ def group_cost(rules: Rules, list_size: int, *, practices: int, rural: bool, app
     return cost
 
 
+#: List sizes up to which a group's cost is read from a table (:func:`_closing_table`).
+def _table_size(rules: Rules) -> int:
+    return 10_000 * (rules.band.high // 10_000 + 4)
+
+
 @lru_cache(maxsize=8)
-def _cost_table(rules: Rules, rural: bool, size: int) -> np.ndarray:
-    """Return :func:`group_cost` of a free group of every list size ``0 .. size - 1``.
+def _closing_table(rules: Rules, rural: bool) -> list[float]:
+    """Return :func:`group_cost` less :data:`GROUP_BONUS` of a free group of every list size in the table.
 
     A group the tree partitioner forms is never a big practice standing alone (those
     are fixed units), so it is costed as a group of several practices.
     """
-    return np.array([group_cost(rules, s, practices=2, rural=rural) for s in range(size)])
+    return [group_cost(rules, s, practices=2, rural=rural) - GROUP_BONUS for s in range(_table_size(rules))]
+
+
+def _closing_cost(rules: Rules, table: Sequence[float], exact: float, rural: bool) -> float:
+    """Return the cost of closing a free group of list size ``exact``, less :data:`GROUP_BONUS`."""
+    size = round(exact)
+    if size < len(table):
+        return table[size]
+    return group_cost(rules, size, practices=2, rural=rural) - GROUP_BONUS  # rare: past the table
 
 
 @lru_cache(maxsize=65_536)
 def _piece_cost(rules: Rules, list_size: int, practices: int, rural: bool) -> float:
     """Return :func:`group_cost` (cached: one practice, or several, is all that matters)."""
     return group_cost(rules, list_size, practices=practices, rural=rural)
-
-
-def _closing_costs(rules: Rules, exact: np.ndarray, rural: bool) -> np.ndarray:
-    """Return :func:`group_cost` of groups of list sizes ``exact`` (a vectorised table look-up)."""
-    table = _cost_table(rules, rural, 10_000 * (rules.band.high // 10_000 + 4))
-    sizes = np.rint(exact).astype(np.int64)
-    inside = sizes < len(table)
-    costs = table[np.where(inside, sizes, 0)]
-    for s in np.unique(sizes[~inside]):  # rare: an open group past the table
-        costs[sizes == s] = group_cost(rules, int(s), practices=2, rural=rural)
-    return costs
 
 
 def units_of(inst: Instance, *, sites: bool = True) -> tuple[list[int], set[int]]:
@@ -270,10 +272,16 @@ def _warm_start(
     label = {u: u for u in sizes}
     for part in nx.connected_components(free):
         sub = free.subgraph(part)
+        shortest = sorted((a, b, d["km"]) for a, b, d in sub.edges(data=True))
         best: tuple[float, dict[int, int]] | None = None
         for t in range(trees if len(part) > 2 else 1):
-            edges = [(a, b, d["km"] if t == 0 else rng.random()) for a, b, d in sorted(sub.edges(data=True))]
-            cost, groups = cut_tree(_minimum_tree(sub, edges), sizes, rural, inst.rules)
+            edges = shortest
+            if t > 0:  # random weights, drawn edge by edge in order
+                edges = [
+                    (a, b, w)
+                    for (a, b, _), w in zip(shortest, rng.random(len(shortest)).tolist(), strict=True)
+                ]
+            cost, groups = cut_tree(_minimum_tree(part, edges), sizes, rural, inst.rules)
             if best is None or cost < best[0]:
                 best = (cost, groups)
         assert best is not None
@@ -361,14 +369,14 @@ def _recombine(
             failures[g] = failures.get(g, 0) + 1
 
 
-def _minimum_tree(nodes: Iterable[int], edges: Sequence[tuple[int, int, float]]) -> nx.Graph:
-    """Return the minimum spanning forest of weighted ``edges`` over ``nodes`` (Kruskal).
+def _minimum_tree(nodes: Iterable[int], edges: Sequence[tuple[int, int, float]]) -> dict[int, list[int]]:
+    """Return the minimum spanning forest of weighted ``edges`` over ``nodes`` (Kruskal), as adjacency.
 
-    As networkx's ``minimum_spanning_tree`` builds it (nodes in the order given, edges in
-    order of weight), without its dispatch overhead, which dominates on small areas.
+    Nodes in the order given and each node's neighbours in order of the edges' weight, as
+    networkx's ``minimum_spanning_tree`` would build the graph, without its overhead, which
+    dominates on small areas.
     """
-    tree = nx.Graph()
-    tree.add_nodes_from(nodes)
+    tree: dict[int, list[int]] = {u: [] for u in nodes}
     root = {u: u for u in tree}
 
     def find(u: int) -> int:
@@ -381,33 +389,43 @@ def _minimum_tree(nodes: Iterable[int], edges: Sequence[tuple[int, int, float]])
         ra, rb = find(a), find(b)
         if ra != rb:
             root[ra] = rb
-            tree.add_edge(a, b)
+            tree[a].append(b)
+            tree[b].append(a)
     return tree
 
 
-def _join(
-    cost: np.ndarray, exact: np.ndarray, child: np.ndarray, child_exact: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the open group of a unit absorbing a child's open group (a min-plus convolution).
+def _postorder(tree: Mapping[int, Iterable[int]], root: int) -> tuple[dict[int, int], list[int]]:
+    """Return each unit's parent and the units in depth-first postorder from ``root``.
 
-    ``join[s]`` is the least of ``cost[s - s2] + child[s2]`` over child states ``s2``;
-    groups past the top of the grid are never worth forming and are dropped. Returns the
-    joined costs, the child state each came from and the joined exact list sizes.
+    Neighbours are visited in the tree's order, as networkx's ``dfs_postorder_nodes`` does.
     """
-    steps = len(cost)
-    shifts = np.flatnonzero(np.isfinite(child))
-    source = np.arange(steps)[None, :] - shifts[:, None]
-    valid = source >= 0
-    source = np.where(valid, source, 0)
-    candidates = np.where(valid, cost[source] + child[shifts][:, None], np.inf)
-    pick = np.argmin(candidates, axis=0)
-    columns = np.arange(steps)
-    join_from = shifts[pick]
-    return candidates[pick, columns], join_from, exact[source[pick, columns]] + child_exact[join_from]
+    parent: dict[int, int] = {root: root}
+    order: list[int] = []
+    stack = [(root, iter(tree[root]))]
+    while stack:
+        v, children = stack[-1]
+        for c in children:
+            if c not in parent:
+                parent[c] = v
+                stack.append((c, iter(tree[c])))
+                break
+        else:
+            stack.pop()
+            order.append(v)
+    del parent[root]
+    return parent, order
+
+
+#: The open groups of a unit's subtree by grid step: (least cost of the closed groups,
+#: the open group's exact list size); only reachable steps are kept.
+_States = dict[int, tuple[float, float]]
 
 
 def cut_tree(
-    tree: nx.Graph, sizes: Mapping[int, int], rural: Mapping[int, bool], rules: Rules
+    tree: Mapping[int, Iterable[int]] | nx.Graph,
+    sizes: Mapping[int, int],
+    rural: Mapping[int, bool],
+    rules: Rules,
 ) -> tuple[float, dict[int, int]]:
     """Cut a tree of units into subtrees of least total :func:`group_cost`.
 
@@ -415,50 +433,74 @@ def cut_tree(
     group still open at a unit; each child's open group is either closed (the edge cut)
     or joined. A group is rural when all its units are; each group formed earns
     :data:`GROUP_BONUS`, so of cuts alike under the band rule the one with the most groups
-    wins. Returns the cost and a group label (a unit) per unit.
+    wins. Ties go to the smallest state, and to a cut over a join. ``tree`` is a
+    networkx graph or an adjacency mapping (unit to neighbouring units). Returns the cost
+    and a group label (a unit) per unit.
+
+    Only the states a subtree can reach are kept (sparse), which on England's trees is
+    several times faster than dense arrays over the whole grid.
     """
     top = max(rules.band.high + rules.band.low // 2, max(sizes.values()) + _GRID)
     steps = top // _GRID + 1
-
-    def closing(exact: np.ndarray, is_rural: bool) -> np.ndarray:
-        # Less a bonus per group: of cuts alike under the band rule, the most groups win.
-        return _closing_costs(rules, exact, is_rural) - GROUP_BONUS
-
+    tables = (_closing_table(rules, False), _closing_table(rules, True))
     root = min(tree)
-    parent = {v: u for u, v in nx.dfs_edges(tree, root)}
-    best: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    records: dict[int, list[tuple[int, np.ndarray, int]]] = {}
+    parent, order = _postorder(tree, root)
+    best: dict[int, _States] = {}
+    records: dict[int, list[tuple[int, dict[int, int], int]]] = {}
     rural_open: dict[int, bool] = {}
-    for v in nx.dfs_postorder_nodes(tree, root):
-        # cost[s]: least cost of closed groups when the open group has s grid steps;
-        # exact[s]: that open group's exact list size (the grid only indexes states).
-        cost = np.full(steps, np.inf)
-        exact = np.zeros(steps)
-        cost[round(sizes[v] / _GRID)] = 0.0
-        exact[round(sizes[v] / _GRID)] = sizes[v]
+    for v in order:
+        # states[s]: least cost of closed groups when the open group has s grid steps, and
+        # that open group's exact list size (the grid only indexes states).
+        states: _States = {round(sizes[v] / _GRID): (0.0, float(sizes[v]))}
         is_rural = rural[v]
         records[v] = []
-        for c in (c for c in tree[v] if parent.get(c) == v):
-            child, child_exact = best.pop(c)
-            closed = child + closing(child_exact, rural_open[c])
-            cut_state = int(np.argmin(closed))
-            cut = cost + closed[cut_state]
-            join, join_from, join_exact = _join(cost, exact, child, child_exact)
-            take_join = join < cut
-            records[v].append((c, np.where(take_join, join_from, -1), cut_state))
-            cost = np.where(take_join, join, cut)
-            exact = np.where(take_join, join_exact, exact)
-            is_rural = is_rural and rural_open[c]
-        best[v] = (cost, exact)
+        for c in tree[v]:
+            if parent.get(c) != v:
+                continue
+            child = sorted(best.pop(c).items())
+            c_rural = rural_open[c]
+            table = tables[c_rural]
+            # Close the child's open group (the edge cut): its cheapest state.
+            cut_state, closed = -1, float("inf")
+            for s2, (cost2, exact2) in child:
+                value = cost2 + _closing_cost(rules, table, exact2, c_rural)
+                if value < closed:
+                    cut_state, closed = s2, value
+            # Or join it to this unit's open group (a min-plus convolution; groups past the
+            # top of the grid are never worth forming).
+            joined: dict[int, tuple[float, int, float]] = {}
+            for s2, (cost2, exact2) in child:
+                for s1, (cost1, exact1) in states.items():
+                    s = s1 + s2
+                    if s >= steps:
+                        continue
+                    value = cost1 + cost2
+                    old = joined.get(s)
+                    if old is None or value < old[0]:
+                        joined[s] = (value, s2, exact1 + exact2)
+            after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in states.items()}
+            join_from: dict[int, int] = {}
+            for s, (value, s2, exact) in joined.items():
+                cut = after.get(s)
+                if cut is None or value < cut[0]:
+                    after[s] = (value, exact)
+                    join_from[s] = s2
+            records[v].append((c, join_from, cut_state))
+            states = after
+            is_rural = is_rural and c_rural
+        best[v] = states
         rural_open[v] = is_rural
-    cost, exact = best[root]
-    final = cost + closing(exact, rural_open[root])
-    state = int(np.argmin(final))
-    return float(final[state]), _walk_back(root, state, records)
+    table = tables[rural_open[root]]
+    state, final = -1, float("inf")
+    for s, (cost, exact) in sorted(best[root].items()):
+        value = cost + _closing_cost(rules, table, exact, rural_open[root])
+        if value < final:
+            state, final = s, value
+    return final, _walk_back(root, state, records)
 
 
 def _walk_back(
-    root: int, state: int, records: Mapping[int, list[tuple[int, np.ndarray, int]]]
+    root: int, state: int, records: Mapping[int, list[tuple[int, dict[int, int], int]]]
 ) -> dict[int, int]:
     """Walk the programme's records back down the tree: undo each child's merge in reverse order."""
     groups: dict[int, int] = {}
@@ -467,7 +509,7 @@ def _walk_back(
         v, s, label = stack.pop()
         groups[v] = label
         for c, join_from, cut_state in reversed(records[v]):
-            s2 = int(join_from[s])
+            s2 = join_from.get(s, -1)
             if s2 < 0:
                 stack.append((c, cut_state, c))
             else:

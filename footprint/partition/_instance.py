@@ -113,6 +113,66 @@ class Instance:
         """Return how many patients a group lies outside the band (:meth:`Rules.deviation`)."""
         return self.rules.deviation(sum(self.sizes[i] for i in members))
 
+    def restrict(self, keep: Iterable[int]) -> Instance:
+        """Return the instance of the practices ``keep`` alone, renumbered ``0 ..`` in index order.
+
+        Practice ``k`` of the result is ``sorted(keep)[k]`` here. Every per-practice field
+        is restricted to ``keep``; only edges (and bridges) between kept practices remain,
+        and only buildings with two or more kept practices. A locked group must be kept
+        whole or not at all (with its approval and PCN id).
+
+        Raises
+        ------
+        ValueError
+            If ``keep`` names an index out of range or cuts a locked group.
+
+        Examples
+        --------
+        >>> from footprint.config import Rules
+        >>> inst = Instance("X", ["A", "B", "C"], ["a", "b", "c"], [10, 20, 30], np.zeros((3, 2)),
+        ...                 [(0, 1), (1, 2)], {}, [], [False] * 3, [False] * 3, [[0]], None, Rules(),
+        ...                 [True], ["p"])
+        >>> part = inst.restrict([0, 2])
+        >>> part.codes, part.edges, part.locked, part.locked_ids
+        (['A', 'C'], [], [[0]], ['p'])
+        """
+        kept = sorted(set(keep))
+        if kept and not 0 <= kept[0] <= kept[-1] < self.n:
+            msg = f"restrict: indices must lie in 0..{self.n - 1} (the practices of {self.ccg}), not {kept}"
+            raise ValueError(msg)
+        new = {i: k for k, i in enumerate(kept)}
+        locks = []
+        for k, group in enumerate(self.locked):
+            inside = [i for i in group if i in new]
+            if not inside:
+                continue
+            if len(inside) < len(group):
+                pcn = self.locked_ids[k] if k < len(self.locked_ids) else str(k)
+                msg = (
+                    f"restrict: the practices kept cut locked group {pcn} of {self.ccg}; "
+                    "keep it whole or not at all"
+                )
+                raise ValueError(msg)
+            locks.append(k)
+        sites = [[new[i] for i in site if i in new] for site in self.sites]
+        return Instance(
+            ccg=self.ccg,
+            codes=[self.codes[i] for i in kept],
+            names=[self.names[i] for i in kept],
+            sizes=[self.sizes[i] for i in kept],
+            xy=self.xy[kept] if kept else self.xy[:0],
+            edges=[(new[i], new[j]) for i, j in self.edges if i in new and j in new],
+            bridges={(new[i], new[j]): km for (i, j), km in self.bridges.items() if i in new and j in new},
+            sites=[site for site in sites if len(site) > 1],
+            big=[self.big[i] for i in kept],
+            rural=[self.rural[i] for i in kept],
+            locked=[[new[i] for i in self.locked[k]] for k in locks],
+            current=None if self.current is None else [self.current[i] for i in kept],
+            rules=self.rules,
+            approved=[k < len(self.approved) and self.approved[k] for k in locks] if self.approved else [],
+            locked_ids=[self.locked_ids[k] for k in locks if k < len(self.locked_ids)],
+        )
+
     @cached_property
     def distance(self) -> np.ndarray:
         """Return straight-line distances between practices, in units of 100 m."""

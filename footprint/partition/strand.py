@@ -7,15 +7,25 @@ such best completion leaves it in a group out of band and not exempt, **at risk*
 some do. The agreed groups **strand** practices when this least number is higher than
 the CCG's least number with no group agreed (:attr:`CcgStranding.rise`).
 
+Agreed groups are locked and closed to joiners, so a completion is a grouping of the open
+practices alone, each group connected among them: the open practices are split into the
+connected pieces they form (a practice over the band stands alone and splits them too), and
+each piece is judged on its own model; the least numbers add up, and the agreed groups' own
+breaks are counted apart. This is exact, and most pieces are a practice or a few.
+
 Per practice the question is a minimisation (stranded: its indicator is 1 in every best
 completion) or a maximisation (at risk: 1 in some) under stage 1 fixed at its optimum;
 the work is cut by first finding one completion with the fewest practices in such groups
-and testing only its practices (the candidates), a set at a time.
+and testing only its practices (the candidates), a set at a time. The smallest change that
+frees the stranded practices lets agreed groups release and admit practices: its model holds
+only the agreed groups next to the stranded practices' pieces and the open pieces they touch.
+A computation can be abandoned from another thread (:class:`Cancel`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +36,7 @@ from ortools.sat.python import cp_model
 
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
-from footprint.errors import DataError, PlanError
+from footprint.errors import DataError, FootprintError, PlanError
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph, members_of
 from footprint.partition.model import PartitionModel, add_hints, build_model
 from footprint.partition.pairs import check_locks
@@ -35,7 +45,17 @@ from footprint.partition.stages import StageResult
 from footprint.partition.warmstart import warm_start
 from footprint.plan import Plan
 
-__all__ = ["CcgStranding", "Change", "Stranding", "least_out_of_band", "strand_instance", "strands"]
+__all__ = [
+    "Cancel",
+    "CancelledError",
+    "CcgStranding",
+    "Change",
+    "Stranding",
+    "judged_instances",
+    "least_out_of_band",
+    "strand_instance",
+    "strands",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +211,71 @@ def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int],
     return labels, result, pm
 
 
+class CancelledError(FootprintError, RuntimeError):
+    """A stranding computation was abandoned through its :class:`Cancel` (a newer question superseded it)."""
+
+
+class Cancel:
+    """A flag that abandons a stranding computation from another thread.
+
+    :func:`strands` checks it between solves and stops a running CP-SAT search at once
+    (``stop_search``); the computation then raises :class:`CancelledError`.
+
+    Examples
+    --------
+    >>> cancel = Cancel()
+    >>> cancel.is_set()
+    False
+    >>> cancel.set()
+    >>> cancel.check()
+    Traceback (most recent call last):
+    ...
+    footprint.partition.strand.CancelledError: the stranding computation was cancelled
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._solvers: list[cp_model.CpSolver] = []
+
+    def set(self) -> None:
+        """Abandon the computation: stop any search under way; the next check raises."""
+        with self._lock:
+            self._set = True
+            running = list(self._solvers)
+        for solver in running:
+            solver.stop_search()
+
+    def is_set(self) -> bool:
+        """Return whether the computation was abandoned."""
+        return self._set
+
+    def check(self) -> None:
+        """Raise :class:`CancelledError` if the computation was abandoned."""
+        if self._set:
+            msg = "the stranding computation was cancelled"
+            raise CancelledError(msg)
+
+    def solve(self, solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolverStatus:
+        """Return ``solver.solve(model)``'s status, the search stoppable by :meth:`set`.
+
+        Raises
+        ------
+        CancelledError
+            If the computation was abandoned before or during the search.
+        """
+        with self._lock:
+            self.check()
+            self._solvers.append(solver)
+        try:
+            status = solver.solve(model)
+        finally:
+            with self._lock:
+                self._solvers.remove(solver)
+        self.check()  # a stopped search's answer is not to be read as the problem's
+        return status
+
+
 def _solve(
     pm: PartitionModel,
     objective: cp_model.LinearExprT,
@@ -198,6 +283,7 @@ def _solve(
     options: SolveOptions,
     *,
     maximise: bool = False,
+    cancel: Cancel | None = None,
 ) -> tuple[str, list[int] | None, cp_model.CpSolver]:
     """Optimise ``objective`` on a clone of ``pm.model`` from the hint ``labels``."""
     model = pm.model.clone()
@@ -208,7 +294,7 @@ def _solve(
     else:
         model.minimize(objective)
     solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
-    status = solver.solve(model)
+    status = (cancel or Cancel()).solve(solver, model)
     if status == cp_model.OPTIMAL:
         return "OPTIMAL", pm.labels(solver), solver
     if status == cp_model.FEASIBLE:
@@ -216,17 +302,24 @@ def _solve(
     return "UNKNOWN" if status == cp_model.UNKNOWN else "INFEASIBLE", None, solver
 
 
-def _locked_breaks(inst: Instance) -> int:
-    """Return how many agreed groups are out of band and not exempt (they count in stage 1 too)."""
-    return sum(inst.status(group) in _BREAKS for group in inst.locked)
+def _locked_breaks(inst: Instance, groups: Iterable[int] | None = None) -> int:
+    """Return how many agreed groups (default all) are out of band and not exempt (counted in stage 1 too)."""
+    chosen = range(len(inst.locked)) if groups is None else groups
+    return sum(inst.status(inst.locked[k]) in _BREAKS for k in chosen)
 
 
 def _classify(
-    pm: PartitionModel, labels: list[int], free: list[int], options: SolveOptions
+    pm: PartitionModel,
+    labels: list[int],
+    free: list[int],
+    options: SolveOptions,
+    *,
+    cancel: Cancel | None = None,
 ) -> tuple[list[int], set[int], set[int], bool]:
     """Return one completion with the fewest practices in bad groups, the stranded, the at risk, proven."""
     bad = pm.parts["bad"]
-    status, best, solver = _solve(pm, sum(bad[i] for i in free), labels, options)
+    solve = partial(_solve, pm, options=options, cancel=cancel)
+    status, best, solver = solve(sum(bad[i] for i in free), labels)
     if best is None:
         return labels, set(), set(), False
     proven = status == "OPTIMAL"
@@ -234,7 +327,7 @@ def _classify(
     # Stranded: the candidates bad in every best completion (minimise their count until none leaves).
     stranded = set(risky)
     while stranded:
-        status, found, solver = _solve(pm, sum(bad[i] for i in stranded), best, options)
+        status, found, solver = solve(sum(bad[i] for i in stranded), best)
         if found is None:
             proven = False
             break
@@ -246,7 +339,7 @@ def _classify(
     # At risk: bad in some best completion (maximise the count of those not yet seen bad).
     unseen = [i for i in free if i not in risky and not pm.inst.big[i]]
     while unseen:
-        status, found, solver = _solve(pm, sum(bad[i] for i in unseen), best, options, maximise=True)
+        status, found, solver = solve(sum(bad[i] for i in unseen), best, maximise=True)
         if found is None:
             proven = False
             break
@@ -257,6 +350,67 @@ def _classify(
         risky |= hit
         unseen = [i for i in unseen if i not in hit]
     return best, stranded, risky - stranded, proven
+
+
+# --------------------------------------------------------------------------------------
+# The open practices, piece by piece
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One connected piece of the open practices, judged on its own (practice indices of the CCG)."""
+
+    members: tuple[int, ...]
+    #: Each member's group in one best completion of the piece, named by its smallest member.
+    group_of: Mapping[int, int]
+    least: StageResult
+    stranded: frozenset[int]
+    at_risk: frozenset[int]
+    proven: bool
+
+
+def _open_pieces(inst: Instance, agreed: set[int]) -> list[list[int]]:
+    """Return the connected pieces of the open practices that may group (not agreed, not standing alone).
+
+    Agreed groups take no joiners and a practice over the band stands alone, so every group
+    a completion forms lies within one piece, and the pieces are completed independently.
+    """
+    movable = [i for i in range(inst.n) if i not in agreed and not inst.big[i]]
+    graph = nx.Graph()
+    graph.add_nodes_from(movable)
+    graph.add_edges_from((i, j) for i, j in inst.edges if i in graph and j in graph)
+    return sorted(sorted(piece) for piece in nx.connected_components(graph))
+
+
+def _judge_piece(inst: Instance, members: list[int], options: SolveOptions, cancel: Cancel) -> _Piece:
+    """Judge one piece of open practices: its least number of bad groups, who is stranded or at risk."""
+    cancel.check()
+    if len(members) == 1:
+        # A practice with no open neighbour is its own group: stranded exactly when that breaks the band.
+        (i,) = members
+        bad = inst.status([i]) in _BREAKS
+        least = StageResult("out_of_band", float(bad), float(bad), "OPTIMAL", 0.0)
+        return _Piece((i,), {i: i}, least, frozenset({i} if bad else ()), frozenset(), True)
+    part = inst.restrict(members)
+    labels, least, pm = least_out_of_band(part, options)
+    stranded: set[int] = set()
+    at_risk: set[int] = set()
+    proven = least.proven
+    if least.value > 0:
+        labels, stranded, at_risk, classified = _classify(
+            pm, labels, list(range(part.n)), options, cancel=cancel
+        )
+        proven = proven and classified
+    group_of = {members[k]: members[group[0]] for group in members_of(labels).values() for k in group}
+    return _Piece(
+        tuple(members),
+        group_of,
+        least,
+        frozenset(members[k] for k in stranded),
+        frozenset(members[k] for k in at_risk),
+        proven,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -277,17 +431,84 @@ def _around(inst: Instance, stranded: set[int], agreed: set[int]) -> tuple[set[i
     return near, {i for i in admissible if not inst.big[i]}
 
 
+def _change_scope(
+    inst: Instance, near: set[int], admissible: set[int], pieces: Sequence[_Piece], total: int
+) -> tuple[list[int], int]:
+    """Return the practices a change of the ``near`` agreed groups can affect, and their budget.
+
+    They are the near groups' members and every open piece that touches them or holds an
+    admissible practice (a released member may join an open group next to it). Every other
+    piece and agreed group is untouched, its groups as good as the best completion makes
+    them: the budget of groups out of band among the practices returned is ``total`` less
+    theirs.
+    """
+    reach = {i for k in near for i in inst.locked[k]}
+    adjacency = inst.neighbours()
+    touched = reach | admissible | {j for i in reach for j in adjacency[i]}
+    scope = set(reach)
+    outside = 0.0
+    for piece in pieces:
+        if touched.intersection(piece.members):
+            scope.update(piece.members)
+        else:
+            outside += piece.least.value
+    far = [k for k in range(len(inst.locked)) if k not in near]
+    return sorted(scope), total - round(outside) - _locked_breaks(inst, far)
+
+
 def _smallest_change(
-    inst: Instance, stranded: set[int], total: int, options: SolveOptions
+    inst: Instance,
+    stranded: set[int],
+    total: int,
+    options: SolveOptions,
+    *,
+    labels: Sequence[int] | None = None,
+    pieces: Sequence[_Piece] | None = None,
+    cancel: Cancel | None = None,
 ) -> tuple[Change, ...] | None:
     """Return the fewest releases and admissions by agreed groups that free ``stranded``, or ``None``.
 
     Agreed groups may release members (who become open, and may not join another agreed
     group) and take in open practices; each counts one. The stranded practices must end
     in no group out of band, and no more groups may break the band than now (``total``).
+
+    Given the ``pieces`` of open practices already judged, the model holds only the agreed
+    groups next to the stranded practices' open pieces and the open pieces those groups or
+    the stranded practices touch (exact: no other practice can be affected); else the
+    whole CCG. ``labels`` (a best completion, a label per practice) hints the search with
+    no change made: CP-SAT repairs that hint far sooner than it finds a change unaided.
     """
     agreed = {i for group in inst.locked for i in group}
     near, admissible = _around(inst, stranded, agreed)
+    if pieces is None:
+        return _change_model(inst, stranded, near, admissible, total, options, labels=labels, cancel=cancel)
+    scope, budget = _change_scope(inst, near, admissible, pieces, total)
+    part = inst.restrict(scope)
+    new = {i: k for k, i in enumerate(scope)}
+    return _change_model(
+        part,
+        {new[s] for s in stranded},
+        set(range(len(part.locked))),  # the near groups, and only they, are kept whole
+        {new[i] for i in admissible},
+        budget,
+        options,
+        labels=None if labels is None else [labels[i] for i in scope],
+        cancel=cancel,
+    )
+
+
+def _change_model(
+    inst: Instance,
+    stranded: set[int],
+    near: set[int],
+    admissible: set[int],
+    total: int,
+    options: SolveOptions,
+    *,
+    labels: Sequence[int] | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[Change, ...] | None:
+    """Solve :func:`_smallest_change`'s model on ``inst``: the ``near`` agreed groups may change."""
     # Only the agreed groups around the stranded practices may change; the rest stay locked.
     moving = sorted(near)
     loose = replace(
@@ -326,10 +547,18 @@ def _smallest_change(
         model.add(bad[s] == 0)  # the stranded practices are freed
     model.add(pm.band.not_exempt_count <= total)  # and no more groups break the band than now
     model.add(pm.forest.ordered_roots == 1)
-    model.minimize(sum(release.values()) + sum(admit.values()))
+    steps = sum(release.values()) + sum(admit.values())
+    if stranded:
+        # Redundant: with no step taken every best completion leaves a stranded practice in
+        # a group out of band, so freeing it takes at least one (the bound proves a one-step change).
+        model.add(steps >= 1)
+    model.minimize(steps)
+    if labels is not None:
+        roots = {core[k]: min(inst.locked[k]) for k in moving}
+        _hint_no_change(pm, labels, roots, [*release.values(), *admit.values()], bad)
     limit = min(options.proof_limit_s, CHANGE_LIMIT_S)
     solver = solver_from_options(options, limit=limit, workers=options.workers)
-    status = solver.solve(model)
+    status = (cancel or Cancel()).solve(solver, model)
     if status == cp_model.UNKNOWN:
         return tuple(
             Change(
@@ -343,7 +572,39 @@ def _smallest_change(
         )
     if status != cp_model.OPTIMAL and status != cp_model.FEASIBLE:
         return None
-    hedge = "" if status == cp_model.OPTIMAL else " (the smallest change found; not proven smallest)"
+    return _changes_read(inst, solver, release, admit, proven=status == cp_model.OPTIMAL)
+
+
+def _hint_no_change(
+    pm: PartitionModel,
+    labels: Sequence[int],
+    roots: Mapping[cp_model.IntVar, int],
+    steps: Iterable[cp_model.IntVar],
+    bad: Mapping[int, cp_model.IntVar],
+) -> None:
+    """Hint the smallest change's model with no change made (each agreed group whole at its ``roots``)."""
+    inst, model = pm.inst, pm.model
+    add_hints(pm, model, labels, centre_roots=False)
+    for var, root in roots.items():
+        model.add_hint(var, root)
+    for var in steps:
+        model.add_hint(var, False)
+    for members in members_of(labels).values():
+        breaks = inst.status(members) in _BREAKS
+        for i in members:
+            model.add_hint(bad[i], breaks)
+
+
+def _changes_read(
+    inst: Instance,
+    solver: cp_model.CpSolver,
+    release: Mapping[tuple[int, int], cp_model.IntVar],
+    admit: Mapping[tuple[int, int], cp_model.IntVar],
+    *,
+    proven: bool,
+) -> tuple[Change, ...]:
+    """Return the releases and admissions of a solution of the smallest change's model."""
+    hedge = "" if proven else " (the smallest change found; not proven smallest)"
     changes = []
     for (k, i), var in sorted(release.items()):
         if solver.value(var):
@@ -412,54 +673,63 @@ def _details(
     return details
 
 
+def _completion_labels(inst: Instance, pieces: Sequence[_Piece]) -> list[int]:
+    """Return a label per practice: agreed groups whole, the pieces' best completions, the rest alone."""
+    labels = list(range(inst.n))
+    for group in inst.locked:
+        for i in group:
+            labels[i] = group[0]
+    for piece in pieces:
+        for i, g in piece.group_of.items():
+            labels[i] = g
+    return labels
+
+
 def strand_instance(
     inst: Instance,
     options: SolveOptions,
     *,
     baseline: StageResult | None = None,
     plain: Instance | None = None,
+    changes: bool = True,
+    cancel: Cancel | None = None,
 ) -> CcgStranding:
     """Judge one CCG: the least numbers with and without the agreed groups, who is stranded or at risk.
 
     ``baseline`` is the CCG's stage-1 result with no group agreed, when already known;
     else it is solved on ``plain`` (the CCG with no group agreed; default ``inst`` unlocked).
+
+    The agreed groups take no joiners, so a completion is a grouping of the open practices
+    within the pieces they fall into between the agreed groups: each piece is judged on its
+    own (most are a practice or a few) and the least numbers add up. With ``changes`` false
+    the smallest change that frees the stranded practices is not sought (``changes`` of the
+    result is empty). ``cancel`` abandons the computation (raising :class:`CancelledError`).
     """
     start = time.perf_counter()
+    cancel = cancel or Cancel()
     if baseline is None:
         plain = plain or replace(inst, locked=[], approved=[], locked_ids=[])
         _, baseline, _ = least_out_of_band(plain, options)
     agreed = {i for group in inst.locked for i in group}
-    free = [i for i in range(inst.n) if i not in agreed]
-    if not [i for i in free if not inst.big[i]]:
+    members = _open_pieces(inst, agreed)
+    if not members:
         zero = StageResult("out_of_band", 0.0, 0.0, "OPTIMAL", 0.0)
         return CcgStranding(inst.ccg, baseline, zero, seconds=time.perf_counter() - start)
-    labels, stage1, pm = least_out_of_band(inst, options)
-    fixed = _locked_breaks(inst)
-    least = replace(stage1, value=stage1.value - fixed, bound=max(0.0, stage1.bound - fixed))
-    stranded: set[int] = set()
-    at_risk: set[int] = set()
-    proven = least.proven
-    if least.value > 0:
-        labels, stranded, at_risk, proven = _classify(pm, labels, free, options)
-        proven = proven and least.proven
-    changes: tuple[Change, ...] = ()
-    if stranded:
-        found = _smallest_change(inst, stranded, round(stage1.value), options)
-        if found is None:
-            groups = members_of(labels)
-            found = tuple(
-                Change(
-                    "exception",
-                    "",
-                    inst.codes[s],
-                    f"no agreed group can release or take in practices to free {inst.codes[s]}: only a "
-                    f"commissioner's exception would (approve its group of "
-                    f"{sum(inst.sizes[j] for j in groups[labels[s]]):,} patients)",
-                )
-                for s in sorted(stranded)
-            )
-        changes = found
-    facts = {"baseline": baseline.value, "least": least.value, "changes": changes}
+    pieces = [_judge_piece(inst, piece, options, cancel) for piece in members]
+    least = StageResult(
+        "out_of_band",
+        sum(p.least.value for p in pieces),
+        sum(p.least.bound for p in pieces),
+        "OPTIMAL" if all(p.least.proven for p in pieces) else "FEASIBLE",
+        sum(p.least.seconds for p in pieces),
+    )
+    stranded = {i for p in pieces for i in p.stranded}
+    at_risk = {i for p in pieces for i in p.at_risk}
+    labels = _completion_labels(inst, pieces)
+    found: tuple[Change, ...] = ()
+    if stranded and changes:
+        found = _freeing_changes(inst, labels, stranded, least, pieces, options, cancel)
+    facts = {"baseline": baseline.value, "least": least.value, "changes": found}
     return CcgStranding(
         ccg_code=inst.ccg,
         baseline=baseline,
@@ -467,16 +737,50 @@ def strand_instance(
         stranded=tuple(sorted(inst.codes[i] for i in stranded)),
         at_risk=tuple(sorted(inst.codes[i] for i in at_risk)),
         completion=_completion_ids(inst, labels, agreed),
-        changes=changes,
-        proven=proven,
+        changes=found,
+        proven=all(p.proven for p in pieces),
         seconds=time.perf_counter() - start,
         details=_details(inst, labels, stranded, at_risk, facts),
     )
 
 
-def _job(item: tuple[Instance, StageResult | None, Instance], *, options: SolveOptions) -> CcgStranding:
+def _freeing_changes(
+    inst: Instance,
+    labels: Sequence[int],
+    stranded: set[int],
+    least: StageResult,
+    pieces: Sequence[_Piece] | None,
+    options: SolveOptions,
+    cancel: Cancel | None,
+) -> tuple[Change, ...]:
+    """Return the smallest change that frees ``stranded``, or a commissioner's exception for each."""
+    total = round(least.value) + _locked_breaks(inst)
+    found = _smallest_change(inst, stranded, total, options, labels=labels, pieces=pieces, cancel=cancel)
+    if found is not None:
+        return found
+    groups = members_of(labels)
+    return tuple(
+        Change(
+            "exception",
+            "",
+            inst.codes[s],
+            f"no agreed group can release or take in practices to free {inst.codes[s]}: only a "
+            f"commissioner's exception would (approve its group of "
+            f"{sum(inst.sizes[j] for j in groups[labels[s]]):,} patients)",
+        )
+        for s in sorted(stranded)
+    )
+
+
+def _job(
+    item: tuple[Instance, StageResult | None, Instance],
+    *,
+    options: SolveOptions,
+    changes: bool = True,
+    cancel: Cancel | None = None,
+) -> CcgStranding:
     inst, baseline, plain = item
-    return strand_instance(inst, options, baseline=baseline, plain=plain)
+    return strand_instance(inst, options, baseline=baseline, plain=plain, changes=changes, cancel=cancel)
 
 
 # --------------------------------------------------------------------------------------
@@ -509,6 +813,25 @@ def _with_proposal(
     return Plan(assignment), ccgs[0]
 
 
+def judged_instances(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> list[tuple[Instance, Instance]]:
+    """Return per CCG the instance :func:`strands` judges (agreed groups locked) and the CCG with none agreed.
+
+    Raises
+    ------
+    PlanError
+        If a lock cannot be honoured (names the group and why).
+    """
+    pairs = []
+    for inst in instances_from_graph(graph, rules, inputs):
+        plain = replace(inst, locked=[], approved=[], locked_ids=[])
+        # An agreed group may hold a practice over the band: the agreement governs, not the rule.
+        agreed = {i for group in inst.locked for i in group}
+        judged = replace(inst, big=[big and i not in agreed for i, big in enumerate(inst.big)])
+        check_locks(judged)
+        pairs.append((judged, plain))
+    return pairs
+
+
 def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     graph: nx.Graph,
     *,
@@ -521,6 +844,8 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     ccgs: Sequence[str] | None = None,
     approved: Iterable[str] = (),
     baselines: Mapping[str, StageResult] | None = None,
+    changes: bool = True,
+    cancel: Cancel | None = None,
 ) -> Stranding:
     """Return who the agreed groups strand: per CCG, the least numbers, stranded and at-risk practices.
 
@@ -542,6 +867,13 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     baselines
         Each CCG's stage-1 result with no group agreed, when already known (e.g. from an
         earlier call's ``ccgs[code].baseline``): saves a solve per CCG.
+    changes
+        Whether to seek the smallest change of the agreed groups that frees the stranded
+        practices (:attr:`CcgStranding.changes`); without it the verdict comes sooner.
+    cancel
+        Abandons the computation when set from another thread (then :class:`CancelledError`
+        is raised); honoured when the CCGs are judged in this process (``processes=1`` or
+        one CCG).
 
     Returns
     -------
@@ -554,6 +886,8 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
         If the proposal is empty or names unknown practices.
     PlanError
         If the proposal spans CCGs, or a lock cannot be honoured (names the group and why).
+    CancelledError
+        If ``cancel`` was set.
 
     Examples
     --------
@@ -575,18 +909,15 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     inputs = PlanInputs(
         rural=frozenset(rural), lock=lock, allow_cross=allow_cross, ccgs=ccgs, approved=frozenset(approved)
     )
-    items = []
-    for inst in instances_from_graph(graph, rules, inputs):
-        plain = replace(inst, locked=[], approved=[], locked_ids=[])
-        # An agreed group may hold a practice over the band: the agreement governs, not the rule.
-        agreed = {i for group in inst.locked for i in group}
-        inst = replace(inst, big=[big and i not in agreed for i, big in enumerate(inst.big)])
-        check_locks(inst)
-        items.append((inst, (baselines or {}).get(inst.ccg), plain))
+    items = [
+        (inst, (baselines or {}).get(inst.ccg), plain)
+        for inst, plain in judged_instances(graph, rules, inputs)
+    ]
     items.sort(key=lambda item: -item[0].n)
-    job = partial(_job, options=options)
     if options.processes == 1 or len(items) == 1:
+        job = partial(_job, options=options, changes=changes, cancel=cancel)
         results = [job(item) for item in items]
     else:
+        job = partial(_job, options=options, changes=changes)
         results = list(imap_unordered(job, items, processes=options.processes))
     return Stranding({r.ccg_code: r for r in sorted(results, key=lambda r: r.ccg_code)}, lock)

@@ -1,0 +1,302 @@
+"""Stranding judged on the open practices alone, piece by piece, against the whole CCG's model.
+
+The agreed groups are locked and closed to joiners, so a completion is a grouping of the
+open practices within the connected pieces they form: ``strand_instance`` judges each
+piece on its own. These tests hold it to the verdict of the whole CCG's model (what
+``strand_instance`` computed before issue 16), on a hand-drawn grid and on the real slice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+from ortools.sat.python import cp_model
+
+from footprint.config import Rules, SolveOptions
+from footprint.edit import agreed_pieces
+from footprint.load import read_boundaries, read_practices, select_ccgs
+from footprint.partition import solve_plan, strands
+from footprint.partition._instance import Instance, PlanInputs
+from footprint.partition.stages import StageResult
+from footprint.partition.strand import (
+    Cancel,
+    CancelledError,
+    _classify,
+    _locked_breaks,
+    _open_pieces,
+    _smallest_change,
+    judged_instances,
+    least_out_of_band,
+    strand_instance,
+)
+from footprint.plan import Plan, plan_from_practices
+from tests.conftest import grid_rows, write_boxes, write_practices
+
+#: Tests solve with one worker, a fixed seed and tiny instances solved to optimality.
+OPTIONS = SolveOptions(workers=1, processes=1, seed=0, time_limit_s=5)
+#: A baseline the comparisons do not look at (it is solved as before, on the whole CCG).
+NO_BASELINE = StageResult("out_of_band", 0.0, 0.0, "OPTIMAL", 0.0)
+
+#: The grid: three agreed groups (bracketed) leave three pieces of open practices.
+GRID = [
+    [12_000, 13_000, 12_000, 20_000, 20_000],
+    [15_000, 20_000, 12_000, 12_000, 20_000],
+    [10_000, 60_000, 12_000, 12_000, 12_000],
+]
+GRID_LOCK = Plan(
+    dict.fromkeys(["A3", "B3", "C3"], "wall")
+    | dict.fromkeys(["B1", "B2"], "left")
+    | dict.fromkeys(["B4", "C4", "C5"], "right")
+)
+RURAL = ("A1", "A2")
+
+
+@pytest.fixture(scope="module")
+def grid_graph(tmp_path_factory):
+    """Fifteen practices 1 km apart in one CCG ``GRD``; three groups agreed (the lock).
+
+    ::
+
+        A1 r12k  A2 r13k [A3 12k] A4 20k   A5 20k         r: rural
+        [B1 15k  B2 20k] [B3 12k] [B4 12k] B5 20k         [..]: agreed groups
+        C1 10k   C2 60k  [C3 12k] [C4 12k  C5 12k]        wall = A3 B3 C3, left = B1 B2,
+                                                          right = B4 C4 C5
+
+    The open practices fall into pieces: {A1, A2} (rural, 25k together: exempt), {C1}
+    (its only open neighbour C2 is over the band and stands alone: C1 is stranded; the
+    left group taking it in frees it) and {A4, A5, B5} (20k each: whichever two pair up,
+    the third is left below, and all three are 60k: each is at risk).
+    """
+    from footprint.graph import graph_from_practices
+
+    path = tmp_path_factory.mktemp("grid")
+    practices = read_practices(write_practices(path / "grid.csv", grid_rows(GRID)))
+    boundaries = read_boundaries(write_boxes(path / "grid.gpkg", {"GRD": (0, 0, 5, 3)}))
+    return graph_from_practices(practices, boundaries, cache_dir=path / "cache")
+
+
+def judged(graph, lock: Plan, ccg: str, *, rural=()) -> Instance:
+    """Return the instance ``strands`` judges for one CCG."""
+    inputs = PlanInputs(rural=frozenset(rural), lock=lock, ccgs=[ccg])
+    ((inst, _),) = judged_instances(graph, Rules(), inputs)
+    return inst
+
+
+def whole_ccg_verdict(inst: Instance) -> tuple:
+    """Return the verdict of the whole CCG's model: least, stranded, at risk, proven, changes.
+
+    As ``strand_instance`` judged before issue 16: every practice of the CCG in one model,
+    the agreed groups locked, their own breaks taken off stage 1.
+    """
+    agreed = {i for group in inst.locked for i in group}
+    free = [i for i in range(inst.n) if i not in agreed]
+    if not [i for i in free if not inst.big[i]]:
+        return 0.0, (), (), True, ()
+    labels, stage1, pm = least_out_of_band(inst, OPTIONS)
+    least = stage1.value - _locked_breaks(inst)
+    stranded: set[int] = set()
+    at_risk: set[int] = set()
+    proven = stage1.proven
+    if least > 0:
+        labels, stranded, at_risk, classified = _classify(pm, labels, free, OPTIONS)
+        proven = proven and classified
+    changes = ()
+    if stranded:
+        changes = _smallest_change(inst, stranded, round(stage1.value), OPTIONS, labels=labels)
+    codes = [inst.codes[i] for i in range(inst.n)]
+    return (
+        least,
+        tuple(sorted(codes[i] for i in stranded)),
+        tuple(sorted(codes[i] for i in at_risk)),
+        proven,
+        changes,
+    )
+
+
+def assert_same_verdict(inst: Instance) -> None:
+    """The open practices judged piece by piece give the whole CCG's verdict."""
+    least, stranded, at_risk, proven, changes = whole_ccg_verdict(inst)
+    result = strand_instance(inst, OPTIONS, baseline=NO_BASELINE)
+    assert (result.least.value, result.stranded, result.at_risk) == (least, stranded, at_risk), inst.ccg
+    assert result.proven == proven and result.least.proven
+    # The smallest change: as many steps either way (which of several equal changes may differ).
+    if changes is None:
+        assert all(c.kind == "exception" for c in result.changes)
+    else:
+        assert len(result.changes) == len(changes)
+        assert {c.kind == "exception" for c in result.changes} == {c.kind == "exception" for c in changes}
+    # The completion keeps every agreed group and groups every open practice.
+    agreed = {inst.codes[i] for group in inst.locked for i in group}
+    assert set(result.completion) == set(inst.codes) - agreed
+
+
+# --------------------------------------------------------------------------------------
+# The instance of the open practices
+# --------------------------------------------------------------------------------------
+
+
+def test_restrict_keeps_every_field_consistent(grid_graph):
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    agreed = {i for group in inst.locked for i in group}
+    keep = [i for i in range(inst.n) if i not in agreed]
+    part = inst.restrict(keep)
+    assert part.codes == ["A1", "A2", "A4", "A5", "B5", "C1", "C2"]
+    assert part.sizes == [inst.sizes[i] for i in keep] and part.names == [inst.names[i] for i in keep]
+    assert (part.xy == inst.xy[keep]).all()
+    pairs = {frozenset((part.codes[i], part.codes[j])) for i, j in part.edges}
+    assert pairs == {frozenset(p) for p in (("A1", "A2"), ("A4", "A5"), ("A5", "B5"), ("C1", "C2"))}
+    assert all(i < j for i, j in part.edges)
+    assert part.big == [False] * 6 + [True] and part.rural == [True, True] + [False] * 5
+    assert part.locked == [] and part.approved == [] and part.locked_ids == []
+    assert part.rules is inst.rules and part.current is None and part.ccg == "GRD"
+    # Locked groups come whole, with their ids; a cut one is refused.
+    wall = inst.locked[inst.locked_ids.index("wall")]
+    with_wall = inst.restrict([*keep, *wall])
+    assert with_wall.locked_ids == ["wall"] and [with_wall.codes[i] for i in with_wall.locked[0]] == [
+        "A3",
+        "B3",
+        "C3",
+    ]
+    with pytest.raises(ValueError, match="cut locked group wall of GRD; keep it whole or not at all"):
+        inst.restrict([*keep, wall[0]])
+    with pytest.raises(ValueError, match=r"indices must lie in 0\.\.14"):
+        inst.restrict([15])
+
+
+def test_open_pieces_leave_out_agreed_and_big_practices(grid_graph):
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    agreed = {i for group in inst.locked for i in group}
+    pieces = [[inst.codes[i] for i in piece] for piece in _open_pieces(inst, agreed)]
+    assert sorted(pieces) == [["A1", "A2"], ["A4", "A5", "B5"], ["C1"]]
+
+
+# --------------------------------------------------------------------------------------
+# The same verdict as the whole CCG's model
+# --------------------------------------------------------------------------------------
+
+
+def test_grid_verdict_piece_by_piece(grid_graph):
+    """Three pieces: a rural pair exempt, C1 stranded beside a big practice, a piece at risk."""
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    result = strand_instance(inst, OPTIONS)
+    assert result.least.value == 2 and result.least.proven and result.proven
+    assert result.stranded == ("C1",) and result.at_risk == ("A4", "A5", "B5")
+    assert [(c.kind, c.group, c.practice) for c in result.changes] == [("admit", "left", "C1")]
+    completion = Plan(dict(GRID_LOCK.assignment) | dict(result.completion))
+    assert {"A1", "A2"} in [set(g) for g in completion.groups.values()]  # together, exempt as rural
+    assert {"C2"} in [set(g) for g in completion.groups.values()]  # the big practice alone
+    assert "C1" in result.details and "stranded" in result.details["C1"]
+    assert_same_verdict(inst)
+
+
+def test_grid_verdict_without_the_rural_waiver(grid_graph):
+    """Not rural, A1 and A2 (25k together) are stranded too: every grouping leaves them below."""
+    inst = judged(grid_graph, GRID_LOCK, "GRD")
+    result = strand_instance(inst, OPTIONS)
+    assert result.least.value == 3
+    assert result.stranded == ("A1", "A2", "C1") and result.at_risk == ("A4", "A5", "B5")
+    assert_same_verdict(inst)
+
+
+def test_grid_with_an_approved_group_and_agreed_breaks(grid_graph):
+    """An agreed group out of band counts apart (approved or not); the open pieces are unchanged."""
+    lock = Plan(dict(GRID_LOCK.assignment) | {"A4": "top", "A5": "top", "B5": "top"})  # 60k, above
+    for approved in ((), ("top",)):
+        inputs = PlanInputs(rural=frozenset(RURAL), lock=lock, ccgs=["GRD"], approved=frozenset(approved))
+        ((inst, _),) = judged_instances(grid_graph, Rules(), inputs)
+        assert _locked_breaks(inst) == (0 if approved else 1)
+        result = strand_instance(inst, OPTIONS, baseline=NO_BASELINE)
+        assert (result.least.value, result.stranded, result.at_risk) == (1, ("C1",), ())
+        assert_same_verdict(inst)
+
+
+def _slice_scenarios(slice_practices) -> list[tuple[str, str]]:
+    """Each CCG of the slice with its current PCNs agreed, then with each PCN in turn opened."""
+    scenarios = []
+    for ccg, codes in sorted(slice_practices.groupby("ccg_code").groups.items()):
+        scenarios.append((ccg, ""))
+        pcns = sorted(set(slice_practices.loc[codes, "pcn_code"].dropna()) - {"U"})
+        scenarios += [(ccg, pcn) for pcn in pcns]
+    return scenarios
+
+
+SLICE_SCENARIOS = [
+    ("01F", ""), ("01F", "U09643"), ("01F", "U79408"),
+    ("99F", ""), ("99F", "U27924"), ("99F", "U30335"), ("99F", "U49929"), ("99F", "U84454"),
+    ("99G", ""), ("99G", "U02453"), ("99G", "U04443"), ("99G", "U04545"), ("99G", "U17794"),
+]  # fmt: skip
+
+
+def test_slice_scenarios_are_every_pcn(slice_practices):
+    assert _slice_scenarios(slice_practices) == SLICE_SCENARIOS
+
+
+@pytest.mark.parametrize(("ccg", "opened"), SLICE_SCENARIOS)
+def test_slice_verdict_matches_the_whole_ccg(slice_practices, slice_graph, ccg, opened):
+    """The current PCNs agreed (in pieces where broken), one PCN opened: the same verdict either way."""
+    practices = select_ccgs(slice_practices, [ccg])
+    graph = slice_graph.subgraph(practices.index).copy()
+    plan = plan_from_practices(practices)
+    plan = Plan({c: None if p == opened else p for c, p in plan.assignment.items()})
+    inst = judged(graph, agreed_pieces(plan, graph), ccg)
+    assert_same_verdict(inst)
+
+
+def test_slice_solved_plan_with_practices_opened(slice_practices, slice_graph):
+    """99G planned afresh, then practices opened here and there (two pieces or more)."""
+    practices = select_ccgs(slice_practices, ["99G"])
+    graph = slice_graph.subgraph(practices.index).copy()
+    plan = solve_plan(graph, rules=Rules(stages=("out_of_band",)), options=OPTIONS)
+    codes = sorted(graph.nodes)
+    for opened in (codes[::7], codes[1::4], codes[:6]):
+        trial = Plan({c: None if c in opened else p for c, p in plan.assignment.items()})
+        inst = judged(graph, agreed_pieces(trial, graph), "99G")
+        assert len(_open_pieces(inst, {i for g in inst.locked for i in g})) >= 2 or opened == codes[:6]
+        assert_same_verdict(inst)
+
+
+def test_strands_on_the_slice_says_what_it_said(slice_practices, slice_graph):
+    """Southend's current PCNs agreed: the Rahman Practice is stranded in 99F (issue 10), as before."""
+    current = plan_from_practices(slice_practices).restrict(slice_graph.nodes)
+    report = strands(slice_graph, lock=current, options=OPTIONS)
+    assert report.stranded == ["F81700"] and report.ccgs["99F"].rise == 1
+    without = strands(slice_graph, lock=current, options=OPTIONS, changes=False)
+    assert without.stranded == report.stranded and without.ccgs["99F"].changes == ()
+    assert report.ccgs["99F"].changes
+
+
+# --------------------------------------------------------------------------------------
+# Cancelling
+# --------------------------------------------------------------------------------------
+
+
+def test_a_cancelled_verdict_raises_before_any_solve(grid_graph):
+    cancel = Cancel()
+    cancel.set()
+    assert cancel.is_set()
+    with pytest.raises(CancelledError, match="the stranding computation was cancelled"):
+        strands(grid_graph, lock=GRID_LOCK, rural=RURAL, options=OPTIONS, cancel=cancel)
+
+
+def test_cancel_stops_a_running_search():
+    """A search that would run for a minute stops within a moment of the token being set."""
+    model = cp_model.CpModel()
+    marks = [model.new_int_var(0, 200, f"mark[{k}]") for k in range(12)]  # a Golomb ruler of 12 marks
+    model.add(marks[0] == 0)
+    for a, b in itertools.pairwise(marks):
+        model.add(a < b)
+    diffs = [marks[j] - marks[i] for i in range(12) for j in range(i + 1, 12)]
+    model.add_all_different(diffs)
+    model.minimize(marks[-1])
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = 60
+    solver.parameters.num_workers = 1
+    cancel = Cancel()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.perf_counter()
+    with pytest.raises(CancelledError):
+        cancel.solve(solver, model)
+    assert time.perf_counter() - started < 10

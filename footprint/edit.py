@@ -114,7 +114,10 @@ class Verdict:
 
     ``available`` is false while the partition package has no stranding check, or the
     check failed; then ``message`` says why and the lists are empty. ``pending`` is true
-    while the check is still running (the session answers without waiting for it).
+    while the check is still running (the session answers without waiting for it): with
+    ``available`` false nothing is known yet; with ``available`` true the stranded and
+    at-risk practices are known and only the smallest change that frees the stranded ones
+    is still being sought (``detail["changes_pending"]``).
     ``findings`` are extra rows in the columns of :data:`footprint.evaluate.FINDING_COLUMNS`
     (e.g. each stranded practice).
     """
@@ -226,7 +229,7 @@ class PartitionSeam:
         finally:
             self._ready.set()
 
-    def _strands(self, plan: Plan) -> Any | None:
+    def _strands(self, plan: Plan, **options: Any) -> Any | None:
         strands = self._function("strands")
         if strands is None:
             return None
@@ -234,12 +237,30 @@ class PartitionSeam:
             self._ready.wait(timeout=600)
         baselines = {self.ccg: self._baseline} if self._baseline is not None else None
         lock = agreed_pieces(plan, self.graph)
-        return strands(self.graph, **self._common(strands, lock=lock, ccgs=[self.ccg], baselines=baselines))
+        return strands(
+            self.graph, **self._common(strands, lock=lock, ccgs=[self.ccg], baselines=baselines, **options)
+        )
 
-    def verdict(self, plan: Plan, locked: frozenset[str]) -> Verdict:
-        """Return the stranding verdict from ``footprint.partition.strands`` (unavailable without it)."""
+    def cancel_token(self) -> Any:
+        """Return a token whose ``set()`` abandons the :meth:`verdict` it is passed to (see ``strands``)."""
+        try:
+            from footprint.partition.strand import Cancel
+        except ImportError:  # a partition package that cannot cancel: the token only marks the verdict stale
+            return threading.Event()
+        return Cancel()
+
+    def verdict(
+        self, plan: Plan, locked: frozenset[str], *, changes: bool = True, cancel: Any = None
+    ) -> Verdict:
+        """Return the stranding verdict from ``footprint.partition.strands`` (unavailable without it).
+
+        Without ``changes`` the smallest change that frees the stranded practices is left
+        out, and a verdict with practices stranded is ``pending`` (its first part: who and
+        why). ``cancel`` (from :meth:`cancel_token`) abandons the computation when set; it
+        then raises ``footprint.partition.strand.CancelledError``.
+        """
         del locked  # judged as footprint check does: every group agreed
-        found = self._strands(plan)
+        found = self._strands(plan, changes=changes, cancel=cancel)
         if found is None:
             return Verdict(False, "stranding check unavailable (the partition package has no strands)")
         result = found.ccgs.get(self.ccg)
@@ -248,19 +269,23 @@ class PartitionSeam:
         none_open = "no practice is open: none can be stranded"
         message = result.summary() if plan.open_practices else none_open
         detail = result.to_dict() if hasattr(result, "to_dict") else {}
+        pending = not changes and bool(result.stranded)
+        if pending:
+            message += "; the smallest change that frees them: computing ..."
         return Verdict(
             True,
             message,
+            pending=pending,
             stranded=tuple(result.stranded),
             at_risk=tuple(result.at_risk),
             findings=tuple(tuple(row) for row in found.findings()),
-            detail=detail,
+            detail={**detail, "changes_pending": pending},
         )
 
     def complete(self, plan: Plan, locked: frozenset[str]) -> Plan:
         """Return ``plan`` with every group kept and its open practices placed by one best completion."""
         del locked  # every group is kept, locked or not
-        found = self._strands(plan)
+        found = self._strands(plan, changes=False)
         if found is None:
             raise EditError("complete unavailable: the partition package has no strands", 503)
         completion = found.completion.assignment
@@ -449,6 +474,12 @@ class EditSession:
         self._verdict_cv = threading.Condition()
         self._wanted: tuple[tuple, Plan, frozenset[str]] | None = None
         self._computing: tuple | None = None
+        #: The token that abandons the verdict being computed (set when a newer plan supersedes it).
+        self._token: Any = None
+        accepted = inspect.signature(self.seam.verdict).parameters
+        #: Whether the seam answers in two parts (who is stranded, then the smallest change) and can cancel.
+        self._two_part = "changes" in accepted
+        self._cancellable = "cancel" in accepted and callable(getattr(self.seam, "cancel_token", None))
         self._worker: threading.Thread | None = None
         self._state_cache: tuple[int, dict[str, Any]] | None = None
         self._mutex = threading.RLock()
@@ -772,28 +803,40 @@ class EditSession:
     def verdict(self, *, wait_s: float | EllipsisType | None = ...) -> Verdict:
         """Return the stranding verdict on the plan as it stands (cached for undo and redo).
 
-        The verdict is worked out in a background thread, the newest plan first (a plan
-        already left is not judged). ``wait_s`` is how long to wait for it (default
+        The verdict is worked out in a background thread, the newest plan first: a plan
+        already left is not judged, and the judging of a plan left while it runs is
+        abandoned at once when the seam can cancel. It comes in two parts when the seam
+        gives them: who is stranded or at risk and why, then the smallest change that frees
+        the stranded practices (the first part is returned ``pending`` until the second is
+        known). ``wait_s`` is how long to wait for the whole verdict (default
         :attr:`verdict_wait_s`; ``None``: until known); if it is not known by then, the
-        verdict returned is ``pending``.
+        verdict returned is ``pending``: its first part if known, else nothing yet.
         """
         key = self._key()
         timeout = self.verdict_wait_s if isinstance(wait_s, EllipsisType) else wait_s
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._verdict_cv:
-            while key not in self._verdicts:
+            while (found := self._verdicts.get(key)) is None or found.pending:
                 if self._computing != key and (self._wanted is None or self._wanted[0] != key):
                     self._want(key)
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
+                    if found is not None:
+                        self._verdicts.move_to_end(key)
+                        return found
                     return Verdict(False, "checking whether any open practice is stranded ...", pending=True)
                 self._verdict_cv.wait(timeout=1.0 if left is None else min(left, 1.0))
             self._verdicts.move_to_end(key)
-            return self._verdicts[key]
+            return found
 
     def _want(self, key: tuple) -> None:
-        """Ask the worker to judge the plan as it stands next (the caller holds the condition)."""
+        """Ask the worker to judge the plan as it stands next (the caller holds the condition).
+
+        A verdict under way for another plan is abandoned (its token set).
+        """
         self._wanted = (key, self.plan, self._locked)
+        if self._computing is not None and self._computing != key and self._token is not None:
+            self._token.set()
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._judge_forever, name="stranding", daemon=True)
             self._worker.start()
@@ -806,19 +849,50 @@ class EditSession:
                     self._verdict_cv.wait()
                 key, plan, locked = self._wanted
                 self._wanted, self._computing = None, key
-            found = self._judge(plan, locked)
-            with self._verdict_cv:
+                self._token = self.seam.cancel_token() if self._cancellable else None  # type: ignore[attr-defined]
+                token, known = self._token, self._verdicts.get(key)
+            try:
+                if known is None and self._two_part:
+                    # The first part (who is stranded, and why) first; the smallest change after,
+                    # unless a newer plan is waiting.
+                    known = self._keep(key, self._judge(plan, locked, token, changes=False))
+                    with self._verdict_cv:
+                        if known is None or not known.pending or self._wanted is not None:
+                            continue
+                self._keep(key, self._judge(plan, locked, token, changes=True))
+            finally:
+                with self._verdict_cv:
+                    self._computing = self._token = None
+                    self._verdict_cv.notify_all()
+
+    def _keep(self, key: tuple, found: Verdict | None) -> Verdict | None:
+        """Cache the verdict ``found`` on the plan ``key`` (``None``: abandoned, nothing kept)."""
+        with self._verdict_cv:
+            if found is not None:
                 self._verdicts[key] = found
-                self._computing = None
+                self._verdicts.move_to_end(key)
                 while len(self._verdicts) > _VERDICT_CACHE:
                     self._verdicts.popitem(last=False)
-                self._verdict_cv.notify_all()
+            self._verdict_cv.notify_all()
+        return found
 
-    def _judge(self, plan: Plan, locked: frozenset[str]) -> Verdict:
+    def _judge(self, plan: Plan, locked: frozenset[str], token: Any, *, changes: bool) -> Verdict | None:
+        """Return the seam's verdict, or ``None`` when ``token`` abandoned it."""
         started = time.perf_counter()
+        options: dict[str, Any] = {}
+        if self._two_part:
+            options["changes"] = changes
+        if token is not None:
+            options["cancel"] = token
         try:
-            found = self.seam.verdict(plan, locked)
+            found = self.seam.verdict(plan, locked, **options)
         except FootprintError as exc:
+            if token is not None and token.is_set():
+                logger.info(
+                    "stranding verdict abandoned after %.2f s: a newer plan came",
+                    time.perf_counter() - started,
+                )
+                return None
             found = Verdict(False, f"stranding check failed: {_one_line(str(exc))}")
         except Exception as exc:  # the worker must outlive any one plan
             logger.exception("stranding check failed")
@@ -845,7 +919,7 @@ class EditSession:
             started = time.perf_counter()
             state = self._compute_state()
             state["seconds"] = round(time.perf_counter() - started, 4)
-            if not state["stranding"]["pending"]:
+            if not state["stranding"]["pending"]:  # nor its second part still to come
                 self._state_cache = (self._version, state)
             return state
 

@@ -15,6 +15,7 @@ import pytest
 
 import footprint.partition
 from footprint.cli import main
+from footprint.config import Rules
 from footprint.edit import (
     MOVE_COLUMNS,
     Best,
@@ -289,6 +290,95 @@ def test_verdict_runs_in_the_background_and_is_cached(ccg):
     assert len(seam.calls) == calls
 
 
+def test_a_verdict_in_two_parts_shows_who_first(ccg):
+    """Who is stranded comes first (pending, the state not cached); the smallest change after."""
+    practices, graph = ccg
+    release = threading.Event()
+
+    class TwoPartSeam(FakeSeam):
+        def verdict(self, plan, locked, *, changes=True):  # noqa: ARG002
+            self.calls.append(f"verdict changes={changes}")
+            if not changes:
+                return Verdict(
+                    True, "X stranded; the smallest change: computing ...", pending=True, stranded=("X",)
+                )
+            release.wait(10)
+            return Verdict(True, "X stranded", stranded=("X",), detail={"changes": ["g takes in X"]})
+
+    seam = TwoPartSeam()
+    session = EditSession(plan_from_practices(practices), graph, practices, seam=seam)
+    session.verdict_wait_s = 0.05
+    deadline = time.monotonic() + WAIT_S
+    while not (first := session.verdict(wait_s=0.05)).available and time.monotonic() < deadline:
+        pass
+    assert first.pending and first.stranded == ("X",)
+    state = session.state()
+    assert state["stranding"]["pending"] and state["stranding"]["stranded"] == ["X"]
+    release.set()
+    whole = session.verdict(wait_s=None)
+    assert not whole.pending and whole.detail["changes"] == ["g takes in X"]
+    assert session.state()["stranding"]["changes"] == ["g takes in X"]
+    assert seam.calls == ["verdict changes=False", "verdict changes=True"]
+
+
+def test_a_superseded_verdict_is_abandoned_not_waited_for(ccg):
+    """A verdict still being worked out when the plan changes is cancelled; the new plan's comes at once."""
+    practices, graph = ccg
+    from footprint.partition.strand import Cancel
+
+    class StuckSeam(FakeSeam):
+        """Judges the starting plan for as long as it is let (until cancelled); any other at once."""
+
+        def __init__(self, start: Plan) -> None:
+            super().__init__()
+            self.start = start
+            self.cancelled = threading.Event()
+
+        def cancel_token(self) -> Cancel:
+            return Cancel()
+
+        def verdict(self, plan, locked, *, changes=True, cancel=None):  # noqa: ARG002
+            if plan.assignment == self.start.assignment:
+                while not cancel.is_set():
+                    time.sleep(0.01)
+                self.cancelled.set()
+                cancel.check()
+            return super().verdict(plan, locked)
+
+    start = plan_from_practices(practices)
+    seam = StuckSeam(start)
+    session = EditSession(start, graph, practices, seam=seam)
+    session.verdict_wait_s = 0.05
+    assert session.state()["stranding"]["pending"]
+    code, to = a_move(session)
+    started = time.perf_counter()
+    session.move(code, to)
+    found = session.verdict(wait_s=WAIT_S)
+    assert time.perf_counter() - started < 5 and seam.cancelled.is_set()
+    assert found.available and found.message == "1 open, none stranded"
+    session.undo()  # the abandoned plan was never judged: it is judged again (and sticks again)
+    assert session.verdict(wait_s=0.1).pending
+    session.redo()  # and is abandoned again
+    assert session.verdict(wait_s=WAIT_S).available
+
+
+@pytest.mark.skipif(not HAS_STRANDS, reason="the partition package has no strands yet")
+def test_the_real_verdict_comes_in_two_parts(ccg):
+    """99F's current PCNs: the Rahman Practice stranded first, then the change that frees it."""
+    practices, graph = ccg
+    seam = PartitionSeam(graph, rules=Rules())
+    plan = plan_from_practices(practices)
+    first = seam.verdict(plan, frozenset(), changes=False)
+    assert first.pending and first.available and first.stranded == ("F81700",)
+    assert first.detail["changes_pending"] and first.detail["changes"] == []
+    assert "the smallest change that frees them: computing" in first.message
+    whole = seam.verdict(plan, frozenset())
+    assert not whole.pending and whole.stranded == ("F81700",) and whole.detail["changes"]
+    assert not whole.detail["changes_pending"]
+    session = EditSession(plan, graph, practices, seam=seam)
+    assert session.verdict(wait_s=None).detail["changes"] == whole.detail["changes"]
+
+
 def test_stranding_unavailable_without_the_partition_function(ccg, monkeypatch):
     practices, graph = ccg
     monkeypatch.setattr(PartitionSeam, "_function", staticmethod(lambda _name: None))
@@ -389,6 +479,30 @@ def test_api_moves_and_answers_the_state(client, session):
     ]
     saved = client.post("/save", headers=auth()).json()["saved"]
     assert Path(saved["plan"]).exists() and Path(saved["moves"]).exists()
+
+
+@pytest.mark.skipif(not HAS_STRANDS, reason="the partition package has no strands yet")
+def test_api_repairs_with_the_real_solver(ccg, tmp_path):
+    """99F's current PCNs (the Rahman Practice open and stranded) repaired through the API by repair_plan."""
+    from starlette.testclient import TestClient
+
+    practices, graph = ccg
+    session = EditSession(plan_from_practices(practices), graph, practices, out=tmp_path / "out")
+    hosts, origins = origins_for("127.0.0.1", 8765)
+    app = edit_app(session, token=TOKEN, hosts=hosts, origins=origins)
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        before = client.get("/state", headers=auth()).json()
+        assert before["open"] == ["F81700"] and before["stranding"]["stranded"] == ["F81700"]
+        assert before["errors"] > 0
+        response = client.post("/repair", headers=auth())
+        assert response.status_code == 200, response.text
+        state = response.json()
+    assert state["errors"] == 0 and state["open"] == [] and state["undo"] == "repair"
+    # No group below the floor or in pieces (a group above the ceiling may stay: a warning).
+    assert all(g["status"] != "below" and g["contiguous"] for g in state["groups"])
+    assert state["stranding"]["stranded"] == [] and "no practice is open" in state["stranding"]["message"]
+    moved = {m["practice"] for m in state["moves"]}
+    assert "F81700" in moved and len(moved) <= 3  # the open practice placed, few others moved
 
 
 @pytest.mark.parametrize(

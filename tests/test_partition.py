@@ -590,3 +590,82 @@ def test_compactness_recombination_keeps_the_band_and_lowers_the_spread(slice_gr
         assert all(after[s] <= before[s] for s in DEFAULT_STAGES[:4]), inst.ccg
         plan = Plan({code: str(better[i]) for i, code in enumerate(inst.codes)})
         assert check_plan(plan, slice_graph.subgraph(inst.codes)) == []
+
+
+def _grid_instance(
+    sizes: list[list[int]], *, sites: list[list[int]] | None = None, big: set[int] = frozenset()
+):
+    """An instance of practices on a grid 1 km apart (rook neighbours), row by row."""
+    import numpy as np
+
+    from footprint.partition._instance import Instance
+
+    rows, cols = len(sizes), len(sizes[0])
+    n = rows * cols
+    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
+    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
+    return Instance(
+        ccg="T",
+        codes=[f"P{i}" for i in range(n)],
+        names=[f"P{i}" for i in range(n)],
+        sizes=[s for row in sizes for s in row],
+        xy=np.array([[1000.0 * (i % cols), 1000.0 * (i // cols)] for i in range(n)]),
+        edges=sorted(edges),
+        bridges={},
+        sites=sites or [],
+        big=[i in big for i in range(n)],
+        rural=[False] * n,
+        locked=[],
+        current=None,
+        rules=Rules(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sizes", "sites", "big"),
+    [
+        ([[10_000, 12_000, 9_000], [14_000, 20_000, 8_000], [11_000, 9_000, 13_000]], None, frozenset()),
+        ([[20_000, 15_000, 15_000], [9_000, 30_000, 11_000]], [[1, 4]], frozenset()),
+        ([[20_000, 60_000, 15_000], [25_000, 6_000, 30_000]], None, frozenset({1})),
+    ],
+)
+def test_tiny_ccgs_find_the_models_least_compactness_by_enumeration(sizes, sites, big, monkeypatch):
+    """The enumeration's compactness equals CP-SAT's proven optimum on the model, stage values alike."""
+    from functools import partial
+
+    from footprint.partition import solve
+    from footprint.partition.model import build_model
+    from footprint.partition.solve import ModelOnDemand, run_stages
+    from footprint.partition.warmstart import warm_start
+
+    found = []
+    enumerate_ = solve._least_compactness
+    monkeypatch.setattr(
+        solve, "_least_compactness", lambda *a, **k: found.append(enumerate_(*a, **k)) or found[-1]
+    )
+
+    inst = _grid_instance(sizes, sites=sites, big=big)
+    stages = inst.rules.stages
+    options = SolveOptions(processes=1, time_limit_s=30)
+    build = partial(build_model, inst, stages=stages)
+    start = warm_start(inst, seed=0, target=0)
+    enumerated, by_enumeration = run_stages(ModelOnDemand(inst, build), start, stages, options)
+    assert len(found) == 1 and found[0] is not None  # compactness enumerated, not searched
+    _, by_search = run_stages(build(), start, stages, options)  # a built model: CP-SAT searches
+    assert [(s.name, s.status) for s in by_enumeration] == [(s.name, "OPTIMAL") for s in by_search]
+    assert [s.value for s in by_enumeration] == pytest.approx([s.value for s in by_search])
+    assert all(s.proven for s in by_search)
+    members = {}
+    for i, label in enumerate(enumerated):
+        members.setdefault(label, []).append(i)
+    assert all(len(members[enumerated[i]]) == 1 for i in big)
+
+
+def test_an_enumeration_past_its_budget_gives_way_to_the_model():
+    from footprint.partition.solve import _least_compactness
+
+    inst = _grid_instance([[10_000, 12_000, 9_000], [14_000, 20_000, 8_000], [11_000, 9_000, 13_000]])
+    start = [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert _least_compactness(inst, {}, start, budget=5) is None
+    labels, value, _ = _least_compactness(inst, {}, start)
+    assert value == 0.0 and len(set(labels)) == inst.n  # with nothing fixed, every practice alone

@@ -9,6 +9,7 @@ pool when ``options.processes > 1``.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import time
@@ -426,13 +427,20 @@ def run_stages(
     for k, stage in enumerate(stages):
         if stage in results:
             continue
-        if stage == "compactness" and not options.fast:
+        exact = None
+        if _enumerable(pm, stages[: k + 1], options, registry):
+            # A tiny CCG: every grouping weighed, faster than building and searching the model.
+            exact = _least_compactness(inst, {s: results[s].value for s in stages[:k]}, labels)
+        if stage == "compactness" and not options.fast and exact is None:
             values = partial(stage_values, inst, stages=stages[:k], registry=registry)
             polished = polish(inst, labels, values=values, keep=stages[:k], seed=options.seed)
             labels = polished if pm.holds(polished) else labels
-        value = registry[stage].evaluate(Grouping(inst, labels))
+        value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
         bound = registry[stage].lower_bound(inst, results)
-        if bound is not None and value <= bound and pm.holds(labels):
+        if exact is not None:
+            labels = exact[0]
+            results[stage] = StageResult(stage, exact[1], exact[1], "OPTIMAL", exact[2])
+        elif bound is not None and value <= bound and pm.holds(labels):
             # The start meets a bound no plan can beat: proven without search.
             results[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
         elif k > 0 and pm.holds(labels) and _no_search(stage, inst.n, options):
@@ -469,6 +477,207 @@ def run_stages(
         if value < result.value:
             results[stage] = replace(result, value=value, bound=min(result.bound, value))
     return labels, [results[stage] for stage in stages]
+
+
+#: Stages an enumeration checks per grouping before the compactness stage (see
+#: :func:`_least_compactness`); any other (moves, a repair stage) needs the model.
+_ENUMERABLE = ("out_of_band", "out_of_band_all", "deviation", "split_sites")
+#: Groups an enumeration may weigh before it gives way to the model.
+ENUMERATION_BUDGET = 20_000
+
+
+def _enumerable(
+    pm: PartitionModel | ModelOnDemand,
+    stages: Sequence[str],
+    options: SolveOptions,
+    registry: Mapping[str, Stage],
+) -> bool:
+    """Return whether the last of ``stages``, compactness, may be found by enumeration instead of CP-SAT.
+
+    Only where the model would search it (a CCG of at most ``options.compactness_search``
+    practices, not ``fast``), holds no rule but the builders' own (no extra builders: a
+    :class:`ModelOnDemand`) and every stage before it is one the enumeration checks.
+    """
+    *before, stage = stages
+    return (
+        stage == "compactness"
+        and not options.fast
+        and pm.inst.n <= options.compactness_search
+        and isinstance(pm, ModelOnDemand)
+        and all(s in _ENUMERABLE and registry[s] is STAGE_REGISTRY[s] for s in before)
+        and registry[stage] is STAGE_REGISTRY[stage]
+    )
+
+
+class _OverBudgetError(Exception):
+    """An enumeration weighed more groups than its budget."""
+
+
+class _Enumeration:
+    """Every grouping of a tiny CCG's free practices into connected groups, weighed as the model would.
+
+    Groups are bit masks of practice indices; each group's figures (out of band and not
+    exempt, out of band, patients outside the band, buildings split) and its tree distance
+    are computed once.
+    """
+
+    def __init__(self, inst: Instance, fixed: Mapping[str, float], budget: int) -> None:
+        self.inst, self.budget, self.weighed = inst, budget, 0
+        self.neighbours = [0] * inst.n
+        for i, j in inst.edges:
+            self.neighbours[i] |= 1 << j
+            self.neighbours[j] |= 1 << i
+        sites = [[i for i in site if not inst.big[i]] for site in inst.sites]
+        self.site_masks = [sum(1 << i for i in site) for site in sites if len(site) > 1]
+        # Each stage before compactness is fixed at most at its value (None: not fixed).
+        self.limits = tuple(round(fixed[s]) if s in fixed else None for s in _ENUMERABLE)
+        self._figures: dict[int, tuple[int, int, int, int]] = {}
+        self._distance: dict[int, int] = {}
+        self.best: tuple[float, list[int] | None] = (0.0, None)
+
+    def members(self, mask: int) -> list[int]:
+        """Return the practice indices of a group."""
+        return [i for i in range(self.inst.n) if mask >> i & 1]
+
+    def figures(self, mask: int) -> tuple[int, int, int, int]:
+        """Return a group's out of band and not exempt, out of band, deviation, buildings split (mask)."""
+        if mask not in self._figures:
+            members = self.members(mask)
+            status = self.inst.status(members)
+            split = sum(
+                1 << k for k, site in enumerate(self.site_masks) if mask & site and mask & site != site
+            )
+            self._figures[mask] = (
+                int(status in ("below", "above")),
+                int(status != "in_band"),
+                self.inst.deviation(members),
+                split,
+            )
+        return self._figures[mask]
+
+    def distance(self, mask: int) -> int:
+        """Return a group's least tree distance: list size times shortest path from the best root."""
+        if mask not in self._distance:
+            members, sizes, length = self.members(mask), self.inst.sizes, self.inst.arc_length
+            best = None
+            for root in members:  # Dijkstra within the group from each root
+                reach = {root: 0}
+                heap = [(0, root)]
+                while heap:
+                    d, u = heapq.heappop(heap)
+                    if d > reach[u]:
+                        continue
+                    for v in members:
+                        if self.neighbours[u] >> v & 1 and d + length[u, v] < reach.get(
+                            v, d + length[u, v] + 1
+                        ):
+                            reach[v] = d + length[u, v]
+                            heapq.heappush(heap, (reach[v], v))
+                total = sum(sizes[v] * reach[v] for v in members)
+                best = total if best is None else min(best, total)
+            self._distance[mask] = best or 0
+        return self._distance[mask]
+
+    def connected(self, first: int, free: int, room: float) -> Iterator[int]:
+        """Yield each connected group of ``free`` practices holding ``first``, once.
+
+        A group more than ``room`` patients above the band is dropped with every group
+        grown from it (they lie further above).
+        """
+        sizes, high = self.inst.sizes, self.inst.rules.band.high
+
+        def around(v: int, taken: int) -> list[int]:
+            return [j for j in range(self.inst.n) if (free & self.neighbours[v] & ~taken) >> j & 1]
+
+        stack = [(1 << first, sizes[first], around(first, 1 << first), 1 << first)]
+        while stack:
+            mask, total, frontier, barred = stack.pop()
+            if total - high > room:
+                continue
+            self.weighed += 1
+            if self.weighed > self.budget:
+                raise _OverBudgetError
+            yield mask
+            # Grow by each frontier practice in turn, barring those before it (each group once).
+            for k in range(len(frontier) - 1, -1, -1):
+                v, rest = frontier[k], frontier[k + 1 :]
+                bar = barred | sum(1 << u for u in frontier[: k + 1])
+                grown = mask | 1 << v
+                more = [j for j in around(v, grown | bar) if j not in rest]
+                stack.append((grown, total + sizes[v], rest + more, bar))
+
+    def _fits(self, counts: tuple[int, int, int, int], g_split: int) -> bool:
+        """Return whether figures summed over groups (buildings split as a mask) stay within the limits."""
+        values = (*counts[:3], counts[3].bit_count())
+        within = all(
+            limit is None or value <= limit for value, limit in zip(values, self.limits, strict=True)
+        )
+        return within and not (self.inst.rules.keep_sites and g_split)
+
+    def search(self, free: int, counts: tuple[int, int, int, int], dist: int, chosen: list[int]) -> None:
+        """Complete the grouping ``chosen`` over the ``free`` practices, keeping the least distance found."""
+        if not free:
+            if self.best[1] is None or dist < self.best[0]:
+                self.best = (dist, list(chosen))
+            return
+        first = (free & -free).bit_length() - 1
+        room = float("inf") if self.limits[2] is None else self.limits[2] - counts[2]
+        for mask in self.connected(first, free, room):
+            g = self.figures(mask)
+            summed = (counts[0] + g[0], counts[1] + g[1], counts[2] + g[2], counts[3] | g[3])
+            if not self._fits(summed, g[3]):
+                continue
+            d = dist + self.distance(mask)
+            if d > self.best[0] or (self.best[1] is not None and d >= self.best[0]):
+                continue  # no better than the best found (at first: the start)
+            chosen.append(mask)
+            self.search(free & ~mask, summed, d, chosen)
+            chosen.pop()
+
+
+def _least_compactness(
+    inst: Instance, fixed: Mapping[str, float], start: Sequence[int], *, budget: int = ENUMERATION_BUDGET
+) -> tuple[list[int], float, float] | None:
+    """Return the grouping of least compactness as the model counts it, by enumeration; its value and seconds.
+
+    The model's compactness of a group is its least, over roots, of list size times the
+    shortest path (the model's arc lengths, within the group) to every member: the tree
+    distance of the best forest the model can choose. Every partition of the practices
+    outside the fixed groups into connected groups is weighed, the fixed groups kept,
+    each stage before compactness held at most at its value in ``fixed`` (groups out of
+    band and not exempt, out of band, patients outside the band, buildings split; with
+    ``keep_sites`` no building split), pruned by the best found so far (at first the
+    ``start`` grouping's compactness, which meets ``fixed``). Of groupings alike, the
+    first in the enumeration's order is kept. Returns ``None`` past ``budget`` groups
+    weighed (the model searches instead).
+    """
+    t0 = time.perf_counter()
+    enum = _Enumeration(inst, fixed, budget)
+    fixed_masks = [sum(1 << i for i in group) for group in inst.fixed_groups()]
+    counts, split, dist = (0, 0, 0), 0, 0
+    for mask in fixed_masks:
+        g = enum.figures(mask)
+        counts = (counts[0] + g[0], counts[1] + g[1], counts[2] + g[2])
+        split |= g[3]
+        dist += enum.distance(mask)
+    free = (1 << inst.n) - 1
+    for mask in fixed_masks:
+        free &= ~mask
+    enum.best = (STAGE_REGISTRY["compactness"].evaluate(Grouping(inst, start)), None)
+    try:
+        enum.search(free, (*counts, split), dist, [])
+    except _OverBudgetError:
+        logger.debug("%s: compactness enumeration past %d groups; CP-SAT searches instead", inst.ccg, budget)
+        return None
+    value, groups = enum.best
+    if groups is None:
+        return None
+    labels = [0] * inst.n
+    for mask in [*fixed_masks, *groups]:
+        members = enum.members(mask)
+        for i in members:
+            labels[i] = members[0]
+    return labels, float(value), time.perf_counter() - t0
 
 
 def _no_search(stage: str, practices: int, options: SolveOptions) -> bool:

@@ -356,7 +356,7 @@ def _recombine(
         for _ring in range(1 + failures.get(g, 0) // 4):
             area |= {label[v] for u in set().union(*(groups[h] for h in area)) for v in free[u]}
         merged = set().union(*(groups[h] for h in area))
-        edges = [(a, b, rng.random()) for a, b in sorted(free.subgraph(merged).edges)]
+        edges = [(a, b, rng.random()) for a, b in _induced_edges(free, merged)]
         _, parts = cut_tree(_minimum_tree(merged, edges), sizes, rural, rules)
         new: dict[int, list[int]] = {}
         for u, part in parts.items():
@@ -367,6 +367,23 @@ def _recombine(
             failures.pop(g, None)
         else:
             failures[g] = failures.get(g, 0) + 1
+
+
+def _induced_edges(graph: nx.Graph, nodes: Iterable[int]) -> list[tuple[int, int]]:
+    """Return ``sorted(graph.subgraph(nodes).edges)`` without building the subgraph view.
+
+    Each edge is oriented as the view reports it (the end it visits first comes first),
+    so that the sorted list, and the random weights drawn along it, are the same.
+    """
+    adjacency = graph.adj
+    show = {u for u in nodes if u in adjacency}  # as networkx's show_nodes filter builds it
+    order = show if 2 * len(show) < len(adjacency) else [u for u in adjacency if u in show]
+    seen: set[int] = set()
+    edges = []
+    for u in order:
+        edges.extend((u, v) for v in adjacency[u] if v in show and v not in seen)
+        seen.add(u)
+    return sorted(edges)
 
 
 def _minimum_tree(nodes: Iterable[int], edges: Sequence[tuple[int, int, float]]) -> dict[int, list[int]]:

@@ -257,7 +257,7 @@ class PartitionSeam:
         Without ``changes`` the smallest change that frees the stranded practices is left
         out, and a verdict with practices stranded is ``pending`` (its first part: who and
         why). ``cancel`` (from :meth:`cancel_token`) abandons the computation when set; it
-        then raises ``footprint.partition.strand.CancelledError``.
+        then raises ``footprint.errors.CancelledError``.
         """
         del locked  # judged as footprint check does: every group agreed
         found = self._strands(plan, changes=changes, cancel=cancel)

@@ -8,6 +8,7 @@ The command line turns any of them into a one-line message and a non-zero exit.
 from __future__ import annotations
 
 __all__ = [
+    "CancelledError",
     "DataError",
     "FootprintError",
     "GraphError",
@@ -34,3 +35,7 @@ class GraphError(FootprintError, ValueError):
 
 class InfeasibleError(FootprintError, RuntimeError):
     """The solver could not return any plan under the rules given."""
+
+
+class CancelledError(FootprintError, RuntimeError):
+    """A computation was abandoned through its cancel token (a newer question superseded it)."""

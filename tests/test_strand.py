@@ -17,13 +17,13 @@ from ortools.sat.python import cp_model
 
 from footprint.config import Rules, SolveOptions
 from footprint.edit import agreed_pieces
+from footprint.errors import CancelledError
 from footprint.load import read_boundaries, read_practices, select_ccgs
 from footprint.partition import solve_plan, strands
 from footprint.partition._instance import Instance, PlanInputs
 from footprint.partition.stages import StageResult
 from footprint.partition.strand import (
     Cancel,
-    CancelledError,
     _classify,
     _locked_breaks,
     _open_pieces,

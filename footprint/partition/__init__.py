@@ -21,10 +21,11 @@ from footprint.partition.alternatives import Alternatives, CcgAlternatives, alte
 from footprint.partition.clusters import cluster_groups
 from footprint.partition.repair import repair_moves, repair_plan
 from footprint.partition.solve import CcgResult, StageResult, solve_plan
-from footprint.partition.strand import Stranding, strands
+from footprint.partition.strand import Cancel, Stranding, strands
 
 __all__ = [
     "Alternatives",
+    "Cancel",
     "CcgAlternatives",
     "CcgResult",
     "PlanInputs",

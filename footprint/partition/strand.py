@@ -36,7 +36,7 @@ from ortools.sat.python import cp_model
 
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
-from footprint.errors import DataError, FootprintError, PlanError
+from footprint.errors import CancelledError, DataError, PlanError
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph, members_of
 from footprint.partition.model import PartitionModel, add_hints, build_model
 from footprint.partition.pairs import check_locks
@@ -47,7 +47,6 @@ from footprint.plan import Plan
 
 __all__ = [
     "Cancel",
-    "CancelledError",
     "CcgStranding",
     "Change",
     "Stranding",
@@ -211,10 +210,6 @@ def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int],
     return labels, result, pm
 
 
-class CancelledError(FootprintError, RuntimeError):
-    """A stranding computation was abandoned through its :class:`Cancel` (a newer question superseded it)."""
-
-
 class Cancel:
     """A flag that abandons a stranding computation from another thread.
 
@@ -230,7 +225,7 @@ class Cancel:
     >>> cancel.check()
     Traceback (most recent call last):
     ...
-    footprint.partition.strand.CancelledError: the stranding computation was cancelled
+    footprint.errors.CancelledError: the stranding computation was cancelled
     """
 
     def __init__(self) -> None:

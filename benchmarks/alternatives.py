@@ -30,7 +30,7 @@ from footprint.partition import PlanInputs, alternative_plans
 from footprint.plan import Plan, aligned_groups, transfer_distance
 
 
-def one_ccg(ccg: str, n: int, min_diff: int) -> Plan:
+def one_ccg(ccg: str, n: int, min_diff: int) -> tuple[Plan, nx.Graph, float]:
     practices = read_practices()
     graph = graph_from_practices(practices)
     sub = graph.subgraph(select_ccgs(practices, [ccg]).index).copy()
@@ -72,7 +72,7 @@ def all_ccgs(n: int, min_diff: int) -> None:
 
 
 def recom_peer(first: Plan, graph, steps: int, footprint_rate: float) -> None:
-    sizes = {}
+    sizes: dict[str | None, int] = {}
     for code, pcn in first.assignment.items():
         sizes[pcn] = sizes.get(pcn, 0) + graph.nodes[code]["list_size"]
     first_out = sum(not 30_000 <= v <= 50_000 for v in sizes.values())
@@ -107,11 +107,13 @@ def recom_peer(first: Plan, graph, steps: int, footprint_rate: float) -> None:
         pop_target=40_000,
         epsilon=0.25,
         node_repeats=2,
-        method=partial(bipartition_tree, max_attempts=200),
+        bipartition_tree_fn=partial(bipartition_tree, max_attempts=200),
     )
     failed = 0
 
-    def proposal(state):  # a pair that cannot be re-cut in band (a practice over 50,000) stays put
+    def proposal(
+        state: Partition,
+    ) -> Partition:  # a pair that cannot be re-cut in band (a practice over 50,000) stays put
         nonlocal failed
         try:
             return step(state)
@@ -120,7 +122,7 @@ def recom_peer(first: Plan, graph, steps: int, footprint_rate: float) -> None:
             return state
 
     chain = MarkovChain(
-        proposal,
+        proposal,  # type: ignore[arg-type]  # GerryChain's ProposalFn protocol names its argument otherwise
         constraints=[],
         acceptance_fn=always_accept,
         initial_partition=initial,

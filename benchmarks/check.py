@@ -32,6 +32,7 @@ from footprint.config import SolveOptions
 from footprint.evaluate import score_plan
 from footprint.graph import graph_from_practices
 from footprint.load import read_boundaries, read_practices
+from footprint.partition.stages import StageResult
 from footprint.plan import Plan, plan_from_practices, read_plan, transfer_distance
 
 CHECK_TARGET_S = 30.0
@@ -83,13 +84,13 @@ def bench_proposals(sample: int | None) -> None:
         step = len(proposals) / sample
         proposals = [proposals[int(k * step)] for k in range(sample)]
         print(f"proposals: a sample of {len(proposals)} of {len(groups)} current PCNs, spread over England")
-    baselines = {}
+    baselines: dict[str, StageResult] = {}
     times, stranding = [], 0
     skipped = 0
-    for _pcn, members in proposals:
+    for _pcn, proposed in proposals:
         start = time.perf_counter()
         try:
-            report = strands(graph, proposal=members, options=options, baselines=baselines)
+            report = strands(graph, proposal=proposed, options=options, baselines=baselines)
         except Exception as exc:  # a PCN in pieces is not a valid proposal: counted, not timed
             skipped += 1
             print(f"  skipped {_pcn}: {exc}"[:200])

@@ -72,7 +72,7 @@ def bench(name: str, session: EditSession) -> None:
     print(f"  verdict: {state['stranding']['message'][:160]}")
     movable = sorted(c for c, ch in state["choices"].items() if ch)
     states, firsts, verdicts, undone = [], [], [], []
-    changes = [(c, None) for c in rng.sample(movable, min(MOVES, len(movable)))]
+    changes: list[tuple[str, str | None]] = [(c, None) for c in rng.sample(movable, min(MOVES, len(movable)))]
     assigned = sorted(c for c, p in session.plan.assignment.items() if p is not None)
     changes += [(c, "open") for c in rng.sample(assigned, min(OPENS, len(assigned)))]
     for code, to in changes:

@@ -230,9 +230,8 @@ def test_index_and_pages_open_offline(browser, maps):
 
 
 def popup_text(driver) -> str:
-    return wait_for(
-        driver, "var p = document.querySelector('.leaflet-popup-content'); return p && p.innerText;"
-    )
+    script = "var p = document.querySelector('.leaflet-popup-content'); return p && p.innerText;"
+    return str(wait_for(driver, script))
 
 
 def labels(driver) -> list[str]:

@@ -446,7 +446,7 @@ def brute_force_clusters(pcns: nx.Graph, reach, limits) -> tuple[int, int]:
     for partition in set_partitions(sorted(pcns)):
         costs = [cluster_cost(pcns, c, reach, limits) for c in partition]
         if all(c is not None for c in costs):
-            value = (len(partition), sum(costs))
+            value = (len(partition), sum(c for c in costs if c is not None))
             best = value if best is None or value < best else best
     assert best is not None
     return best

@@ -24,6 +24,7 @@ from footprint.partition._instance import Instance, PlanInputs
 from footprint.partition.stages import StageResult
 from footprint.partition.strand import (
     Cancel,
+    Change,
     _classify,
     _locked_breaks,
     _open_pieces,
@@ -103,7 +104,7 @@ def whole_ccg_verdict(inst: Instance) -> tuple:
     if least > 0:
         labels, stranded, at_risk, classified = _classify(pm, labels, free, OPTIONS)
         proven = proven and classified
-    changes = ()
+    changes: tuple[Change, ...] | None = ()
     if stranded:
         changes = _smallest_change(inst, stranded, round(stage1.value), OPTIONS, labels=labels)
     codes = [inst.codes[i] for i in range(inst.n)]

@@ -12,6 +12,8 @@ exempt one, which weighs far more than any number of patients of deviation.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,13 +73,17 @@ def _table_size(rules: Rules) -> int:
 
 
 @lru_cache(maxsize=8)
-def _closing_table(rules: Rules, rural: bool) -> list[float]:
+def _closing_table(rules: Rules, rural: bool) -> array[float]:
     """Return :func:`group_cost` less :data:`GROUP_BONUS` of a free group of every list size in the table.
 
     A group the tree partitioner forms is never a big practice standing alone (those
-    are fixed units), so it is costed as a group of several practices.
+    are fixed units), so it is costed as a group of several practices. The table is an
+    array of doubles, not a list of float objects: reading it writes nothing (no
+    reference counts), so a process forked after it was built shares its pages.
     """
-    return [group_cost(rules, s, practices=2, rural=rural) - GROUP_BONUS for s in range(_table_size(rules))]
+    return array(
+        "d", [group_cost(rules, s, practices=2, rural=rural) - GROUP_BONUS for s in range(_table_size(rules))]
+    )
 
 
 def _closing_cost(rules: Rules, table: Sequence[float], exact: float, rural: bool) -> float:
@@ -86,12 +92,6 @@ def _closing_cost(rules: Rules, table: Sequence[float], exact: float, rural: boo
     if size < len(table):
         return table[size]
     return group_cost(rules, size, practices=2, rural=rural) - GROUP_BONUS  # rare: past the table
-
-
-@lru_cache(maxsize=65_536)
-def _piece_cost(rules: Rules, list_size: int, practices: int, rural: bool) -> float:
-    """Return :func:`group_cost` (cached: one practice, or several, is all that matters)."""
-    return group_cost(rules, list_size, practices=practices, rural=rural)
 
 
 def units_of(inst: Instance, *, sites: bool = True) -> tuple[list[int], set[int]]:
@@ -125,7 +125,9 @@ def units_of(inst: Instance, *, sites: bool = True) -> tuple[list[int], set[int]
 class _Units:
     """The free units of a CCG (buildings, practices) joined by their adjacency, with sizes and rurality."""
 
-    free: nx.Graph
+    #: Adjacency: unit to each neighbouring unit and the shortest distance between them,
+    #: in the order networkx would hold them (see :func:`free_units_of`).
+    free: dict[int, dict[int, float]]
     sizes: Mapping[int, int]
     rural: Mapping[int, bool]
 
@@ -137,15 +139,45 @@ def free_units_of(inst: Instance, units: Sequence[int], fixed: set[int]) -> _Uni
     for i, u in enumerate(units):
         sizes[u] = sizes.get(u, 0) + inst.sizes[i]
         rural[u] = rural.get(u, True) and inst.rural[i]
-    free = nx.Graph()
-    free.add_nodes_from(u for u in sizes if u not in fixed)
-    for i, j in inst.edges:
+    free: dict[int, dict[int, float]] = {u: {} for u in sizes if u not in fixed}
+    ends = np.array(inst.edges, dtype=np.int64).reshape(-1, 2)
+    lengths = np.hypot(*(inst.xy[ends[:, 0]] - inst.xy[ends[:, 1]]).T).tolist()
+    for (i, j), km in zip(inst.edges, lengths, strict=True):
         a, b = units[i], units[j]
-        if a != b and a not in fixed and b not in fixed:
-            km = float(np.hypot(*(inst.xy[i] - inst.xy[j])))
-            if not free.has_edge(a, b) or km < free[a][b]["km"]:
-                free.add_edge(a, b, km=km)
+        if a != b and a not in fixed and b not in fixed and km < free[a].get(b, float("inf")):
+            free[a][b] = free[b][a] = km
     return _Units(free, sizes, rural)
+
+
+def _edges_of(adjacency: Mapping[int, Iterable[int]]) -> Iterator[tuple[int, int]]:
+    """Yield each edge of an adjacency once, as networkx's ``Graph.edges`` does (same order and ends)."""
+    seen: set[int] = set()
+    for u, neighbours in adjacency.items():
+        for v in neighbours:
+            if v not in seen:
+                yield u, v
+        seen.add(u)
+
+
+def _components(adjacency: Mapping[int, Iterable[int]]) -> Iterator[set[int]]:
+    """Yield the connected parts of an adjacency as networkx's ``connected_components`` does (same sets)."""
+    seen: set[int] = set()
+    n = len(adjacency)
+    for source in adjacency:
+        if source in seen:
+            continue
+        part, level, left = {source}, [source], n - len(seen)
+        while level and len(part) < left:  # breadth first, as networkx's _plain_bfs
+            this, level = level, []
+            for v in this:
+                for w in adjacency[v]:
+                    if w not in part:
+                        part.add(w)
+                        level.append(w)
+                if len(part) == left:
+                    break
+        seen.update(part)
+        yield part
 
 
 def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generator) -> list[int] | None:
@@ -167,7 +199,7 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     pairs = sorted(
         {
             tuple(sorted((group_of[a], group_of[b])))
-            for a, b in pool.free.edges
+            for a, b in _edges_of(pool.free)
             if group_of[a] != group_of[b] and not {group_of[a], group_of[b]} & split
         }
     )
@@ -177,9 +209,7 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     merged = [u for u in pool.free if group_of[u] in (g, h)]
     weighted = nx.Graph()
     weighted.add_nodes_from(merged)
-    weighted.add_weighted_edges_from(
-        (a, b, rng.random()) for a, b in sorted(pool.free.subgraph(merged).edges)
-    )
+    weighted.add_weighted_edges_from((a, b, rng.random()) for a, b in _induced_edges(pool.free, merged))
     if not nx.is_connected(weighted):  # a group split across buildings: not one area to re-cut
         return None
     cost, parts = cut_tree(nx.minimum_spanning_tree(weighted), pool.sizes, pool.rural, inst.rules)
@@ -270,9 +300,8 @@ def _warm_start(
     free, sizes, rural = free_units.free, free_units.sizes, free_units.rural
     rng = np.random.default_rng(seed)
     label = {u: u for u in sizes}
-    for part in nx.connected_components(free):
-        sub = free.subgraph(part)
-        shortest = sorted((a, b, d["km"]) for a, b, d in sub.edges(data=True))
+    for part in _components(free):
+        shortest = [(a, b, free[a][b]) for a, b in _induced_edges(free, part)]
         best: tuple[float, dict[int, int]] | None = None
         for t in range(trees if len(part) > 2 else 1):
             edges = shortest
@@ -308,7 +337,7 @@ def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:
     free_units = free_units_of(inst, units, fixed)
     label: dict[int, int] = {}
     for piece in nx.connected_components(
-        nx.Graph([(a, b) for a, b in free_units.free.edges if inst.current[a] == inst.current[b] >= 0])
+        nx.Graph([(a, b) for a, b in _edges_of(free_units.free) if inst.current[a] == inst.current[b] >= 0])
     ):
         for u in piece:
             label[u] = min(piece)
@@ -369,13 +398,13 @@ def _recombine(
             failures[g] = failures.get(g, 0) + 1
 
 
-def _induced_edges(graph: nx.Graph, nodes: Iterable[int]) -> list[tuple[int, int]]:
-    """Return ``sorted(graph.subgraph(nodes).edges)`` without building the subgraph view.
+def _induced_edges(adjacency: Mapping[int, Iterable[int]], nodes: Iterable[int]) -> list[tuple[int, int]]:
+    """Return ``sorted(graph.subgraph(nodes).edges)`` of the graph of ``adjacency``, without networkx.
 
-    Each edge is oriented as the view reports it (the end it visits first comes first),
-    so that the sorted list, and the random weights drawn along it, are the same.
+    Each edge is oriented as networkx's subgraph view reports it (the end it visits first
+    comes first), so that the sorted list, and the random weights drawn along it, are the
+    same.
     """
-    adjacency = graph.adj
     show = {u for u in nodes if u in adjacency}  # as networkx's show_nodes filter builds it
     order = show if 2 * len(show) < len(adjacency) else [u for u in adjacency if u in show]
     seen: set[int] = set()
@@ -460,6 +489,7 @@ def cut_tree(
     top = max(rules.band.high + rules.band.low // 2, max(sizes.values()) + _GRID)
     steps = top // _GRID + 1
     tables = (_closing_table(rules, False), _closing_table(rules, True))
+    inf = float("inf")
     root = min(tree)
     parent, order = _postorder(tree, root)
     best: dict[int, _States] = {}
@@ -478,28 +508,30 @@ def cut_tree(
             c_rural = rural_open[c]
             table = tables[c_rural]
             # Close the child's open group (the edge cut): its cheapest state.
-            cut_state, closed = -1, float("inf")
+            cut_state, closed = -1, inf
             for s2, (cost2, exact2) in child:
                 value = cost2 + _closing_cost(rules, table, exact2, c_rural)
                 if value < closed:
                     cut_state, closed = s2, value
             # Or join it to this unit's open group (a min-plus convolution; groups past the
-            # top of the grid are never worth forming).
-            joined: dict[int, tuple[float, int, float]] = {}
+            # top of the grid are never worth forming). Of joins alike, the smallest child state.
+            opened = sorted(states.items())
+            joined: dict[int, float] = {}
+            joined_from: dict[int, tuple[int, float]] = {}
             for s2, (cost2, exact2) in child:
-                for s1, (cost1, exact1) in states.items():
-                    s = s1 + s2
-                    if s >= steps:
-                        continue
+                room = steps - s2
+                for s1, (cost1, exact1) in opened:
+                    if s1 >= room:
+                        break
                     value = cost1 + cost2
-                    old = joined.get(s)
-                    if old is None or value < old[0]:
-                        joined[s] = (value, s2, exact1 + exact2)
-            after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in states.items()}
+                    if value < joined.get(s1 + s2, inf):
+                        joined[s1 + s2] = value
+                        joined_from[s1 + s2] = (s2, exact1 + exact2)
+            after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in opened}
             join_from: dict[int, int] = {}
-            for s, (value, s2, exact) in joined.items():
-                cut = after.get(s)
-                if cut is None or value < cut[0]:
+            for s, value in joined.items():
+                if value < after.get(s, (inf,))[0]:
+                    s2, exact = joined_from[s]
                     after[s] = (value, exact)
                     join_from[s] = s2
             records[v].append((c, join_from, cut_state))
@@ -508,7 +540,7 @@ def cut_tree(
         best[v] = states
         rural_open[v] = is_rural
     table = tables[rural_open[root]]
-    state, final = -1, float("inf")
+    state, final = -1, inf
     for s, (cost, exact) in sorted(best[root].items()):
         value = cost + _closing_cost(rules, table, exact, rural_open[root])
         if value < final:
@@ -763,20 +795,34 @@ class _Compactor:
         self.members: dict[int, list[int]] = {}
         for i, g in enumerate(self.labels):
             self.members.setdefault(g, []).append(i)
+        self._costs: dict[tuple[int, int, bool], float] = {}
 
     def cost(self, piece: Sequence[float]) -> float:
-        """Return one group's cost under the band rule from its sums."""
-        return _piece_cost(self.inst.rules, round(piece[0]), min(int(piece[4]), 2), piece[5] == 0)
+        """Return one group's cost under the band rule from its sums (cached per size and kind)."""
+        key = (round(piece[0]), min(int(piece[4]), 2), piece[5] == 0)
+        cost = self._costs.get(key)
+        if cost is None:
+            cost = self._costs[key] = group_cost(self.inst.rules, key[0], practices=key[1], rural=key[2])
+        return cost
 
-    def value(self, total: Sequence[float], *pieces: Sequence[float]) -> tuple[float, float]:
-        """Return the band cost and inertia of ``pieces`` and the rest of ``total``."""
+    def value(
+        self, total: Sequence[float], *pieces: Sequence[float], limit: float = float("inf")
+    ) -> tuple[float, float] | None:
+        """Return the band cost and inertia of ``pieces`` and the rest of ``total``.
+
+        ``None`` when the band cost is above ``limit`` (the inertia is then not computed).
+        """
         rest = list(total)
         for p in pieces:
             for q in range(6):
                 rest[q] -= p[q]
-        band, spread = self.cost(rest), _inertia(rest)
+        band = self.cost(rest)
         for p in pieces:
             band += self.cost(p)
+        if band > limit:
+            return None
+        spread = _inertia(rest)
+        for p in pieces:
             spread += _inertia(p)
         return band, spread
 
@@ -873,16 +919,20 @@ class _Compactor:
         """Return the units of each new group but the first of the best cut, if it improves on the pair."""
         old_h = [u for u in range(area.count) if self.labels[area.members[u][0]] == h]
         before = self.value(area.total, [sum(area.stats[u][q] for u in old_h) for q in range(6)])
+        assert before is not None
         three = area.total[0] >= 3 * self.inst.rules.band.low
+        # A cut that costs more under the band rule than the pair is never taken, and never
+        # the least either when some cut is taken: only the others are weighed.
+        limit = before[0] + 1e-6
         best: tuple[tuple[float, float], _Rooted, tuple[int, ...]] | None = None
         for t in range(trees):
             rooted = self.tree(area, t)
             if rooted is None:
                 return None
-            for found, cuts in self._cuts(area, rooted, three=three):
+            for found, cuts in self._cuts(area, rooted, three=three, limit=limit):
                 if best is None or found < best[0]:
                     best = (found, rooted, cuts)
-        if best is None or best[0][0] > before[0] + 1e-6 or best[0][1] >= before[1] - 1e-9:
+        if best is None or best[0][0] > limit or best[0][1] >= before[1] - 1e-9:
             return None
         _, rooted, cuts = best
         pieces = [rooted.below(v) for v in cuts]
@@ -891,23 +941,35 @@ class _Compactor:
         return pieces
 
     def _cuts(
-        self, area: _Area, rooted: _Rooted, *, three: bool
+        self, area: _Area, rooted: _Rooted, *, three: bool, limit: float
     ) -> Iterator[tuple[tuple[float, float], tuple[int, ...]]]:
-        """Yield each cut of the tree into two (one edge) and, with ``three``, three groups."""
-        sub, pre, size = rooted.sub, rooted.pre, rooted.size
-        edges = rooted.order[1:]
-        for v in edges:
-            yield self.value(area.total, sub[v]), (v,)
+        """Yield each cut of the tree into two (one edge) and, with ``three``, three groups.
+
+        Only cuts that cost at most ``limit`` under the band rule are yielded; a piece that
+        alone costs more rules out every cut that forms it (costs are never negative).
+        """
+        sub, pre, size, total = rooted.sub, rooted.pre, rooted.size, area.total
+        edges = rooted.order[1:]  # in preorder: a subtree is a run of the list
+        fits = [self.cost(sub[v]) <= limit for v in edges]
+        for v, fit in zip(edges, fits, strict=True):
+            found = self.value(total, sub[v], limit=limit) if fit else None
+            if found is not None:
+                yield found, (v,)
         if not three:
             return
-        for a in edges:
-            for b in edges:
-                if pre[b] <= pre[a]:
+        fitting = [k for k, fit in enumerate(fits) if fit]
+        for k, a in enumerate(edges):
+            end = pre[a] + size[a]
+            for m in fitting[bisect_right(fitting, k) :]:
+                b = edges[m]
+                if pre[b] < end:  # b below a: the groups below b, and below a but not b
+                    found = self.value(total, sub[b], [sub[a][q] - sub[b][q] for q in range(6)], limit=limit)
+                elif fits[k]:  # two separate branches
+                    found = self.value(total, sub[a], sub[b], limit=limit)
+                else:
                     continue
-                if pre[b] < pre[a] + size[a]:  # b below a: the groups below b, and below a but not b
-                    yield self.value(area.total, sub[b], [sub[a][q] - sub[b][q] for q in range(6)]), (a, b)
-                else:  # two separate branches
-                    yield self.value(area.total, sub[a], sub[b]), (a, b)
+                if found is not None:
+                    yield found, (a, b)
 
 
 def recombine_compact(

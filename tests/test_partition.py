@@ -319,7 +319,7 @@ def test_one_stage_registry_covers_every_stage_and_agrees_with_the_rule():
     sizes = range(0, 120_001, 250)  # past the table's end too
     for rural in (False, True):
         table = _closing_table(rules, rural)
-        tabled = [_closing_cost(rules, table, float(s), rural) + GROUP_BONUS for s in sizes]
+        tabled = [_closing_cost(rules, table, float(s), rural=rural) + GROUP_BONUS for s in sizes]
         scalar = [group_cost(rules, s, practices=2, rural=rural) for s in sizes]
         assert tabled == pytest.approx(scalar, abs=1e-9)
     assert group_cost(rules, 25_000, practices=2, rural=True) < group_cost(

@@ -26,13 +26,14 @@ The stages (:data:`footprint.config.STAGES`):
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from footprint.config import GroupStatus
-from footprint.partition._instance import Instance, forest, match_current, members_of, subtree_sizes
+from footprint.partition._instance import Instance, centres, forest, match_current, members_of
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -76,6 +77,11 @@ class Grouping:
     def statuses(self) -> list[GroupStatus]:
         """Return each group's status under the band rule (in the order of :attr:`groups`)."""
         return [self.inst.status(members) for members in self.groups]
+
+    @cached_property
+    def centres(self) -> list[int]:
+        """Return each practice's group centre: the member nearest the others, list-weighted."""
+        return centres(self.inst, self.labels)
 
     @cached_property
     def centred_forest(self) -> tuple[list[int], dict[int, int]]:
@@ -180,15 +186,37 @@ def _moves(g: Grouping) -> float:
     inst = g.inst
     if inst.current is None:
         return 0.0
-    centre_of, _ = g.centred_forest
+    centre_of = g.centres
     matched = match_current(inst, centre_of)
     return float(sum(matched.get(c) != centre_of[i] for i, c in enumerate(inst.current) if c >= 0))
 
 
 def _tree_distance(g: Grouping) -> float:
-    _, parent = g.centred_forest
-    subtree = subtree_sizes(g.inst, parent)
-    return float(sum(g.inst.arc_length[up, v] * subtree[v] for v, up in parent.items()))
+    # Patients times distance along each group's shortest-path tree from its centre: each
+    # practice's list size times its shortest path (the model's arc lengths, within the
+    # group) from the centre, the same integer as summing arc length times subtree size.
+    inst, centre_of = g.inst, g.centres
+    length, adjacency = inst.arc_length, inst.neighbours()
+    total = 0
+    for members in g.groups:
+        if len(members) == 1:
+            continue
+        inside, root = set(members), centre_of[members[0]]
+        reach, done, heap = {root: 0}, set(), [(0, root)]
+        while heap:
+            d, u = heapq.heappop(heap)
+            if u in done:
+                continue
+            done.add(u)
+            total += inst.sizes[u] * d
+            for v in adjacency[u]:
+                if v in inside and v not in done and d + length[u, v] < reach.get(v, d + length[u, v] + 1):
+                    reach[v] = d + length[u, v]
+                    heapq.heappush(heap, (reach[v], v))
+        if len(done) != len(members):
+            msg = f"internal: group {sorted(members)} of {inst.ccg} is not connected"
+            raise AssertionError(msg)
+    return float(total)
 
 
 #: Every objective stage, by name (the keys are :data:`footprint.config.STAGES`).

@@ -16,7 +16,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import networkx as nx
 import numpy as np
@@ -86,7 +86,7 @@ def _closing_table(rules: Rules, rural: bool) -> array[float]:
     )
 
 
-def _closing_cost(rules: Rules, table: Sequence[float], exact: float, rural: bool) -> float:
+def _closing_cost(rules: Rules, table: Sequence[float], exact: float, *, rural: bool) -> float:
     """Return the cost of closing a free group of list size ``exact``, less :data:`GROUP_BONUS`."""
     size = round(exact)
     if size < len(table):
@@ -212,7 +212,9 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     weighted.add_weighted_edges_from((a, b, rng.random()) for a, b in _induced_edges(pool.free, merged))
     if not nx.is_connected(weighted):  # a group split across buildings: not one area to re-cut
         return None
-    cost, parts = cut_tree(nx.minimum_spanning_tree(weighted), pool.sizes, pool.rural, inst.rules)
+    found = cut_tree(nx.minimum_spanning_tree(weighted), pool.sizes, pool.rural, inst.rules)
+    assert found is not None  # every cut is wanted
+    cost, parts = found
 
     def area_cost(groups: Mapping[int, int]) -> float:
         members: dict[int, list[int]] = {}
@@ -310,9 +312,11 @@ def _warm_start(
                     (a, b, w)
                     for (a, b, _), w in zip(shortest, rng.random(len(shortest)).tolist(), strict=True)
                 ]
-            cost, groups = cut_tree(_minimum_tree(part, edges), sizes, rural, inst.rules)
-            if best is None or cost < best[0]:
-                best = (cost, groups)
+            # A later tree only counts when cheaper: cut it only below the best so far.
+            below = best[0] if best is not None else float("inf")
+            found = cut_tree(_minimum_tree(part, edges), sizes, rural, inst.rules, below=below)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = found
         assert best is not None
         label.update(best[1])
     _recombine(inst.rules, free_units, label, rng, rounds_per_group=12)
@@ -386,11 +390,14 @@ def _recombine(
             area |= {label[v] for u in set().union(*(groups[h] for h in area)) for v in free[u]}
         merged = set().union(*(groups[h] for h in area))
         edges = [(a, b, rng.random()) for a, b in _induced_edges(free, merged)]
-        _, parts = cut_tree(_minimum_tree(merged, edges), sizes, rural, rules)
+        # The re-cut is kept only when it costs less than the groups it replaces.
+        before = sum(costs[h] for h in area)
+        found = cut_tree(_minimum_tree(merged, edges), sizes, rural, rules, below=before)
+        parts = found[1] if found is not None else {}
         new: dict[int, list[int]] = {}
         for u, part in parts.items():
             new.setdefault(part, []).append(u)
-        if sum(cost(m) for m in new.values()) < sum(costs[h] for h in area):
+        if found is not None and sum(cost(m) for m in new.values()) < before:
             label.update(parts)
             groups, costs = summary()
             failures.pop(g, None)
@@ -472,7 +479,9 @@ def cut_tree(
     sizes: Mapping[int, int],
     rural: Mapping[int, bool],
     rules: Rules,
-) -> tuple[float, dict[int, int]]:
+    *,
+    below: float = float("inf"),
+) -> tuple[float, dict[int, int]] | None:
     """Cut a tree of units into subtrees of least total :func:`group_cost`.
 
     A dynamic programme from the leaves up: a state is the size, in grid steps, of the
@@ -485,11 +494,18 @@ def cut_tree(
 
     Only the states a subtree can reach are kept (sparse), which on England's trees is
     several times faster than dense arrays over the whole grid.
+
+    With ``below``, only a cut costing less than ``below`` is wanted: states whose closed
+    groups cost so much that no such cut can follow are dropped. A cut costing less is
+    still found exactly (the same cut, ties broken alike); otherwise the cut returned
+    costs at least ``below``, or is ``None``.
     """
+    # A state's closed groups cost at most its cut's cost plus what the groups still to
+    # close can take off (a bonus each, a group per unit at most), with room for rounding.
+    ceiling = below + GROUP_BONUS * len(tree) + 1.0 + abs(below) * 1e-12 * len(tree)
     top = max(rules.band.high + rules.band.low // 2, max(sizes.values()) + _GRID)
     steps = top // _GRID + 1
     tables = (_closing_table(rules, False), _closing_table(rules, True))
-    inf = float("inf")
     root = min(tree)
     parent, order = _postorder(tree, root)
     best: dict[int, _States] = {}
@@ -504,48 +520,66 @@ def cut_tree(
         for c in tree[v]:
             if parent.get(c) != v:
                 continue
-            child = sorted(best.pop(c).items())
-            c_rural = rural_open[c]
-            table = tables[c_rural]
-            # Close the child's open group (the edge cut): its cheapest state.
-            cut_state, closed = -1, inf
-            for s2, (cost2, exact2) in child:
-                value = cost2 + _closing_cost(rules, table, exact2, c_rural)
-                if value < closed:
-                    cut_state, closed = s2, value
-            # Or join it to this unit's open group (a min-plus convolution; groups past the
-            # top of the grid are never worth forming). Of joins alike, the smallest child state.
-            opened = sorted(states.items())
-            joined: dict[int, float] = {}
-            joined_from: dict[int, tuple[int, float]] = {}
-            for s2, (cost2, exact2) in child:
-                room = steps - s2
-                for s1, (cost1, exact1) in opened:
-                    if s1 >= room:
-                        break
-                    value = cost1 + cost2
-                    if value < joined.get(s1 + s2, inf):
-                        joined[s1 + s2] = value
-                        joined_from[s1 + s2] = (s2, exact1 + exact2)
-            after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in opened}
-            join_from: dict[int, int] = {}
-            for s, value in joined.items():
-                if value < after.get(s, (inf,))[0]:
-                    s2, exact = joined_from[s]
-                    after[s] = (value, exact)
-                    join_from[s] = s2
+            closing = partial(_closing_cost, rules, tables[rural_open[c]], rural=rural_open[c])
+            states, join_from, cut_state = _absorb(states, best.pop(c), closing, tables[rural_open[c]], steps)
             records[v].append((c, join_from, cut_state))
-            states = after
-            is_rural = is_rural and c_rural
+            if ceiling < float("inf"):
+                states = {s: state for s, state in states.items() if state[0] <= ceiling}
+                if not states:
+                    return None
+            is_rural = is_rural and rural_open[c]
         best[v] = states
         rural_open[v] = is_rural
-    table = tables[rural_open[root]]
-    state, final = -1, inf
+    closing = partial(_closing_cost, rules, tables[rural_open[root]], rural=rural_open[root])
+    state, final = -1, float("inf")
     for s, (cost, exact) in sorted(best[root].items()):
-        value = cost + _closing_cost(rules, table, exact, rural_open[root])
+        value = cost + closing(exact)
         if value < final:
             state, final = s, value
     return final, _walk_back(root, state, records)
+
+
+def _absorb(
+    states: _States, child: _States, closing: Callable[[float], float], table: Sequence[float], steps: int
+) -> tuple[_States, dict[int, int], int]:
+    """Return a unit's states once a child's open group is closed or joined to its own.
+
+    ``closing`` costs closing the child's open group; ``table`` holds its values up to
+    the table's end. Also returns, per state, the child state joined (where a join was
+    taken) and the child state closed when the edge is cut. Ties go to the smallest
+    state, and to a cut over a join.
+    """
+    inf = float("inf")
+    ordered = sorted(child.items())
+    # Close the child's open group (the edge cut): its cheapest state.
+    cut_state, closed, end = -1, inf, len(table)
+    for s2, (cost2, exact2) in ordered:
+        size = round(exact2)
+        value = cost2 + (table[size] if size < end else closing(exact2))
+        if value < closed:
+            cut_state, closed = s2, value
+    # Or join it to this unit's open group (a min-plus convolution; groups past the top
+    # of the grid are never worth forming). Of joins alike, the smallest child state.
+    opened = sorted(states.items())
+    joined: dict[int, float] = {}
+    joined_from: dict[int, tuple[int, float]] = {}
+    for s2, (cost2, exact2) in ordered:
+        room = steps - s2
+        for s1, (cost1, exact1) in opened:
+            if s1 >= room:
+                break
+            value = cost1 + cost2
+            if value < joined.get(s1 + s2, inf):
+                joined[s1 + s2] = value
+                joined_from[s1 + s2] = (s2, exact1 + exact2)
+    after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in opened}
+    join_from: dict[int, int] = {}
+    for s, value in joined.items():
+        if value < after.get(s, (inf,))[0]:
+            s2, exact = joined_from[s]
+            after[s] = (value, exact)
+            join_from[s] = s2
+    return after, join_from, cut_state
 
 
 def _walk_back(
@@ -869,7 +903,9 @@ class _Compactor:
             for t in range(trees):
                 weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
                 edges = [(a, b, d) for ((a, b), _), d in zip(area.edges, weights, strict=True)]
-                _, parts = cut_tree(_minimum_tree(range(area.count), edges), sizes, rural, self.inst.rules)
+                found = cut_tree(_minimum_tree(range(area.count), edges), sizes, rural, self.inst.rules)
+                assert found is not None  # every cut is wanted
+                parts = found[1]
                 pieces: dict[int, list[int]] = {}
                 for u, part in parts.items():
                     pieces.setdefault(part, []).append(u)

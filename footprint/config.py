@@ -258,10 +258,11 @@ class SolveOptions:
         misses the first stage's bound; the later stages are evaluated, not searched
         (proven only where the plan meets their bound).
     compactness_search
-        CCGs of at most this many practices search the compactness stage with CP-SAT
-        from the polished plan (in milliseconds, often proving it optimal); larger ones
-        keep the polished plan, which a short search rarely improved on England. 0: never
-        search it.
+        CCGs of at most this many practices find the compactness stage's optimum: by
+        weighing every grouping (in a millisecond or two, proven optimal), or where the
+        model carries extra rules or stages or that takes too long, by a CP-SAT search
+        from the polished plan; larger ones keep the polished plan, which a short search
+        rarely improved on England. 0: never search it.
     """
 
     time_limit_s: float = 0.05

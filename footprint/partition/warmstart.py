@@ -389,7 +389,8 @@ def _recombine(
         for _ring in range(1 + failures.get(g, 0) // 4):
             area |= {label[v] for u in set().union(*(groups[h] for h in area)) for v in free[u]}
         merged = set().union(*(groups[h] for h in area))
-        edges = [(a, b, rng.random()) for a, b in _induced_edges(free, merged)]
+        pairs = _induced_edges(free, merged)
+        edges = [(a, b, w) for (a, b), w in zip(pairs, rng.random(len(pairs)).tolist(), strict=True)]
         # The re-cut is kept only when it costs less than the groups it replaces.
         before = sum(costs[h] for h in area)
         found = cut_tree(_minimum_tree(merged, edges), sizes, rural, rules, below=before)
@@ -506,6 +507,7 @@ def cut_tree(
     top = max(rules.band.high + rules.band.low // 2, max(sizes.values()) + _GRID)
     steps = top // _GRID + 1
     tables = (_closing_table(rules, False), _closing_table(rules, True))
+    closings = tuple(partial(_closing_cost, rules, tables[r], rural=bool(r)) for r in (0, 1))
     root = min(tree)
     parent, order = _postorder(tree, root)
     best: dict[int, _States] = {}
@@ -520,8 +522,8 @@ def cut_tree(
         for c in tree[v]:
             if parent.get(c) != v:
                 continue
-            closing = partial(_closing_cost, rules, tables[rural_open[c]], rural=rural_open[c])
-            states, join_from, cut_state = _absorb(states, best.pop(c), closing, tables[rural_open[c]], steps)
+            r = rural_open[c]
+            states, join_from, cut_state = _absorb(states, best.pop(c), closings[r], tables[r], steps)
             records[v].append((c, join_from, cut_state))
             if ceiling < float("inf"):
                 states = {s: state for s, state in states.items() if state[0] <= ceiling}
@@ -530,10 +532,9 @@ def cut_tree(
             is_rural = is_rural and rural_open[c]
         best[v] = states
         rural_open[v] = is_rural
-    closing = partial(_closing_cost, rules, tables[rural_open[root]], rural=rural_open[root])
     state, final = -1, float("inf")
     for s, (cost, exact) in sorted(best[root].items()):
-        value = cost + closing(exact)
+        value = cost + closings[rural_open[root]](exact)
         if value < final:
             state, final = s, value
     return final, _walk_back(root, state, records)
@@ -549,6 +550,19 @@ def _absorb(
     taken) and the child state closed when the edge is cut. Ties go to the smallest
     state, and to a cut over a join.
     """
+    if len(child) == 1:  # a leaf, say: one way to close it, and joins that never compete
+        ((s2, (cost2, exact2)),) = child.items()
+        size = round(exact2)
+        closed = cost2 + (table[size] if size < len(table) else closing(exact2))
+        after = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in states.items()}
+        join_from = {}
+        for s1, (cost1, exact1) in states.items():
+            if s1 + s2 < steps:
+                value, cut = cost1 + cost2, after.get(s1 + s2)
+                if cut is None or value < cut[0]:
+                    after[s1 + s2] = (value, exact1 + exact2)
+                    join_from[s1 + s2] = s2
+        return after, join_from, s2
     inf = float("inf")
     ordered = sorted(child.items())
     # Close the child's open group (the edge cut): its cheapest state.

@@ -669,3 +669,30 @@ def test_an_enumeration_past_its_budget_gives_way_to_the_model():
     assert _least_compactness(inst, {}, start, budget=5) is None
     labels, value, _ = _least_compactness(inst, {}, start)
     assert value == 0.0 and len(set(labels)) == inst.n  # with nothing fixed, every practice alone
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [[31_430, 5_131, 14_249], [30_255, 11_756, 19_113], [3_587, 2_719, 3_459]],
+        [[12_000, 9_000, 21_000], [8_000, 33_000, 7_000], [16_000, 14_000, 11_000]],
+        [[25_000, 4_000, 26_000], [6_000, 3_000, 5_000]],
+    ],
+)
+def test_a_tiny_ccgs_warm_start_weighs_every_grouping(sizes):
+    """Few free units: the warm start is the grouping the band stages would choose (CP-SAT agrees)."""
+    from functools import partial
+
+    from footprint.partition.model import build_model
+    from footprint.partition.solve import run_stages
+    from footprint.partition.stages import stage_values
+    from footprint.partition.warmstart import EXACT_UNITS, warm_start
+
+    inst = _grid_instance(sizes)
+    assert inst.n <= EXACT_UNITS
+    band_stages = ("out_of_band", "out_of_band_all", "deviation")
+    start = warm_start(inst, seed=0)
+    model = partial(build_model, inst, stages=inst.rules.stages)()
+    _, searched = run_stages(model, start, band_stages, SolveOptions(processes=1, time_limit_s=30))
+    assert all(s.proven for s in searched)
+    assert stage_values(inst, start, band_stages) == {s.name: s.value for s in searched}

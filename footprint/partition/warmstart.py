@@ -40,6 +40,8 @@ _GRID = 250
 NOT_EXEMPT_WEIGHT = 1e13
 #: Weight of any group out of band (stage ``out_of_band_all``); above any CCG's deviation.
 OUT_WEIGHT = 1e8
+#: Free units up to which the warm start weighs every grouping instead of cutting trees.
+EXACT_UNITS = 10
 #: The tree partitioner's reward per group formed: below one patient of deviation over
 #: any CCG's groups, so it only breaks ties, towards more (smaller, more compact) groups.
 GROUP_BONUS = 1e-3
@@ -140,8 +142,9 @@ def free_units_of(inst: Instance, units: Sequence[int], fixed: set[int]) -> _Uni
         sizes[u] = sizes.get(u, 0) + inst.sizes[i]
         rural[u] = rural.get(u, True) and inst.rural[i]
     free: dict[int, dict[int, float]] = {u: {} for u in sizes if u not in fixed}
-    ends = np.array(inst.edges, dtype=np.int64).reshape(-1, 2)
-    lengths = np.hypot(*(inst.xy[ends[:, 0]] - inst.xy[ends[:, 1]]).T).tolist()
+    xy = inst.xy.tolist()
+    dx = [xy[i][0] - xy[j][0] for i, j in inst.edges]
+    lengths = np.hypot(dx, [xy[i][1] - xy[j][1] for i, j in inst.edges]).tolist()
     for (i, j), km in zip(inst.edges, lengths, strict=True):
         a, b = units[i], units[j]
         if a != b and a not in fixed and b not in fixed and km < free[a].get(b, float("inf")):
@@ -300,8 +303,13 @@ def _warm_start(
     units, fixed = units_of(inst, sites=sites)
     free_units = free_units_of(inst, units, fixed)
     free, sizes, rural = free_units.free, free_units.sizes, free_units.rural
-    rng = np.random.default_rng(seed)
     label = {u: u for u in sizes}
+    exact = _least_cost_grouping(free_units, inst.rules) if len(free) <= EXACT_UNITS else None
+    if exact is not None:  # no cut of a tree, nor any recombination, can do better
+        label.update(exact)
+        labels = [label[units[i]] for i in range(inst.n)]
+        return labels, _breaking(inst, labels)
+    rng = np.random.default_rng(seed)
     for part in _components(free):
         shortest = [(a, b, free[a][b]) for a, b in _induced_edges(free, part)]
         best: tuple[float, dict[int, int]] | None = None
@@ -327,6 +335,76 @@ def _warm_start(
         labels = [label[units[i]] for i in range(inst.n)]
         breaking = _breaking(inst, labels)
     return labels, breaking
+
+
+def _least_cost_grouping(units: _Units, rules: Rules, *, budget: int = 20_000) -> dict[int, int] | None:
+    """Return the grouping of a few free units into connected groups of least cost, weighing every one.
+
+    The cost is the tree partitioner's (:func:`group_cost` less :data:`GROUP_BONUS` per
+    group), so no cut of any spanning tree, nor any recombination, beats it. Of groupings
+    alike, the first found is kept (each unit's groups are tried cheapest first). Returns
+    a group label (a unit) per unit, or ``None`` past ``budget`` groups weighed.
+    """
+    order = list(units.free)
+    bit = {u: 1 << k for k, u in enumerate(order)}
+    near = [sum(bit[v] for v in units.free[u]) for u in order]
+    sizes = [units.sizes[u] for u in order]
+    urban = [not units.rural[u] for u in order]
+    tables = (_closing_table(rules, False), _closing_table(rules, True))
+    weighed = 0
+
+    def groups_of(first: int, free: int) -> list[tuple[float, int]]:
+        # Each connected group of ``free`` units holding ``first``, once, with its cost:
+        # grow by each frontier unit in turn, barring those before it.
+        nonlocal weighed
+        found = []
+        stack = [(1 << first, near[first] & free & ~(1 << first), 1 << first, sizes[first], urban[first])]
+        while stack:
+            mask, frontier, barred, total, some_urban = stack.pop()
+            weighed += 1
+            if weighed > budget:
+                raise _OverBudgetError
+            found.append((_closing_cost(rules, tables[not some_urban], total, rural=not some_urban), mask))
+            while frontier:
+                low = frontier & -frontier
+                frontier &= ~low
+                barred |= low
+                v = low.bit_length() - 1
+                grown = mask | low
+                more = (frontier | near[v]) & free & ~grown & ~barred
+                stack.append((grown, more, barred, total + sizes[v], some_urban or urban[v]))
+        return sorted(found)  # the cheapest groups first: a good grouping found early prunes the rest
+
+    candidates: dict[int, list[tuple[float, int]]] = {}
+    best: list = [float("inf"), None]
+
+    def search(free: int, spent: float, chosen: list[int]) -> None:
+        if not free:
+            if spent < best[0]:
+                best[0], best[1] = spent, list(chosen)
+            return
+        if spent - GROUP_BONUS * free.bit_count() >= best[0]:
+            return  # each group still to form takes off a bonus at most
+        if free not in candidates:
+            candidates[free] = groups_of((free & -free).bit_length() - 1, free)
+        for cost, mask in candidates[free]:
+            chosen.append(mask)
+            search(free & ~mask, spent + cost, chosen)
+            chosen.pop()
+
+    try:
+        search((1 << len(order)) - 1, 0.0, [])
+    except _OverBudgetError:
+        return None
+    grouping: dict[int, int] = {}
+    for mask in best[1] or []:
+        members = [u for k, u in enumerate(order) if mask >> k & 1]
+        grouping.update((u, members[0]) for u in members)
+    return grouping
+
+
+class _OverBudgetError(Exception):
+    """An enumeration weighed more groups than its budget."""
 
 
 def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:

@@ -494,7 +494,7 @@ def _induced_edges(adjacency: Mapping[int, Iterable[int]], nodes: Iterable[int])
     show = {u for u in nodes if u in adjacency}  # as networkx's show_nodes filter builds it
     order = show if 2 * len(show) < len(adjacency) else [u for u in adjacency if u in show]
     seen: set[int] = set()
-    edges = []
+    edges: list[tuple[int, int]] = []
     for u in order:
         edges.extend((u, v) for v in adjacency[u] if v in show and v not in seen)
         seen.add(u)
@@ -632,15 +632,15 @@ def _absorb(
         ((s2, (cost2, exact2)),) = child.items()
         size = round(exact2)
         closed = cost2 + (table[size] if size < len(table) else closing(exact2))
-        after = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in states.items()}
-        join_from = {}
+        leaf_after: _States = {s1: (cost1 + closed, exact1) for s1, (cost1, exact1) in states.items()}
+        leaf_from: dict[int, int] = {}
         for s1, (cost1, exact1) in states.items():
             if s1 + s2 < steps:
-                value, cut = cost1 + cost2, after.get(s1 + s2)
+                value, cut = cost1 + cost2, leaf_after.get(s1 + s2)
                 if cut is None or value < cut[0]:
-                    after[s1 + s2] = (value, exact1 + exact2)
-                    join_from[s1 + s2] = s2
-        return after, join_from, s2
+                    leaf_after[s1 + s2] = (value, exact1 + exact2)
+                    leaf_from[s1 + s2] = s2
+        return leaf_after, leaf_from, s2
     inf = float("inf")
     ordered = sorted(child.items())
     # Close the child's open group (the edge cut): its cheapest state.
@@ -995,11 +995,10 @@ class _Compactor:
             for t in range(trees):
                 weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
                 edges = [(a, b, d) for ((a, b), _), d in zip(area.edges, weights, strict=True)]
-                found = cut_tree(_minimum_tree(range(area.count), edges), sizes, rural, self.inst.rules)
-                assert found is not None  # every cut is wanted
-                parts = found[1]
+                cut = cut_tree(_minimum_tree(range(area.count), edges), sizes, rural, self.inst.rules)
+                assert cut is not None  # every cut is wanted
                 pieces: dict[int, list[int]] = {}
-                for u, part in parts.items():
+                for u, part in cut[1].items():
                     pieces.setdefault(part, []).append(u)
                 found = self._groups_value(list(pieces.values()), area)
                 if best is None or found < best[0]:

@@ -323,14 +323,15 @@ def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> l
             continue
         index = {c: i for i, c in enumerate(codes)}
         edges, bridges, sites = _edges(graph, codes, index, home, allow_cross)
-        sizes = [int(graph.nodes[c]["list_size"]) for c in codes]
+        data = [graph.nodes[c] for c in codes]
+        sizes = [int(d["list_size"]) for d in data]
         mine = [(pcn, group) for g_ccg, pcn, group in locked_groups if g_ccg == ccg]
         inst = Instance(
             ccg=ccg,
             codes=codes,
-            names=[str(graph.nodes[c].get("practice_name", "")) for c in codes],
+            names=[str(d.get("practice_name", "")) for d in data],
             sizes=sizes,
-            xy=np.array([[graph.nodes[c]["x"], graph.nodes[c]["y"]] for c in codes]),
+            xy=np.array([[d["x"], d["y"]] for d in data]),
             edges=edges,
             bridges=bridges,
             sites=sites,
@@ -383,20 +384,25 @@ def _edges(
 ) -> tuple[list[tuple[int, int]], dict[tuple[int, int], float], list[list[int]]]:
     """Return a CCG's usable edges, its bridges' lengths (km) and its buildings (practice indices)."""
     edges, bridges, site_edges = [], {}, []
-    for a, b, data in graph.subgraph(codes).edges(data=True):
-        kind = data["type"]
-        crossing = home[a] != home[b]
-        if kind not in WITHIN_CCG and not crossing:
-            continue
-        if kind == "cross_ccg" and not (crossing and (a in allow_cross or b in allow_cross)):
-            continue
-        i, j = sorted((index[a], index[b]))
-        edges.append((i, j))
-        if kind == "bridge":
-            bridges[i, j] = float(data["length_km"])
-        if kind == "site":
-            site_edges.append((i, j))
-    sites = sorted(sorted(c) for c in nx.connected_components(nx.Graph(site_edges)))
+    adjacency = graph.adj
+    for a in codes:  # each edge between the CCG's practices once, from its end of lower index
+        i = index[a]
+        for b, data in adjacency[a].items():
+            j = index.get(b)
+            if j is None or j < i:
+                continue
+            kind = data["type"]
+            crossing = home[a] != home[b]
+            if kind not in WITHIN_CCG and not crossing:
+                continue
+            if kind == "cross_ccg" and not (crossing and (a in allow_cross or b in allow_cross)):
+                continue
+            edges.append((i, j))
+            if kind == "bridge":
+                bridges[i, j] = float(data["length_km"])
+            if kind == "site":
+                site_edges.append((i, j))
+    sites = sorted(sorted(c) for c in nx.connected_components(nx.Graph(site_edges))) if site_edges else []
     return sorted(set(edges)), bridges, sites
 
 
@@ -423,6 +429,8 @@ def _locked_groups(lock: Plan | None, planning: Mapping[str, str]) -> list[tuple
 
 
 def _check_locks_connected(inst: Instance) -> None:
+    if not inst.locked:
+        return
     adjacency = nx.Graph(inst.edges)
     adjacency.add_nodes_from(range(inst.n))
     for k, group in enumerate(inst.locked):

@@ -68,7 +68,7 @@ def explain_groups(
     rules = inst.rules
     total = {g: sum(inst.sizes[i] for i in members) for g, members in groups.items()}
     locked = {tuple(g) for g in inst.locked}
-    near = _nearest_groups(inst, labels)
+    near: dict[int, dict[int, tuple[float, int, int]]] | None = None  # only for a group out of band
     notes = {}
     for g, members in groups.items():
         status = inst.status(members)
@@ -96,6 +96,8 @@ def explain_groups(
             else f"above the band's top of {rules.band.high:,}"
         )
         parts = [f"{len(members)} practice(s) total {total[g]:,}, {side}: {_who(inst, members)}"]
+        if near is None:
+            near = _nearest_groups(inst, labels)
         for h, (km, p, q) in sorted(near[g].items(), key=lambda item: item[1][0])[:3]:
             bridge = inst.bridges.get((min(p, q), max(p, q)))
             link = f"a {bridge:.1f} km bridge" if bridge is not None else f"{km:.1f} km"

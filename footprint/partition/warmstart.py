@@ -942,8 +942,10 @@ class _Compactor:
             [w, w * x, w * y, w * (x * x + y * y), np.ones(inst.n), urban]
         ).tolist()
         self.adjacency: list[list[tuple[int, float]]] = [[] for _ in range(inst.n)]
-        for i, j in inst.edges:
-            d = float(np.hypot(*(inst.xy[i] - inst.xy[j])))
+        xy = inst.xy.tolist()
+        dx = [xy[i][0] - xy[j][0] for i, j in inst.edges]
+        lengths = np.hypot(dx, [xy[i][1] - xy[j][1] for i, j in inst.edges]).tolist()
+        for (i, j), d in zip(inst.edges, lengths, strict=True):
             self.adjacency[i].append((j, d))
             self.adjacency[j].append((i, d))
         self.members: dict[int, list[int]] = {}

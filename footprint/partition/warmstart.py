@@ -854,30 +854,37 @@ class _Area:
     """
 
     def __init__(self, compactor: _Compactor, members: Sequence[int]) -> None:
-        labels, site_of = compactor.labels, compactor.site_of
+        labels, site_of, columns = compactor.labels, compactor.site_of, compactor.columns
         key: dict[tuple[int, int], int] = {}
-        self.unit: dict[int, int] = {}
+        unit: dict[int, int] = {}
+        groups: list[list[int]] = []
+        stats: list[list[float]] = []
+        # The sums' columns are never negative, so adding up from the first practice gives
+        # the same floats as adding up from 0.0.
         for i in members:
-            k = (site_of[i], labels[i]) if i in site_of else (-1 - i, 0)
-            self.unit[i] = key.setdefault(k, len(key))
-        self.count = len(key)
-        self.members: list[list[int]] = [[] for _ in range(self.count)]
-        self.stats = [[0.0] * 6 for _ in range(self.count)]
-        for i in members:
-            u = self.unit[i]
-            self.members[u].append(i)
-            for q, c in enumerate(compactor.columns[i]):
-                self.stats[u][q] += c
+            u = key.setdefault((site_of[i], labels[i]), len(groups)) if i in site_of else len(groups)
+            unit[i] = u
+            if u < len(groups):  # a building-mate's unit
+                groups[u].append(i)
+                stats[u] = [a + c for a, c in zip(stats[u], columns[i], strict=True)]
+                continue
+            groups.append([i])
+            stats.append(list(columns[i]))
+        self.unit, self.members, self.stats, self.count = unit, groups, stats, len(groups)
         edges: dict[tuple[int, int], float] = {}
+        adjacency = compactor.adjacency
         for i in members:
-            u = self.unit[i]
-            for j, d in compactor.adjacency[i]:
-                v = self.unit.get(j)
+            u = unit[i]
+            for j, d in adjacency[i]:
+                v = unit.get(j)
                 if v is not None and v != u:
                     key2 = (u, v) if u < v else (v, u)
                     edges[key2] = min(d, edges.get(key2, d))
         self.edges = sorted(edges.items())
-        self.total = [sum(s[q] for s in self.stats) for q in range(6)]
+        total = stats[0]
+        for s in stats[1:]:
+            total = [a + b for a, b in zip(total, s, strict=True)]
+        self.total = total
 
 
 @dataclass
@@ -905,12 +912,11 @@ class _Rooted:
         pre = [0] * n
         for k, u in enumerate(order):
             pre[u] = k
-        sub = [list(s) for s in stats]
+        sub = list(stats)  # each sum replaced, never changed in place
         size = [1] * n
         for v in reversed(order[1:]):
             p = parent[v]
-            for q in range(6):
-                sub[p][q] += sub[v][q]
+            sub[p] = [a + b for a, b in zip(sub[p], sub[v], strict=True)]
             size[p] += size[v]
         return cls(tree, parent, order, pre, size, sub)
 
@@ -968,10 +974,9 @@ class _Compactor:
 
         ``None`` when the band cost is above ``limit`` (the inertia is then not computed).
         """
-        rest = list(total)
+        rest = total
         for p in pieces:
-            for q in range(6):
-                rest[q] -= p[q]
+            rest = [a - b for a, b in zip(rest, p, strict=True)]
         band = self.cost(rest)
         for p in pieces:
             band += self.cost(p)

@@ -932,6 +932,13 @@ class _Rooted:
         return out
 
 
+#: A cut of a rooted tree: its band cost and inertia, the tree, the units cut above.
+_Best = tuple[tuple[float, float], _Rooted, tuple[int, ...]]
+#: A pair's band cost and inertia, whether three groups may form, the cost limit, and the
+#: best cut of its shortest tree.
+_First = tuple[tuple[float, float], bool, float, _Best | None]
+
+
 class _Compactor:
     """Re-cuts neighbouring groups to make them more compact (see :func:`recombine_compact`)."""
 
@@ -958,6 +965,9 @@ class _Compactor:
         for i, g in enumerate(self.labels):
             self.members.setdefault(g, []).append(i)
         self._costs: dict[tuple[int, int, bool], float] = {}
+        # A pair's area and the best cut of its shortest tree (no random draws), by the
+        # pair's labels and practices: a pair met again unchanged is not built again.
+        self._pairs: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], tuple[_Area, _First | None]] = {}
 
     def cost(self, piece: Sequence[float]) -> float:
         """Return one group's cost under the band rule from its sums (cached per size and kind)."""
@@ -1062,8 +1072,13 @@ class _Compactor:
                 g, h = pairs[k]
                 if g not in self.members or h not in self.members or not self._touch(g, h):
                     continue
-                area = _Area(self, self.members[g] + self.members[h])
-                cut = self._best_cut(area, h, trees)
+                key = (g, h, tuple(self.members[g]), tuple(self.members[h]))
+                cached = self._pairs.get(key)
+                if cached is None:
+                    area = _Area(self, self.members[g] + self.members[h])
+                    cached = self._pairs[key] = (area, self._first_cut(area, h))
+                area, first = cached
+                cut = self._best_cut(area, first, trees)
                 if cut is None:
                     continue
                 taken = set().union(*cut)
@@ -1077,8 +1092,8 @@ class _Compactor:
         """Return whether two groups are neighbours."""
         return any(self.labels[j] == h for i in self.members[g] for j, _ in self.adjacency[i])
 
-    def _best_cut(self, area: _Area, h: int, trees: int) -> list[set[int]] | None:
-        """Return the units of each new group but the first of the best cut, if it improves on the pair."""
+    def _first_cut(self, area: _Area, h: int) -> _First | None:
+        """Return the pair's value and the best cut of the area's shortest tree; ``None`` if split."""
         old_h = [u for u in range(area.count) if self.labels[area.members[u][0]] == h]
         before = self.value(area.total, [sum(area.stats[u][q] for u in old_h) for q in range(6)])
         assert before is not None
@@ -1086,8 +1101,24 @@ class _Compactor:
         # A cut that costs more under the band rule than the pair is never taken, and never
         # the least either when some cut is taken: only the others are weighed.
         limit = before[0] + 1e-6
-        best: tuple[tuple[float, float], _Rooted, tuple[int, ...]] | None = None
-        for t in range(trees):
+        rooted = self.tree(area, 0)
+        if rooted is None:
+            return None
+        best: _Best | None = None
+        for found, cuts in self._cuts(area, rooted, three=three, limit=limit):
+            if best is None or found < best[0]:
+                best = (found, rooted, cuts)
+        return before, three, limit, best
+
+    def _best_cut(self, area: _Area, first: _First | None, trees: int) -> list[set[int]] | None:
+        """Return the units of each new group but the first of the best cut, if it improves on the pair.
+
+        ``first`` is :meth:`_first_cut` of the area; ``trees - 1`` random trees follow it.
+        """
+        if first is None or trees < 1:
+            return None
+        before, three, limit, best = first
+        for t in range(1, trees):
             rooted = self.tree(area, t)
             if rooted is None:
                 return None

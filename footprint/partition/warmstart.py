@@ -12,7 +12,6 @@ exempt one, which weighs far more than any number of patients of deviation.
 
 from __future__ import annotations
 
-import threading
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,33 +45,6 @@ EXACT_UNITS = 10
 #: The tree partitioner's reward per group formed: below one patient of deviation over
 #: any CCG's groups, so it only breaks ties, towards more (smaller, more compact) groups.
 GROUP_BONUS = 1e-3
-
-
-_SEEDED = threading.local()
-
-
-def _generator(seed: int | None) -> np.random.Generator:
-    """Return a generator of the same stream as ``np.random.default_rng(seed)``.
-
-    Seeding (hashing the seed to a PCG64 state) costs far more than the draws of a small
-    CCG, so each seed's generator and state are kept per thread: a later call restores the
-    state. The generator returned is valid until the next call with the same ``seed`` in
-    the thread (every caller here draws all it needs before another call).
-
-    Examples
-    --------
-    >>> bool((_generator(7).random(3) == np.random.default_rng(7).random(3)).all())
-    True
-    """
-    if seed is None:
-        return np.random.default_rng()
-    cache: dict[int, tuple[np.random.Generator, dict]] = _SEEDED.__dict__.setdefault("generators", {})
-    if seed not in cache:
-        rng = np.random.default_rng(seed)
-        cache[seed] = (rng, rng.bit_generator.state)
-    rng, state = cache[seed]
-    rng.bit_generator.state = state
-    return rng
 
 
 def group_cost(rules: Rules, list_size: int, *, practices: int, rural: bool, approved: bool = False) -> float:
@@ -337,7 +309,7 @@ def _warm_start(
         label.update(exact)
         labels = [label[units[i]] for i in range(inst.n)]
         return labels, _breaking(inst, labels)
-    rng = _generator(seed)
+    rng = np.random.default_rng(seed)
     for part in _components(free):
         shortest = [(a, b, free[a][b]) for a, b in _induced_edges(free, part)]
         best: tuple[float, dict[int, int]] | None = None
@@ -453,7 +425,7 @@ def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:
             label[u] = min(piece)
     for u in free_units.free:
         label.setdefault(u, u)
-    _recombine(inst.rules, free_units, label, _generator(seed))
+    _recombine(inst.rules, free_units, label, np.random.default_rng(seed))
     return [label.get(units[i], units[i]) for i in range(inst.n)]
 
 
@@ -945,7 +917,7 @@ class _Compactor:
     def __init__(self, inst: Instance, labels: Sequence[int], seed: int) -> None:
         self.inst = inst
         self.labels = list(labels)
-        self.rng = _generator(seed)
+        self.rng = np.random.default_rng(seed)
         self.fixed = {self.labels[i] for group in inst.fixed_groups() for i in group}
         self.site_of = {i: k for k, site in enumerate(inst.sites) if len(site) > 1 for i in site}
         w = np.asarray(inst.sizes, dtype=float)

@@ -38,7 +38,9 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import networkx as nx
 import numpy as np
@@ -305,7 +307,7 @@ def _gerrychain_labels(sub: nx.Graph, seed: int) -> tuple[list, str]:
         key = exc.args[0] if exc.args else None
         name = codes[key] if isinstance(key, int) and 0 <= key < len(codes) else key
         raise KeyError(f"{name} ({sub.nodes[name]['list_size']:,} patients)" if name in sub else key) from exc
-    return [(codes[i], part) for i, part in assignment.items()], note
+    return [(codes[cast(int, i)], part) for i, part in assignment.items()], note
 
 
 def _footprint_labels(sub: nx.Graph, rural: frozenset[str], *, fast: bool) -> tuple[list, str]:
@@ -461,21 +463,20 @@ def run_peers(
         if len(own) and ccg in summary.get("ccgs", {}):
             result = summary["ccgs"][ccg]
             outcomes["footprint"] = Outcome(
-                "ok", result.get("seconds"), dict(own.assignment), result.get("status", "")
+                "ok",
+                result.get("seconds"),
+                {c: p for c, p in own.assignment.items() if p is not None},
+                result.get("status", ""),
             )
         else:
             outcomes["footprint"] = Outcome("not run", note="CCG not in footprint's plan (see --ccg)")
         outcomes["spopt"] = run_limited(
-            lambda sub=sub: _spopt_labels(sub, args.seed, args.spopt_sa), args.peer_limit
+            partial(_spopt_labels, sub, args.seed, args.spopt_sa), args.peer_limit
         )
-        outcomes["gerrychain"] = run_limited(
-            lambda sub=sub: _gerrychain_labels(sub, args.seed), args.peer_limit
-        )
+        outcomes["gerrychain"] = run_limited(partial(_gerrychain_labels, sub, args.seed), args.peer_limit)
         # footprint timed as the peers are (one process per CCG): first valid plan, every stage.
         for name, fast in (("first", True), ("staged", False)):
-            timed[name][ccg] = run_limited(
-                lambda sub=sub, fast=fast: _footprint_labels(sub, rural, fast=fast), args.peer_limit
-            )
+            timed[name][ccg] = run_limited(partial(_footprint_labels, sub, rural, fast=fast), args.peer_limit)
         fp_row = None
         for i, name in enumerate(SOLVERS):
             outcome = outcomes[name]
@@ -532,9 +533,9 @@ def run_speed(
     for ccg in ccgs:
         sub = subs[ccg] = ccg_subgraph(graph, ccg)
         runs: dict[str, Callable[[], tuple[list, str]]] = {
-            "gerry": lambda sub=sub: _gerrychain_labels(sub, args.seed),
-            "first": lambda sub=sub: _footprint_labels(sub, rural, fast=True),
-            "staged": lambda sub=sub: _footprint_labels(sub, rural, fast=False),
+            "gerry": partial(_gerrychain_labels, sub, args.seed),
+            "first": partial(_footprint_labels, sub, rural, fast=True),
+            "staged": partial(_footprint_labels, sub, rural, fast=False),
         }
         best: dict[str, Outcome] = {}
         for _ in range(args.repeat):  # interleaved, so that both face the same load

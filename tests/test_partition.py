@@ -593,7 +593,7 @@ def test_compactness_recombination_keeps_the_band_and_lowers_the_spread(slice_gr
 
 
 def _grid_instance(
-    sizes: list[list[int]], *, sites: list[list[int]] | None = None, big: set[int] = frozenset()
+    sizes: list[list[int]], *, sites: list[list[int]] | None = None, big: frozenset[int] = frozenset()
 ):
     """An instance of practices on a grid 1 km apart (rook neighbours), row by row."""
     import numpy as np

@@ -868,7 +868,7 @@ class _Rooted:
     order: list[int]
     pre: list[int]
     size: list[int]
-    sub: list[list[float]]
+    sub: list[Sequence[float]]
 
     @classmethod
     def of(cls, tree: list[list[int]], stats: Sequence[Sequence[float]]) -> _Rooted:

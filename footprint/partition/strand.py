@@ -214,7 +214,7 @@ class Cancel:
     """A flag that abandons a stranding computation from another thread.
 
     :func:`strands` checks it between solves and stops a running CP-SAT search at once
-    (``stop_search``); the computation then raises :class:`CancelledError`.
+    (``stop_search``); the computation then raises :class:`~footprint.errors.CancelledError`.
 
     Examples
     --------
@@ -246,7 +246,7 @@ class Cancel:
         return self._set
 
     def check(self) -> None:
-        """Raise :class:`CancelledError` if the computation was abandoned."""
+        """Raise :class:`~footprint.errors.CancelledError` if the computation was abandoned."""
         if self._set:
             msg = "the stranding computation was cancelled"
             raise CancelledError(msg)
@@ -698,7 +698,7 @@ def strand_instance(
     within the pieces they fall into between the agreed groups: each piece is judged on its
     own (most are a practice or a few) and the least numbers add up. With ``changes`` false
     the smallest change that frees the stranded practices is not sought (``changes`` of the
-    result is empty). ``cancel`` abandons the computation (raising :class:`CancelledError`).
+    result is empty). ``cancel`` abandons the computation (raising :class:`~footprint.errors.CancelledError`).
     """
     start = time.perf_counter()
     cancel = cancel or Cancel()
@@ -866,7 +866,7 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
         Whether to seek the smallest change of the agreed groups that frees the stranded
         practices (:attr:`CcgStranding.changes`); without it the verdict comes sooner.
     cancel
-        Abandons the computation when set from another thread (then :class:`CancelledError`
+        Abandons the computation when set from another thread (then :class:`~footprint.errors.CancelledError`
         is raised); honoured when the CCGs are judged in this process (``processes=1`` or
         one CCG).
 

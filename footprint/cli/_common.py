@@ -230,6 +230,16 @@ def add_approved_option(group: argparse.ArgumentParser | argparse._ArgumentGroup
     )
 
 
+def add_allow_cross_option(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--allow-cross FILE``: practices that may join a network of another CCG."""
+    group.add_argument(
+        "--allow-cross",
+        type=Path,
+        metavar="FILE",
+        help="CSV practice_code,ccg_code: may join that CCG's network",
+    )
+
+
 def add_band_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """Add the band rule's options (band, rural waiver, big practices); return their group."""
     defaults = Rules()
@@ -273,12 +283,7 @@ def add_rule_options(parser: argparse.ArgumentParser, *, stay_close: bool = True
     rule = add_band_options(parser)
     rule.add_argument("--keep-sites", action="store_true", help="never split practices of one building")
     rule.add_argument("--lock", type=Path, metavar="PLAN.csv", help="agreed groups that keep their members")
-    rule.add_argument(
-        "--allow-cross",
-        type=Path,
-        metavar="FILE",
-        help="CSV practice_code,ccg_code: may join that CCG's network",
-    )
+    add_allow_cross_option(rule)
     if stay_close:
         rule.add_argument(
             "--stay-close", action="store_true", help="prefer fewest practices moved from current PCNs"

@@ -13,6 +13,7 @@ import pandas as pd
 from footprint._io import atomic_write
 from footprint.cli._common import (
     Inputs,
+    add_allow_cross_option,
     add_approved_option,
     add_band_options,
     add_map_options,
@@ -47,12 +48,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     rule = add_band_options(parser)
     rule.add_argument("--lock", type=Path, metavar="PLAN.csv", help="agreed groups (closed to joiners)")
     add_approved_option(rule)
-    rule.add_argument(
-        "--allow-cross",
-        type=Path,
-        metavar="FILE",
-        help="CSV practice_code,ccg_code: may join that CCG's network",
-    )
+    add_allow_cross_option(rule)
     rule.add_argument(
         "--proposal",
         metavar="CODE,CODE,...",

@@ -111,9 +111,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def distances(text: str) -> tuple[float, ...]:
     """Parse ``--sensitivity``: comma-separated distances, each as ``--max-km`` (one-line error if not)."""
-    return tuple(sorted({kilometres(part) for part in text.split(",") if part.strip()})) or (
-        kilometres(text),
-    )
+    parts = [part for part in text.split(",") if part.strip()] or [text]  # nothing given: its error
+    return tuple(sorted({kilometres(part) for part in parts}))
 
 
 def options_from_args(args: argparse.Namespace) -> ShareOptions:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +30,14 @@ from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
 from footprint.partition.pairs import pair_builders
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult, stage_values
-from footprint.partition.warmstart import current_repaired, polish, warm_start
+from footprint.partition.warmstart import (
+    Budget,
+    OverBudgetError,
+    connected_groups,
+    current_repaired,
+    polish,
+    warm_start,
+)
 from footprint.plan import Plan
 
 __all__ = [
@@ -509,10 +517,6 @@ def _enumerable(
     )
 
 
-class _OverBudgetError(Exception):
-    """An enumeration weighed more groups than its budget."""
-
-
 class _Enumeration:
     """Every grouping of a tiny CCG's free practices into connected groups, weighed as the model would.
 
@@ -522,7 +526,7 @@ class _Enumeration:
     """
 
     def __init__(self, inst: Instance, fixed: Mapping[str, float], budget: int) -> None:
-        self.inst, self.budget, self.weighed = inst, budget, 0
+        self.inst, self.budget = inst, Budget(budget)
         self.neighbours = [0] * inst.n
         for i, j in inst.edges:
             self.neighbours[i] |= 1 << j
@@ -578,34 +582,6 @@ class _Enumeration:
             self._distance[mask] = best or 0
         return self._distance[mask]
 
-    def connected(self, first: int, free: int, room: float) -> Iterator[int]:
-        """Yield each connected group of ``free`` practices holding ``first``, once.
-
-        A group more than ``room`` patients above the band is dropped with every group
-        grown from it (they lie further above).
-        """
-        sizes, high = self.inst.sizes, self.inst.rules.band.high
-
-        def around(v: int, taken: int) -> list[int]:
-            return [j for j in range(self.inst.n) if (free & self.neighbours[v] & ~taken) >> j & 1]
-
-        stack = [(1 << first, sizes[first], around(first, 1 << first), 1 << first)]
-        while stack:
-            mask, total, frontier, barred = stack.pop()
-            if total - high > room:
-                continue
-            self.weighed += 1
-            if self.weighed > self.budget:
-                raise _OverBudgetError
-            yield mask
-            # Grow by each frontier practice in turn, barring those before it (each group once).
-            for k in range(len(frontier) - 1, -1, -1):
-                v, rest = frontier[k], frontier[k + 1 :]
-                bar = barred | sum(1 << u for u in frontier[: k + 1])
-                grown = mask | 1 << v
-                more = [j for j in around(v, grown | bar) if j not in rest]
-                stack.append((grown, total + sizes[v], rest + more, bar))
-
     def _fits(self, counts: tuple[int, int, int, int], g_split: int) -> bool:
         """Return whether figures summed over groups (buildings split as a mask) stay within the limits."""
         values = (*counts[:3], counts[3].bit_count())
@@ -621,8 +597,11 @@ class _Enumeration:
                 self.best = (dist, list(chosen))
             return
         first = (free & -free).bit_length() - 1
-        room = float("inf") if self.limits[2] is None else self.limits[2] - counts[2]
-        for mask in self.connected(first, free, room):
+        # A group more patients above the band than the deviation left is no use.
+        room = math.inf if self.limits[2] is None else self.limits[2] - counts[2]
+        most = self.inst.rules.band.high + room
+        groups = connected_groups(first, free, self.neighbours, self.inst.sizes, self.budget, most=most)
+        for mask, _ in groups:
             g = self.figures(mask)
             summed = (counts[0] + g[0], counts[1] + g[1], counts[2] + g[2], counts[3] | g[3])
             if not self._fits(summed, g[3]):
@@ -666,7 +645,7 @@ def _least_compactness(
     enum.best = (STAGE_REGISTRY["compactness"].evaluate(Grouping(inst, start)), None)
     try:
         enum.search(free, (*counts, split), dist, [])
-    except _OverBudgetError:
+    except OverBudgetError:
         logger.debug("%s: compactness enumeration past %d groups; CP-SAT searches instead", inst.ccg, budget)
         return None
     value, groups = enum.best

@@ -12,6 +12,7 @@ exempt one, which weighs far more than any number of patients of deviation.
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -349,30 +350,17 @@ def _least_cost_grouping(units: _Units, rules: Rules, *, budget: int = 20_000) -
     bit = {u: 1 << k for k, u in enumerate(order)}
     near = [sum(bit[v] for v in units.free[u]) for u in order]
     sizes = [units.sizes[u] for u in order]
-    urban = [not units.rural[u] for u in order]
+    urban = sum(bit[u] for u in order if not units.rural[u])
     tables = (_closing_table(rules, False), _closing_table(rules, True))
-    weighed = 0
+    weighing = Budget(budget)
 
     def groups_of(first: int, free: int) -> list[tuple[float, int]]:
-        # Each connected group of ``free`` units holding ``first``, once, with its cost:
-        # grow by each frontier unit in turn, barring those before it.
-        nonlocal weighed
+        # Each connected group of ``free`` units holding ``first``, with its cost; a group is
+        # rural only if all its units are.
         found = []
-        stack = [(1 << first, near[first] & free & ~(1 << first), 1 << first, sizes[first], urban[first])]
-        while stack:
-            mask, frontier, barred, total, some_urban = stack.pop()
-            weighed += 1
-            if weighed > budget:
-                raise _OverBudgetError
-            found.append((_closing_cost(rules, tables[not some_urban], total, rural=not some_urban), mask))
-            while frontier:
-                low = frontier & -frontier
-                frontier &= ~low
-                barred |= low
-                v = low.bit_length() - 1
-                grown = mask | low
-                more = (frontier | near[v]) & free & ~grown & ~barred
-                stack.append((grown, more, barred, total + sizes[v], some_urban or urban[v]))
+        for mask, total in connected_groups(first, free, near, sizes, weighing):
+            rural = not mask & urban
+            found.append((_closing_cost(rules, tables[rural], total, rural=rural), mask))
         return sorted(found)  # the cheapest groups first: a good grouping found early prunes the rest
 
     candidates: dict[int, list[tuple[float, int]]] = {}
@@ -394,7 +382,7 @@ def _least_cost_grouping(units: _Units, rules: Rules, *, budget: int = 20_000) -
 
     try:
         search((1 << len(order)) - 1, 0.0, [])
-    except _OverBudgetError:
+    except OverBudgetError:
         return None
     grouping: dict[int, int] = {}
     for mask in best[1] or []:
@@ -403,8 +391,56 @@ def _least_cost_grouping(units: _Units, rules: Rules, *, budget: int = 20_000) -
     return grouping
 
 
-class _OverBudgetError(Exception):
+class OverBudgetError(Exception):
     """An enumeration weighed more groups than its budget."""
+
+
+@dataclass
+class Budget:
+    """Groups an enumeration may still weigh: :meth:`spend` raises :class:`OverBudgetError` past them."""
+
+    left: int
+
+    def spend(self) -> None:
+        """Count one group weighed."""
+        self.left -= 1
+        if self.left < 0:
+            raise OverBudgetError
+
+
+def connected_groups(
+    first: int,
+    free: int,
+    near: Sequence[int],
+    sizes: Sequence[int],
+    budget: Budget,
+    *,
+    most: float = math.inf,
+) -> Iterator[tuple[int, int]]:
+    """Yield each connected group of the ``free`` units holding ``first``, once, as (bit mask, list size).
+
+    Units are bits ``0 .. len(near) - 1``; ``near[v]`` is the mask of ``v``'s neighbours.
+    A group is grown by each frontier unit in turn, barring those before it, so each comes
+    once. A group over ``most`` patients is dropped with every group grown from it (they
+    are larger still). Each group yielded spends one of ``budget``.
+    """
+
+    def around(v: int, taken: int) -> list[int]:
+        return [j for j in range(len(near)) if (free & near[v] & ~taken) >> j & 1]
+
+    stack = [(1 << first, sizes[first], around(first, 1 << first), 1 << first)]
+    while stack:
+        mask, total, frontier, barred = stack.pop()
+        if total > most:
+            continue
+        budget.spend()
+        yield mask, total
+        for k in range(len(frontier) - 1, -1, -1):
+            v, rest = frontier[k], frontier[k + 1 :]
+            bar = barred | sum(1 << u for u in frontier[: k + 1])
+            grown = mask | 1 << v
+            more = [j for j in around(v, grown | bar) if j not in rest]
+            stack.append((grown, total + sizes[v], rest + more, bar))
 
 
 def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:

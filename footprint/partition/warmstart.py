@@ -420,27 +420,24 @@ def connected_groups(
     """Yield each connected group of the ``free`` units holding ``first``, once, as (bit mask, list size).
 
     Units are bits ``0 .. len(near) - 1``; ``near[v]`` is the mask of ``v``'s neighbours.
-    A group is grown by each frontier unit in turn, barring those before it, so each comes
-    once. A group over ``most`` patients is dropped with every group grown from it (they
-    are larger still). Each group yielded spends one of ``budget``.
+    A group is grown by each frontier unit in turn (lowest bit first), barring those
+    before it, so each comes once. A group over ``most`` patients is dropped with every
+    group grown from it (they are larger still). Each group yielded spends one of ``budget``.
     """
-
-    def around(v: int, taken: int) -> list[int]:
-        return [j for j in range(len(near)) if (free & near[v] & ~taken) >> j & 1]
-
-    stack = [(1 << first, sizes[first], around(first, 1 << first), 1 << first)]
+    stack = [(1 << first, near[first] & free & ~(1 << first), 1 << first, sizes[first])]
     while stack:
-        mask, total, frontier, barred = stack.pop()
+        mask, frontier, barred, total = stack.pop()
         if total > most:
             continue
         budget.spend()
         yield mask, total
-        for k in range(len(frontier) - 1, -1, -1):
-            v, rest = frontier[k], frontier[k + 1 :]
-            bar = barred | sum(1 << u for u in frontier[: k + 1])
-            grown = mask | 1 << v
-            more = [j for j in around(v, grown | bar) if j not in rest]
-            stack.append((grown, total + sizes[v], rest + more, bar))
+        while frontier:
+            low = frontier & -frontier
+            frontier &= ~low
+            barred |= low
+            v = low.bit_length() - 1
+            grown = mask | low
+            stack.append((grown, (frontier | near[v]) & free & ~grown & ~barred, barred, total + sizes[v]))
 
 
 def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:

@@ -520,7 +520,6 @@ def test_fast_returns_the_first_valid_plan_and_says_what_is_proven(slice_graph):
 
 def test_warm_start_meets_a_bound_that_needs_a_building_split():
     """Five practices in a row, the first three in one building: only a split puts both groups in band."""
-    import numpy as np
 
     from footprint.partition._instance import Instance
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
@@ -532,7 +531,7 @@ def test_warm_start_meets_a_bound_that_needs_a_building_split():
         codes=[f"P{i}" for i in range(5)],
         names=[f"P{i}" for i in range(5)],
         sizes=sizes,
-        xy=np.array([[1000.0 * i, 0.0] for i in range(5)]),
+        xy=[(1000.0 * i, 0.0) for i in range(5)],
         edges=[(0, 1), (1, 2), (2, 3), (3, 4)],
         bridges={},
         sites=[[0, 1, 2]],
@@ -550,7 +549,6 @@ def test_warm_start_meets_a_bound_that_needs_a_building_split():
 
 
 def test_a_part_that_no_grouping_can_put_in_band_raises_the_first_bound():
-    import numpy as np
 
     from footprint.partition._instance import Instance
     from footprint.partition.stages import lower_bound
@@ -561,7 +559,7 @@ def test_a_part_that_no_grouping_can_put_in_band_raises_the_first_bound():
         codes=["P0", "P1", "P2", "P3"],
         names=["P0", "P1", "P2", "P3"],
         sizes=[20_000, 60_000, 35_000, 35_000],
-        xy=np.array([[1000.0 * i, 0.0] for i in range(4)]),
+        xy=[(1000.0 * i, 0.0) for i in range(4)],
         edges=[(0, 1), (1, 2), (2, 3)],
         bridges={},
         sites=[],
@@ -596,7 +594,6 @@ def _grid_instance(
     sizes: list[list[int]], *, sites: list[list[int]] | None = None, big: frozenset[int] = frozenset()
 ):
     """An instance of practices on a grid 1 km apart (rook neighbours), row by row."""
-    import numpy as np
 
     from footprint.partition._instance import Instance
 
@@ -609,7 +606,7 @@ def _grid_instance(
         codes=[f"P{i}" for i in range(n)],
         names=[f"P{i}" for i in range(n)],
         sizes=[s for row in sizes for s in row],
-        xy=np.array([[1000.0 * (i % cols), 1000.0 * (i // cols)] for i in range(n)]),
+        xy=[(1000.0 * (i % cols), 1000.0 * (i // cols)) for i in range(n)],
         edges=sorted(edges),
         bridges={},
         sites=sites or [],

@@ -8,6 +8,7 @@ question about a group's size goes to :class:`footprint.config.Rules`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -46,13 +47,14 @@ class Instance:
     locked group ``k`` is approved as an exception to the band. ``big[i]`` marks a
     practice over the band that must stand alone (the rules do not let it merge).
     ``current`` is each practice's current PCN index (``-1`` for none), or ``None``.
+    ``xy`` holds each practice's easting and northing (British National Grid, metres).
     """
 
     ccg: str
     codes: list[str]
     names: list[str]
     sizes: list[int]
-    xy: np.ndarray
+    xy: list[tuple[float, float]]
     edges: list[tuple[int, int]]
     bridges: dict[tuple[int, int], float]
     sites: list[list[int]]
@@ -129,7 +131,7 @@ class Instance:
         Examples
         --------
         >>> from footprint.config import Rules
-        >>> inst = Instance("X", ["A", "B", "C"], ["a", "b", "c"], [10, 20, 30], np.zeros((3, 2)),
+        >>> inst = Instance("X", ["A", "B", "C"], ["a", "b", "c"], [10, 20, 30], [(0.0, 0.0)] * 3,
         ...                 [(0, 1), (1, 2)], {}, [], [False] * 3, [False] * 3, [[0]], None, Rules(),
         ...                 [True], ["p"])
         >>> part = inst.restrict([0, 2])
@@ -160,7 +162,7 @@ class Instance:
             codes=[self.codes[i] for i in kept],
             names=[self.names[i] for i in kept],
             sizes=[self.sizes[i] for i in kept],
-            xy=self.xy[kept] if kept else self.xy[:0],
+            xy=[self.xy[i] for i in kept],
             edges=[(new[i], new[j]) for i, j in self.edges if i in new and j in new],
             bridges={(new[i], new[j]): km for (i, j), km in self.bridges.items() if i in new and j in new},
             sites=[site for site in sites if len(site) > 1],
@@ -173,22 +175,15 @@ class Instance:
             locked_ids=[self.locked_ids[k] for k in locks if k < len(self.locked_ids)],
         )
 
-    @cached_property
-    def distance(self) -> np.ndarray:
-        """Return straight-line distances between practices, in units of 100 m."""
-        return np.hypot(*(self.xy[:, None, :] - self.xy[None, :, :]).transpose(2, 0, 1)) / DIST_UNIT_M
+    def metres(self, i: int, j: int) -> float:
+        """Return the straight-line distance between practices ``i`` and ``j``, in metres."""
+        (xi, yi), (xj, yj) = self.xy[i], self.xy[j]
+        return math.hypot(xi - xj, yi - yj)
 
     @cached_property
     def arc_length(self) -> dict[tuple[int, int], int]:
         """Return each arc's length in the model's tree distance (100 m units, at least 1)."""
-        d = self.distance
-        return {(i, j): max(1, round(float(d[i, j]))) for i, j in self.arcs}
-
-    @cached_property
-    def unit_cost(self) -> np.ndarray:
-        """Return ``unit_cost[i, j]``: distance from ``i`` to ``j`` times ``j``'s list size (rounded)."""
-        weight = np.maximum(np.array(self.sizes) // SIZE_UNIT, 1)
-        return np.rint(self.distance * weight[:, None]).astype(int)
+        return {(i, j): max(1, round(self.metres(i, j) / DIST_UNIT_M)) for i, j in self.arcs}
 
 
 # --------------------------------------------------------------------------------------
@@ -205,11 +200,17 @@ def members_of(labels: Sequence[int]) -> dict[int, list[int]]:
 
 
 def centres(inst: Instance, labels: Sequence[int]) -> list[int]:
-    """Return, per practice, its group's centre: the member nearest the others, list-weighted."""
+    """Return, per practice, its group's centre: the member nearest the others, list-weighted.
+
+    A member's cost is the sum over the group of each practice's distance to it (in 100 m
+    units) times its list size (in units of 100 patients, at least 1), each term rounded;
+    of members alike, the lowest index is the centre.
+    """
+    weight = [max(size // SIZE_UNIT, 1) for size in inst.sizes]
     centre_of = [0] * inst.n
     for members in members_of(labels).values():
-        block = inst.unit_cost[np.ix_(members, members)].sum(axis=0)
-        centre = members[int(np.argmin(block))]
+        costs = [sum(round(inst.metres(i, j) / DIST_UNIT_M * weight[i]) for i in members) for j in members]
+        centre = members[costs.index(min(costs))]
         for i in members:
             centre_of[i] = centre
     return centre_of
@@ -331,7 +332,7 @@ def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> l
             codes=codes,
             names=[str(d.get("practice_name", "")) for d in data],
             sizes=sizes,
-            xy=np.array([[d["x"], d["y"]] for d in data]),
+            xy=[(float(d["x"]), float(d["y"])) for d in data],
             edges=edges,
             bridges=bridges,
             sites=sites,

@@ -34,7 +34,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import networkx as nx
-import numpy as np
 from ortools.sat.python import cp_model
 
 from footprint.config import Rules, SolveOptions
@@ -112,7 +111,7 @@ def instance_from_pcns(pcns: nx.Graph, nodes: Sequence[str], *, name: str = "") 
         codes=codes,
         names=list(codes),
         sizes=[int(pcns.nodes[p]["list_size"]) for p in codes],
-        xy=np.zeros((n, 2)),
+        xy=[(0.0, 0.0)] * n,
         edges=[(i, j) for i, j in edges],
         bridges={},
         sites=[],

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.stages import StageResult
 
@@ -25,7 +23,7 @@ def _nearest_groups(inst: Instance, labels: Sequence[int]) -> dict[int, dict[int
         a, b = labels[i], labels[j]
         if a == b:
             continue
-        km = float(np.hypot(*(inst.xy[i] - inst.xy[j])) / 1000)
+        km = inst.metres(i, j) / 1000
         for g, h, p, q in ((a, b, i, j), (b, a, j, i)):
             if h not in near[g] or km < near[g][h][0]:
                 near[g][h] = (km, p, q)

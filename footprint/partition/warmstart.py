@@ -143,11 +143,8 @@ def free_units_of(inst: Instance, units: Sequence[int], fixed: set[int]) -> _Uni
         sizes[u] = sizes.get(u, 0) + inst.sizes[i]
         rural[u] = rural.get(u, True) and inst.rural[i]
     free: dict[int, dict[int, float]] = {u: {} for u in sizes if u not in fixed}
-    xy = inst.xy.tolist()
-    dx = [xy[i][0] - xy[j][0] for i, j in inst.edges]
-    lengths = np.hypot(dx, [xy[i][1] - xy[j][1] for i, j in inst.edges]).tolist()
-    for (i, j), km in zip(inst.edges, lengths, strict=True):
-        a, b = units[i], units[j]
+    for i, j in inst.edges:
+        a, b, km = units[i], units[j], inst.metres(i, j)
         if a != b and a not in fixed and b not in fixed and km < free[a].get(b, float("inf")):
             free[a][b] = free[b][a] = km
     return _Units(free, sizes, rural)
@@ -736,12 +733,18 @@ def _inertia(t: Sequence[float]) -> float:
     return t[3] - (t[1] ** 2 + t[2] ** 2) / t[0] if t[0] > 0 else 0.0
 
 
+def _km(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """Return the practices' eastings and northings in km."""
+    xy = np.array(inst.xy, dtype=float).reshape(-1, 2) / 1000
+    return xy[:, 0], xy[:, 1]
+
+
 class _Moments:
     """Per-group sums of list size, w*x, w*y and w*(x^2+y^2), for the moment of inertia."""
 
     def __init__(self, inst: Instance, labels: Sequence[int]) -> None:
         w = np.array(inst.sizes, dtype=float)
-        x, y = inst.xy[:, 0] / 1000, inst.xy[:, 1] / 1000
+        x, y = _km(inst)
         self.columns = np.column_stack([w, w * x, w * y, w * (x * x + y * y)])
         self.members: dict[int, set[int]] = {}
         for i, g in enumerate(labels):
@@ -954,16 +957,14 @@ class _Compactor:
         self.fixed = {self.labels[i] for group in inst.fixed_groups() for i in group}
         self.site_of = {i: k for k, site in enumerate(inst.sites) if len(site) > 1 for i in site}
         w = np.asarray(inst.sizes, dtype=float)
-        x, y = inst.xy[:, 0] / 1000, inst.xy[:, 1] / 1000
+        x, y = _km(inst)
         urban = np.array([not r for r in inst.rural], dtype=float)
         self.columns = np.column_stack(
             [w, w * x, w * y, w * (x * x + y * y), np.ones(inst.n), urban]
         ).tolist()
         self.adjacency: list[list[tuple[int, float]]] = [[] for _ in range(inst.n)]
-        xy = inst.xy.tolist()
-        dx = [xy[i][0] - xy[j][0] for i, j in inst.edges]
-        lengths = np.hypot(dx, [xy[i][1] - xy[j][1] for i, j in inst.edges]).tolist()
-        for (i, j), d in zip(inst.edges, lengths, strict=True):
+        for i, j in inst.edges:
+            d = inst.metres(i, j)
             self.adjacency[i].append((j, d))
             self.adjacency[j].append((i, d))
         self.members: dict[int, list[int]] = {}

@@ -14,13 +14,13 @@ When CP-SAT proves no further plan exists, the CCG's result says so.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import networkx as nx
-import numpy as np
 from ortools.sat.python import cp_model
 
 from footprint._pool import imap_unordered
@@ -158,7 +158,7 @@ def _feasible(
 
 
 def _recombined(
-    inst: Instance, start: Sequence[int], diverse: _Diverse, rng: np.random.Generator, *, steps: int
+    inst: Instance, start: Sequence[int], diverse: _Diverse, rng: random.Random, *, steps: int
 ) -> list[int] | None:
     """Walk from ``start`` by recombination steps until the grouping differs enough; else None.
 
@@ -192,7 +192,7 @@ def ccg_alternatives(
     done = {s.name: s for s in first.stages if s.name in _FIXED}
     stages = inst.rules.stages
     exhausted = False
-    rng = np.random.default_rng(options.seed)
+    rng = random.Random(options.seed)
     while len(found) < n:
         earlier = tuple(tuple(_together(labels, inst.edges)) for labels in found)
         diverse = _Diverse(tuple(inst.edges), earlier, min_diff)

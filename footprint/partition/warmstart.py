@@ -13,6 +13,7 @@ exempt one, which weighs far more than any number of patients of deviation.
 from __future__ import annotations
 
 import math
+import random
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -181,7 +182,12 @@ def _components(adjacency: Mapping[int, Iterable[int]]) -> Iterator[set[int]]:
         yield part
 
 
-def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generator) -> list[int] | None:
+def _draws(rng: random.Random, count: int) -> list[float]:
+    """Return ``count`` random weights in [0, 1), drawn one after another."""
+    return [rng.random() for _ in range(count)]
+
+
+def recombine_pair(inst: Instance, labels: Sequence[int], rng: random.Random) -> list[int] | None:
     """Return ``labels`` with two random neighbouring groups merged and re-cut (one ReCom step).
 
     A random spanning tree is drawn over the two groups' free units and cut optimally
@@ -206,7 +212,7 @@ def recombine_pair(inst: Instance, labels: Sequence[int], rng: np.random.Generat
     )
     if not pairs:
         return None
-    g, h = pairs[int(rng.integers(len(pairs)))]
+    g, h = pairs[rng.randrange(len(pairs))]
     merged = [u for u in pool.free if group_of[u] in (g, h)]
     weighted = nx.Graph()
     weighted.add_nodes_from(merged)
@@ -262,15 +268,19 @@ def warm_start(inst: Instance, *, seed: int, trees: int = 4, target: float | Non
 
     ``target`` is a bound on the groups out of band and not exempt that no plan can beat.
     Where the grouping misses it, the search widens, one step at a time until it is met:
-    four times the recombination rounds; the practices of a building as separate units
-    (the band comes before keeping buildings together, unless the rules make that a hard
-    rule); four times the trees, with buildings whole, then split. The grouping with the
-    fewest groups out of band and not exempt (then the first found) is returned.
+    four times the recombination rounds; four times the trees; then the practices of a
+    building as separate units (the band comes before keeping buildings together, unless
+    the rules make that a hard rule), with the trees, then four times the trees. Whole
+    buildings are tried with more trees before any is split, so that a grouping that
+    splits none is found where more trees suffice. The grouping with the fewest groups out
+    of band and not exempt (then the first found) is returned.
+
+    Random weights come from ``random.Random(seed)``: the standard library's generator is
+    light to start in a fresh process, where a first plan of a small CCG takes a few ms.
     """
-    steps = [(True, trees)]
-    if target is not None:
-        split = not inst.rules.keep_sites and any(len(site) > 1 for site in inst.sites)
-        steps += [(False, trees), (True, 4 * trees), (False, 4 * trees)] if split else [(True, 4 * trees)]
+    steps = [(True, trees), (True, 4 * trees)]
+    if target is not None and not inst.rules.keep_sites and any(len(site) > 1 for site in inst.sites):
+        steps += [(False, trees), (False, 4 * trees)]
     best: tuple[float, list[int]] | None = None
     for sites, tree_count in steps:
         labels, breaking = _warm_start(inst, seed=seed, trees=tree_count, sites=sites, target=target)
@@ -307,17 +317,14 @@ def _warm_start(
         label.update(exact)
         labels = [label[units[i]] for i in range(inst.n)]
         return labels, _breaking(inst, labels)
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     for part in _components(free):
         shortest = [(a, b, free[a][b]) for a, b in _induced_edges(free, part)]
         best: tuple[float, dict[int, int]] | None = None
         for t in range(trees if len(part) > 2 else 1):
             edges = shortest
             if t > 0:  # random weights, drawn edge by edge in order
-                edges = [
-                    (a, b, w)
-                    for (a, b, _), w in zip(shortest, rng.random(len(shortest)).tolist(), strict=True)
-                ]
+                edges = [(a, b, w) for (a, b, _), w in zip(shortest, _draws(rng, len(shortest)), strict=True)]
             # A later tree only counts when cheaper: cut it only below the best so far.
             below = best[0] if best is not None else float("inf")
             found = cut_tree(_minimum_tree(part, edges), sizes, rural, inst.rules, below=below)
@@ -455,7 +462,7 @@ def current_repaired(inst: Instance, *, seed: int) -> list[int] | None:
             label[u] = min(piece)
     for u in free_units.free:
         label.setdefault(u, u)
-    _recombine(inst.rules, free_units, label, np.random.default_rng(seed))
+    _recombine(inst.rules, free_units, label, random.Random(seed))
     return [label.get(units[i], units[i]) for i in range(inst.n)]
 
 
@@ -463,7 +470,7 @@ def _recombine(
     rules: Rules,
     units: _Units,
     label: dict[int, int],
-    rng: np.random.Generator,
+    rng: random.Random,
     *,
     rounds_per_group: int = 12,
 ) -> None:
@@ -492,13 +499,13 @@ def _recombine(
         bad = sorted(g for g, c in costs.items() if c >= OUT_WEIGHT and failures.get(g, 0) < rounds_per_group)
         if not bad:
             return
-        g = bad[int(rng.integers(len(bad)))]
+        g = bad[rng.randrange(len(bad))]
         area = {g}
         for _ring in range(1 + failures.get(g, 0) // 4):
             area |= {label[v] for u in set().union(*(groups[h] for h in area)) for v in free[u]}
         merged = set().union(*(groups[h] for h in area))
         pairs = _induced_edges(free, merged)
-        edges = [(a, b, w) for (a, b), w in zip(pairs, rng.random(len(pairs)).tolist(), strict=True)]
+        edges = [(a, b, w) for (a, b), w in zip(pairs, _draws(rng, len(pairs)), strict=True)]
         # The re-cut is kept only when it costs less than the groups it replaces.
         before = sum(costs[h] for h in area)
         found = cut_tree(_minimum_tree(merged, edges), sizes, rural, rules, below=before)
@@ -953,7 +960,7 @@ class _Compactor:
     def __init__(self, inst: Instance, labels: Sequence[int], seed: int) -> None:
         self.inst = inst
         self.labels = list(labels)
-        self.rng = np.random.default_rng(seed)
+        self.rng = random.Random(seed)
         self.fixed = {self.labels[i] for group in inst.fixed_groups() for i in group}
         self.site_of = {i: k for k, site in enumerate(inst.sites) if len(site) > 1 for i in site}
         w = np.asarray(inst.sizes, dtype=float)
@@ -1005,7 +1012,7 @@ class _Compactor:
 
     def tree(self, area: _Area, t: int) -> _Rooted | None:
         """Return the area's shortest spanning tree (``t`` 0) or a random one, rooted; ``None`` if split."""
-        weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
+        weights = [d for _, d in area.edges] if t == 0 else _draws(self.rng, len(area.edges))
         tree = _spanning_tree(area.count, [e for e, _ in area.edges], weights)
         return None if tree is None else _Rooted.of(tree, area.stats)
 
@@ -1044,7 +1051,7 @@ class _Compactor:
             )
             best: tuple[tuple[float, float], list[list[int]]] | None = None
             for t in range(trees):
-                weights = [d for _, d in area.edges] if t == 0 else self.rng.random(len(area.edges)).tolist()
+                weights = [d for _, d in area.edges] if t == 0 else _draws(self.rng, len(area.edges))
                 edges = [(a, b, d) for ((a, b), _), d in zip(area.edges, weights, strict=True)]
                 cut = cut_tree(_minimum_tree(range(area.count), edges), sizes, rural, self.inst.rules)
                 assert cut is not None  # every cut is wanted
@@ -1074,7 +1081,7 @@ class _Compactor:
                 }
             )
             improved = False
-            for k in self.rng.permutation(len(pairs)).tolist():
+            for k in self.rng.sample(range(len(pairs)), len(pairs)):
                 g, h = pairs[k]
                 if g not in self.members or h not in self.members or not self._touch(g, h):
                     continue

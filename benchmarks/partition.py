@@ -106,7 +106,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="spopt max_iterations_sa (default 1; spopt's own default 10 takes ~10x longer)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for the peers (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every solver, footprint's and the peers' (default 0)"
+    )
     parser.add_argument(
         "--per-ccg-only",
         action="store_true",
@@ -134,12 +136,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --- footprint ------------------------------------------------------------------------------------
 
 
-def run_footprint(out: Path, ccgs: Sequence[str] | None) -> tuple[float, float]:
-    """Run ``footprint plan --no-maps --out OUT`` as a subprocess; return its wall and CPU seconds.
+def run_footprint(out: Path, ccgs: Sequence[str] | None, seed: int) -> tuple[float, float]:
+    """Run ``footprint plan --no-maps --seed SEED --out OUT``; return its wall and CPU seconds.
 
     CPU is user plus system time of the command and its worker processes.
     """
-    command = [sys.executable, "-m", "footprint", "plan", "--no-maps", "--out", str(out)]
+    command = [sys.executable, "-m", "footprint", "plan", "--no-maps", "--seed", str(seed), "--out", str(out)]
     if ccgs:
         command += ["--ccg", *ccgs]
     print("running: " + " ".join(["footprint", *command[3:]]), flush=True)
@@ -310,11 +312,11 @@ def _gerrychain_labels(sub: nx.Graph, seed: int) -> tuple[list, str]:
     return [(codes[cast(int, i)], part) for i, part in assignment.items()], note
 
 
-def _footprint_labels(sub: nx.Graph, rural: frozenset[str], *, fast: bool) -> tuple[list, str]:
+def _footprint_labels(sub: nx.Graph, rural: frozenset[str], seed: int, *, fast: bool) -> tuple[list, str]:
     """Plan one CCG with footprint in this process: its first valid plan (``fast``) or every stage."""
     from footprint.partition import solve_plan
 
-    options = SolveOptions(processes=1, fast=fast)
+    options = SolveOptions(processes=1, fast=fast, seed=seed)
     # The CCG's subgraph as GerryChain's function is given it (each copies what it needs).
     plan = solve_plan(sub, options=options, rural=rural & set(sub))
     result = next(iter(plan.info["ccgs"].values()))
@@ -476,7 +478,8 @@ def run_peers(
         outcomes["gerrychain"] = run_limited(partial(_gerrychain_labels, sub, args.seed), args.peer_limit)
         # footprint timed as the peers are (one process per CCG): first valid plan, every stage.
         for name, fast in (("first", True), ("staged", False)):
-            timed[name][ccg] = run_limited(partial(_footprint_labels, sub, rural, fast=fast), args.peer_limit)
+            solve = partial(_footprint_labels, sub, rural, args.seed, fast=fast)
+            timed[name][ccg] = run_limited(solve, args.peer_limit)
         fp_row = None
         for i, name in enumerate(SOLVERS):
             outcome = outcomes[name]
@@ -512,7 +515,7 @@ def run_peers(
 def _warm_up(graph: nx.Graph, ccg: str, rural: frozenset[str], seed: int) -> None:
     """Run footprint and GerryChain once on ``ccg``, untimed, so that neither's one-off set-up is timed."""
     sub = ccg_subgraph(graph, ccg)
-    _footprint_labels(sub, rural, fast=False)
+    _footprint_labels(sub, rural, seed, fast=False)
     with contextlib.suppress(Exception):  # a CCG GerryChain cannot cut still warms it up
         _gerrychain_labels(sub, seed)
 
@@ -534,8 +537,8 @@ def run_speed(
         sub = subs[ccg] = ccg_subgraph(graph, ccg)
         runs: dict[str, Callable[[], tuple[list, str]]] = {
             "gerry": partial(_gerrychain_labels, sub, args.seed),
-            "first": partial(_footprint_labels, sub, rural, fast=True),
-            "staged": partial(_footprint_labels, sub, rural, fast=False),
+            "first": partial(_footprint_labels, sub, rural, args.seed, fast=True),
+            "staged": partial(_footprint_labels, sub, rural, args.seed, fast=False),
         }
         best: dict[str, Outcome] = {}
         for _ in range(args.repeat):  # interleaved, so that both face the same load
@@ -681,7 +684,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     seconds = cpu = None
     if not args.skip_footprint:
         out.mkdir(parents=True, exist_ok=True)
-        seconds, cpu = run_footprint(out, args.ccg)
+        seconds, cpu = run_footprint(out, args.ccg, args.seed)
     missing = [name for name in ("plan.csv", "summary.json") if not (out / name).is_file()]
     if missing:
         sys.exit(f"{out} lacks {' and '.join(missing)}: give --out DIR of an earlier footprint plan run")

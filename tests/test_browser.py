@@ -180,6 +180,30 @@ def test_finder_zooms_to_a_practice_and_opens_its_popup(browser, maps):
     assert_offline_and_clean(browser)
 
 
+def test_finder_finds_a_town_as_the_england_index_does(browser, maps):
+    """A town is a whole word of a practice's "place, town" on the map's finder, as on the index."""
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, maps / "01F.html")
+    wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    box = browser.find_element("css selector", ".fp-finder input")
+    box.send_keys("Runcorn", Keys.ENTER)
+    on_map = wait_for(
+        browser,
+        "var b = document.querySelectorAll('.fp-find-result button');"
+        "return b.length && Array.from(b, x => x.innerText.split('(')[1].split(',')[0]);",
+    )
+    open_page(browser, maps / "index.html")
+    box = wait_for(browser, "return document.getElementById('fp-england-find');")
+    box.send_keys("Runcorn", Keys.ENTER)
+    wait_for(browser, "return document.querySelectorAll('.fp-index .fp-find-list li').length > 0;")
+    on_index = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.fp-find-list a'), a => a.href.split('#')[1]);"
+    )
+    assert sorted(on_map) == sorted(on_index) and len(on_map) == 6
+    assert_offline_and_clean(browser)
+
+
 def test_layers_switch_and_practices_stay_on_top(browser, maps):
     open_page(browser, maps / "99F.html")
     wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 0;")

@@ -10,18 +10,7 @@
       marker: marker});
   });
   entries.sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
-  function norm(text) { return (text || "").toUpperCase().replace(/[^A-Z0-9]/g, ""); }
-  function search(text) {
-    var q = norm(text);
-    if (!q) { return []; }
-    var exact = entries.filter(function (e) { return norm(e.code) === q || norm(e.postcode) === q; });
-    if (exact.length) { return exact; }
-    var town = entries.filter(function (e) { return norm(e.town) === q; });
-    if (town.length) { return town; }
-    return entries.filter(function (e) {
-      return (norm(e.name) + "|" + norm(e.code) + "|" + norm(e.postcode) + "|" + norm(e.town)).indexOf(q) >= 0;
-    });
-  }
+{% include "practice_search.js" %}
   var id = {{ this.get_name()|tojson }};
   var div = document.createElement("div");
   div.className = "fp-panel fp-finder";
@@ -45,28 +34,16 @@
     if (window.history && history.replaceState) { history.replaceState(null, "", "#" + entry.code); }
   }
   function go() {
-    var found = search(input.value);
+    var found = search(entries, input.value);
     result.textContent = "";
     if (found.length === 1) { show(found[0]); return; }
-    if (!found.length) {
-      result.textContent = "No practice matches \u201c" + input.value + "\u201d.";
-      return;
-    }
-    var shown = found.slice(0, 100);
-    var prompt = document.createElement("p");
-    prompt.textContent = found.length + " practices match" +
-      (found.length > shown.length ? " (first " + shown.length + " listed)" : "") + "; choose one, or type more to narrow.";
-    result.appendChild(prompt);
-    var list = document.createElement("div");
-    list.className = "fp-find-list";
-    shown.forEach(function (e) {
+    listMatches(result, found, input.value, 100, "div", function (e) {
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = e.name + " (" + e.code + ", " + e.postcode + ")";
       button.addEventListener("click", function () { show(e); });
-      list.appendChild(button);
+      return button;
     });
-    result.appendChild(list);
   }
   form.addEventListener("submit", function (ev) { ev.preventDefault(); go(); });
   ["click", "dblclick", "mousedown", "touchstart", "wheel"].forEach(function (kind) {

@@ -143,7 +143,7 @@ def recom_peer(first: Plan, graph, steps: int, footprint_rate: float) -> None:
         f"median {statistics.median(out_of_band):.0f}, max {max(out_of_band)} (footprint's: {first_out} in "
         "every plan, the proven least)"
     )
-    print(f"ratio footprint / GerryChain plans per minute: {footprint_rate / rate:.2f}")
+    print(f"ratio footprint / GerryChain plans per minute: {footprint_rate / rate:.2g}")
 
 
 def main() -> None:

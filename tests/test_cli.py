@@ -246,7 +246,7 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     args = [*SLICE_DATA, "--impute-missing", "--no-maps", "--processes", "1", "--out", tmp_path]
     code, out, _ = run(capsys, "repair", *args)
     assert code == 0
-    assert "99F:" in out and "open placed" in out and "practices moved over England" in out
+    assert "99F:" in out and "open placed" in out and "practices moved in all" in out
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
     assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)

@@ -8,6 +8,7 @@ import csv
 import networkx as nx
 
 from footprint._io import atomic_write
+from footprint._text import plural
 from footprint.cli._common import load, out_dir
 from footprint.graph import bridges, ccg_subgraph, pieces_before_bridging
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     for _, _, kind in graph.edges(data="type"):
         counts[kind] = counts.get(kind, 0) + 1
     print(
-        f"{len(sizes)} CCGs, {len(practices):,} practices, {int(sizes['sum'].sum()):,} patients; "
+        f"{plural(len(sizes), 'CCG')}, {len(practices):,} practices, {int(sizes['sum'].sum()):,} patients; "
         f"{'every CCG connected' if connected_all else 'SOME CCGs NOT CONNECTED'}; edges: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
     )

@@ -13,6 +13,7 @@ import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
+from footprint._text import plural
 from footprint.cli._common import (
     add_map_options,
     add_rule_options,
@@ -86,12 +87,12 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
     england = summary["england"]
     moved = f"moved from current PCNs {england['moves']:,}; " if "moves" in england else ""
     print(
-        f"{len(results)} CCGs, {england['practices']:,} practices in {england['groups']:,} PCNs; "
+        f"{plural(len(results), 'CCG')}, {england['practices']:,} practices in {england['groups']:,} PCNs; "
         f"out of band {england['out_of_band']} ({england['exempt']} exempt; "
         f"{england['in_band_share']:.2%} of patients in band); {moved}"
         f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
         f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
-        f"{england['ccgs_optimal']} CCGs optimal in every stage; {seconds:.1f} s"
+        f"{plural(england['ccgs_optimal'], 'CCG')} optimal in every stage; {seconds:.1f} s"
     )
     far = england["far_flung"]
     if far:

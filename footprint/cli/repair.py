@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from footprint._io import atomic_write
+from footprint._text import plural
 from footprint.cli._common import (
     Inputs,
     add_approved_option,
@@ -141,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
         )
     england = summary["england"]
     print(
-        f"{len(report)} CCGs: {england['moved']:,} practices moved over England (transfer distance), "
-        f"{placed} open practices placed; {england['groups']:,} PCNs, out of band {england['out_of_band']} "
+        f"{plural(len(report), 'CCG')}: {plural(england['moved'], 'practice')} moved in all "
+        f"(transfer distance), {placed} open practices placed; {england['groups']:,} PCNs, "
+        f"out of band {england['out_of_band']} "
         f"({england['exempt']} exempt); {seconds:.1f} s"
     )
     print(f"written {out / 'plan.csv'}, {out / 'moves.csv'}, {out / 'summary.json'}")

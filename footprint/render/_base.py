@@ -372,17 +372,6 @@ class GroupRow:
     exempt: bool = False
 
 
-def plural(n: int, word: str) -> str:
-    """Return ``"1 practice"`` or ``"2 practices"``.
-
-    Examples
-    --------
-    >>> plural(1, "practice"), plural(3, "practice")
-    ('1 practice', '3 practices')
-    """
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 def labels(practices: pd.DataFrame, pcns: Iterable[str]) -> dict[str, str]:
     """Return PCN id to ``NAME (id)`` where the practices file names the current PCN."""
     names: dict[str, str] = {}

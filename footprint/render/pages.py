@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from footprint._text import plural
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
@@ -24,7 +25,6 @@ from footprint.render._base import (
     colour_groups,
     data_date,
     group_rows,
-    plural,
     provenance_rows,
 )
 from footprint.render.ccg_map import records

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from ortools.sat.python import cp_model
@@ -19,12 +20,16 @@ from footprint.config import Rules, SolveOptions
 from footprint.edit import agreed_pieces
 from footprint.errors import CancelledError
 from footprint.load import read_boundaries, read_practices, select_ccgs
-from footprint.partition import solve_plan, strands
+from footprint.partition import solve_plan, strand, strands
 from footprint.partition._instance import Instance, PlanInputs
 from footprint.partition.stages import StageResult
 from footprint.partition.strand import (
+    CHANGE_CANDIDATES,
     Cancel,
     Change,
+    _around,
+    _candidate_change,
+    _candidates,
     _classify,
     _locked_breaks,
     _open_pieces,
@@ -267,6 +272,92 @@ def test_strands_on_the_slice_says_what_it_said(slice_practices, slice_graph):
     without = strands(slice_graph, lock=current, options=OPTIONS, changes=False)
     assert without.stranded == report.stranded and without.ccgs["99F"].changes == ()
     assert report.ccgs["99F"].changes
+
+
+# --------------------------------------------------------------------------------------
+# The smallest change: candidate changes for CP-SAT's hint
+# --------------------------------------------------------------------------------------
+
+
+def c1_change(inst: Instance) -> tuple[int, int, set[int], Instance]:
+    """Return C1, the left group, the agreed groups near C1 (left, and wall beyond the big C2) and
+    the instance with those unlocked."""
+    c1, left, wall = inst.codes.index("C1"), inst.locked_ids.index("left"), inst.locked_ids.index("wall")
+    near, admissible = _around(inst, {c1}, {i for group in inst.locked for i in group})
+    assert (near, admissible) == ({left, wall}, {c1})
+    loose = replace(
+        inst,
+        locked=[g for k, g in enumerate(inst.locked) if k not in near],
+        approved=[],
+        locked_ids=[p for k, p in enumerate(inst.locked_ids) if k not in near],
+    )
+    return c1, left, near, loose
+
+
+def test_candidate_changes_come_fewest_steps_first(grid_graph):
+    """Left, next to C1: take in C1 or release B1, then both; last every wall (B1) released."""
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    c1, left, near, _ = c1_change(inst)
+    b1 = inst.codes.index("B1")
+    found = _candidates(inst, near, {c1})
+    assert found == [
+        (frozenset(), frozenset({(left, c1)})),
+        (frozenset({(left, b1)}), frozenset()),
+        (frozenset({(left, b1)}), frozenset({(left, c1)})),
+        (frozenset({(left, b1)}), frozenset()),
+    ]
+    assert len(found) <= CHANGE_CANDIDATES + 1
+
+
+def test_a_candidate_change_frees_the_stranded_practice(grid_graph):
+    """Left taking in C1 (45k) frees it; releasing B1 does not (C1 and B1 make 25k, below)."""
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    c1, left, near, loose = c1_change(inst)
+    total = 2 + _locked_breaks(inst)  # the least number with the lock
+    found = _candidate_change(loose, inst, {c1}, near, {c1}, total, seed=0)
+    assert found is not None
+    taken, labels, groups = found
+    assert taken == (frozenset(), frozenset({(left, c1)}))
+    assert sorted(inst.codes[i] for i in groups[left]) == ["B1", "B2", "C1"]
+    assert labels[c1] == labels[inst.codes.index("B1")]
+    # With fewer groups out of band allowed than the open practices need, no candidate frees C1.
+    assert _candidate_change(loose, inst, {c1}, near, {c1}, total - 2, seed=0) is None
+
+
+def test_candidates_hand_cp_sat_a_change_it_did_not_find(grid_graph, monkeypatch):
+    """Where CP-SAT's quick search finds no change, the first candidate that frees C1 is the answer:
+    one step, so proven smallest without a further search."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(_candidate_change(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(strand, "CHANGE_QUICK_S", 1e-9)
+    monkeypatch.setattr(strand, "_candidate_change", spy)
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    result = strand_instance(inst, OPTIONS)
+    assert len(calls) == 1 and calls[0] is not None
+    assert [(c.kind, c.group, c.practice) for c in result.changes] == [("admit", "left", "C1")]
+    assert "not proven" not in result.changes[0].text
+
+
+def test_a_proposal_enclosing_practices_gets_a_change_not_an_exception():
+    """Birmingham's U13655 proposed alone encloses three practices of 8-17k, each on its own.
+
+    CP-SAT alone found no freeing change in 30 s (it said "a commissioner's exception would
+    free it"); from the candidates' hint it finds releases that free all three.
+    """
+    from footprint.graph import graph_from_practices
+
+    practices = select_ccgs(read_practices(), ["15E"])
+    graph = graph_from_practices(practices, read_boundaries())
+    current = plan_from_practices(practices)
+    proposal = sorted(c for c, pcn in current.assignment.items() if pcn == "U13655")
+    result = strands(graph, proposal=proposal, options=OPTIONS).ccgs["15E"]
+    assert result.stranded == ("M85027", "M85030", "M85071")
+    assert {c.kind for c in result.changes} == {"release"}
+    assert {c.practice for c in result.changes} < set(proposal) and len(result.changes) < 11
 
 
 # --------------------------------------------------------------------------------------

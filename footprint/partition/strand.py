@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import combinations
 
 import networkx as nx
 from ortools.sat.python import cp_model
@@ -62,6 +63,10 @@ _BREAKS = ("below", "above")
 _STAGE1 = ("out_of_band",)
 #: Deterministic seconds allowed to find the smallest change that frees stranded practices.
 CHANGE_LIMIT_S = 2.0
+#: Of those, the seconds CP-SAT searches unaided before the candidate changes are tried.
+CHANGE_QUICK_S = 0.25
+#: At most this many candidate changes (fewest steps first) are tried for a hint.
+CHANGE_CANDIDATES = 60
 #: The PCN id a proposal gets in the lock (unless a lock already uses it).
 PROPOSAL_ID = "proposal"
 
@@ -492,6 +497,51 @@ def _smallest_change(
     )
 
 
+#: A candidate change: the releases and the admissions, each ``(agreed group, practice)``.
+Candidate = tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]
+
+
+@dataclass
+class _ChangeModel:
+    """The smallest change's model: stage 1 of the loosened CCG, with the steps an agreed group may take."""
+
+    pm: PartitionModel
+    loose: Instance  # the CCG with the near agreed groups unlocked
+    core: dict[int, cp_model.IntVar]  # each near group's root
+    release: dict[tuple[int, int], cp_model.IntVar]  # (group, member) released
+    admit: dict[tuple[int, int], cp_model.IntVar]  # (group, open practice) taken in
+    bad: dict[int, cp_model.IntVar]
+
+    def hint(
+        self,
+        labels: Sequence[int],
+        groups: Mapping[int, Sequence[int]],
+        taken: Candidate = (frozenset(), frozenset()),
+    ) -> None:
+        """Hint a grouping (``labels``) with each near group ``groups[k]`` after the steps ``taken``."""
+        model = self.pm.model
+        model.clear_hints()
+        add_hints(self.pm, model, labels, centre_roots=False)
+        for k, var in self.core.items():
+            model.add_hint(var, min(groups[k]))
+        for key, var in self.release.items():
+            model.add_hint(var, key in taken[0])
+        for key, var in self.admit.items():
+            model.add_hint(var, key in taken[1])
+        for members in members_of(labels).values():
+            breaks = self.pm.inst.status(members) in _BREAKS
+            for i in members:
+                model.add_hint(self.bad[i], breaks)
+
+    def hint_solution(self, solver: cp_model.CpSolver) -> None:
+        """Hint every variable with its value in the solver's solution."""
+        model = self.pm.model
+        model.clear_hints()
+        for index in range(len(model.proto.variables)):
+            var = model.get_int_var_from_proto_index(index)
+            model.add_hint(var, solver.value(var))
+
+
 def _change_model(
     inst: Instance,
     stranded: set[int],
@@ -514,46 +564,78 @@ def _change_model(
     )
     pm = build_model(loose, stages=_STAGE1)
     model, label = pm.model, pm.forest.label
-    bad = _add_bad(pm)
-    core = {k: model.new_int_var(0, inst.n - 1, f"core[{k}]") for k in moving}
-    if len(core) > 1:
+    cm = _ChangeModel(pm, loose, {}, {}, {}, _add_bad(pm))
+    cm.core.update({k: model.new_int_var(0, inst.n - 1, f"core[{k}]") for k in moving})
+    if len(moving) > 1:
         # Agreed groups stay distinct.
-        model.add_all_different(list(core.values()))
-    release: dict[tuple[int, int], cp_model.IntVar] = {}
-    admit: dict[tuple[int, int], cp_model.IntVar] = {}
+        model.add_all_different(list(cm.core.values()))
     for k in moving:
         group = inst.locked[k]
         for i in group:
             # A member stays in its agreed group unless released.
-            release[k, i] = model.new_bool_var(f"release[{k},{i}]")
-            model.add(label[i] == core[k]).only_enforce_if(release[k, i].Not())
+            cm.release[k, i] = model.new_bool_var(f"release[{k},{i}]")
+            model.add(label[i] == cm.core[k]).only_enforce_if(cm.release[k, i].Not())
         # An agreed group keeps at least one member.
-        model.add(sum(release[k, i] for i in group) <= len(group) - 1)
+        model.add(sum(cm.release[k, i] for i in group) <= len(group) - 1)
         for j in range(inst.n):
             if j in admissible:
                 # An open practice near the stranded ones joins an agreed group only when admitted.
-                admit[k, j] = model.new_bool_var(f"admit[{k},{j}]")
-                model.add(label[j] == core[k]).only_enforce_if(admit[k, j])
-                model.add(label[j] != core[k]).only_enforce_if(admit[k, j].Not())
+                cm.admit[k, j] = model.new_bool_var(f"admit[{k},{j}]")
+                model.add(label[j] == cm.core[k]).only_enforce_if(cm.admit[k, j])
+                model.add(label[j] != cm.core[k]).only_enforce_if(cm.admit[k, j].Not())
             elif j not in group:
                 # No other practice joins it (a released member joins no other agreed group).
-                model.add(label[j] != core[k])
+                model.add(label[j] != cm.core[k])
     for s in stranded:
-        model.add(bad[s] == 0)  # the stranded practices are freed
+        model.add(cm.bad[s] == 0)  # the stranded practices are freed
     model.add(pm.band.not_exempt_count <= total)  # and no more groups break the band than now
     model.add(pm.forest.ordered_roots == 1)
-    steps = sum(release.values()) + sum(admit.values())
+    steps = sum(cm.release.values()) + sum(cm.admit.values())
     if stranded:
         # Redundant: with no step taken every best completion leaves a stranded practice in
         # a group out of band, so freeing it takes at least one (the bound proves a one-step change).
         model.add(steps >= 1)
     model.minimize(steps)
     if labels is not None:
-        roots = {core[k]: min(inst.locked[k]) for k in moving}
-        _hint_no_change(pm, labels, roots, [*release.values(), *admit.values()], bad)
+        cm.hint(labels, {k: inst.locked[k] for k in moving})
+    return _search_change(cm, inst, stranded, near, admissible, total, options, cancel or Cancel())
+
+
+def _search_change(
+    cm: _ChangeModel,
+    inst: Instance,
+    stranded: set[int],
+    near: set[int],
+    admissible: set[int],
+    total: int,
+    options: SolveOptions,
+    cancel: Cancel,
+) -> tuple[Change, ...] | None:
+    """Search the smallest change's model: CP-SAT alone first, then from a candidate change.
+
+    A change of one step frees stranded practices at the least (none frees none), so a
+    change of one step found is proven smallest.
+    """
     limit = min(options.proof_limit_s, CHANGE_LIMIT_S)
-    solver = solver_from_options(options, limit=limit, workers=options.workers)
-    status = (cancel or Cancel()).solve(solver, model)
+    quick = min(limit, CHANGE_QUICK_S)
+    least = 1 if stranded else 0
+    solver = solver_from_options(options, limit=quick, workers=options.workers)
+    status = cancel.solve(solver, cm.pm.model)
+    if status == cp_model.FEASIBLE and solver.objective_value > least and limit > quick:
+        cm.hint_solution(solver)  # search on from the change found
+        solver = solver_from_options(options, limit=limit - quick, workers=options.workers)
+        status = cancel.solve(solver, cm.pm.model)
+    elif status == cp_model.UNKNOWN and limit > quick:
+        # Unaided, CP-SAT rarely finds a freeing change among many open practices: try the
+        # smallest candidate changes in a warm start, and search on from the first that frees them.
+        found = _candidate_change(cm.loose, inst, stranded, near, admissible, total, seed=options.seed)
+        if found is not None:
+            taken, grouping, groups = found
+            if len(taken[0]) + len(taken[1]) == least:
+                return _changes_of(inst, *taken, proven=True)
+            cm.hint(grouping, groups, taken)
+        solver = solver_from_options(options, limit=limit - quick, workers=options.workers)
+        status = cancel.solve(solver, cm.pm.model)
     if status == cp_model.UNKNOWN:
         return tuple(
             Change(
@@ -567,59 +649,133 @@ def _change_model(
         )
     if status != cp_model.OPTIMAL and status != cp_model.FEASIBLE:
         return None
-    return _changes_read(inst, solver, release, admit, proven=status == cp_model.OPTIMAL)
+    return _changes_of(
+        inst,
+        {key for key, var in cm.release.items() if solver.value(var)},
+        {key for key, var in cm.admit.items() if solver.value(var)},
+        proven=status == cp_model.OPTIMAL or solver.objective_value <= least,
+    )
 
 
-def _hint_no_change(
-    pm: PartitionModel,
-    labels: Sequence[int],
-    roots: Mapping[cp_model.IntVar, int],
-    steps: Iterable[cp_model.IntVar],
-    bad: Mapping[int, cp_model.IntVar],
-) -> None:
-    """Hint the smallest change's model with no change made (each agreed group whole at its ``roots``)."""
-    inst, model = pm.inst, pm.model
-    add_hints(pm, model, labels, centre_roots=False)
-    for var, root in roots.items():
-        model.add_hint(var, root)
-    for var in steps:
-        model.add_hint(var, False)
-    for members in members_of(labels).values():
-        breaks = inst.status(members) in _BREAKS
-        for i in members:
-            model.add_hint(bad[i], breaks)
+def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Candidate]:
+    """Return candidate changes (releases, admissions as ``(group, practice)``), fewest steps first.
+
+    One step: a member of a ``near`` group next to an admissible practice released, or an
+    admissible practice next to a near group taken in by it; a connected run of admissible
+    practices taken in whole by a near group next to it; then two single steps together (at
+    most :data:`CHANGE_CANDIDATES` of these, in a fixed order); last, every such member released.
+    """
+    adjacency = inst.neighbours()
+    group_of = {i: k for k in near for i in inst.locked[k]}
+    walls = sorted({(group_of[j], j) for i in admissible for j in adjacency[i] if j in group_of})
+    admits = sorted({(group_of[j], i) for i in admissible for j in adjacency[i] if j in group_of})
+    single: list[Candidate] = [(frozenset([w]), frozenset()) for w in walls]
+    single += [(frozenset(), frozenset([a])) for a in admits]
+    runs = nx.Graph((i, j) for i in admissible for j in adjacency[i] if j in admissible)
+    runs.add_nodes_from(admissible)
+    whole: list[Candidate] = [
+        (frozenset(), frozenset((k, i) for i in run))
+        for run in (sorted(c) for c in nx.connected_components(runs))
+        if len(run) > 1
+        for k in sorted({group_of[j] for i in run for j in adjacency[i] if j in group_of})
+    ]
+    pairs = [(a[0] | b[0], a[1] | b[1]) for a, b in combinations(single, 2)]
+    found = sorted(
+        {*single, *whole, *pairs}, key=lambda c: (len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1]))
+    )
+    # Last, every wall released: large, but often free, and CP-SAT searches down from it.
+    return [*found[:CHANGE_CANDIDATES], (frozenset(walls), frozenset())]
 
 
-def _changes_read(
+def _connected(group: set[int], adjacency: Sequence[Sequence[int]]) -> bool:
+    """Return whether ``group`` (not empty) is connected by ``adjacency``."""
+    first = min(group)
+    seen, stack = {first}, [first]
+    while stack:
+        for j in adjacency[stack.pop()]:
+            if j in group and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == len(group)
+
+
+def _candidate_change(
+    loose: Instance,
     inst: Instance,
-    solver: cp_model.CpSolver,
-    release: Mapping[tuple[int, int], cp_model.IntVar],
-    admit: Mapping[tuple[int, int], cp_model.IntVar],
+    stranded: set[int],
+    near: set[int],
+    admissible: set[int],
+    total: int,
+    *,
+    seed: int,
+) -> tuple[Candidate, list[int], dict[int, list[int]]] | None:
+    """Return the first candidate change that frees ``stranded`` in a warm start, its grouping and groups.
+
+    ``loose`` is ``inst`` with the ``near`` groups unlocked. A candidate frees them when every
+    changed group keeps a member and is connected, and a warm start of the practices around
+    the changed groups (kept whole) leaves no stranded practice in a group out of band and
+    not exempt, and no more than ``total`` such groups. The change found is then cut down a
+    step at a time while it still frees them. Returns ``None`` when no candidate does.
+    """
+    adjacency = inst.neighbours()
+
+    def frees(chosen: Candidate) -> tuple[list[int], dict[int, list[int]]] | None:
+        release, admit = chosen
+        admitted = [j for _, j in admit]
+        if len(set(admitted)) < len(admitted):
+            return None  # one practice taken in by two groups
+        changed = {
+            k: {i for i in inst.locked[k] if (k, i) not in release} | {j for g, j in admit if g == k}
+            for k in sorted(near)
+        }
+        if not all(group and _connected(group, adjacency) for group in changed.values()):
+            return None
+        groups = {k: sorted(group) for k, group in changed.items()}
+        # The changed groups are locked after the others: a changed group is never approved.
+        variant = replace(loose, locked=[*loose.locked, *groups.values()])
+        labels = warm_start(variant, seed=seed, target=float(total))
+        statuses = {g: variant.status(members) for g, members in members_of(labels).items()}
+        breaking = sum(status in _BREAKS for status in statuses.values())
+        if breaking > total or any(statuses[labels[s]] in _BREAKS for s in stranded):
+            return None
+        return labels, groups
+
+    for chosen in _candidates(inst, near, admissible):
+        found = frees(chosen)
+        if found is None:
+            continue
+        steps = [(True, step) for step in sorted(chosen[0])] + [(False, step) for step in sorted(chosen[1])]
+        for step in list(steps):
+            fewer = [s for s in steps if s != step]
+            smaller = (frozenset(x for r, x in fewer if r), frozenset(x for r, x in fewer if not r))
+            if fewer and (again := frees(smaller)) is not None:
+                steps, chosen, found = fewer, smaller, again
+        return (chosen, *found)
+    return None
+
+
+def _changes_of(
+    inst: Instance,
+    released: Iterable[tuple[int, int]],
+    admitted: Iterable[tuple[int, int]],
     *,
     proven: bool,
 ) -> tuple[Change, ...]:
-    """Return the releases and admissions of a solution of the smallest change's model."""
+    """Return a change's releases and admissions (each ``(agreed group, practice)``), in planners' words."""
     hedge = "" if proven else " (the smallest change found; not proven smallest)"
     changes = []
-    for (k, i), var in sorted(release.items()):
-        if solver.value(var):
-            who = f"{inst.names[i]} ({inst.codes[i]}, {inst.sizes[i]:,})"
-            changes.append(
-                Change(
-                    "release",
-                    inst.locked_ids[k],
-                    inst.codes[i],
-                    f"{inst.locked_ids[k]} releases {who}{hedge}",
-                )
+    for k, i in sorted(released):
+        who = f"{inst.names[i]} ({inst.codes[i]}, {inst.sizes[i]:,})"
+        changes.append(
+            Change(
+                "release", inst.locked_ids[k], inst.codes[i], f"{inst.locked_ids[k]} releases {who}{hedge}"
             )
-    for (k, j), var in sorted(admit.items()):
-        if solver.value(var):
-            who = f"{inst.names[j]} ({inst.codes[j]}, {inst.sizes[j]:,})"
-            changes.append(
-                Change(
-                    "admit", inst.locked_ids[k], inst.codes[j], f"{inst.locked_ids[k]} takes in {who}{hedge}"
-                )
-            )
+        )
+    for k, j in sorted(admitted):
+        who = f"{inst.names[j]} ({inst.codes[j]}, {inst.sizes[j]:,})"
+        changes.append(
+            Change("admit", inst.locked_ids[k], inst.codes[j], f"{inst.locked_ids[k]} takes in {who}{hedge}")
+        )
     return tuple(changes)
 
 

@@ -85,7 +85,7 @@ def bench_proposals(sample: int | None) -> None:
         proposals = [proposals[int(k * step)] for k in range(sample)]
         print(f"proposals: a sample of {len(proposals)} of {len(groups)} current PCNs, spread over England")
     baselines: dict[str, StageResult] = {}
-    times, stranding = [], 0
+    times, stranding, unfreed, unfound = [], 0, 0, 0
     skipped = 0
     for _pcn, proposed in proposals:
         start = time.perf_counter()
@@ -99,13 +99,18 @@ def bench_proposals(sample: int | None) -> None:
             baselines.setdefault(ccg, result.baseline)
         if report.stranded:
             stranding += 1
+            exceptions = [c.text for r in report.ccgs.values() for c in r.changes if c.kind == "exception"]
+            unfound += any("within the time limit" in text for text in exceptions)
+            unfreed += bool(exceptions) and not any("within the time limit" in text for text in exceptions)
         times.append(time.perf_counter() - start)
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
     print(
         f"every current PCN proposed alone: {len(times)} proposals, median {statistics.median(times):.2f} s "
         f"(target <= {PROPOSAL_TARGET_S:.0f} s), p95 {p95:.2f} s, max {times[-1]:.2f} s "
-        f"(each CCG's first proposal also solves its baseline); {stranding} strand a practice; "
+        f"(each CCG's first proposal also solves its baseline); {stranding} strand a practice, "
+        f"{unfreed} of them freed by no change (a commissioner's exception), {unfound} with no change found "
+        "within the limit; "
         f"{skipped} skipped (not contiguous within one CCG)"
     )
 

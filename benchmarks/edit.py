@@ -15,9 +15,9 @@ Figures beside the 1 s target; nothing is asserted.
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
-import sys
 import time
 
 from footprint.config import Rules, SolveOptions
@@ -28,7 +28,6 @@ from footprint.partition import solve_plan
 from footprint.plan import Plan, plan_from_practices
 
 TARGET_S = 1.0
-CCGS = sys.argv[1:] or ["W2U3Z", "06N"]
 MOVES = 3
 OPENS = 2
 SEED = 0
@@ -101,12 +100,17 @@ def bench(name: str, session: EditSession) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "ccgs", nargs="*", default=["W2U3Z", "06N"], metavar="CCG", help="CCG codes or all (W2U3Z 06N)"
+    )
+    ccgs = parser.parse_args().ccgs
     start = time.perf_counter()
     everyone = read_practices()
     graph = graph_from_practices(everyone, read_boundaries())
     print(f"load and graph (cache) {time.perf_counter() - start:.2f} s")
     # "all": every CCG of England, each from its current PCNs and from a solved plan.
-    for ccg in sorted(everyone["ccg_code"].unique()) if CCGS == ["all"] else CCGS:
+    for ccg in sorted(everyone["ccg_code"].unique()) if ccgs == ["all"] else ccgs:
         practices = select_ccgs(everyone, [ccg])
         sub = graph.subgraph(practices.index).copy()
         session = EditSession(plan_from_practices(practices), sub, practices)

@@ -12,6 +12,7 @@ import itertools
 import threading
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from ortools.sat.python import cp_model
@@ -340,6 +341,20 @@ def test_candidates_hand_cp_sat_a_change_it_did_not_find(grid_graph, monkeypatch
     assert len(calls) == 1 and calls[0] is not None
     assert [(c.kind, c.group, c.practice) for c in result.changes] == [("admit", "left", "C1")]
     assert "not proven" not in result.changes[0].text
+
+
+def test_a_solution_hints_every_variable():
+    """The smallest change's search goes on from a change found: every variable hinted with its value."""
+    model = cp_model.CpModel()
+    x, y = model.new_int_var(0, 9, "x"), model.new_bool_var("y")
+    model.add(x + 3 * y >= 5)
+    model.minimize(x)
+    model.add_hint(x, 9)
+    solver = cp_model.CpSolver()
+    assert solver.solve(model) == cp_model.OPTIMAL
+    strand._ChangeModel.hint_solution(SimpleNamespace(pm=SimpleNamespace(model=model)), solver)
+    hint = model.proto.solution_hint
+    assert list(hint.vars) == [0, 1] and list(hint.values) == [2, 1]
 
 
 def test_a_proposal_enclosing_practices_gets_a_change_not_an_exception():

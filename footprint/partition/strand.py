@@ -19,6 +19,8 @@ the work is cut by first finding one completion with the fewest practices in suc
 and testing only its practices (the candidates), a set at a time. The smallest change that
 frees the stranded practices lets agreed groups release and admit practices: its model holds
 only the agreed groups next to the stranded practices' pieces and the open pieces they touch.
+CP-SAT searches it alone at first, then from the first of a few candidate changes (fewest
+steps first) that frees them in a warm start.
 A computation can be abandoned from another thread (:class:`Cancel`).
 """
 

@@ -325,6 +325,38 @@ def test_a_candidate_change_frees_the_stranded_practice(grid_graph):
     assert _candidate_change(loose, inst, {c1}, near, {c1}, total - 2, seed=0) is None
 
 
+@pytest.mark.parametrize(("keep_sites", "released"), [(False, ["W1"]), (True, ["W1", "W2"])])
+def test_a_candidate_change_keeps_buildings_whole_where_the_rules_do(keep_sites, released):
+    """S (10k) touches only W1 of the agreed group G (W1 20k, W2 5k in W1's building, G3 20k).
+
+    Taking S in puts G above the band; G releasing W1 frees S (30k together, G left at 25k, below,
+    as S was). Where buildings are kept whole, W2 must go with W1: two releases.
+    """
+    inst = Instance(
+        ccg="GRD",
+        codes=["S", "W1", "W2", "G3"],
+        names=["S", "W1", "W2", "G3"],
+        sizes=[10_000, 20_000, 5_000, 20_000],
+        xy=[(0.0, 0.0), (1000.0, 0.0), (1000.0, 0.0), (2000.0, 0.0)],
+        edges=[(0, 1), (1, 2), (1, 3), (2, 3)],
+        bridges={},
+        sites=[[1, 2]],
+        big=[False] * 4,
+        rural=[False] * 4,
+        locked=[[1, 2, 3]],
+        current=None,
+        rules=Rules(keep_sites=keep_sites),
+        approved=[False],
+        locked_ids=["G"],
+    )
+    loose = replace(inst, locked=[], approved=[], locked_ids=[])
+    found = _candidate_change(loose, inst, {0}, {0}, {0}, 1, seed=0)
+    assert found is not None
+    (release, admit), labels, _ = found
+    assert sorted(inst.codes[i] for _, i in release) == released and not admit
+    assert labels[0] == labels[1] != labels[3]
+
+
 def test_candidates_hand_cp_sat_a_change_it_did_not_find(grid_graph, monkeypatch):
     """Where CP-SAT's quick search finds no change, the first candidate that frees C1 is the answer:
     one step, so proven smallest without a further search."""

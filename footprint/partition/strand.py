@@ -662,16 +662,27 @@ def _search_change(
 def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Candidate]:
     """Return candidate changes (releases, admissions as ``(group, practice)``), fewest steps first.
 
-    One step: a member of a ``near`` group next to an admissible practice released, or an
-    admissible practice next to a near group taken in by it; a connected run of admissible
+    One step: a member of a ``near`` group next to an admissible practice released (with its
+    building, where the rules keep buildings whole), or an admissible practice next to a near
+    group taken in by it; a connected run of admissible
     practices taken in whole by a near group next to it; then two single steps together (at
     most :data:`CHANGE_CANDIDATES` of these, in a fixed order); last, every such member released.
     """
     adjacency = inst.neighbours()
     group_of = {i: k for k in near for i in inst.locked[k]}
-    walls = sorted({(group_of[j], j) for i in admissible for j in adjacency[i] if j in group_of})
+    # Where the rules keep buildings whole, a member is released with its building.
+    site_of = {i: site for site in inst.sites for i in site} if inst.rules.keep_sites else {}
+    walls = sorted(
+        {
+            frozenset((group_of[j], m) for m in site_of.get(j, [j]) if group_of.get(m) == group_of[j])
+            for i in admissible
+            for j in adjacency[i]
+            if j in group_of
+        },
+        key=sorted,
+    )
     admits = sorted({(group_of[j], i) for i in admissible for j in adjacency[i] if j in group_of})
-    single: list[Candidate] = [(frozenset([w]), frozenset()) for w in walls]
+    single: list[Candidate] = [(wall, frozenset()) for wall in walls]
     single += [(frozenset(), frozenset([a])) for a in admits]
     runs = nx.Graph((i, j) for i in admissible for j in adjacency[i] if j in admissible)
     runs.add_nodes_from(admissible)
@@ -686,7 +697,7 @@ def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Ca
         {*single, *whole, *pairs}, key=lambda c: (len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1]))
     )
     # Last, every wall released: large, but often free, and CP-SAT searches down from it.
-    return [*found[:CHANGE_CANDIDATES], (frozenset(walls), frozenset())]
+    return [*found[:CHANGE_CANDIDATES], (frozenset().union(*walls), frozenset())]
 
 
 def _connected(group: set[int], adjacency: Sequence[Sequence[int]]) -> bool:
@@ -716,7 +727,8 @@ def _candidate_change(
     ``loose`` is ``inst`` with the ``near`` groups unlocked. A candidate frees them when every
     changed group keeps a member and is connected, and a warm start of the practices around
     the changed groups (kept whole) leaves no stranded practice in a group out of band and
-    not exempt, and no more than ``total`` such groups. The change found is then cut down a
+    not exempt, and no more than ``total`` such groups (and no building split where the
+    rules keep buildings whole): every rule of the change's model. The change found is then cut down a
     step at a time while it still frees them. Returns ``None`` when no candidate does.
     """
     adjacency = inst.neighbours()
@@ -736,6 +748,8 @@ def _candidate_change(
         # The changed groups are locked after the others: a changed group is never approved.
         variant = replace(loose, locked=[*loose.locked, *groups.values()])
         labels = warm_start(variant, seed=seed, target=float(total))
+        if inst.rules.keep_sites and any(len({labels[i] for i in site}) > 1 for site in inst.sites):
+            return None  # a building split where the rules keep them whole
         statuses = {g: variant.status(members) for g, members in members_of(labels).items()}
         breaking = sum(status in _BREAKS for status in statuses.values())
         if breaking > total or any(statuses[labels[s]] in _BREAKS for s in stranded):

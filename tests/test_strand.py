@@ -34,6 +34,7 @@ from footprint.partition.strand import (
     _classify,
     _locked_breaks,
     _open_pieces,
+    _Question,
     _smallest_change,
     judged_instances,
     least_out_of_band,
@@ -315,14 +316,14 @@ def test_a_candidate_change_frees_the_stranded_practice(grid_graph):
     inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
     c1, left, near, loose = c1_change(inst)
     total = 2 + _locked_breaks(inst)  # the least number with the lock
-    found = _candidate_change(loose, inst, {c1}, near, {c1}, total, seed=0)
+    found = _candidate_change(loose, _Question(inst, {c1}, near, {c1}, total), seed=0)
     assert found is not None
     taken, labels, groups = found
     assert taken == (frozenset(), frozenset({(left, c1)}))
     assert sorted(inst.codes[i] for i in groups[left]) == ["B1", "B2", "C1"]
     assert labels[c1] == labels[inst.codes.index("B1")]
     # With fewer groups out of band allowed than the open practices need, no candidate frees C1.
-    assert _candidate_change(loose, inst, {c1}, near, {c1}, total - 2, seed=0) is None
+    assert _candidate_change(loose, _Question(inst, {c1}, near, {c1}, total - 2), seed=0) is None
 
 
 @pytest.mark.parametrize(("keep_sites", "released"), [(False, ["W1"]), (True, ["W1", "W2"])])
@@ -350,7 +351,7 @@ def test_a_candidate_change_keeps_buildings_whole_where_the_rules_do(keep_sites,
         locked_ids=["G"],
     )
     loose = replace(inst, locked=[], approved=[], locked_ids=[])
-    found = _candidate_change(loose, inst, {0}, {0}, {0}, 1, seed=0)
+    found = _candidate_change(loose, _Question(inst, {0}, {0}, {0}, 1), seed=0)
     assert found is not None
     (release, admit), labels, _ = found
     assert sorted(inst.codes[i] for _, i in release) == released and not admit

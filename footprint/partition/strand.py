@@ -503,6 +503,21 @@ def _smallest_change(
 Candidate = tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]
 
 
+@dataclass(frozen=True)
+class _Question:
+    """What a change must do: free the stranded practices within the rules of the change's model.
+
+    The ``near`` agreed groups may release members and take in ``admissible`` practices, and
+    no more than ``total`` groups may lie out of band and not exempt.
+    """
+
+    inst: Instance
+    stranded: set[int]
+    near: set[int]
+    admissible: set[int]
+    total: int
+
+
 @dataclass
 class _ChangeModel:
     """The smallest change's model: stage 1 of the loosened CCG, with the steps an agreed group may take."""
@@ -600,24 +615,19 @@ def _change_model(
     model.minimize(steps)
     if labels is not None:
         cm.hint(labels, {k: inst.locked[k] for k in moving})
-    return _search_change(cm, inst, stranded, near, admissible, total, options, cancel or Cancel())
+    question = _Question(inst, stranded, near, admissible, total)
+    return _search_change(cm, question, options, cancel or Cancel())
 
 
 def _search_change(
-    cm: _ChangeModel,
-    inst: Instance,
-    stranded: set[int],
-    near: set[int],
-    admissible: set[int],
-    total: int,
-    options: SolveOptions,
-    cancel: Cancel,
+    cm: _ChangeModel, question: _Question, options: SolveOptions, cancel: Cancel
 ) -> tuple[Change, ...] | None:
     """Search the smallest change's model: CP-SAT alone first, then from a candidate change.
 
     A change of one step frees stranded practices at the least (none frees none), so a
     change of one step found is proven smallest.
     """
+    inst, stranded = question.inst, question.stranded
     limit = min(options.proof_limit_s, CHANGE_LIMIT_S)
     quick = min(limit, CHANGE_QUICK_S)
     least = 1 if stranded else 0
@@ -630,7 +640,7 @@ def _search_change(
     elif status == cp_model.UNKNOWN and limit > quick:
         # Unaided, CP-SAT rarely finds a freeing change among many open practices: try the
         # smallest candidate changes in a warm start, and search on from the first that frees them.
-        found = _candidate_change(cm.loose, inst, stranded, near, admissible, total, seed=options.seed)
+        found = _candidate_change(cm.loose, question, seed=options.seed)
         if found is not None:
             taken, grouping, groups = found
             if len(taken[0]) + len(taken[1]) == least:
@@ -713,24 +723,18 @@ def _connected(group: set[int], adjacency: Sequence[Sequence[int]]) -> bool:
 
 
 def _candidate_change(
-    loose: Instance,
-    inst: Instance,
-    stranded: set[int],
-    near: set[int],
-    admissible: set[int],
-    total: int,
-    *,
-    seed: int,
+    loose: Instance, question: _Question, *, seed: int
 ) -> tuple[Candidate, list[int], dict[int, list[int]]] | None:
-    """Return the first candidate change that frees ``stranded`` in a warm start, its grouping and groups.
+    """Return the first candidate change that answers ``question`` in a warm start, its grouping and groups.
 
-    ``loose`` is ``inst`` with the ``near`` groups unlocked. A candidate frees them when every
+    ``loose`` is the question's instance with the ``near`` groups unlocked. A candidate frees them when every
     changed group keeps a member and is connected, and a warm start of the practices around
     the changed groups (kept whole) leaves no stranded practice in a group out of band and
     not exempt, and no more than ``total`` such groups (and no building split where the
     rules keep buildings whole): every rule of the change's model. The change found is then cut down a
     step at a time while it still frees them. Returns ``None`` when no candidate does.
     """
+    inst, stranded, near, total = question.inst, question.stranded, question.near, question.total
     adjacency = inst.neighbours()
 
     def frees(chosen: Candidate) -> tuple[list[int], dict[int, list[int]]] | None:
@@ -756,7 +760,7 @@ def _candidate_change(
             return None
         return labels, groups
 
-    for chosen in _candidates(inst, near, admissible):
+    for chosen in _candidates(inst, near, question.admissible):
         found = frees(chosen)
         if found is None:
             continue

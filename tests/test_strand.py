@@ -390,6 +390,24 @@ def test_a_solution_hints_every_variable():
     assert list(hint.vars) == [0, 1] and list(hint.values) == [2, 1]
 
 
+@pytest.mark.parametrize(
+    ("ccg", "stranded"),
+    [("11N", ("L82007", "L82618", "Y00049")), ("M2L0M", ("M82007", "M82058", "Y02495"))],
+)
+def test_stranded_practices_apart_get_a_change_each(ccg, stranded):
+    """Today's PCNs agreed, three practices stranded apart: no candidate frees all three, so each
+    is freed on its own (Y02495, inside a 128k group, by three of its walls: released largest first)
+    and the changes are joined. CP-SAT alone found none in 2 s."""
+    from footprint.graph import graph_from_practices
+
+    practices = select_ccgs(read_practices(), [ccg])
+    graph = graph_from_practices(practices, read_boundaries())
+    lock = agreed_pieces(plan_from_practices(practices).restrict(graph.nodes), graph)
+    result = strands(graph, lock=lock, options=OPTIONS).ccgs[ccg]
+    assert result.stranded == stranded
+    assert len(result.changes) == 3 and not any(c.kind == "exception" for c in result.changes)
+
+
 def test_a_proposal_enclosing_practices_gets_a_change_not_an_exception():
     """Birmingham's U13655 proposed alone encloses three practices of 8-17k, each on its own.
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import combinations
@@ -501,6 +501,8 @@ def _smallest_change(
 
 #: A candidate change: the releases and the admissions, each ``(agreed group, practice)``.
 Candidate = tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]
+#: What a change that frees the stranded practices makes: a grouping, and each changed group.
+Freed = tuple[list[int], dict[int, list[int]]]
 
 
 @dataclass(frozen=True)
@@ -674,9 +676,11 @@ def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Ca
 
     One step: a member of a ``near`` group next to an admissible practice released (with its
     building, where the rules keep buildings whole), or an admissible practice next to a near
-    group taken in by it; a connected run of admissible
-    practices taken in whole by a near group next to it; then two single steps together (at
-    most :data:`CHANGE_CANDIDATES` of these, in a fixed order); last, every such member released.
+    group taken in by it. Then a connected run of admissible practices taken in whole by a
+    near group next to it; two single steps together; a near group's members next to them
+    released, largest first, until they reach the band's floor (at most
+    :data:`CHANGE_CANDIDATES` of these, fewest steps first, in a fixed order). Last, every
+    such member released.
     """
     adjacency = inst.neighbours()
     group_of = {i: k for k in near for i in inst.locked[k]}
@@ -703,23 +707,24 @@ def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Ca
         for k in sorted({group_of[j] for i in run for j in adjacency[i] if j in group_of})
     ]
     pairs = [(a[0] | b[0], a[1] | b[1]) for a, b in combinations(single, 2)]
+    # A near group's walls released, largest first, until the admissible practices reach the floor.
+    grown: list[Candidate] = []
+    for k in sorted({next(iter(wall))[0] for wall in walls}):
+        mine = sorted(
+            (w for w in walls if next(iter(w))[0] == k), key=lambda w: -sum(inst.sizes[i] for _, i in w)
+        )
+        total, taken = sum(inst.sizes[i] for i in admissible), frozenset[tuple[int, int]]()
+        for wall in mine:
+            if total >= inst.rules.band.low:
+                break
+            total, taken = total + sum(inst.sizes[i] for _, i in wall), taken | wall
+        grown.append((taken, frozenset()))
     found = sorted(
-        {*single, *whole, *pairs}, key=lambda c: (len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1]))
+        {*single, *whole, *pairs, *grown},
+        key=lambda c: (len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1])),
     )
     # Last, every wall released: large, but often free, and CP-SAT searches down from it.
     return [*found[:CHANGE_CANDIDATES], (frozenset().union(*walls), frozenset())]
-
-
-def _connected(group: set[int], adjacency: Sequence[Sequence[int]]) -> bool:
-    """Return whether ``group`` (not empty) is connected by ``adjacency``."""
-    first = min(group)
-    seen, stack = {first}, [first]
-    while stack:
-        for j in adjacency[stack.pop()]:
-            if j in group and j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return len(seen) == len(group)
 
 
 def _candidate_change(
@@ -727,17 +732,21 @@ def _candidate_change(
 ) -> tuple[Candidate, list[int], dict[int, list[int]]] | None:
     """Return the first candidate change that answers ``question`` in a warm start, its grouping and groups.
 
-    ``loose`` is the question's instance with the ``near`` groups unlocked. A candidate frees them when every
-    changed group keeps a member and is connected, and a warm start of the practices around
-    the changed groups (kept whole) leaves no stranded practice in a group out of band and
-    not exempt, and no more than ``total`` such groups (and no building split where the
-    rules keep buildings whole): every rule of the change's model. The change found is then cut down a
-    step at a time while it still frees them. Returns ``None`` when no candidate does.
+    ``loose`` is the question's instance with the ``near`` groups unlocked. A candidate frees
+    the stranded practices when every changed group keeps a member and is connected, and a
+    warm start of the practices around the changed groups (kept whole) leaves no stranded
+    practice in a group out of band and not exempt, and no more than ``total`` such groups
+    (and no building split where the rules keep buildings whole): every rule of the change's
+    model. Where no candidate frees them all, each piece of stranded practices (apart from
+    the others) is freed by the first candidate next to it that frees it, at most
+    :data:`CHANGE_CANDIDATES` tried for all the pieces, and those changes are tried together.
+    The change found is then cut down a step at a time while it still frees them. Returns
+    ``None`` when no change is found.
     """
-    inst, stranded, near, total = question.inst, question.stranded, question.near, question.total
+    inst, near, total = question.inst, question.near, question.total
     adjacency = inst.neighbours()
 
-    def frees(chosen: Candidate) -> tuple[list[int], dict[int, list[int]]] | None:
+    def frees(chosen: Candidate, stranded: set[int]) -> Freed | None:
         release, admit = chosen
         admitted = [j for _, j in admit]
         if len(set(admitted)) < len(admitted):
@@ -746,7 +755,7 @@ def _candidate_change(
             k: {i for i in inst.locked[k] if (k, i) not in release} | {j for g, j in admit if g == k}
             for k in sorted(near)
         }
-        if not all(group and _connected(group, adjacency) for group in changed.values()):
+        if not all(len(_pieces(group, adjacency)) == 1 for group in changed.values()):
             return None
         groups = {k: sorted(group) for k, group in changed.items()}
         # The changed groups are locked after the others: a changed group is never approved.
@@ -760,18 +769,62 @@ def _candidate_change(
             return None
         return labels, groups
 
-    for chosen in _candidates(inst, near, question.admissible):
-        found = frees(chosen)
-        if found is None:
+    def first(candidates: Iterable[Candidate], stranded: set[int]) -> tuple[Candidate, Freed] | None:
+        for chosen in candidates:
+            if (found := frees(chosen, stranded)) is not None:
+                return chosen, found
+        return None
+
+    hit = first(_candidates(inst, near, question.admissible), question.stranded)
+    if hit is None and len(pieces := _pieces(question.admissible, adjacency)) > 1:
+        # Each piece freed on its own (the tries shared), then all of them together.
+        tries = range(CHANGE_CANDIDATES).__iter__()
+        parts = []
+        for piece in pieces:
+            candidates = (c for c, _ in zip(_candidates(inst, near, piece), tries, strict=False))
+            parts.append(first(candidates, question.stranded & piece))
+        if all(part is not None for part in parts):
+            chosen: Candidate = (
+                frozenset().union(*(part[0][0] for part in parts if part)),
+                frozenset().union(*(part[0][1] for part in parts if part)),
+            )
+            found = frees(chosen, question.stranded)
+            hit = None if found is None else (chosen, found)
+    if hit is None:
+        return None
+    chosen, found = _cut_down(*hit, lambda smaller: frees(smaller, question.stranded))
+    return chosen, *found
+
+
+def _cut_down(
+    chosen: Candidate, found: Freed, frees: Callable[[Candidate], Freed | None]
+) -> tuple[Candidate, Freed]:
+    """Return ``chosen`` less every step (one at a time, in order) it still ``frees`` without."""
+    steps = [(True, step) for step in sorted(chosen[0])] + [(False, step) for step in sorted(chosen[1])]
+    for step in list(steps):
+        fewer = [s for s in steps if s != step]
+        smaller = (frozenset(x for r, x in fewer if r), frozenset(x for r, x in fewer if not r))
+        if fewer and (again := frees(smaller)) is not None:
+            steps, chosen, found = fewer, smaller, again
+    return chosen, found
+
+
+def _pieces(practices: set[int], adjacency: Sequence[Sequence[int]]) -> list[set[int]]:
+    """Return the connected pieces of ``practices``, in order of their first practice."""
+    pieces: list[set[int]] = []
+    seen: set[int] = set()
+    for first in sorted(practices):
+        if first in seen:
             continue
-        steps = [(True, step) for step in sorted(chosen[0])] + [(False, step) for step in sorted(chosen[1])]
-        for step in list(steps):
-            fewer = [s for s in steps if s != step]
-            smaller = (frozenset(x for r, x in fewer if r), frozenset(x for r, x in fewer if not r))
-            if fewer and (again := frees(smaller)) is not None:
-                steps, chosen, found = fewer, smaller, again
-        return (chosen, *found)
-    return None
+        piece, stack = {first}, [first]
+        while stack:
+            for j in adjacency[stack.pop()]:
+                if j in practices and j not in piece:
+                    piece.add(j)
+                    stack.append(j)
+        seen |= piece
+        pieces.append(piece)
+    return pieces
 
 
 def _changes_of(

@@ -45,7 +45,7 @@ from footprint.partition.model import PartitionModel, add_hints, build_model
 from footprint.partition.pairs import check_locks
 from footprint.partition.solve import run_stages, solver_from_options
 from footprint.partition.stages import StageResult
-from footprint.partition.warmstart import warm_start
+from footprint.partition.warmstart import components, warm_start
 from footprint.plan import Plan
 
 __all__ = [
@@ -379,10 +379,7 @@ def _open_pieces(inst: Instance, agreed: set[int]) -> list[list[int]]:
     a completion forms lies within one piece, and the pieces are completed independently.
     """
     movable = [i for i in range(inst.n) if i not in agreed and not inst.big[i]]
-    graph = nx.Graph()
-    graph.add_nodes_from(movable)
-    graph.add_edges_from((i, j) for i, j in inst.edges if i in graph and j in graph)
-    return sorted(sorted(piece) for piece in nx.connected_components(graph))
+    return [sorted(piece) for piece in _pieces(movable, inst.neighbours())]
 
 
 def _judge_piece(inst: Instance, members: list[int], options: SolveOptions, cancel: Cancel) -> _Piece:
@@ -423,11 +420,9 @@ def _judge_piece(inst: Instance, members: list[int], options: SolveOptions, canc
 def _around(inst: Instance, stranded: set[int], agreed: set[int]) -> tuple[set[int], set[int]]:
     """Return the agreed groups next to the stranded practices' open pieces, and those open practices."""
     adjacency = inst.neighbours()
-    open_graph = nx.Graph((i, j) for i, j in inst.edges if i not in agreed and j not in agreed)
-    open_graph.add_nodes_from(s for s in stranded)
-    admissible: set[int] = set()
-    for s in stranded:
-        admissible |= nx.node_connected_component(open_graph, s)
+    # The open pieces (practices over the band included) that hold a stranded practice.
+    open_practices = (i for i in range(inst.n) if i not in agreed)
+    admissible = set().union(*(piece for piece in _pieces(open_practices, adjacency) if piece & stranded))
     group_of = {i: k for k, group in enumerate(inst.locked) for i in group}
     near = {group_of[j] for i in admissible for j in adjacency[i] if j in group_of}
     return near, {i for i in admissible if not inst.big[i]}
@@ -698,11 +693,9 @@ def _candidates(inst: Instance, near: set[int], admissible: set[int]) -> list[Ca
     admits = sorted({(group_of[j], i) for i in admissible for j in adjacency[i] if j in group_of})
     single: list[Candidate] = [(wall, frozenset()) for wall in walls]
     single += [(frozenset(), frozenset([a])) for a in admits]
-    runs = nx.Graph((i, j) for i in admissible for j in adjacency[i] if j in admissible)
-    runs.add_nodes_from(admissible)
     whole: list[Candidate] = [
         (frozenset(), frozenset((k, i) for i in run))
-        for run in (sorted(c) for c in nx.connected_components(runs))
+        for run in (sorted(piece) for piece in _pieces(admissible, adjacency))
         if len(run) > 1
         for k in sorted({group_of[j] for i in run for j in adjacency[i] if j in group_of})
     ]
@@ -778,7 +771,7 @@ def _candidate_change(
     hit = first(_candidates(inst, near, question.admissible), question.stranded)
     if hit is None and len(pieces := _pieces(question.admissible, adjacency)) > 1:
         # Each piece freed on its own (the tries shared), then all of them together.
-        tries = range(CHANGE_CANDIDATES).__iter__()
+        tries = iter(range(CHANGE_CANDIDATES))
         parts = []
         for piece in pieces:
             candidates = (c for c, _ in zip(_candidates(inst, near, piece), tries, strict=False))
@@ -809,22 +802,10 @@ def _cut_down(
     return chosen, found
 
 
-def _pieces(practices: set[int], adjacency: Sequence[Sequence[int]]) -> list[set[int]]:
-    """Return the connected pieces of ``practices``, in order of their first practice."""
-    pieces: list[set[int]] = []
-    seen: set[int] = set()
-    for first in sorted(practices):
-        if first in seen:
-            continue
-        piece, stack = {first}, [first]
-        while stack:
-            for j in adjacency[stack.pop()]:
-                if j in practices and j not in piece:
-                    piece.add(j)
-                    stack.append(j)
-        seen |= piece
-        pieces.append(piece)
-    return pieces
+def _pieces(practices: Iterable[int], adjacency: Sequence[Sequence[int]]) -> list[set[int]]:
+    """Return the connected pieces of ``practices``, in order of their smallest practice."""
+    inside = set(practices)
+    return list(components({i: [j for j in adjacency[i] if j in inside] for i in sorted(inside)}))
 
 
 def _changes_of(

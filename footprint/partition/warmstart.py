@@ -27,6 +27,7 @@ from footprint.config import Rules
 from footprint.partition._instance import Instance
 
 __all__ = [
+    "components",
     "current_repaired",
     "free_units_of",
     "group_cost",
@@ -161,7 +162,7 @@ def _edges_of(adjacency: Mapping[int, Iterable[int]]) -> Iterator[tuple[int, int
         seen.add(u)
 
 
-def _components(adjacency: Mapping[int, Iterable[int]]) -> Iterator[set[int]]:
+def components(adjacency: Mapping[int, Iterable[int]]) -> Iterator[set[int]]:
     """Yield the connected parts of an adjacency as networkx's ``connected_components`` does (same sets)."""
     seen: set[int] = set()
     n = len(adjacency)
@@ -318,7 +319,7 @@ def _warm_start(
         labels = [label[units[i]] for i in range(inst.n)]
         return labels, _breaking(inst, labels)
     rng = random.Random(seed)
-    for part in _components(free):
+    for part in components(free):
         shortest = [(a, b, free[a][b]) for a, b in _induced_edges(free, part)]
         best: tuple[float, dict[int, int]] | None = None
         for t in range(trees if len(part) > 2 else 1):

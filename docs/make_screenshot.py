@@ -23,6 +23,9 @@ from footprint.graph import graph_from_practices
 from footprint.load import read_boundaries, read_practices
 from footprint.plan import plan_from_practices
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the browser tests' Chromium set-up
+from tests.conftest import CHROMEDRIVER, chromium_options
+
 OUT = Path(__file__).resolve().parent / "map-screenshot.png"
 
 
@@ -43,24 +46,9 @@ def main(ccg: str = "00T", practice: str = "P82001") -> None:
             name="Current PCNs",
             processes=1,
         )
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--proxy-server=http://127.0.0.1:9",
-            f"--user-data-dir={tmp}/chromium",
-            "--window-size=1400,1050",
-            "--hide-scrollbars",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+        options = chromium_options(Path(tmp) / "chromium", window="1400,1050")
+        options.add_argument("--hide-scrollbars")
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
         try:
             driver.execute_cdp_cmd("Network.enable", {})
             driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})

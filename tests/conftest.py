@@ -128,15 +128,12 @@ def assert_graph_invariants(graph: nx.Graph, practices: pd.DataFrame) -> None:
         assert nx.is_connected(ccg_subgraph(graph, ccg)), ccg
 
 
-def headless_chromium(user_data_dir: Path, *, window: str, wait_s: float = WAIT_S):
-    """Start Debian's Chromium headless for a test, its network closed but for loopback.
+def chromium_options(user_data_dir: Path, *, window: str):
+    """Return options for Debian's Chromium headless, its network closed but for loopback.
 
-    Skips the test when Chromium or its driver is missing. The caller quits the driver.
+    Shared with ``docs/make_screenshot.py``, which opens a map as the browser tests do.
     """
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -154,6 +151,20 @@ def headless_chromium(user_data_dir: Path, *, window: str, wait_s: float = WAIT_
         f"--window-size={window}",
     ):
         options.add_argument(flag)
+    return options
+
+
+def headless_chromium(user_data_dir: Path, *, window: str, wait_s: float = WAIT_S):
+    """Start Debian's Chromium headless for a test (:func:`chromium_options`).
+
+    Skips the test when Chromium or its driver is missing. The caller quits the driver.
+    """
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = chromium_options(user_data_dir, window=window)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     service = Service(executable_path=str(CHROMEDRIVER))  # a path given: Selenium Manager is skipped
     driver = webdriver.Chrome(service=service, options=options)

@@ -8,6 +8,7 @@ question about a group's size goes to :class:`footprint.config.Rules`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "instances_from_graph",
     "match_current",
     "members_of",
+    "path_lengths",
     "subtree_sizes",
 ]
 
@@ -214,6 +216,31 @@ def centres(inst: Instance, labels: Sequence[int]) -> list[int]:
         for i in members:
             centre_of[i] = centre
     return centre_of
+
+
+def path_lengths(
+    adjacency: Sequence[Iterable[int]],
+    length: Mapping[tuple[int, int], int],
+    members: Iterable[int],
+    root: int,
+) -> dict[int, int]:
+    """Return each member's shortest path from ``root`` within ``members`` (Dijkstra on ``length``).
+
+    Members the group does not connect to ``root`` are left out.
+    """
+    inside = set(members)
+    done: dict[int, int] = {}
+    reach, heap = {root: 0}, [(0, root)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u in done:
+            continue
+        done[u] = d
+        for v in adjacency[u]:
+            if v in inside and v not in done and d + length[u, v] < reach.get(v, d + length[u, v] + 1):
+                reach[v] = d + length[u, v]
+                heapq.heappush(heap, (reach[v], v))
+    return done
 
 
 def forest(inst: Instance, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:

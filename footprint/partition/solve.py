@@ -9,7 +9,6 @@ pool when ``options.processes > 1``.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import os
@@ -25,7 +24,7 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
-from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph
+from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, path_lengths
 from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
 from footprint.partition.pairs import pair_builders
@@ -527,6 +526,7 @@ class _Enumeration:
 
     def __init__(self, inst: Instance, fixed: Mapping[str, float], budget: int) -> None:
         self.inst, self.budget = inst, Budget(budget)
+        self.adjacency = inst.neighbours()
         self.neighbours = [0] * inst.n
         for i, j in inst.edges:
             self.neighbours[i] |= 1 << j
@@ -564,19 +564,8 @@ class _Enumeration:
         if mask not in self._distance:
             members, sizes, length = self.members(mask), self.inst.sizes, self.inst.arc_length
             best = None
-            for root in members:  # Dijkstra within the group from each root
-                reach = {root: 0}
-                heap = [(0, root)]
-                while heap:
-                    d, u = heapq.heappop(heap)
-                    if d > reach[u]:
-                        continue
-                    for v in members:
-                        if self.neighbours[u] >> v & 1 and d + length[u, v] < reach.get(
-                            v, d + length[u, v] + 1
-                        ):
-                            reach[v] = d + length[u, v]
-                            heapq.heappush(heap, (reach[v], v))
+            for root in members:  # the shortest paths within the group from each root
+                reach = path_lengths(self.adjacency, length, members, root)
                 total = sum(sizes[v] * reach[v] for v in members)
                 best = total if best is None else min(best, total)
             self._distance[mask] = best or 0

@@ -26,14 +26,13 @@ The stages (:data:`footprint.config.STAGES`):
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from footprint.config import GroupStatus
-from footprint.partition._instance import Instance, centres, forest, match_current, members_of
+from footprint.partition._instance import Instance, centres, forest, match_current, members_of, path_lengths
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -201,18 +200,8 @@ def _tree_distance(g: Grouping) -> float:
     for members in g.groups:
         if len(members) == 1:
             continue
-        inside, root = set(members), centre_of[members[0]]
-        reach, done, heap = {root: 0}, set(), [(0, root)]
-        while heap:
-            d, u = heapq.heappop(heap)
-            if u in done:
-                continue
-            done.add(u)
-            total += inst.sizes[u] * d
-            for v in adjacency[u]:
-                if v in inside and v not in done and d + length[u, v] < reach.get(v, d + length[u, v] + 1):
-                    reach[v] = d + length[u, v]
-                    heapq.heappush(heap, (reach[v], v))
+        done = path_lengths(adjacency, length, members, centre_of[members[0]])
+        total += sum(inst.sizes[u] * d for u, d in done.items())
         if len(done) != len(members):
             msg = f"internal: group {sorted(members)} of {inst.ccg} is not connected"
             raise AssertionError(msg)

@@ -548,6 +548,50 @@ def test_warm_start_meets_a_bound_that_needs_a_building_split():
     assert stage.evaluate(Grouping(inst, warm_start(inst, seed=0, target=bound))) == 0
 
 
+def _real_instances(ccgs: list[str]) -> dict:
+    """Return the instances of real CCGs as England's graph joins them (rural practices not waived)."""
+    from dataclasses import replace
+
+    from footprint.graph import ccg_subgraph, graph_from_practices
+    from footprint.partition._instance import PlanInputs, instances_from_graph
+
+    graph = graph_from_practices(read_practices(), read_boundaries())
+    return {
+        ccg: replace(inst, rural=[False] * inst.n)
+        for ccg in ccgs
+        for inst in instances_from_graph(ccg_subgraph(graph, ccg), Rules(), PlanInputs())
+    }
+
+
+def test_warm_start_tries_more_trees_before_it_splits_a_building():
+    """Birmingham and Solihull (15C), seed 8: the first trees leave a group out of band; four
+    times the trees with buildings whole meet the bound, so the first plan splits no building
+    (splitting first, it split one, and that stage was left unproven)."""
+    from footprint.graph import ccg_subgraph, graph_from_practices
+
+    practices = read_practices()
+    graph = graph_from_practices(practices, read_boundaries())
+    sub = ccg_subgraph(graph, "15C")
+    rural = set(practices.index[practices["rural"]]) & set(sub)
+    plan = solve_plan(sub, options=SolveOptions(processes=1, fast=True, seed=8), rural=rural)
+    (result,) = plan.info["ccgs"].values()
+    stages = {s.name: s for s in result.stages}
+    assert stages["out_of_band"].proven and result.split_sites == 0 and stages["split_sites"].proven
+
+
+def test_recombination_meets_the_bound_within_two_rings():
+    """Derbyshire (D9Y0V), seeds 0-7: the recombination reaches the first stage's bound; confined
+    to one ring around a group out of band it did not (CP-SAT had to search, up to 5 s)."""
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping
+    from footprint.partition.warmstart import warm_start
+
+    (inst,) = _real_instances(["D9Y0V"]).values()
+    bound = STAGE_REGISTRY["out_of_band"].lower_bound(inst, {})
+    for seed in range(8):
+        labels = warm_start(inst, seed=seed, target=bound)
+        assert STAGE_REGISTRY["out_of_band"].evaluate(Grouping(inst, labels)) == bound, seed
+
+
 def test_a_part_that_no_grouping_can_put_in_band_raises_the_first_bound():
 
     from footprint.partition._instance import Instance

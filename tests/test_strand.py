@@ -376,6 +376,22 @@ def test_candidates_hand_cp_sat_a_change_it_did_not_find(grid_graph, monkeypatch
     assert "not proven" not in result.changes[0].text
 
 
+def test_a_one_step_change_is_proven_smallest_even_where_cp_sat_did_not_prove_it(grid_graph, monkeypatch):
+    """No change frees nothing, so a change of one step is the smallest, proven or not by CP-SAT."""
+    solve = strand.Cancel.solve
+
+    def unproven(self, solver, model):  # the change's model (it has the groups' cores) left unproven
+        status = solve(self, solver, model)
+        changing = any(v.name.startswith("core[") for v in model.proto.variables)
+        return cp_model.FEASIBLE if changing and status == cp_model.OPTIMAL else status
+
+    monkeypatch.setattr(strand.Cancel, "solve", unproven)
+    inst = judged(grid_graph, GRID_LOCK, "GRD", rural=RURAL)
+    result = strand_instance(inst, OPTIONS)
+    assert [(c.kind, c.group, c.practice) for c in result.changes] == [("admit", "left", "C1")]
+    assert "not proven" not in result.changes[0].text
+
+
 def test_a_solution_hints_every_variable():
     """The smallest change's search goes on from a change found: every variable hinted with its value."""
     model = cp_model.CpModel()

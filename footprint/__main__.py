@@ -1,7 +1,5 @@
 """Run the command line as ``python -m footprint``."""
 
-import sys
+from footprint.cli import console
 
-from footprint.cli import main
-
-sys.exit(main())
+console()

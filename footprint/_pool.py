@@ -22,8 +22,13 @@ _GRACE_S = 0.5
 
 
 def _ignore_interrupts() -> None:
-    """Let the parent alone handle Ctrl-C (sent to the whole process group) and stop the workers."""
+    """Let the parent alone handle Ctrl-C (sent to the whole process group) and stop the workers.
+
+    SIGTERM, which the parent sends to stop a worker, ends the worker at once and quietly: a
+    forked worker would otherwise inherit the parent's handler and print its exception.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -52,6 +57,8 @@ def imap_unordered(
 ) -> Iterator[R]:
     """Yield ``func(item)`` for every item as each finishes, in ``processes`` worker processes.
 
+    At most one worker per item is started.
+
     Workers ignore SIGINT; when the caller is interrupted (Ctrl-C, or SIGTERM turned into
     an exception) or stops iterating, every worker is terminated at once rather than
     left to finish its item, so an interrupted run ends within a second and leaves no
@@ -63,7 +70,12 @@ def imap_unordered(
     >>> sorted(imap_unordered(abs, [-2, 1, -3], processes=2))
     [1, 2, 3]
     """
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_ignore_interrupts)
+    items = list(items)
+    if not items:
+        return
+    # No more workers than items: each would start (and load the libraries) for nothing.
+    workers = max(1, min(processes, len(items)))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
     try:
         pending: set[Future[R]] = {pool.submit(func, item) for item in items}
         while pending:

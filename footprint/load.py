@@ -54,6 +54,8 @@ CRS = "EPSG:27700"
 MAX_OUTSIDE_ENGLAND_M = 5_000.0
 
 REQUIRED = ("practice_code", "list_size", "ccg_code")
+#: Largest list size a practices file may give: no English practice comes near it.
+MAX_LIST_SIZE = 1_000_000
 OPTIONAL = ("practice_name", "postcode", "pcn_code", "rural")
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"", "0", "false", "f", "no", "n"}
@@ -208,6 +210,13 @@ def validate_practices(
         size <= 0,
         "have a list_size of zero or less",
         "give the registered patients (a positive whole number), or leave closed practices out",
+        detail=detail,
+    )
+    _fail(
+        frame,
+        size > MAX_LIST_SIZE,
+        f"have a list_size over {MAX_LIST_SIZE:,} (England's largest practice has about 120,000)",
+        "correct the figure: it is likely a typing slip or two numbers run together",
         detail=detail,
     )
     _fail(

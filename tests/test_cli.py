@@ -170,7 +170,9 @@ def test_check_a_broken_plan_exits_1_and_names_what(capsys, tmp_path, monkeypatc
         tmp_path / "out",
     )
     assert code == 1
-    rules = {(f["rule"], f["severity"]) for f in json.loads(out)}
+    printed = json.loads(out)  # the whole summary, and nothing else on standard output
+    rules = {(f["rule"], f["severity"]) for f in printed["findings"]}
+    assert printed["errors"] >= 4 and "01F" in printed["stranding"]
     assert {("duplicated", "error"), ("unknown", "error"), ("missing", "error"), ("below", "error")} <= rules
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["errors"] >= 4 and summary["provenance"]["command"].startswith("footprint check")
@@ -188,7 +190,7 @@ def test_check_a_broken_plan_exits_1_and_names_what(capsys, tmp_path, monkeypatc
         approved,
     ]
     code, out, _ = run(capsys, "check", *args, "--out", tmp_path / "out2")
-    assert "below" not in {f["rule"] for f in json.loads(out)}
+    assert "below" not in {f["rule"] for f in json.loads(out)["findings"]}
 
 
 def test_alternatives_write_plans_scores_and_contested(capsys, tmp_path, monkeypatch):

@@ -84,6 +84,10 @@ def test_extra_columns_and_rural_flags_kept(tmp_path):
         ({"B2": {"list_size": -5}}, r"list_size of zero or less: B2 \(line 5: '-5'\)"),
         ({"B2": {"list_size": 0}}, r"list_size of zero or less: B2 \(line 5: '0'\).*positive whole"),
         ({"A1": {"list_size": 10.5}}, r"fractional list_size: A1 \(line 2: '10.5'\)"),
+        (
+            {"A1": {"list_size": "99999999999999999999"}},
+            r"list_size over 1,000,000 .*: A1 \(line 2: '99999999999999999999'\); correct the figure",
+        ),
         ({"A2": {"ccg_code": ""}}, r"blank ccg_code: A2 \(line 3\)"),
         ({"A2": {"practice_code": ""}}, r"blank practice_code: \(blank code\) \(line 3\)"),
         ({"A1": {"easting": "", "northing": ""}}, r"have no coordinates: A1 \(line 2\).*impute='postcode'"),

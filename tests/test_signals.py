@@ -76,3 +76,34 @@ def test_signal_stops_plan_at_once(tmp_path, sig, code):
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
     assert sorted(p.name for p in out.iterdir()) == ["plan.csv"]
     assert (out / "plan.csv").read_text() == "from an earlier run\n"
+
+
+def test_ctrl_c_as_the_program_exits_changes_nothing():
+    # The outputs are complete; a Ctrl-C while the interpreter shuts down exited -2 with no message.
+    script = (
+        "import atexit, os, signal\n"
+        "import footprint.cli as cli\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "cli.main = lambda: 0\n"
+        "cli.console()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
+def test_ctrl_c_before_the_exit_is_reported(monkeypatch, capsys):
+    import footprint.cli as cli
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.console()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.startswith("footprint: interrupted (Ctrl-C)")

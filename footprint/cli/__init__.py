@@ -13,13 +13,14 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from footprint import __version__
 from footprint.cli import alternatives, check, compare, edit, graph, import_, maps, plan, repair, share
 from footprint.cli._common import FLAGS, Parser, check_paths, cli_words, data_options
 from footprint.errors import FootprintError
 
-__all__ = ["FLAGS", "build_parser", "cli_words", "main"]
+__all__ = ["FLAGS", "build_parser", "cli_words", "console", "main"]
 
 logger = logging.getLogger("footprint")
 
@@ -49,6 +50,29 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise Terminated
 
 
+def _interrupted() -> int:
+    print(
+        "footprint: interrupted (Ctrl-C); files already written are complete, the rest untouched",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def console() -> NoReturn:
+    """Run :func:`main` as the ``footprint`` program and exit with its code.
+
+    A Ctrl-C that arrives once the command is done (while the interpreter shuts down) changes
+    nothing and is ignored; one that arrives between the command's end and here is still
+    reported as an interruption, never as a silent death by signal.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = _interrupted()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``footprint`` command line and return its exit code."""
     parser = build_parser()
@@ -71,11 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"footprint: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "footprint: interrupted (Ctrl-C); files already written are complete, the rest untouched",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted()
     except Terminated:
         print(
             "footprint: terminated; files already written are complete, the rest untouched", file=sys.stderr

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,16 +59,26 @@ FLAGS = {
     "big_may_merge": "--big-may-merge",
     "keep_sites": "--keep-sites",
     "rural_floor": "--rural-floor",
+    "the lock file": "the --lock file",
     "the lock": "the --lock file",
     "the proposal": "--proposal",
 }
 
 
 def cli_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
-    """Return a library message with its option names spelled as command-line flags."""
-    for name, flag in flags.items():
-        message = message.replace(name, flag)
-    return message
+    """Return a library message with its option names spelled as command-line flags.
+
+    One pass, longest name first, and never inside a flag already spelled out, so that
+    "the lock file" and "--allow-cross file" come out once each.
+
+    Examples
+    --------
+    >>> cli_words("fix the lock file; --allow-cross file x; allow-cross file y")
+    'fix the --lock file; --allow-cross file x; --allow-cross file y'
+    """
+    names = sorted(flags, key=len, reverse=True)
+    pattern = re.compile(r"(?<![-\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![-\w])")
+    return pattern.sub(lambda match: flags[match.group(0)], message)
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -159,12 +171,21 @@ def check_paths(args: argparse.Namespace) -> None:
         if existing == path and not path.is_dir():
             msg = f"--{option} {path} is a file, not a folder: give a folder to write into"
             raise DataError(msg)
-        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        if not existing.is_dir() or not _can_create_in(existing):
             msg = (
                 f"--{option} {path} cannot be written ({existing} is not a writable folder): "
                 "give another folder"
             )
             raise DataError(msg)
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Return whether a folder can really be made in ``folder`` (access bits lie for root and /proc)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".footprint-check-"))
+    except OSError:
+        return False
+    return True
 
 
 def _what(option: str) -> str:

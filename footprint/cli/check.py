@@ -56,7 +56,11 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         "is open (or as in --lock)?",
     )
     add_solver_options(parser)
-    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print summary.json (findings, stranding per CCG, provenance) as the only standard output",
+    )
     add_map_options(parser)
     parser.set_defaults(func=run)
 
@@ -166,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
     }
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
-    if args.json:
-        print(json.dumps(summary["findings"], indent=1))
+    if args.json:  # standard output holds the JSON alone; anything else goes to stderr
+        print(json.dumps(summary, indent=1))
     else:
         print("\n".join(_per_ccg(findings, stranding)))
         print(_table(findings))
@@ -194,5 +198,5 @@ def run(args: argparse.Namespace) -> int:
             name="Checked plan",
             provenance=summary["provenance"],
         )
-        print(f"maps written to {maps} (open {maps / 'index.html'})")
+        print(f"maps written to {maps} (open {maps / 'index.html'})", file=sys.stderr if args.json else None)
     return 1 if errors else 0

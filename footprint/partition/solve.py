@@ -270,9 +270,24 @@ def check_params(text: str) -> None:
     Traceback (most recent call last):
     ...
     footprint.errors.DataError: CP-SAT parameter 'linearization_level:x' is not valid: ...
+    >>> check_params("num_workers:-5")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    footprint.errors.DataError: CP-SAT parameters 'num_workers:-5' are not valid: parameter 'num_workers' ...
     """
-    if not text.strip() or _merge_params(cp_model.CpSolver().parameters, text):
+    if not text.strip():
         return
+    solver = cp_model.CpSolver()
+    if _merge_params(solver.parameters, text):
+        # A value the text format takes may still be out of range (num_workers:-5): CP-SAT
+        # validates its parameters before any search and says which, on an empty model.
+        if solver.solve(cp_model.CpModel()) != cp_model.MODEL_INVALID:
+            return
+        msg = (
+            f"CP-SAT parameters {text!r} are not valid: {solver.solution_info()}; "
+            "give values in the range CP-SAT's documentation states"
+        )
+        raise DataError(msg)
     pieces = [p for p in text.replace(",", " ").split() if p]
     # Name the first piece that fails on its own ("name:value" or "name: value").
     merged = []

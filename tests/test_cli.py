@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from footprint.cli import main
 from tests.conftest import DATA
 
@@ -342,3 +344,34 @@ def test_plan_fast_says_which_stages_are_proven(capsys, tmp_path, monkeypatch):
     assert stages[0]["status"] == "OPTIMAL"
     assert all(s["status"] in ("OPTIMAL", "FEASIBLE") and s["seconds"] == 0 for s in stages[1:])
     assert all((s["status"] == "OPTIMAL") == (s["value"] <= s["bound"]) for s in stages)
+
+
+def _crossing_slice(tmp_path):
+    """The slice with F81159 (99G) in 99F's U27924 (47,700 patients): a PCN across a CCG line."""
+    import pandas as pd
+
+    practices = pd.read_csv(DATA / "practices_slice.csv", dtype=str)
+    practices.loc[practices["practice_code"] == "F81159", "pcn_code"] = "U27924"
+    path = tmp_path / "crossing.csv"
+    practices.to_csv(path, index=False)
+    return ["--practices", path, "--boundaries", DATA / "ccg_slice.geojson", "--impute-missing"]
+
+
+@pytest.mark.parametrize("ccgs", [["99F"], ["99F", "01F"], ["99F", "99G"]])
+def test_ccg_keeps_a_pcn_across_its_line_whole(capsys, tmp_path, monkeypatch, ccgs):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    data = _crossing_slice(tmp_path)
+    code, out, err = run(
+        capsys, "check", *data, "--ccg", *ccgs, "--no-maps", "--json", "--out", tmp_path / "c"
+    )
+    assert code == 1
+    mine = [f for f in json.loads(out)["findings"] if f["group"] == "U27924"]
+    # whatever --ccg selects: 53,663 patients in 8 practices, and the crossing is a finding
+    assert {f["detail"] for f in mine if f["rule"] == "above"} == {
+        "U27924 has 53,663 patients in 8 practice(s): out of band: 3,663 above 30,000-50,000"
+    }
+    assert {f["practice_code"] for f in mine if f["rule"] == "ccg"} >= {"F81159"}
+    if "99G" not in ccgs:
+        assert "U27924 crosses --ccg: counted whole, with F81159 (99G) outside it" in err

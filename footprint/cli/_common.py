@@ -23,7 +23,7 @@ from footprint.errors import DataError
 from footprint.evaluate import FAR_KM
 from footprint.graph import graph_from_practices
 from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
-from footprint.plan import Plan, read_plan
+from footprint.plan import Plan, plan_from_practices, read_plan
 
 #: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
 MAX_PATIENTS = 2_000_000
@@ -392,12 +392,26 @@ def solve_options_from_args(args: argparse.Namespace) -> SolveOptions:
 
 
 class Inputs(NamedTuple):
-    """What a command reads: the practices of the CCGs asked for, boundaries, graph, and everyone."""
+    """What a command reads: the practices of the CCGs asked for, boundaries, graph, and everyone.
+
+    ``practices`` and ``graph`` hold the CCGs asked for (``scope``; empty for all) and, once
+    :func:`widen_to_groups` has seen a plan, the members ``outside`` them of its groups that
+    cross the line, so that a PCN is whole in every figure. ``everyone`` and ``whole_graph``
+    keep every practice of the file.
+    """
 
     practices: gpd.GeoDataFrame
     boundaries: gpd.GeoDataFrame
     graph: nx.Graph
     everyone: gpd.GeoDataFrame
+    whole_graph: nx.Graph
+    scope: tuple[str, ...] = ()
+    outside: frozenset[str] = frozenset()
+
+    @property
+    def ccgs(self) -> list[str]:
+        """The CCGs asked for (every CCG of the file when ``--ccg`` is not given)."""
+        return list(self.scope) or sorted(set(self.everyone["ccg_code"]))
 
 
 def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
@@ -411,9 +425,51 @@ def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
     boundaries = read_boundaries(args.boundaries)
     graph = graph_from_practices(everyone, boundaries, use_cache=not args.no_cache)
     if all_ccgs or not args.ccg:
-        return Inputs(everyone, boundaries, graph, everyone)
+        return Inputs(everyone, boundaries, graph, everyone, graph)
     practices = select_ccgs(everyone, args.ccg)
-    return Inputs(practices, boundaries, graph.subgraph(practices.index).copy(), everyone)
+    scope = tuple(sorted(set(practices["ccg_code"])))
+    return Inputs(practices, boundaries, graph.subgraph(practices.index).copy(), everyone, graph, scope)
+
+
+def widen_to_groups(inputs: Inputs, *plans: Plan) -> Inputs:
+    """Return ``inputs`` with every member of the plans' groups that have a member in scope.
+
+    A PCN that crosses the line of the CCGs asked for (U41591: two practices in 11N, two in
+    15N) is whole in every figure; a line on stderr names its members outside ``--ccg``.
+    Only groups with a member in the CCGs asked for count: a member outside brings in no more.
+    """
+    if not inputs.scope:
+        return inputs
+    scope, known = _scope(inputs), set(inputs.everyone.index)
+    outside = set(inputs.outside)
+    for plan in plans:
+        for group, members in sorted(plan.groups.items()):
+            extra = sorted((members & known) - scope - outside)
+            if extra and members & scope:
+                outside.update(extra)
+                ccgs = inputs.everyone.loc[extra, "ccg_code"]
+                named = ", ".join(f"{c} ({ccg})" for c, ccg in ccgs.items())
+                print(f"{group} crosses --ccg: counted whole, with {named} outside it", file=sys.stderr)
+    if outside == inputs.outside:
+        return inputs
+    practices = inputs.everyone[inputs.everyone.index.isin(scope | outside)]
+    graph = inputs.whole_graph.subgraph(practices.index).copy()
+    return inputs._replace(practices=practices, graph=graph, outside=frozenset(outside))
+
+
+def _scope(inputs: Inputs) -> set[str]:
+    """Return the codes of the practices of the CCGs asked for."""
+    return set(inputs.practices.index) - inputs.outside
+
+
+def in_scope(plan: Plan, inputs: Inputs) -> Plan:
+    """Return ``plan``'s rows of the CCGs asked for and of every member of their groups."""
+    scope = _scope(inputs)
+    keep = set(scope)
+    for members in plan.groups.values():
+        if members & scope:
+            keep |= members
+    return plan.restrict(sorted(keep))
 
 
 def load(args: argparse.Namespace, *, all_ccgs: bool = False) -> tuple[gpd.GeoDataFrame, Any, nx.Graph]:
@@ -428,16 +484,41 @@ def read_plan_option(path: Path, inputs: Inputs, *, what: str) -> Plan:
     line says how many; practices in no CCG of the practices file are an error, and so is
     a file with no practice of the CCGs asked for.
     """
-    plan = read_plan(path, inputs.everyone)
+    return selected_rows(read_plan(path, inputs.everyone), path, inputs, what=what)
+
+
+def selected_rows(plan: Plan, path: Path, inputs: Inputs, *, what: str, read: int | None = None) -> Plan:
+    """Return ``plan``'s rows of the practices selected; say how many others were ignored.
+
+    ``read``: how many rows the file had, where ``plan`` is already cut down.
+    """
     kept = plan.restrict(inputs.practices.index)
-    ignored = len(plan) - len(kept)
-    if len(plan) and not len(kept):
+    ignored = (len(plan) if read is None else read) - len(kept)
+    if (read or len(plan)) and not len(kept):
         ccgs = ", ".join(sorted(set(inputs.practices["ccg_code"])))
         msg = f"{what} {path} names no practice of the CCGs asked for ({ccgs}): it is for another area"
         raise DataError(msg)
     if ignored:
         print(f"{what} {path}: ignored {ignored:,} row(s) of practices outside --ccg", file=sys.stderr)
     return kept
+
+
+def read_plan_file(path: Path | None, inputs: Inputs) -> Plan:
+    """Read a plan file for every practice of the file (``None``: the current PCNs)."""
+    return plan_from_practices(inputs.everyone) if path is None else read_plan(path, inputs.everyone)
+
+
+def read_whole_plan(path: Path | None, inputs: Inputs, *, what: str = "PLAN.csv") -> tuple[Plan, Inputs]:
+    """Read the plan a command judges (``None``: the current PCNs), with its groups whole.
+
+    Returns the plan for the practices selected and the inputs widened to the whole of its
+    groups in scope (:func:`widen_to_groups`): members outside ``--ccg`` are kept, and named.
+    """
+    plan = read_plan_file(path, inputs)
+    widened = widen_to_groups(inputs, plan)
+    if path is None:
+        return in_scope(plan, widened), widened
+    return selected_rows(in_scope(plan, widened), path, widened, what=what, read=len(plan)), widened
 
 
 def read_allow_cross_option(path: Path, inputs: Inputs) -> dict[str, str]:

@@ -27,6 +27,7 @@ from footprint.cli._common import (
     read_plan_option,
     rules_from_args,
     solve_options_from_args,
+    widen_to_groups,
 )
 from footprint.evaluate import agreed_pieces, plan_findings
 from footprint.graph import cells
@@ -65,17 +66,22 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
-def _plan(args: argparse.Namespace, inputs: Inputs) -> Plan:
-    """Read the plan to check, keeping duplicates and unknown codes as findings, not errors."""
+def _plan(args: argparse.Namespace, inputs: Inputs) -> tuple[Plan, Inputs]:
+    """Read the plan to check, keeping duplicates and unknown codes as findings, not errors.
+
+    The inputs come back widened to the whole of every group in scope (:func:`widen_to_groups`).
+    """
     if args.plan is None:
-        return plan_from_practices(inputs.practices)
-    plan = read_plan(args.plan, on_duplicate="first")
+        plan = plan_from_practices(inputs.everyone)
+    else:
+        plan = read_plan(args.plan, on_duplicate="first")
+    inputs = widen_to_groups(inputs, plan)
     selected, everyone = set(inputs.practices.index), set(inputs.everyone.index)
     kept = {c: p for c, p in plan.assignment.items() if c in selected or c not in everyone}
     ignored = len(plan) - len(kept)
-    if ignored:
+    if ignored and args.plan is not None:
         print(f"plan {args.plan}: ignored {ignored:,} row(s) of practices outside --ccg", file=sys.stderr)
-    return Plan(kept, plan.info)
+    return Plan(kept, plan.info), inputs
 
 
 def _stranding(args: argparse.Namespace, inputs: Inputs, plan: Plan, **common: Any) -> Stranding:
@@ -89,8 +95,7 @@ def _stranding(args: argparse.Namespace, inputs: Inputs, plan: Plan, **common: A
     agreed = dict(agreed_pieces(plan.restrict(inputs.practices.index), inputs.graph).assignment)
     if lock is not None:
         agreed.update(lock.assignment)
-    judged = sorted(set(inputs.practices["ccg_code"]))
-    return strands(inputs.graph, lock=Plan(agreed), ccgs=judged, options=options, **common)
+    return strands(inputs.graph, lock=Plan(agreed), ccgs=inputs.ccgs, options=options, **common)
 
 
 def _per_ccg(findings: pd.DataFrame, stranding: Stranding) -> list[str]:
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     rules = rules_from_args(args)
     inputs = load_inputs(args)
     check_rural(rules, inputs.everyone)
-    plan = _plan(args, inputs)
+    plan, inputs = _plan(args, inputs)
     approved = read_approved(args.approved) if args.approved else {}
     allow_cross = read_allow_cross_option(args.allow_cross, inputs) if args.allow_cross else {}
     if args.lock:

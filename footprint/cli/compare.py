@@ -9,12 +9,15 @@ from footprint._io import atomic_write
 from footprint.cli._common import (
     Inputs,
     add_band_options,
+    in_scope,
     load_inputs,
     metrics_table,
     out_dir,
     provenance,
-    read_plan_option,
+    read_plan_file,
     rules_from_args,
+    selected_rows,
+    widen_to_groups,
 )
 from footprint.errors import DataError
 from footprint.evaluate import compare_plans, plan_differences
@@ -52,29 +55,32 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
-def _plans(args: argparse.Namespace, inputs: Inputs) -> dict[str, Plan]:
+def _plans(args: argparse.Namespace, inputs: Inputs) -> tuple[dict[str, Plan], Inputs]:
+    """Read the plans, each group whole; return them and the inputs widened to all their groups."""
     if len(args.plans) < 2:
         msg = f"compare needs two or more plans (got {len(args.plans)}): add another, or '{CURRENT}'"
         raise DataError(msg)
-    plans: dict[str, Plan] = {}
+    paths: dict[str, Path | None] = {}
     for text in args.plans:
-        if text == CURRENT:
-            plans[CURRENT] = plan_from_practices(inputs.practices)
-            continue
-        path = Path(text)
-        name = path.stem if path.stem not in plans else str(path)
-        plans[name] = read_plan_option(path, inputs, what="plan")
-    if len(plans) < len(args.plans):
+        path = None if text == CURRENT else Path(text)
+        paths[CURRENT if path is None else path.stem if path.stem not in paths else str(path)] = path
+    if len(paths) < len(args.plans):
         msg = f"compare was given the same plan twice ({', '.join(args.plans)}): give different plans"
         raise DataError(msg)
-    return plans
+    whole = {name: read_plan_file(path, inputs) for name, path in paths.items()}
+    inputs = widen_to_groups(inputs, *whole.values())
+    plans = {}
+    for name, plan in whole.items():  # each plan keeps its own groups with a member in scope, whole
+        path = paths[name]
+        mine = in_scope(plan, inputs)
+        plans[name] = mine if path is None else selected_rows(mine, path, inputs, what="plan", read=len(plan))
+    return plans, inputs
 
 
 def run(args: argparse.Namespace) -> int:
     """Write metrics.csv, distances.csv, differences.csv (and the maps side by side); print the figures."""
     rules = rules_from_args(args)
-    inputs = load_inputs(args)
-    plans = _plans(args, inputs)
+    plans, inputs = _plans(args, load_inputs(args))
     rural = frozenset(inputs.practices.index[inputs.practices["rural"]])
     current = plan_from_practices(inputs.practices)
     metrics, distances = compare_plans(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DEFAULT_STAGES", "EXEMPTIONS", "STAGES", "GroupStatus", "Rules", "SizeBand", "SolveOptions"]
+__all__ = [
+    "DEFAULT_STAGES",
+    "EXEMPTIONS",
+    "SESSIONS_PER_WTE",
+    "STAGES",
+    "GroupStatus",
+    "Rules",
+    "SizeBand",
+    "SolveOptions",
+]
 
 #: Objective stages the partitioner can minimise: ``out_of_band`` counts the groups out of
 #: band that are not exempt (they break the rules), ``out_of_band_all`` every group out of
@@ -19,6 +28,12 @@ DEFAULT_STAGES = ("out_of_band", "out_of_band_all", "deviation", "split_sites", 
 #: alone, a group of rural practices down to the rural floor, or a group a commissioner
 #: approved as an exception.
 EXEMPTIONS = ("large", "rural", "approved")
+
+#: Sessions a week in one WTE: a session is half a day (4 hours), so 0.2 WTE is one day,
+#: two sessions (shared/POLICY.md: 0.25 WTE per 50,000 patients is "about one day per 40,000";
+#: "two sessions a week (8 hours)"). Clinical-director sharing counts funded time in sessions
+#: with it, and its report says so.
+SESSIONS_PER_WTE = 10
 
 #: What the band rule says of one group.
 GroupStatus = Literal["in_band", "below", "above", "exempt_large", "exempt_rural", "exempt_approved"]

@@ -11,21 +11,20 @@ import pytest
 from footprint.cli import main
 from footprint.errors import DataError
 from footprint.plan import Plan
+from footprint.render.share_report import sensitivity_svg, share_report_html
 from footprint.share import (
     ARRANGEMENT_COLUMNS,
     PAIR_COLUMNS,
     ShareOptions,
-    _connected_sets,
     cluster_reach,
     optimal_pairs,
     pcn_graph,
     rate_for_year,
     read_rates,
-    sensitivity_svg,
     share_candidates,
     share_plan,
-    share_report_html,
 )
+from footprint.share.candidates import _connected_sets
 from tests.conftest import DATA
 
 

@@ -75,9 +75,12 @@ def cli_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
     --------
     >>> cli_words("fix the lock file; --allow-cross file x; allow-cross file y")
     'fix the --lock file; --allow-cross file x; --allow-cross file y'
+    >>> cli_words("no rate for year 2031/32", {"year ": "--year "})
+    'no rate for --year 2031/32'
     """
-    names = sorted(flags, key=len, reverse=True)
-    pattern = re.compile(r"(?<![-\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![-\w])")
+    # A name that ends in a letter must end a word ("year " names its own end).
+    names = [re.escape(n) + (r"(?![-\w])" if n[-1:].isalnum() else "") for n in flags]
+    pattern = re.compile(r"(?<![-\w])(?:" + "|".join(sorted(names, key=len, reverse=True)) + ")")
     return pattern.sub(lambda match: flags[match.group(0)], message)
 
 

@@ -28,7 +28,7 @@ from footprint.cli._common import (
 from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.plan import Plan, plan_from_practices, read_plan
-from footprint.share import ShareOptions, ShareResult, base_links, share_plan, share_report_html
+from footprint.share import ShareOptions, ShareResult, base_links, share_plan
 
 if TYPE_CHECKING:
     from footprint.render import Overlay
@@ -144,6 +144,8 @@ def write_outputs(
 
     ``maps``: (CCG, file) of each CCG's map of the shared clusters, linked from the report.
     """
+    from footprint.render.share_report import share_report_html  # render loads only to write
+
     paths = [out / "pairs.csv", out / "arrangement.csv", out / "summary.json", out / "report.html"]
     _write_csv(result.pairs_table(), paths[0])
     _write_csv(result.arrangement_table(), paths[1])

@@ -375,3 +375,26 @@ def test_ccg_keeps_a_pcn_across_its_line_whole(capsys, tmp_path, monkeypatch, cc
     assert {f["practice_code"] for f in mine if f["rule"] == "ccg"} >= {"F81159"}
     if "99G" not in ccgs:
         assert "U27924 crosses --ccg: counted whole, with F81159 (99G) outside it" in err
+
+
+def test_share_and_repair_keep_a_pcn_across_the_ccg_line_whole(capsys, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    data = _crossing_slice(tmp_path)
+    code, _, err = run(capsys, "share", *data, "--ccg", "99F", "--no-maps", "--out", tmp_path / "s")
+    assert code == 0, err
+    practices = pd.read_csv(data[1])
+    in_99f = int(
+        practices.loc[practices["ccg_code"].eq("99F") & practices["pcn_code"].ne("U"), "list_size"].sum()
+    )
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["patients"] == in_99f + 5_963  # F81159 (99G) counted with U27924
+    code, _, err = run(capsys, "repair", *data, "--ccg", "99F", "--no-maps", "--out", tmp_path / "r")
+    assert code == 0, err
+    moves = pd.read_csv(tmp_path / "r" / "moves.csv")
+    # F81159 (99G) is named, not repaired: --ccg 99F judges 99F alone
+    assert "F81159" not in set(moves["practice_code"])
+    assert "U27924 crosses --ccg" in err

@@ -23,6 +23,7 @@ from footprint.cli._common import (
     provenance,
     read_allow_cross_option,
     read_plan_option,
+    read_whole_plan,
     rules_from_args,
     solve_options_from_args,
 )
@@ -75,22 +76,22 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
-def _existing(args: argparse.Namespace, inputs: Inputs) -> Plan:
-    current = plan_from_practices(inputs.practices)
-    plan = read_plan_option(args.plan, inputs, what="PLAN.csv") if args.plan else current
+def _existing(args: argparse.Namespace, inputs: Inputs) -> tuple[Plan, Inputs]:
+    """Read the plan to repair (default: the current PCNs), its groups whole; widen the inputs."""
+    plan, inputs = read_whole_plan(args.plan, inputs)
     if not plan.groups:
         msg = "the plan to repair gives no practice a PCN: give a plan, or use footprint plan"
         raise DataError(msg)
-    return plan
+    return plan, inputs
 
 
 def run(args: argparse.Namespace) -> int:
     """Repair the plan; write plan.csv, moves.csv, summary.json (and maps)."""
     rules, options = rules_from_args(args), solve_options_from_args(args)
     inputs = load_inputs(args)
-    practices, graph = inputs.practices, inputs.graph
     check_rural(rules, inputs.everyone)
-    existing = _existing(args, inputs)
+    existing, inputs = _existing(args, inputs)
+    practices, graph = inputs.practices, inputs.graph
     lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
     allow_cross = read_allow_cross_option(args.allow_cross, inputs) if args.allow_cross else None
     approved = read_approved(args.approved) if args.approved else {}
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         rural=rural,
         lock=lock,
         allow_cross=allow_cross,
-        ccgs=sorted(practices["ccg_code"].unique()),
+        ccgs=inputs.ccgs,
         approved=approved,
         apart=pairs["apart"],
         together=pairs["together"],

@@ -19,15 +19,16 @@ from footprint.cli._common import (
     add_plan_argument,
     cli_words,
     kilometres,
-    load,
+    load_inputs,
     out_dir,
     progress_bar,
     provenance,
+    read_whole_plan,
     whole_number,
 )
 from footprint.config import Rules
 from footprint.errors import DataError
-from footprint.plan import Plan, plan_from_practices, read_plan
+from footprint.plan import Plan
 from footprint.share import ShareOptions, ShareResult, base_links, share_plan
 
 if TYPE_CHECKING:
@@ -227,14 +228,10 @@ def _print_summary(result: ShareResult, title: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse clinical-director sharing for a plan and write its tables, summary and report."""
     options = options_from_args(args)
-    practices, boundaries, graph = load(args)
-    # With --ccg the plan may name practices of other CCGs: they are ignored, not refused.
-    known = None if args.ccg else practices
-    plan: Plan = plan_from_practices(practices) if args.plan is None else read_plan(args.plan, known)
+    # With --ccg a PCN across the CCG line is whole; rows of other CCGs are ignored, and said so.
+    kept, inputs = read_whole_plan(args.plan, load_inputs(args))
+    practices, boundaries, graph = inputs.practices, inputs.boundaries, inputs.graph
     title = "current PCNs" if args.plan is None else f"plan {args.plan.name}"
-    kept = plan.restrict(graph.nodes)
-    if args.ccg and len(kept) < len(plan):
-        print(f"{len(plan) - len(kept):,} practice(s) of the plan outside {', '.join(args.ccg)} are ignored")
     names: dict[str, str] = {}
     if args.plan is None and "pcn_name" in practices.columns:
         names = practices.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
@@ -258,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         from footprint.cli.maps import draw
 
         folder = args.maps if args.maps is not None else MAPS
-        ccgs = sorted(practices["ccg_code"].unique())
+        ccgs = inputs.ccgs
         draw(
             practices,
             graph,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -481,6 +482,29 @@ def test_api_moves_and_answers_the_state(client, session):
     assert Path(saved["plan"]).exists() and Path(saved["moves"]).exists()
 
 
+def test_api_answers_where_a_practice_over_50000_stands_alone(ccg, tmp_path):
+    """15E, 11J, W2U3Z and ten more CCGs: an exempt group made /state, /move and /save answer 500."""
+    from starlette.testclient import TestClient
+
+    practices, graph = ccg
+    practices = practices.copy()
+    big = practices.index[0]
+    practices.loc[big, ["list_size", "pcn_code"]] = [60_000, "BIG"]
+    session = EditSession(
+        plan_from_practices(practices), graph, practices, out=tmp_path / "out", seam=FakeSeam()
+    )
+    hosts, origins = origins_for("127.0.0.1", 8765)
+    app = edit_app(session, token=TOKEN, hosts=hosts, origins=origins)
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        state = client.get("/state", headers=auth())
+        assert state.status_code == 200, state.text
+        exempt = {g["id"]: g["exempt"] for g in state.json()["groups"]}
+        assert exempt.pop("BIG") == "large" and set(exempt.values()) == {None}
+        code, to = a_move(session)
+        assert client.post("/move", json={"practice": code, "to": to}, headers=auth()).status_code == 200
+        assert client.post("/save", headers=auth()).status_code == 200
+
+
 @pytest.mark.skipif(not HAS_STRANDS, reason="the partition package has no strands yet")
 def test_api_repairs_with_the_real_solver(ccg, tmp_path):
     """99F's current PCNs (the Rahman Practice open and stranded) repaired through the API by repair_plan."""
@@ -729,3 +753,42 @@ def test_browser_moves_a_practice_by_clicking_and_saves(browser, server):
     assert pages and all(url.startswith((base, "data:")) for url in pages), pages
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_ctrl_c_stops_the_editor_and_reports_unsaved_changes(tmp_path):
+    """Ctrl+C while a verdict is worked out: exit 0, no abort, and the unsaved change is reported."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "FOOTPRINT_CACHE_DIR": str(tmp_path / "cache")}
+    args = [*SLICE_DATA, "--impute-missing", "--ccg", CCG, "--no-browser", "--port", "0", "--out", tmp_path]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "footprint", "edit", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url = next(m.group(1) for line in process.stdout if (m := re.search(r"open (http://\S+)", line)))
+        base, token = url.split("/?token=")
+
+        def call(path: str, body: dict | None = None) -> dict:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"X-Footprint-Token": token, "Content-Type": "application/json", "Origin": base}
+            with urllib.request.urlopen(urllib.request.Request(base + path, data, headers), timeout=60) as r:
+                return json.load(r)
+
+        choices = call("/state")["choices"]
+        code = next(c for c in sorted(choices) if choices[c])
+        call("/move", {"practice": code, "to": choices[code][0]})  # its verdict starts now
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "terminate called" not in err and "Traceback" not in err
+    assert "stopped with changes not saved (1 practice(s) moved" in out

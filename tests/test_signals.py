@@ -107,3 +107,24 @@ def test_ctrl_c_before_the_exit_is_reported(monkeypatch, capsys):
         signal.signal(signal.SIGINT, previous)
     assert exit_.value.code == 130
     assert capsys.readouterr().err.startswith("footprint: interrupted (Ctrl-C)")
+
+
+def test_ctrl_c_after_a_solve_is_still_an_interrupt():
+    # CP-SAT's own Ctrl+C handler left SIGINT at the C default after a solve: the editor, or any
+    # command solving in-process, then died of the next Ctrl+C with no message (exit -2).
+    script = (
+        "import os, signal, time\n"
+        "from footprint.config import SolveOptions\n"
+        "from footprint.partition.solve import solver_from_options\n"
+        "from ortools.sat.python import cp_model\n"
+        "model = cp_model.CpModel()\n"
+        "model.maximize(model.new_int_var(0, 10, 'x'))\n"
+        "solver_from_options(SolveOptions(), limit=1.0, workers=1).solve(model)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == b"interrupted", done

@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     )
     shown = sorted(hosts)[0] if args.host not in ("0.0.0.0", "::") else f"127.0.0.1:{port}"
     url = f"http://{shown}/?token={token}"
-    threading.Thread(target=session.prepare, name="least-out-of-band", daemon=True).start()
+    preparing = threading.Thread(target=session.prepare, name="least-out-of-band", daemon=True)
+    preparing.start()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"footprint edit: listening on {args.host}: anyone who can reach it and has the URL can edit "
@@ -152,8 +153,24 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(url)
 
-    serve_forever(app, sock, on_ready=ready)
-    state = session.state()
-    if state["saved"] is None or state["saved"]["version"] != state["version"]:
-        print(f"footprint edit: stopped with changes not saved ({len(state['moves'])} practice(s) moved)")
+    try:
+        serve_forever(app, sock, on_ready=ready)
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how the editor stops (uvicorn raises it again once the server is down)
+    finally:
+        stopped = session.close()
+    unsaved = session.unsaved()
+    if unsaved is None:
+        print("footprint edit: stopped; nothing left unsaved")
+    else:
+        print(
+            f"footprint edit: stopped with changes not saved ({unsaved} practice(s) moved from the start "
+            f"since the last save); {out}/plan.csv is as last saved"
+        )
+    if not stopped or preparing.is_alive():
+        # A solve still runs in C++ (CP-SAT cannot be told to stop from here): leave without
+        # tearing down the interpreter under it, which aborts ("std::bad_function_call").
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

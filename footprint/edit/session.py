@@ -393,6 +393,25 @@ class EditSession:
 
     # -- saving -----------------------------------------------------------------------
 
+    def unsaved(self) -> int | None:
+        """Return how many practices stand moved from the start, unsaved (``None``: nothing unsaved).
+
+        Reads no verdict: safe to call as the editor stops.
+        """
+        with self._mutex:
+            saved = self._saved
+            if self._version == 0 or (saved is not None and saved["version"] == self._version):
+                return None
+            moved = len(self.moves())
+            return None if saved is None and not moved else moved
+
+    def close(self, *, wait_s: float = 5.0) -> bool:
+        """Stop judging: abandon the verdict under way and stop its thread (see :meth:`Verdicts.close`).
+
+        Returns whether the thread has stopped within ``wait_s`` seconds.
+        """
+        return self._verdicts.close(wait_s=wait_s)
+
     def save(self) -> dict[str, Any]:
         """Write ``plan.csv`` (the plan file every command reads) and ``moves.csv`` into :attr:`out`.
 

@@ -50,7 +50,8 @@ def compute_state(session: EditSession) -> dict[str, Any]:
             "status": str(row["status"]),
             "verdict": str(row["verdict"]),
             "in_band": bool(row["in_band"]),
-            "exempt": row["exempt"],
+            # pandas stores a missing exemption as NaN, which JSON cannot carry
+            "exempt": row["exempt"] if isinstance(row["exempt"], str) else None,
             "locked": pcn in locked,
             "contiguous": pcn not in broken,
             "colour": colours.get(str(pcn), OPEN_COLOUR),

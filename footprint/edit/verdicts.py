@@ -53,6 +53,7 @@ class Verdicts:
         self._two_part = "changes" in accepted
         self._cancellable = "cancel" in accepted and callable(getattr(seam, "cancel_token", None))
         self._worker: threading.Thread | None = None
+        self._closed = False
 
     def verdict(self, plan: Plan, locked: frozenset[str], *, wait_s: float | None) -> Verdict:
         """Return the stranding verdict on ``plan`` with the ``locked`` groups agreed (cached).
@@ -65,6 +66,8 @@ class Verdicts:
         deadline = None if wait_s is None else time.monotonic() + wait_s
         with self._cv:
             while (found := self._cache.get(key)) is None or found.pending:
+                if self._closed:
+                    return found or Verdict(False, "the editor has stopped")
                 if self._computing != key and (self._wanted is None or self._wanted[0] != key):
                     self._want(key, plan, locked)
                 left = None if deadline is None else deadline - time.monotonic()
@@ -76,6 +79,22 @@ class Verdicts:
                 self._cv.wait(timeout=1.0 if left is None else min(left, 1.0))
             self._cache.move_to_end(key)
             return found
+
+    def close(self, *, wait_s: float = 5.0) -> bool:
+        """Abandon the verdict under way, stop the worker and wait up to ``wait_s`` for it.
+
+        Returns whether the worker has stopped (a solve that cannot be cancelled may run on).
+        Later verdicts are answered as unavailable.
+        """
+        with self._cv:
+            self._closed, self._wanted = True, None
+            if self._token is not None:
+                self._token.set()
+            self._cv.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(wait_s)
+        return worker is None or not worker.is_alive()
 
     def _want(self, key: tuple, plan: Plan, locked: frozenset[str]) -> None:
         """Ask the worker to judge ``plan`` next (the caller holds the condition).
@@ -93,8 +112,10 @@ class Verdicts:
     def _judge_forever(self) -> None:
         while True:
             with self._cv:
-                while self._wanted is None:
+                while self._wanted is None and not self._closed:
                     self._cv.wait()
+                if self._closed or self._wanted is None:
+                    return
                 key, plan, locked = self._wanted
                 self._wanted, self._computing = None, key
                 self._token = self.seam.cancel_token() if self._cancellable else None  # type: ignore[attr-defined]

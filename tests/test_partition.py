@@ -311,8 +311,8 @@ def test_current_pcns_are_a_valid_input_plan(slice_practices, slice_graph):
 
 def test_one_stage_registry_covers_every_stage_and_agrees_with_the_rule():
     from footprint.config import STAGES
+    from footprint.partition._tree_cut import GROUP_BONUS, _closing_cost, _closing_table, group_cost
     from footprint.partition.stages import STAGE_REGISTRY
-    from footprint.partition.warmstart import GROUP_BONUS, _closing_cost, _closing_table, group_cost
 
     assert tuple(STAGE_REGISTRY) == STAGES
     rules = Rules(rural_floor=20_000)

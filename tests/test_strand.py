@@ -21,25 +21,20 @@ from footprint.config import Rules, SolveOptions
 from footprint.edit import agreed_pieces
 from footprint.errors import CancelledError
 from footprint.load import read_boundaries, read_practices, select_ccgs
-from footprint.partition import solve_plan, strand, strands
+from footprint.partition import _strand_change as strand  # the smallest change's search, patched below
+from footprint.partition import solve_plan, strands
 from footprint.partition._instance import Instance, PlanInputs
-from footprint.partition.stages import StageResult
-from footprint.partition.strand import (
+from footprint.partition._strand_change import (
     CHANGE_CANDIDATES,
-    Cancel,
-    Change,
     _around,
     _candidate_change,
     _candidates,
-    _classify,
-    _locked_breaks,
-    _open_pieces,
     _Question,
     _smallest_change,
-    judged_instances,
-    least_out_of_band,
-    strand_instance,
 )
+from footprint.partition._strand_model import _classify, _locked_breaks, _open_pieces
+from footprint.partition.stages import StageResult
+from footprint.partition.strand import Cancel, Change, judged_instances, least_out_of_band, strand_instance
 from footprint.plan import Plan, plan_from_practices
 from tests.conftest import grid_rows, write_boxes, write_practices
 

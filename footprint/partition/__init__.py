@@ -4,7 +4,9 @@ The package is the one place OR-Tools is imported. Its parts, in pipeline order:
 
 - ``_instance``: one CCG's problem in plain arrays, built from the graph, locks and
   allow-cross; every question about a group's size goes to :class:`footprint.config.Rules`;
-- ``warmstart``: optimal cuts of spanning trees, recombination and a compactness polish;
+- ``warmstart``: optimal cuts of spanning trees, recombination and a compactness polish
+  (the tree partitioner in ``_tree_cut``, the enumeration of connected groups in
+  ``_connected_groups``, the polish in ``_polish``);
 - ``model``: the CP-SAT model as builders (``add_forest``, ``add_band``, ``add_locks``,
   ``add_sites``, ``add_moves``) and hints;
 - ``stages``: the one registry of objective stages (model expression, plain-Python

@@ -24,19 +24,13 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
+from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, path_lengths
 from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
 from footprint.partition.pairs import pair_builders
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult, stage_values
-from footprint.partition.warmstart import (
-    Budget,
-    OverBudgetError,
-    connected_groups,
-    current_repaired,
-    polish,
-    warm_start,
-)
+from footprint.partition.warmstart import current_repaired, polish, warm_start
 from footprint.plan import Plan
 
 __all__ = [
@@ -312,6 +306,9 @@ def solver_from_options(options: SolveOptions, *, limit: float, workers: int) ->
     params = solver.parameters
     params.num_workers = workers
     params.random_seed = options.seed
+    # CP-SAT's own Ctrl+C handler leaves SIGINT at the C default when a solve ends, so the next
+    # Ctrl+C would kill the process with no message: footprint handles Ctrl+C itself.
+    params.catch_sigint_signal = False
     if options.deterministic:
         params.max_deterministic_time = limit
         if workers > 1:

@@ -1,51 +1,55 @@
-"""A CCG's interactive map of a plan (:func:`plan_map`) and its layers."""
+"""A CCG's interactive map of a plan (:func:`plan_map`) and its layers.
+
+This module builds the map's scene (:class:`Scene`, the practices' :func:`records`) and
+draws it layer by layer (:func:`draw_scene`), with the summary and legend panels. The
+layers themselves are drawn in ``_map_layers``, and the practices' popups written in
+``_practice_popup``.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import folium
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 import pandas as pd
 import shapely
 
-from footprint.places import nearest_places
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
-    COLOURS,
     GroupRow,
     Links,
     MapOptions,
     Overlay,
-    check_groups,
     check_inputs,
     colour_groups,
     data_date,
     fragment,
     group_rows,
-    labels,
     provenance_rows,
     status_counts,
 )
-from footprint.render.elements import (
-    ON_EACH_FEATURE,
-    Finder,
-    PlaceLabels,
-    Raw,
-    Ui,
-    add_panel,
-    keep_order,
-    new_map,
-    root,
-    use_offline_assets,
+from footprint.render._map_layers import (
+    _draw_areas,
+    _draw_current,
+    _draw_edges,
+    _draw_far,
+    _draw_hatch,
+    _draw_overlay,
+    _draw_places,
+    _draw_practices,
+    _draw_problems,
+    draw_ccg_lines,
+    draw_land,
+    radius,
 )
+from footprint.render._practice_popup import _context, towns_of
+from footprint.render.elements import Finder, Ui, add_panel, keep_order, new_map, use_offline_assets
 
 logger = logging.getLogger(__name__)
 
@@ -245,18 +249,29 @@ def _camel(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def radius(list_size: float) -> float:
-    """Return a marker radius in pixels, its area growing with the list size."""
-    return round(3.0 + 1.6 * math.sqrt(list_size / 1000), 1)
+def records(practices: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
+    """Return practice code to its name, postcode, list size, flags and position, for fast lookups."""
+    frame = pd.DataFrame(
+        {
+            "code": practices.index,
+            "name": practices["practice_name"].astype(str).to_numpy(),
+            "postcode": practices["postcode"].astype(str).to_numpy(),
+            "list_size": practices["list_size"].to_numpy(),
+            "rural": practices["rural"].fillna(False).astype(bool).to_numpy()
+            if "rural" in practices
+            else False,
+            "imputed": practices["imputed"].fillna(False).astype(bool).to_numpy()
+            if "imputed" in practices
+            else False,
+            "x": practices.geometry.x.to_numpy(),
+            "y": practices.geometry.y.to_numpy(),
+        },
+        index=practices.index,
+    )
+    return frame.to_dict("index")
 
 
 # --------------------------------------------------------------------------- layers
-
-#: Zoom level from which a place of at least this many people is labelled (else :data:`VILLAGE_ZOOM`).
-PLACE_ZOOMS = ((100_000, 8), (20_000, 10), (5_000, 11), (1_000, 12))
-VILLAGE_ZOOM = 13
-#: Places this far beyond a map's practices are labelled too, in metres.
-PLACE_MARGIN_M = 8_000.0
 
 
 def _draw_background(
@@ -292,516 +307,6 @@ def _draw_overlays(
         layers.append(_draw_current(m, practices, options.current, graph.graph["cells"], tolerance))
     layers.append(_draw_edges(m, practices, graph))
     return layers
-
-
-def place_rows(places: pd.DataFrame, box: tuple[float, float, float, float]) -> list[list[Any]]:
-    """Return ``[lat, lon, name, min zoom, kind]`` for the places in ``box`` (EPSG:27700), largest first."""
-    x0, y0, x1, y1 = box
-    near = places[places["x"].between(x0, x1) & places["y"].between(y0, y1)]
-    if not len(near):
-        return []
-    lon, lat = geo.TO_LONLAT.transform(near["x"].to_numpy(dtype=float), near["y"].to_numpy(dtype=float))
-    people = near["population"].to_numpy()
-    zoom = np.full(len(near), VILLAGE_ZOOM)
-    for floor, level in reversed(PLACE_ZOOMS):
-        zoom[people >= floor] = level
-    kind = np.where(zoom <= PLACE_ZOOMS[2][1], "town", "village")
-    return [
-        [round(float(a), 5), round(float(o), 5), str(n), int(z), str(k)]
-        for a, o, n, z, k in zip(lat, lon, near["name"], zoom, kind, strict=True)
-    ]
-
-
-def _draw_places(m: folium.Map, practices: gpd.GeoDataFrame, options: MapOptions) -> None:
-    """Label the towns and villages around the practices, by zoom level."""
-    assert options.places is not None
-    rows = place_rows(options.places, geo.bounds(practices, PLACE_MARGIN_M))
-    if rows:
-        PlaceLabels(rows).add_to(m)
-
-
-def towns_of(practices: gpd.GeoDataFrame, places: pd.DataFrame | None) -> dict[str, str]:
-    """Return practice code to the town and the place nearest to it (for the finder and popups)."""
-    if places is None or not len(places) or not len(practices):
-        return {}
-    xy = np.column_stack([practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()])
-    towns = places[places["kind"] == "town"] if (places["kind"] == "town").any() else places
-    town, place = nearest_places(xy, towns), nearest_places(xy, places)
-    return {c: t if t == p else f"{p}, {t}" for c, t, p in zip(practices.index, town, place, strict=True)}
-
-
-def draw_land(
-    m: folium.Map,
-    shapes: gpd.GeoSeries,
-    own: Iterable[str],
-    *,
-    decimals: int,
-    cache: geo.LonlatCache | None = None,
-) -> None:
-    """Draw CCG polygons as a plain background (no tiles needed); the CCGs in ``own`` lighter."""
-    own = set(own)
-    props = [
-        {
-            "style": {
-                "stroke": False,
-                "fillColor": COLOURS["land"] if c in own else COLOURS["land_other"],
-                "fillOpacity": 1,
-            }
-        }
-        for c in shapes.index
-    ]
-    folium.GeoJson(
-        geo.features(list(shapes), props, decimals=decimals, cache=cache),
-        name="Background",
-        control=False,
-        interactive=False,
-    ).add_to(m)
-
-
-def draw_ccg_lines(
-    m: folium.Map,
-    shapes: gpd.GeoSeries,
-    own: Iterable[str],
-    *,
-    names: Mapping[str, str],
-    links: Mapping[str, str] | None = None,
-    decimals: int,
-    cache: geo.LonlatCache | None = None,
-) -> folium.GeoJson:
-    """Draw CCG boundaries as lines, those in ``own`` thicker, with their names (and links)."""
-    own = set(own)
-    props = []
-    for code in shapes.index:
-        name = names.get(code, code)
-        link = (links or {}).get(code)
-        props.append(
-            {
-                "tip": fragment("popups.html", "ccg_label", name=name, code=code),
-                "popup": fragment("popups.html", "ccg_popup", name=name, code=code, link=link)
-                if link
-                else None,
-                "style": {
-                    "color": COLOURS["line"],
-                    "weight": 2.5 if code in own else 1.2,
-                    "opacity": 0.9,
-                    "fill": False,
-                },
-            }
-        )
-    layer = folium.GeoJson(
-        geo.features(list(shapes), props, decimals=decimals, cache=cache),
-        name="CCG boundaries",
-        on_each_feature=ON_EACH_FEATURE,
-        className="fp-ccg",
-    )
-    layer.add_to(m)
-    return layer
-
-
-def records(practices: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
-    """Return practice code to its name, postcode, list size, flags and position, for fast lookups."""
-    frame = pd.DataFrame(
-        {
-            "code": practices.index,
-            "name": practices["practice_name"].astype(str).to_numpy(),
-            "postcode": practices["postcode"].astype(str).to_numpy(),
-            "list_size": practices["list_size"].to_numpy(),
-            "rural": practices["rural"].fillna(False).astype(bool).to_numpy()
-            if "rural" in practices
-            else False,
-            "imputed": practices["imputed"].fillna(False).astype(bool).to_numpy()
-            if "imputed" in practices
-            else False,
-            "x": practices.geometry.x.to_numpy(),
-            "y": practices.geometry.y.to_numpy(),
-        },
-        index=practices.index,
-    )
-    return frame.to_dict("index")
-
-
-def _draw_areas(
-    m: folium.Map,
-    info: Mapping[str, Mapping[str, Any]],
-    rows: Mapping[str, GroupRow],
-    shapes: tuple[Mapping[str, shapely.Geometry], Mapping[str, shapely.Geometry]],
-    options: MapOptions,
-    links: Links,
-    style: Mapping[str, Any],
-) -> folium.GeoJson:
-    areas, open_sites = shapes
-    geoms: list[shapely.Geometry] = []
-    props: list[dict[str, Any]] = []
-    for pcn, group in rows.items():
-        if pcn not in areas:  # every member shares a building with a bigger practice of another PCN
-            logger.info("PCN %s has no area of its own: its practices share buildings", pcn)
-            continue
-        geoms.append(areas[pcn])
-        popup = fragment(
-            "popups.html",
-            "group_popup",
-            group=group,
-            members=[info[c] for c in group.members],
-            page=links.pcn_pages.get(pcn),
-        )
-        props.append(
-            {
-                "pcn": pcn,
-                "tip": fragment("popups.html", "area_tip", group=group),
-                "popup": popup,
-                "style": {"color": COLOURS["line"], "fillColor": group.colour, **style},
-            }
-        )
-    for code, geom in open_sites.items():
-        geoms.append(geom)
-        props.append(
-            {
-                "pcn": None,
-                "tip": fragment("popups.html", "open_tip", name=info[code]["name"]),
-                "style": {
-                    "color": COLOURS["line"],
-                    "fillColor": COLOURS["open"],
-                    **style,
-                    "dashArray": "4 3",
-                },
-            }
-        )
-    layer = folium.GeoJson(
-        geo.features(geoms, props, decimals=5),
-        name=options.name,
-        on_each_feature=ON_EACH_FEATURE,
-        className="fp-area",
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _draw_hatch(
-    m: folium.Map, rows: Mapping[str, GroupRow], areas: Mapping[str, shapely.Geometry]
-) -> folium.GeoJson | None:
-    """Hatch the areas of PCNs out of the band (exempt ones are not): meaning not by colour alone."""
-    out = [p for p, g in rows.items() if g.status in ("below", "above") and p in areas]
-    if not out:
-        return None
-    root(m).html.add_child(Raw(fragment("panels.html", "hatch_pattern")), name="fp_hatch_pattern")
-    props = [
-        {"style": {"stroke": False, "fill": True, "fillColor": "url(#fp-hatch)", "fillOpacity": 1}}
-        for _ in out
-    ]
-    layer = folium.GeoJson(
-        geo.features([areas[p] for p in out], props, decimals=5),
-        name=f"Out of band, hatched ({len(out)})",
-        interactive=False,
-        className="fp-hatch",
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _draw_current(
-    m: folium.Map,
-    practices: gpd.GeoDataFrame,
-    current: pd.DataFrame,
-    cells: gpd.GeoSeries,
-    tolerance_m: float,
-) -> folium.GeoJson:
-    """Draw the current PCNs (their group table) as dashed outlines."""
-    check_groups(current, ())
-    plan = Plan({c: str(pcn) for pcn, members in current["members"].items() for c in members})
-    areas, _ = geo.areas(practices, plan.restrict(practices.index), cells, tolerance_m=tolerance_m)
-    names = labels(practices, areas)
-    props = [
-        {
-            "tip": fragment(
-                "popups.html", "current_tip", label=names[pcn], total=current.at[pcn, "list_size"]
-            ),
-            "style": {"color": COLOURS["current"], "weight": 2.5, "dashArray": "6 4", "fill": False},
-        }
-        for pcn in areas
-    ]
-    layer = folium.GeoJson(
-        geo.features(list(areas.values()), props, decimals=5),
-        name="Current PCNs",
-        show=False,
-        on_each_feature=ON_EACH_FEATURE,
-        className="fp-current",
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _draw_edges(m: folium.Map, practices: gpd.GeoDataFrame, graph: nx.Graph) -> folium.GeoJson:
-    xy = dict(zip(practices.index, zip(practices.geometry.x, practices.geometry.y, strict=True), strict=True))
-    lines: dict[str, list] = {"rook": [], "cross_ccg": []}
-    geoms, props = [], []
-    for a, b, data in sorted(graph.subgraph(practices.index).edges(data=True)):
-        kind = data.get("type")
-        if kind == "bridge":
-            geoms.append(shapely.LineString([xy[a], xy[b]]))
-            tip = fragment(
-                "popups.html",
-                "bridge_tip",
-                a=graph.nodes[a]["practice_name"],
-                b=graph.nodes[b]["practice_name"],
-                km=data.get("length_km", 0),
-            )
-            props.append(
-                {"tip": tip, "style": {"color": "#222222", "weight": 2.5, "dashArray": "8 6", "opacity": 0.9}}
-            )
-        elif kind in lines:
-            lines[kind].append([xy[a], xy[b]])
-    for kind, tip, colour in (
-        ("rook", "Neighbours: their cells share a border", "#555555"),
-        ("cross_ccg", "Neighbours across a CCG boundary", "#9e9e9e"),
-    ):
-        if lines[kind]:
-            geoms.append(shapely.MultiLineString(lines[kind]))
-            props.append({"tip": tip, "style": {"color": colour, "weight": 1.2, "opacity": 0.8}})
-    layer = folium.GeoJson(
-        geo.features(geoms, props, decimals=5),
-        name="Neighbour links (bridges dashed)",
-        show=False,
-        on_each_feature=ON_EACH_FEATURE,
-        className="fp-edge",
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _neighbours(graph: nx.Graph, code: str) -> list[dict[str, str]]:
-    """Return the practice's neighbours in name order, each with what joins them."""
-    found = []
-    for other in sorted(graph[code], key=lambda c: (str(graph.nodes[c].get("practice_name", c)), c)):
-        data = graph.edges[code, other]
-        kind = data.get("type")
-        if kind == "bridge":
-            tail = f" (bridge, {data.get('length_km', 0):.1f} km)"
-        elif kind == "site":
-            tail = " (same building)"
-        elif kind == "cross_ccg":
-            tail = f" (CCG {graph.nodes[other].get('ccg_code', '?')})"
-        else:
-            tail = ""
-        found.append({"name": graph.nodes[other].get("practice_name", other), "code": other, "tail": tail})
-    return found
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What a practice's popup says besides its own row: towns, current PCNs, overlay notes."""
-
-    towns: Mapping[str, str]
-    current: Mapping[str, str]
-    notes: Sequence[tuple[str, Mapping[str, str], str | None]]
-
-
-def _context(practices: gpd.GeoDataFrame, options: MapOptions, towns: Mapping[str, str]) -> _Context:
-    current: dict[str, str] = {}
-    if options.current is not None:
-        table = options.current
-        named = table["name"] if "name" in table.columns else pd.Series(dtype=object)
-        plain = labels(practices, list(table.index))
-        for pcn, members in table["members"].items():
-            name = named.get(pcn)
-            label = f"{name} ({pcn})" if isinstance(name, str) and name.strip() else plain[pcn]
-            current.update(dict.fromkeys(members, label))
-    notes = [(o.label, o.practices, o.others) for o in options.overlays]
-    return _Context(towns=towns, current=current, notes=notes)
-
-
-def _practice_popup(
-    practice: Mapping[str, Any],
-    group: GroupRow | None,
-    graph: nx.Graph,
-    problem: str | None,
-    *,
-    names: Mapping[str, str],
-    context: _Context,
-) -> str:
-    code = practice["code"]
-    distance = None
-    if group is not None:  # from the table's list-weighted centre of the PCN
-        distance = math.hypot(practice["x"] - group.centre[0], practice["y"] - group.centre[1]) / 1000
-    others = (
-        [] if group is None else [{"code": c, "name": names.get(c, c)} for c in group.members if c != code]
-    )
-    notes = [
-        (label, notes_of.get(code, other))
-        for label, notes_of, other in context.notes
-        if code in notes_of or other is not None
-    ]
-    return fragment(
-        "popups.html",
-        "practice_popup",
-        p={**practice, "town": context.towns.get(code)},
-        group=group,
-        distance_km=distance,
-        far=group is not None and code in group.far,
-        others=others,
-        current=context.current.get(code) if context.current else None,
-        notes=notes,
-        neighbours=_neighbours(graph, code),
-        problem=problem,
-    )
-
-
-def _draw_practices(
-    m: folium.Map,
-    info: Mapping[str, Mapping[str, Any]],
-    plan: Plan,
-    rows: Mapping[str, GroupRow],
-    graph: nx.Graph,
-    problems: Mapping[str, str],
-    *,
-    context: _Context,
-) -> folium.GeoJson:
-    names = {c: r["name"] for c, r in info.items()}
-    order = sorted(info, key=lambda c: (-info[c]["list_size"], c))
-    geoms, props = [], []
-    for code in order:
-        practice = info[code]
-        pcn = plan.assignment.get(code)
-        group = rows.get(pcn) if pcn is not None else None
-        geoms.append(shapely.Point(practice["x"], practice["y"]))
-        props.append(
-            {
-                "code": code,
-                "name": practice["name"],
-                "postcode": practice["postcode"],
-                "town": context.towns.get(code, ""),
-                "pcn": group.label if group is not None else "open (not in a PCN)",
-                "tip": fragment(
-                    "popups.html",
-                    "practice_tip",
-                    name=practice["name"],
-                    code=code,
-                    list_size=practice["list_size"],
-                ),
-                "popup": _practice_popup(
-                    practice, group, graph, problems.get(code), names=names, context=context
-                ),
-                "style": {
-                    "radius": radius(practice["list_size"]),
-                    "color": "#1f1f1f",
-                    "weight": 1.5,
-                    "fill": True,
-                    "fillColor": "#ffffff",
-                    "fillOpacity": 0.9,
-                },
-            }
-        )
-    layer = folium.GeoJson(
-        geo.features(geoms, props, decimals=5),
-        name="Practices",
-        on_each_feature=ON_EACH_FEATURE,
-        marker=folium.CircleMarker(radius=5, className="fp-practice"),
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _rings(
-    m: folium.Map,
-    practices: gpd.GeoDataFrame,
-    tips: Mapping[str, str],
-    *,
-    name: str,
-    ring: Mapping[str, Any],
-    grow: float,
-    css: str,
-) -> folium.GeoJson:
-    """Draw a layer of rings around the practices of ``tips``, each with its tooltip."""
-    codes = sorted(tips)
-    props = [
-        {
-            "tip": tips[c],
-            "style": {"radius": radius(practices.at[c, "list_size"]) + grow, "fill": False, **ring},
-        }
-        for c in codes
-    ]
-    layer = folium.GeoJson(
-        geo.features(list(practices.geometry.loc[codes]), props, decimals=5),
-        name=name,
-        on_each_feature=ON_EACH_FEATURE,
-        marker=folium.CircleMarker(radius=8, className=css),
-    )
-    layer.add_to(m)
-    return layer
-
-
-def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str]) -> folium.GeoJson:
-    tips = {
-        c: fragment(
-            "popups.html", "problem_tip", name=practices.at[c, "practice_name"], code=c, problem=problems[c]
-        )
-        for c in problems
-    }
-    ring = {"color": COLOURS["problem"], "weight": 3, "dashArray": "7 4"}
-    return _rings(
-        m,
-        practices,
-        tips,
-        name=f"Practices with a problem ({len(tips)})",
-        ring=ring,
-        grow=4,
-        css="fp-problem-ring",
-    )
-
-
-def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, GroupRow]) -> folium.GeoJson:
-    tips = {}
-    for code, group in far.items():
-        point = practices.geometry.loc[code]
-        km = math.hypot(point.x - group.centre[0], point.y - group.centre[1]) / 1000
-        tips[code] = fragment(
-            "popups.html", "far_tip", name=practices.at[code, "practice_name"], code=code, km=km, group=group
-        )
-    ring = {"color": COLOURS["far"], "weight": 3, "dashArray": "1 5", "lineCap": "round"}
-    return _rings(
-        m, practices, tips, name=f"Far-flung members ({len(tips)})", ring=ring, grow=8, css="fp-far-ring"
-    )
-
-
-def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) -> folium.GeoJson:
-    """Draw a generic overlay: its lines and rings around its practices, each with its note."""
-    codes, lines = overlay.shown_on(practices.index)
-    geoms: list[shapely.Geometry] = [shapely.LineString([line.start, line.end]) for line in lines]
-    props: list[dict[str, Any]] = [
-        {
-            "tip": line.tip,
-            "style": {"color": overlay.colour, "weight": 2.5, "opacity": 0.9, "dashArray": "8 4"},
-        }
-        for line in lines
-    ]
-    for code in codes:
-        geoms.append(practices.geometry.loc[code])
-        props.append(
-            {
-                "tip": fragment(
-                    "popups.html",
-                    "problem_tip",
-                    name=practices.at[code, "practice_name"],
-                    code=code,
-                    problem=overlay.practices[code],
-                ),
-                "style": {
-                    "radius": radius(practices.at[code, "list_size"]) + 6,
-                    "color": overlay.colours.get(code, overlay.colour),
-                    "weight": 3,
-                    "fill": False,
-                },
-            }
-        )
-    layer = folium.GeoJson(
-        geo.features(geoms, props, decimals=5),
-        name=f"{overlay.name} ({len(codes)})" if codes else overlay.name,
-        show=overlay.show,
-        on_each_feature=ON_EACH_FEATURE,
-        marker=folium.CircleMarker(radius=8, className="fp-overlay-ring"),
-        className="fp-overlay",
-    )
-    layer.add_to(m)
-    return layer
 
 
 # --------------------------------------------------------------------------- panels

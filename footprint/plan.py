@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -291,13 +292,15 @@ def moved_practices(a: Plan, b: Plan) -> dict[str, tuple[str, str]]:
     }
 
 
-def keep_ids(plan: Plan, previous: Plan) -> Plan:
+def keep_ids(plan: Plan, previous: Plan, *, fixed: Iterable[str] = ()) -> Plan:
     """Return ``plan`` with each group that continues a group of ``previous`` named as that group.
 
     A group continues the group of ``previous`` it is matched with (:func:`match_groups`)
     when more than half of its practices come from it; it then keeps that group's id (and
-    so, for current PCNs, its code and name). Other groups keep their ids, unless one
-    clashes with an id taken over, when it gets a ``-new`` suffix. ``info["renamed"]``
+    so, for current PCNs, its code and name). The ``fixed`` ids of ``plan`` (e.g. those an
+    agreed group gave it) are final: never renamed, and never given to another group.
+    Any other group keeps its id unless that id is taken, when it gets the next free
+    ``<CCG>-<nn>`` (or a ``-new`` suffix, for an id of another form). ``info["renamed"]``
     maps every changed id to its new one (see :func:`rename_ids_in`).
 
     Examples
@@ -305,21 +308,44 @@ def keep_ids(plan: Plan, previous: Plan) -> Plan:
     >>> old = Plan({"A": "U1", "B": "U1", "C": "U2"})
     >>> keep_ids(Plan({"A": "X-01", "B": "X-01", "C": "X-02"}), old).assignment
     {'A': 'U1', 'B': 'U1', 'C': 'U2'}
+    >>> keep_ids(Plan({"A": "X-01", "B": "X-01", "C": "U1"}), old, fixed=["U1"]).assignment
+    {'A': 'X-01', 'B': 'X-01', 'C': 'U1'}
     """
     groups = plan.groups
-    rename: dict[str, str] = {}
+    final = set(fixed) & set(groups)
+    rename = {pcn: pcn for pcn in final}
     for new, old in match_groups(previous, plan).items():
         shared = sum(previous.assignment.get(c) == old for c in groups[new])
-        if 2 * shared > len(groups[new]):
+        if new not in final and old not in final and 2 * shared > len(groups[new]):
             rename[new] = old
     taken = set(rename.values())
-    for pcn in groups:
+    for pcn in sorted(groups):
         if pcn not in rename:
-            rename[pcn] = f"{pcn}-new" if pcn in taken else pcn
+            rename[pcn] = _free_id(pcn, taken | set(groups) - {pcn}) if pcn in taken else pcn
+            taken.add(rename[pcn])
     assignment = {c: None if p is None else rename[p] for c, p in plan.assignment.items()}
     changed = {old: new for old, new in rename.items() if old != new}
     earlier = {k: changed.get(v, v) for k, v in plan.info.get("renamed", {}).items()}
     return Plan(assignment, {**plan.info, "renamed": {**earlier, **changed}})
+
+
+def _free_id(pcn: str, taken: set[str]) -> str:
+    """Return an id like ``pcn`` that is not ``taken``: the next free ``<CCG>-<nn>``, else ``pcn-new``.
+
+    Examples
+    --------
+    >>> _free_id("91Q-19", {"91Q-19", "91Q-20", "91Q-03"})
+    '91Q-21'
+    >>> _free_id("U37339", {"U37339"})
+    'U37339-new'
+    """
+    numbered = re.fullmatch(r"(.+)-(\d+)", pcn)
+    if numbered is None:
+        candidates = (f"{pcn}-new" if k == 1 else f"{pcn}-new{k}" for k in itertools.count(1))
+        return next(c for c in candidates if c not in taken)
+    prefix, digits = numbered.groups()
+    used = [int(m.group(1)) for t in taken if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", t))]
+    return f"{prefix}-{max(used, default=0) + 1:0{len(digits)}d}"
 
 
 def rename_ids_in(text: str, renamed: Mapping[str, str]) -> str:

@@ -398,3 +398,15 @@ def test_share_and_repair_keep_a_pcn_across_the_ccg_line_whole(capsys, tmp_path,
     # F81159 (99G) is named, not repaired: --ccg 99F judges 99F alone
     assert "F81159" not in set(moves["practice_code"])
     assert "U27924 crosses --ccg" in err
+
+
+def test_plan_ids_are_stable_on_a_round_trip_through_lock(capsys, tmp_path, monkeypatch):
+    # plan, then plan again with its own plan.csv as --lock: every id comes back as it went in
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    args = [*SLICE_DATA, "--impute-missing", "--no-maps", "--processes", "1"]
+    assert run(capsys, "plan", *args, "--out", tmp_path / "a")[0] == 0
+    first = (tmp_path / "a" / "plan.csv").read_text()
+    ids = {line.split(",")[2] for line in first.splitlines()[1:]}
+    assert any(i.startswith("U") for i in ids) and any("-" in i for i in ids)  # kept codes and new ids
+    assert run(capsys, "plan", *args, "--lock", tmp_path / "a" / "plan.csv", "--out", tmp_path / "b")[0] == 0
+    assert (tmp_path / "b" / "plan.csv").read_text() == first

@@ -403,7 +403,7 @@ def test_proposal_errors_are_named(tmp_path, build):
         strands(graph, proposal=[" "], options=OPTIONS)
     with pytest.raises(DataError, match="the proposal names practice\\(s\\) not in the practices file: ZZ1"):
         strands(graph, proposal=["A1", "ZZ1"], options=OPTIONS)
-    with pytest.raises(PlanError, match="a locked group proposal in CCG LIN is not contiguous"):
+    with pytest.raises(PlanError, match=r"the proposal is not one connected group: .* 2 pieces \(A1; A3\)"):
         strands(graph, proposal=["A1", "A3"], options=OPTIONS)
 
 

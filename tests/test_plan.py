@@ -4,7 +4,15 @@ import pandas as pd
 import pytest
 
 from footprint.errors import DataError, PlanError
-from footprint.plan import PLAN_COLUMNS, Plan, plan_from_practices, read_plan, transfer_distance, write_plan
+from footprint.plan import (
+    PLAN_COLUMNS,
+    Plan,
+    keep_ids,
+    plan_from_practices,
+    read_plan,
+    transfer_distance,
+    write_plan,
+)
 
 
 def test_groups_and_partition():
@@ -83,3 +91,15 @@ def test_keep_ids_for_groups_that_continue_a_previous_group():
     minority = keep_ids(Plan({"A": "X-01", "D": "X-01", "F": "X-01"}), current)
     assert set(minority.assignment.values()) == {"X-01"}  # 1 of 3 from any one PCN: no majority
     assert rename_ids_in("X-02 borders X-01", kept.info["renamed"]) == "U2 borders U1"
+
+
+def test_keep_ids_never_renames_an_agreed_group():
+    # A lock whose ids a current-PCN pass would reshuffle: X-19 holds U1's practices A, B, and the
+    # agreed "U1" holds U2's D, E. Agreed ids are final: neither comes back renamed or suffixed.
+    current = Plan({"A": "U1", "B": "U1", "C": "U1", "D": "U2", "E": "U2"})
+    lock = Plan({"A": "X-19", "B": "X-19", "C": "U1", "D": "U1", "E": "U1"})
+    solved = Plan({"A": "X-01", "B": "X-01", "C": "X-02", "D": "X-02", "E": "X-02", "F": "X-19"})
+    named = keep_ids(solved, lock)
+    named = keep_ids(named, current, fixed=set(lock.groups))
+    assert named.assignment == {"A": "X-19", "B": "X-19", "C": "U1", "D": "U1", "E": "U1", "F": "X-20"}
+    assert named.info["renamed"] == {"X-01": "X-19", "X-02": "U1", "X-19": "X-20"}

@@ -144,10 +144,14 @@ def run(args: argparse.Namespace) -> int:
             together=pairs["together"],
         )
     seconds = time.perf_counter() - start
-    # A group that continues an agreed group or a current PCN keeps its code and name.
-    for previous in (lock, plan_from_practices(practices)):
-        if previous is not None and previous.groups:
-            plan = keep_ids(plan, previous)
+    # Ids (README, "Plan ids"): an agreed group's id first, then a current PCN's code, else <CCG>-<nn>.
+    agreed: set[str] = set()
+    if lock is not None and lock.groups:
+        plan = keep_ids(plan, lock)
+        agreed = set(lock.groups) & set(plan.groups)
+    current_pcns = plan_from_practices(practices)
+    if current_pcns.groups:
+        plan = keep_ids(plan, current_pcns, fixed=agreed)
     out = out_dir(args)
     write_plan(plan, out / "plan.csv", practices)
     moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None

@@ -343,6 +343,15 @@ def _with_proposal(
         where = ", ".join(f"{c} ({home[c]})" for c in codes)
         msg = f"the proposed PCN spans CCGs {', '.join(ccgs)}: {where}; a PCN may not cross its CCG"
         raise PlanError(msg)
+    parts = sorted(nx.connected_components(graph.subgraph(codes)), key=lambda p: sorted(p))
+    if len(parts) > 1:
+        pieces = "; ".join(", ".join(sorted(p)) for p in parts)
+        msg = (
+            f"the proposal is not one connected group: its practices fall into {len(parts)} pieces "
+            f"({pieces}); a PCN's practices must be neighbours: add the practices between them, "
+            "or propose each piece on its own"
+        )
+        raise PlanError(msg)
     assignment = dict(lock.assignment) if lock is not None else {}
     taken = set(assignment.values())
     pcn = PROPOSAL_ID if PROPOSAL_ID not in taken else "proposed PCN"

@@ -28,6 +28,7 @@ __all__ = [
     "keep_ids",
     "match_groups",
     "moved_practices",
+    "name_groups",
     "plan_from_practices",
     "read_plan",
     "rename_ids_in",
@@ -327,6 +328,29 @@ def keep_ids(plan: Plan, previous: Plan, *, fixed: Iterable[str] = ()) -> Plan:
     changed = {old: new for old, new in rename.items() if old != new}
     earlier = {k: changed.get(v, v) for k, v in plan.info.get("renamed", {}).items()}
     return Plan(assignment, {**plan.info, "renamed": {**earlier, **changed}})
+
+
+def name_groups(plan: Plan, *, agreed: Plan | None = None, current: Plan | None = None) -> Plan:
+    """Return ``plan`` with its groups named by the one rule for plan ids.
+
+    A group that holds an ``agreed`` group keeps that group's id (final); else a group that
+    continues a ``current`` PCN keeps its code, unless an agreed group already has it; else it
+    keeps its own id, or the next free ``<CCG>-<nn>`` where that is taken (:func:`keep_ids`).
+    Stable on a round trip: a plan named so, agreed whole, comes back with the same ids.
+
+    Examples
+    --------
+    >>> current = Plan({"A": "U1", "B": "U1", "C": "U2"})
+    >>> name_groups(Plan({"A": "X-01", "B": "X-01", "C": "X-02"}), current=current).assignment
+    {'A': 'U1', 'B': 'U1', 'C': 'U2'}
+    """
+    fixed: set[str] = set()
+    if agreed is not None and agreed.groups:
+        plan = keep_ids(plan, agreed)
+        fixed = set(agreed.groups) & set(plan.groups)
+    if current is not None and current.groups:
+        plan = keep_ids(plan, current, fixed=fixed)
+    return plan
 
 
 def _free_id(pcn: str, taken: set[str]) -> str:

@@ -33,7 +33,7 @@ from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
-from footprint.plan import Plan, group_areas, keep_ids, plan_from_practices, write_plan
+from footprint.plan import Plan, group_areas, name_groups, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
     from footprint.partition import CcgResult
@@ -144,14 +144,7 @@ def run(args: argparse.Namespace) -> int:
             together=pairs["together"],
         )
     seconds = time.perf_counter() - start
-    # Ids (README, "Plan ids"): an agreed group's id first, then a current PCN's code, else <CCG>-<nn>.
-    agreed: set[str] = set()
-    if lock is not None and lock.groups:
-        plan = keep_ids(plan, lock)
-        agreed = set(lock.groups) & set(plan.groups)
-    current_pcns = plan_from_practices(practices)
-    if current_pcns.groups:
-        plan = keep_ids(plan, current_pcns, fixed=agreed)
+    plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
     out = out_dir(args)
     write_plan(plan, out / "plan.csv", practices)
     moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None

@@ -792,3 +792,26 @@ def test_ctrl_c_stops_the_editor_and_reports_unsaved_changes(tmp_path):
     assert process.returncode == 0, err
     assert "terminate called" not in err and "Traceback" not in err
     assert "stopped with changes not saved (1 practice(s) moved" in out
+
+
+def test_a_pcn_across_the_ccg_line_is_whole_and_its_outside_members_stay(slice_practices, slice_graph):
+    """F81159 (99G) in 99F's U27924 (47,700): the group counts 53,663; F81159 cannot be moved."""
+    practices = slice_practices.copy()
+    practices.loc["F81159", "pcn_code"] = "U27924"
+    codes = sorted({*practices.index[practices["ccg_code"] == CCG], "F81159"})
+    graph = slice_graph.subgraph(codes).copy()
+    session = EditSession(
+        plan_from_practices(practices.loc[codes]), graph, practices.loc[codes], seam=FakeSeam(), ccg=CCG
+    )
+    state = session.state()
+    group = next(g for g in state["groups"] if g["id"] == "U27924")
+    assert (group["list_size"], group["practices"]) == (53_663, 8)
+    assert state["outside"] == {"F81159": "99G"} and state["choices"]["F81159"] == []
+    assert {f["practice_code"] for f in state["findings"] if f["rule"] == "ccg"} >= {"F81159"}
+    with pytest.raises(EditError, match="F81159 is in CCG 99G, outside CCG 99F: it stays in U27924"):
+        session.move("F81159", "U30335")
+    assert session.complete()["assignment"]["F81159"] == "U27924"
+    with pytest.raises(
+        EditError, match=r"practice\(s\) F81007, F81051, .* are not in CCG 99G nor in one of its"
+    ):
+        EditSession(plan_from_practices(practices.loc[codes]), graph, practices.loc[codes], ccg="99G")

@@ -20,13 +20,13 @@ from footprint.cli._common import (
     load_inputs,
     out_dir,
     read_plan_option,
+    read_whole_plan,
     rules_from_args,
     whole_number,
 )
 from footprint.edit import EditSession, apply_lock, edit_app, origins_for, serve_forever
 from footprint.errors import DataError
 from footprint.load import read_approved
-from footprint.plan import plan_from_practices
 
 #: Environment variable that fixes the token (e.g. for a proxy that adds it); default a random one.
 TOKEN_VARIABLE = "FOOTPRINT_EDIT_TOKEN"
@@ -112,18 +112,22 @@ def run(args: argparse.Namespace) -> int:
     extra_hosts, extra_origins = _origins(args.allow_origin)
     inputs = load_inputs(args)
     check_rural(rules, inputs.everyone)
-    plan = (
-        read_plan_option(args.plan, inputs, what="plan")
-        if args.plan
-        else plan_from_practices(inputs.practices)
-    )
+    # A PCN across the CCG line comes whole: its members outside count, and stay put.
+    plan, inputs = read_whole_plan(args.plan, inputs, what="plan")
     locked: frozenset[str] = frozenset()
     if args.lock:
         plan, locked = apply_lock(plan, read_plan_option(args.lock, inputs, what="--lock"))
     approved = read_approved(args.approved) if args.approved else {}
     out = out_dir(args)
     session = EditSession(
-        plan, inputs.graph, inputs.practices, rules=rules, locked=locked, approved=approved, out=out
+        plan,
+        inputs.graph,
+        inputs.practices,
+        rules=rules,
+        locked=locked,
+        approved=approved,
+        out=out,
+        ccg=inputs.scope[0],
     )
     session.verdict_wait_s = VERDICT_WAIT_S  # answer at once; the page asks again for a verdict still solving
     sock = _listen(args.host, args.port)

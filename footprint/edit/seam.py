@@ -100,6 +100,9 @@ class PartitionSeam:
         PCN ids approved as exceptions.
     options
         Solver options (default: those of ``footprint check``, in this process).
+    ccg
+        The CCG planned, where the graph also holds members of its groups in other CCGs
+        (default: the graph's one CCG).
     """
 
     def __init__(
@@ -110,9 +113,10 @@ class PartitionSeam:
         rural: Iterable[str] = (),
         approved: Iterable[str] = (),
         options: SolveOptions | None = None,
+        ccg: str | None = None,
     ) -> None:
         self.graph = graph
-        self.ccg = sorted({str(c) for _, c in graph.nodes(data="ccg_code")})[0]
+        self.ccg = ccg or sorted({str(c) for _, c in graph.nodes(data="ccg_code")})[0]
         self.rules = rules
         self.rural = frozenset(rural)
         self.approved = frozenset(approved)
@@ -147,7 +151,7 @@ class PartitionSeam:
             if solve is None:
                 return Best(None, status="unavailable", message="least out-of-band count unavailable")
             rules = replace(self.rules, stages=("out_of_band",))
-            plan = solve(self.graph, **self._common(solve, rules=rules))
+            plan = solve(self.graph, **self._common(solve, rules=rules, ccgs=[self.ccg]))
             (result,) = plan.info["ccgs"].values()
             self._baseline = result.stages[0]
             return Best(round(self._baseline.value), proven=self._baseline.proven)

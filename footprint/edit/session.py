@@ -67,11 +67,17 @@ class EditSession:
         Folder :meth:`save` writes ``plan.csv`` and ``moves.csv`` into; ``None``: no saving.
     seam
         The solver's answers (default :class:`PartitionSeam` on ``graph``).
+    ccg
+        The CCG edited, where ``graph`` also holds practices of other CCGs: the members of
+        its groups that cross the CCG line (:attr:`outside`). They count in every figure of
+        their group, stay where they are and cannot be moved; the solver plans ``ccg`` alone.
+        ``None``: the graph holds one CCG, the one edited.
 
     Raises
     ------
     EditError
-        If the graph holds practices of more than one CCG, or practices not in ``practices``.
+        If the graph holds practices of more than one CCG (without ``ccg``, or outside its
+        groups), or practices not in ``practices``.
 
     Examples
     --------
@@ -89,7 +95,7 @@ class EditSession:
     'p'
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the public keyword-only options of a session
         self,
         plan: Plan,
         graph: nx.Graph,
@@ -100,16 +106,20 @@ class EditSession:
         approved: Iterable[str] = (),
         out: Path | None = None,
         seam: Seam | None = None,
+        ccg: str | None = None,
     ) -> None:
         ccgs = sorted({str(c) for _, c in graph.nodes(data="ccg_code")})
-        if len(ccgs) != 1:
+        if ccg is None and len(ccgs) != 1:
             msg = f"the editor edits one CCG at a time; the graph holds {len(ccgs)}: {', '.join(ccgs[:8])}"
             raise EditError(msg)
         unknown = sorted(set(graph) - set(practices.index))
         if unknown:
             msg = f"practice(s) {', '.join(unknown[:10])} of the graph are not in the practices table"
             raise EditError(msg)
-        self.ccg = ccgs[0]
+        self.ccg = ccgs[0] if ccg is None else ccg
+        #: Practices of other CCGs in the CCG's groups: counted whole, never moved.
+        self.outside = frozenset(c for c, home in graph.nodes(data="ccg_code") if str(home) != self.ccg)
+        _check_outside(self.ccg, self.outside, plan)
         self.graph = graph
         self.practices = practices.loc[sorted(graph.nodes)]
         self.rules = rules or Rules()
@@ -118,7 +128,7 @@ class EditSession:
         self.rural = frozenset(rural_flags.index[rural_flags.fillna(False).astype(bool)])
         self.out = out
         self.seam: Seam = seam or PartitionSeam(
-            graph, rules=self.rules, rural=self.rural, approved=self.approved
+            graph, rules=self.rules, rural=self.rural, approved=self.approved, ccg=self.ccg
         )
         assignment = {code: plan.assignment.get(code) for code in sorted(graph.nodes)}
         self.start = Plan(assignment)
@@ -183,6 +193,8 @@ class EditSession:
 
     def choices(self, practice: str) -> list[str]:
         """Return the groups ``practice`` may join: its neighbours' groups, unlocked, not its own."""
+        if practice in self.outside:
+            return []
         own = self._assignment.get(practice)
         found = {self._assignment[n] for n in self._neighbours.get(practice, ())}
         return sorted(g for g in found if g is not None and g != own and g not in self._locked)
@@ -191,6 +203,13 @@ class EditSession:
         if not isinstance(practice, str) or not practice.strip():
             raise EditError('practice must be a practice code (text), e.g. {"practice": "E82001"}')
         code = practice.strip().upper()
+        if code in self.outside:
+            home, group = self.practices.at[code, "ccg_code"], self._assignment[code]
+            msg = (
+                f"{code} is in CCG {home}, outside CCG {self.ccg}: it stays in {group}, counted in its "
+                f"figures; edit {home} to move it"
+            )
+            raise EditError(msg, 409)
         if code not in self._assignment:
             msg = f"no practice {code} in CCG {self.ccg}: give the ODS code of one of its practices"
             raise EditError(msg, 404)
@@ -387,7 +406,9 @@ class EditSession:
                     fresh = self._fresh_id()
                 names[pcn] = fresh
         return {
-            code: (names[p] if (p := result.assignment.get(code)) is not None else None)
+            code: self._assignment[code]
+            if code in self.outside  # the solver plans the CCG alone
+            else (names[p] if (p := result.assignment.get(code)) is not None else None)
             for code in self._assignment
         }
 
@@ -534,3 +555,15 @@ class EditSession:
         ``practices`` gives positions when the session's table has no geometry.
         """
         return compute_page_data(self, practices)
+
+
+def _check_outside(ccg: str, outside: frozenset[str], plan: Plan) -> None:
+    """Refuse practices of other CCGs that are not members of a group with a member in ``ccg``."""
+    inside = {p for c, p in plan.assignment.items() if c not in outside and p is not None}
+    stray = sorted(c for c in outside if plan.assignment.get(c) not in inside)
+    if stray:
+        msg = (
+            f"practice(s) {', '.join(stray[:10])} are not in CCG {ccg} nor in one of its groups: "
+            "give the graph of the CCG and of its groups' members only"
+        )
+        raise EditError(msg)

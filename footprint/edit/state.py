@@ -67,6 +67,8 @@ def compute_state(session: EditSession) -> dict[str, Any]:
         "groups": groups,
         "colours": dict(colours),
         "choices": {code: session.choices(code) for code in plan.assignment},
+        # members of the CCG's groups in other CCGs: in every figure, never moved
+        "outside": {code: str(session.practices.at[code, "ccg_code"]) for code in sorted(session.outside)},
         "findings": findings.to_dict(orient="records"),
         "errors": int((findings["severity"] == "error").sum()),
         "warnings": int((findings["severity"] == "warning").sum()),

@@ -1,0 +1,215 @@
+"""Every command on every CCG of the shipped data, as a planner uses each: invariants, not snapshots.
+
+For each of the 106 CCGs: ``check`` of today's PCNs and of footprint's own plan, one
+``--proposal`` (the CCG's first current PCN without its smallest member), ``repair``, ``share``,
+the editor (its state, one move and its verdict, through the app's test client) and ``map``.
+Each case holds: no traceback and no HTTP 500; every group's patients equal the sum of all its
+members' list sizes whatever ``--ccg`` selects (a PCN across a CCG line is whole); JSON output
+parses; every practice that goes in comes out exactly once.
+
+The shipped practices, boundaries and graph are read once (the commands' readers are
+replaced by the module's copies), and footprint's plan of England is solved once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import footprint.cli._common as common
+from footprint.cli import main
+from footprint.config import Rules, SolveOptions
+from footprint.edit import EditSession, edit_app, origins_for
+from footprint.graph import graph_from_practices
+from footprint.load import read_boundaries, read_practices, select_ccgs
+from footprint.plan import Plan, plan_from_practices, write_plan
+
+ROOT = Path(__file__).parent.parent
+CCGS = sorted(pd.read_csv(ROOT / "data" / "practices_england.csv", usecols=["ccg_code"])["ccg_code"].unique())
+TOKEN = "sweep-token-0123456789abcdef"
+#: "<group> has <patients> patients in <k> practice(s)", as findings and reasons say it.
+HAS_PATIENTS = re.compile(r"(?<![\w-])([\w-]+) has ([\d,]+) patients in (\d+) practice")
+
+
+class England:
+    """The shipped data, read once, and footprint's plan of it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.practices = read_practices()
+        self.boundaries = read_boundaries()
+        self.graph = graph_from_practices(self.practices, self.boundaries)
+        self.current = plan_from_practices(self.practices)
+        from footprint.partition import solve_plan
+
+        solved = solve_plan(self.graph, rules=Rules(), options=SolveOptions(processes=2))
+        self.ours = Plan(solved.assignment)
+        self.ours_csv = write_plan(self.ours, tmp / "ours.csv", self.practices)
+        self.sizes = self.practices["list_size"].astype(int)
+
+    def totals(self, plan: Plan) -> dict[str, tuple[int, int]]:
+        """Return each group's (patients, practices), over all its members."""
+        return {g: (int(self.sizes.loc[sorted(m)].sum()), len(m)) for g, m in plan.groups.items()}
+
+
+@pytest.fixture(scope="module")
+def england(tmp_path_factory) -> England:
+    return England(tmp_path_factory.mktemp("england"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def read_once(england) -> Iterator[None]:
+    """Let every command read the module's copy of the shipped data instead of the files."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(common, "read_practices", lambda *_a, **_k: england.practices.copy())
+    patch.setattr(common, "read_boundaries", lambda *_a, **_k: england.boundaries.copy())
+    patch.setattr(common, "graph_from_practices", lambda *_a, **_k: england.graph)
+    yield
+    patch.undo()
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    return code, out, err
+
+
+def assert_whole(texts: list[str], totals: dict[str, tuple[int, int]]) -> None:
+    """Every "<group> has N patients in k practice(s)" names the group's whole figures."""
+    for text in texts:
+        for group, patients, count in HAS_PATIENTS.findall(text):
+            if group in totals:
+                assert (int(patients.replace(",", "")), int(count)) == totals[group], text
+
+
+def assert_each_once(plan_csv: Path, codes: set[str]) -> None:
+    frame = pd.read_csv(plan_csv, dtype=str)
+    assert not frame["practice_code"].duplicated().any()
+    assert codes <= set(frame["practice_code"])
+
+
+def in_ccg(england: England, ccg: str) -> set[str]:
+    return set(england.practices.index[england.practices["ccg_code"] == ccg])
+
+
+def groups_of(plan: Plan, codes: set[str]) -> dict[str, frozenset[str]]:
+    return {g: m for g, m in plan.groups.items() if m & codes}
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_check_current_and_ours(ccg, england, capsys, tmp_path):
+    for name, plan, args in (
+        ("current", england.current, []),
+        ("ours", england.ours, [england.ours_csv]),
+    ):
+        code, out, _ = run(
+            capsys, "check", *args, "--ccg", ccg, "--no-maps", "--json", "--out", tmp_path / name
+        )
+        assert code in (0, 1)
+        summary = json.loads(out)
+        assert summary == json.loads((tmp_path / name / "summary.json").read_text())
+        assert set(summary["stranding"]) == {ccg}
+        assert_whole([f["detail"] for f in summary["findings"]], england.totals(plan))
+        # a group across the CCG line is reported whole, with every member
+        for group, members in groups_of(plan, in_ccg(england, ccg)).items():
+            ccgs = set(england.practices.loc[sorted(members), "ccg_code"])
+            crossing = {
+                f["practice_code"] for f in summary["findings"] if f["group"] == group and f["rule"] == "ccg"
+            }
+            assert crossing == (set(members) if len(ccgs) > 1 else set())
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_proposal(ccg, england, capsys, tmp_path):
+    mine = in_ccg(england, ccg)
+    groups = groups_of(england.current, mine)
+    if not groups:
+        pytest.skip(f"{ccg} has no current PCN")
+    first = sorted(groups)[0]
+    members = sorted(groups[first] & mine, key=lambda c: (england.sizes[c], c))
+    proposal = members[1:] or members
+    code, out, err = run(
+        capsys, "check", "--ccg", ccg, "--proposal", ",".join(proposal), "--no-maps", "--json",
+        "--out", tmp_path,
+    )  # fmt: skip
+    if code == 2:  # a proposal that is not one connected group of one CCG is refused, in one line
+        assert err.splitlines()[-1].startswith("footprint: error: the proposal"), err
+        return
+    assert code in (0, 1), err
+    assert ccg in json.loads(out)["stranding"]
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_repair(ccg, england, capsys, tmp_path):
+    code, _, err = run(capsys, "repair", "--ccg", ccg, "--no-maps", "--processes", "1", "--out", tmp_path)
+    assert code == 0, err
+    assert_each_once(tmp_path / "plan.csv", in_ccg(england, ccg))
+    json.loads((tmp_path / "summary.json").read_text())
+    moves = pd.read_csv(tmp_path / "moves.csv", dtype=str)
+    assert not moves["practice_code"].duplicated().any()
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_share(ccg, england, capsys, tmp_path):
+    code, _, err = run(capsys, "share", "--ccg", ccg, "--no-maps", "--sensitivity", "10", "--out", tmp_path)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    groups = groups_of(england.current, in_ccg(england, ccg))
+    totals = england.totals(england.current)
+    assert summary["pcns"] == len(groups)
+    assert summary["patients"] == sum(totals[g][0] for g in groups)
+    arrangement = pd.read_csv(tmp_path / "arrangement.csv", dtype={"pcn_id": str})
+    alone = arrangement.groupby("cluster")["pcn_id"].transform("size") == 1
+    for row in arrangement[alone].itertuples():
+        assert (row.patients, row.practices) == totals[row.pcn_id]
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_editor_state_move_and_verdict(ccg, england, tmp_path):
+    from starlette.testclient import TestClient
+
+    practices = select_ccgs(england.practices, [ccg])
+    graph = england.graph.subgraph(practices.index).copy()
+    session = EditSession(plan_from_practices(practices), graph, practices, out=tmp_path)
+    session.verdict_wait_s = None  # each answer carries the whole verdict
+    hosts, origins = origins_for("127.0.0.1", 8765)
+    app = edit_app(session, token=TOKEN, hosts=hosts, origins=origins)
+    headers = {"X-Footprint-Token": TOKEN}
+    with TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False) as client:
+        state = client.get("/state", headers=headers)
+        assert state.status_code == 200, state.text
+        _assert_state(state.json(), practices)
+        # the smallest practice on a PCN's border, to a neighbouring PCN
+        choices = state.json()["choices"]
+        movable = [c for c in choices if choices[c]]
+        if movable:
+            code = min(movable, key=lambda c: (england.sizes[c], c))
+            moved = client.post("/move", json={"practice": code, "to": choices[code][0]}, headers=headers)
+            assert moved.status_code == 200, moved.text
+            assert not moved.json()["stranding"]["pending"]
+            _assert_state(moved.json(), practices)
+        saved = client.post("/save", headers=headers)
+        assert saved.status_code == 200, saved.text
+    session.close()
+    assert_each_once(tmp_path / "plan.csv", set(practices.index))
+
+
+def _assert_state(state: dict, practices: pd.DataFrame) -> None:
+    assert sorted(state["assignment"]) == sorted(practices.index)
+    for group in state["groups"]:
+        members = group["members"]
+        assert group["list_size"] == int(practices.loc[members, "list_size"].sum())
+        assert group["practices"] == len(members)
+
+
+@pytest.mark.parametrize("ccg", CCGS)
+def test_map(ccg, capsys, tmp_path):
+    code, _, err = run(capsys, "map", "--ccg", ccg, "--maps", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / f"{ccg}.html").stat().st_size > 0
+    assert (tmp_path / f"{ccg}-pcns.html").stat().st_size > 0

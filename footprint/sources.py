@@ -7,6 +7,12 @@ region). :func:`import_practices` joins the two, checks the join, places each pr
 its postcode's centroid and returns a practices table that :func:`footprint.load.read_practices`
 reads, with the ONS boundaries of the same areas keyed by the NHS code when given.
 
+Postcodes are looked up in the shipped England lookup (OS Code-Point Open 2025.4, built by
+``scripts/build_postcodes.py``) unless another lookup is given, so any month imports offline.
+The two files may be of different months when asked (``months_apart="allow"``): areas and
+PCNs then come from the map file, patients from the registrations, and practices in one file
+only are left out and listed.
+
 Two layouts are known: the 2022 one (``CCG_CODE``, ``ONS_CCG_CODE``, ``STP_CODE`` ...) and
 the one used since July 2022 (``SUB_ICB_LOCATION_CODE``, ``ICB_CODE`` ...). Sub-ICB
 locations play the part of CCGs (``ccg_code``); ICB codes and names are kept as columns.
@@ -14,14 +20,16 @@ locations play the part of CCGs (``ccg_code``); ICB codes and names are kept as 
 
 from __future__ import annotations
 
+import gzip
 import logging
+import math
 import os
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +41,8 @@ from footprint.errors import DataError
 from footprint.load import CRS, PRACTICES_FILE, validate_practices
 
 __all__ = [
+    "MAX_IMPUTED_KM",
+    "POSTCODES_FILE",
     "ImportReport",
     "boundaries_from_ons",
     "import_practices",
@@ -42,6 +52,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
+MonthsApart = Literal["raise", "allow"]
+FarImputed = Literal["raise", "keep"]
+
+#: The shipped postcode lookup: England's postcodes in OS Code-Point Open 2025.4 (see
+#: ``footprint/data/PROVENANCE.md``; rebuilt by ``scripts/build_postcodes.py``).
+POSTCODES_FILE = Path(__file__).resolve().parent / "data" / "codepoint_open_2025.4_england.csv.gz"
+#: Farthest, in km, a practice placed from its postcode neighbours may lie from its postcode
+#: district's centre before the import stops (``far_imputed="raise"``).
+MAX_IMPUTED_KM = 5.0
 
 #: Columns of the practices table written, in the order of the shipped file.
 COLUMNS = (
@@ -142,22 +161,44 @@ class ImportReport:
     layout
         The published layout recognised: ``"2022 (CCG)"`` or ``"since July 2022 (sub-ICB location)"``.
     extract_date
-        The extract date of both files, ISO ``YYYY-MM-DD``.
+        The map file's extract date (areas, PCNs, names and postcodes), ISO ``YYYY-MM-DD``;
+        the practices file's ``data_date``.
     practices, patients
         Practices written and their registered patients.
     located
         Practices placed by each route, in the order tried: each postcode source (e.g.
         ``"OS Code-Point Open 2025.4"``), the shipped file, then ``"imputed from postcode neighbours"``.
+    list_size_date
+        The registrations file's extract date (the patients'); the same as ``extract_date``
+        unless the files were allowed to be months apart.
     imputed
         Codes of the practices placed from their postcode neighbours.
+    imputed_km
+        For each of those, the km from its point to the centre of its postcode district in
+        the shipped England lookup (NaN where that district is not in it).
     closed
         Codes of the practices with 0 patients (closed in the month), left out.
+    registrations_only
+        Practices in the registrations but not the map file (closed or merged by the map's
+        month), with their patients: left out. Only when the files are months apart.
+    same_postcode
+        Those of them at the postcode of practices in the map file (perhaps merged into them,
+        whose list sizes then lack their patients), with those practices' codes.
+    map_only
+        Practices in the map file but not the registrations (opened after the list sizes'
+        month): left out, having no list size. Only when the files are months apart.
+    areas_differ
+        Practices whose area differs between the files, with the registrations' area (the
+        map file's is kept). Only when the files are months apart.
     totals
         Patients per CCG (sub-ICB) code.
     postcodes_differ
         Codes whose postcode differs between the two files (the map file's is kept).
+    boundary_codes
+        How the boundaries were keyed: the field read and what it holds, e.g.
+        ``"field code (ONS E38 codes, recognised by content)"``; blank without boundaries.
     boundaries_without_practices
-        ONS codes of boundary polygons no practice's area has (left out of the boundaries).
+        Codes, as the boundaries give them, of polygons no practice's area has (left out).
     areas_without_boundary
         CCG (sub-ICB) codes of practices that no boundary polygon matches.
     """
@@ -167,29 +208,105 @@ class ImportReport:
     practices: int
     patients: int
     located: Mapping[str, int]
+    list_size_date: str = ""
     imputed: tuple[str, ...] = ()
+    imputed_km: Mapping[str, float] = field(default_factory=dict)
     closed: tuple[str, ...] = ()
+    registrations_only: Mapping[str, int] = field(default_factory=dict)
+    same_postcode: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    map_only: tuple[str, ...] = ()
+    areas_differ: Mapping[str, str] = field(default_factory=dict)
     totals: Mapping[str, int] = field(default_factory=dict)
     postcodes_differ: tuple[str, ...] = ()
+    boundary_codes: str = ""
     boundaries_without_practices: tuple[str, ...] = ()
     areas_without_boundary: tuple[str, ...] = ()
+
+    @property
+    def days_apart(self) -> int:
+        """Days between the list sizes' extract date and the map file's (0 when the same)."""
+        return _apart(self.extract_date, self.list_size_date)[1] if self.list_size_date else 0
+
+    @property
+    def months_apart(self) -> int:
+        """Calendar months between the list sizes' extract date and the map file's."""
+        return _apart(self.extract_date, self.list_size_date)[0] if self.list_size_date else 0
 
     def lines(self) -> list[str]:
         """Return the report as short lines of text."""
         out = [
             f"{self.practices:,} practices, {self.patients:,} patients in {len(self.totals)} areas "
             f"(layout {self.layout}, extract {self.extract_date})",
-            "located: " + "; ".join(f"{route} {n:,}" for route, n in self.located.items()),
         ]
-        named = {
-            "imputed (check these)": self.imputed,
+        if self.days_apart:
+            older = "older" if self.list_size_date < self.extract_date else "newer"
+            out.append(
+                f"months apart: list sizes of {self.list_size_date} are "
+                f"{_gap(self.extract_date, self.list_size_date)} {older} than the map "
+                f"file of {self.extract_date}; areas and PCNs are the map file's, patients the list sizes'"
+            )
+        if self.registrations_only:
+            codes = sorted(self.registrations_only)
+            out.append(
+                f"in the registrations only, left out (not in the map file of {self.extract_date}: closed or "
+                f"merged): {_n(len(codes))}, {sum(self.registrations_only.values()):,} patients: "
+                + _some(codes, show=50)
+            )
+        if self.same_postcode:
+            named = [f"{c} ({', '.join(at)})" for c, at in sorted(self.same_postcode.items())]
+            out.append(
+                "of those, at the postcode of a practice in the map file (merged into it? its list size "
+                f"lacks their patients): {len(named)}: " + ", ".join(named)
+            )
+        if self.map_only:
+            out.append(
+                f"in the map file only, left out (no list size of {self.list_size_date}): "
+                f"{_n(len(self.map_only))}: " + _some(self.map_only, show=50)
+            )
+        out.append("located: " + "; ".join(f"{route} {n:,}" for route, n in self.located.items()))
+        if self.imputed:
+            named = [f"{code} {_km(self.imputed_km.get(code, math.nan))}" for code in self.imputed]
+            what = "imputed (check these; km from their postcode district's centre)"
+            out.append(f"{what}: {len(named)}: {_some(named)}")
+        areas = [f"{code} ({area} in the registrations)" for code, area in self.areas_differ.items()]
+        named_codes = {
             "left out with 0 patients": self.closed,
+            "area differs between the files (map file's kept)": tuple(areas),
             "postcode differs between the files (map file's kept)": self.postcodes_differ,
             "boundaries matching no practice's area, left out": self.boundaries_without_practices,
             "areas with no boundary polygon": self.areas_without_boundary,
         }
-        out += [f"{what}: {len(codes)}: {_some(codes)}" for what, codes in named.items() if codes]
+        out += [f"{what}: {len(codes)}: {_some(codes)}" for what, codes in named_codes.items() if codes]
+        if self.boundary_codes:
+            out.append(f"boundaries keyed by {self.boundary_codes}")
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-ready values, with ``months_apart`` and ``days_apart``."""
+        out = asdict(self)
+        out["imputed_km"] = {c: (None if math.isnan(km) else km) for c, km in self.imputed_km.items()}
+        out.update(months_apart=self.months_apart, days_apart=self.days_apart)
+        return out
+
+
+def _apart(a: str, b: str) -> tuple[int, int]:
+    """Return the calendar months and the days between two ISO dates."""
+    x, y = pd.Timestamp(a), pd.Timestamp(b)
+    return abs((x.year - y.year) * 12 + x.month - y.month), abs((x - y).days)
+
+
+def _gap(a: str, b: str) -> str:
+    """Say how far apart two ISO dates are, e.g. ``"6 months (183 days)"``."""
+    months, days = _apart(a, b)
+    return f"{months} month{'s' * (months != 1)} ({days} days)" if months else f"{days} days"
+
+
+def _n(practices: int) -> str:
+    return f"{practices:,} practice{'s' * (practices != 1)}"
+
+
+def _km(km: float) -> str:
+    return "(district not in the lookup)" if math.isnan(km) else f"{km:.1f} km"
 
 
 def _some(codes: tuple[str, ...] | list[str], show: int = _SHOW) -> str:
@@ -270,15 +387,9 @@ def _read_map(path: PathLike) -> tuple[pd.DataFrame, _Layout, str]:
     return frame, layout, _extract_date(frame, path, what="map file")
 
 
-def _read_registrations(path: PathLike, layout: _Layout) -> tuple[pd.DataFrame, str]:
+def _read_registrations(path: PathLike) -> tuple[pd.DataFrame, _Layout, str]:
     frame = _read_nhs(path, what="registrations")
-    found = _layout_of(frame, path, what="registrations")
-    if found is not layout:
-        msg = (
-            f"registrations {path} has layout {found.name} but the map file {layout.name}: "
-            "give both files of the same month"
-        )
-        raise DataError(msg)
+    layout = _layout_of(frame, path, what="registrations")
     for column in ("sex", "age"):
         if column in frame.columns and (frame[column].str.upper() != "ALL").any():
             msg = (
@@ -293,7 +404,7 @@ def _read_registrations(path: PathLike, layout: _Layout) -> tuple[pd.DataFrame, 
     frame["practice_code"] = frame["practice_code"].str.upper()
     frame["ccg_code"] = frame["ccg_code"].str.upper()
     _check_codes(frame, path, what="registrations")
-    return frame, _extract_date(frame, path, what="registrations")
+    return frame, layout, _extract_date(frame, path, what="registrations")
 
 
 def _check_codes(frame: pd.DataFrame, path: PathLike, *, what: str) -> None:
@@ -324,31 +435,65 @@ def _list_sizes(regs: pd.DataFrame, path: PathLike) -> pd.Series:
     return size.astype(np.int64)
 
 
-def _join(mapping: pd.DataFrame, regs: pd.DataFrame, paths: tuple[PathLike, PathLike]) -> pd.DataFrame:
-    """Join list sizes onto the map file; raise on practices or areas one side lacks or disputes."""
+@dataclass(frozen=True)
+class _Joined:
+    """The two files joined: the practices, and what a join of different months set aside."""
+
+    table: pd.DataFrame
+    registrations_only: dict[str, int]
+    same_postcode: dict[str, tuple[str, ...]]
+    map_only: tuple[str, ...]
+    areas_differ: dict[str, str]
+
+
+def _same_postcode(mapping: pd.DataFrame, gone: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Return, for each practice in ``gone``, the map file's practices at its postcode (if any)."""
+    keys = _normalise(gone["postcode"])
+    here = _normalise(mapping["postcode"])
+    at: dict[str, list[str]] = {}
+    for code, key in zip(mapping["practice_code"][here.isin(keys)], here[here.isin(keys)], strict=True):
+        at.setdefault(key, []).append(code)
+    return {c: tuple(sorted(at[k])) for c, k in zip(gone["practice_code"], keys, strict=True) if k in at}
+
+
+def _join(
+    mapping: pd.DataFrame, regs: pd.DataFrame, paths: tuple[PathLike, PathLike], *, apart: bool
+) -> _Joined:
+    """Join list sizes onto the map file; raise on practices or areas one side lacks or disputes.
+
+    With ``apart`` (files of different months, allowed) practices in one file only are left
+    out and a practice's area may differ (the map file's is kept); both are returned.
+    """
     map_path, reg_path = paths
+    sizes = _list_sizes(regs, reg_path)
     codes_map, codes_reg = set(mapping["practice_code"]), set(regs["practice_code"])
     for only, there, missing in (
         (codes_map - codes_reg, f"map file {map_path}", f"registrations {reg_path}"),
         (codes_reg - codes_map, f"registrations {reg_path}", f"map file {map_path}"),
     ):
-        if only:
+        if only and not apart:
             msg = (
                 f"{len(only)} practice(s) are in the {there} but not in the {missing}: "
                 f"{_some(sorted(only))}; give both files of the same month"
             )
             raise DataError(msg)
-    joined = mapping.set_index("practice_code")
+    joined = mapping[mapping["practice_code"].isin(codes_reg)].set_index("practice_code")
     other = regs.set_index("practice_code").reindex(joined.index)
     moved = joined.index[joined["ccg_code"] != other["ccg_code"]]
-    if len(moved):
+    if len(moved) and not apart:
         named = [f"{c} ({joined.at[c, 'ccg_code']} vs {other.at[c, 'ccg_code']})" for c in moved]
         msg = f"{len(moved)} practice(s) have a different area code in the two files: {_some(named)}"
         raise DataError(msg + "; give both files of the same month")
-    joined["list_size"] = _list_sizes(regs, reg_path).reindex(joined.index)
+    joined["list_size"] = sizes.reindex(joined.index)
     norm = _normalise(joined["postcode"]) != _normalise(other["postcode"])
     joined["postcode_differs"] = norm.to_numpy()
-    return joined
+    return _Joined(
+        table=joined,
+        registrations_only={c: int(sizes[c]) for c in sorted(codes_reg - codes_map)},
+        same_postcode=_same_postcode(mapping, regs[regs["practice_code"].isin(codes_reg - codes_map)]),
+        map_only=tuple(sorted(codes_map - codes_reg)),
+        areas_differ={c: str(other.at[c, "ccg_code"]) for c in moved},
+    )
 
 
 # --- postcode lookups ---------------------------------------------------------------------------
@@ -458,9 +603,9 @@ def _keep_wanted(table: pd.DataFrame, wanted: set[str] | None) -> pd.DataFrame:
 
 
 def _tables(path: Path, wanted: set[str] | None) -> Iterator[pd.DataFrame]:
-    """Yield the postcode tables of a file, folder or ZIP."""
+    """Yield the postcode tables of a file (plain or gzip), folder or ZIP."""
     if path.is_file() and not zipfile.is_zipfile(path):
-        with path.open("rb") as fh:
+        with _open_bytes(path) as fh:
             yield _table(fh, str(path), (list(CODEPOINT_COLUMNS), ""), wanted)
         return
     members = _Members(path)
@@ -483,17 +628,120 @@ def _table(
     return _headerless_table(fh, *codepoint, wanted)
 
 
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """Open a file to read its bytes, decompressing it if it is gzip."""
+    if _is_gzip(path):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _pcd(key: str) -> str:
+    """Return a postcode (no spaces, upper case) as 7 characters: outward code padded to 4, inward."""
+    return key[:-3].ljust(4) + key[-3:] if 5 <= len(key) <= 7 else ""
+
+
+class _SortedLookup:
+    """A postcode lookup as ``scripts/build_postcodes.py`` writes it (the shipped England one).
+
+    A gzip CSV with header ``pcd,easting,northing,pq`` and fixed-width rows of 25 bytes
+    sorted by ``pcd`` (the 7-character postcode), so a postcode or a whole district is found
+    by binary search and only the rows found are parsed.
+    """
+
+    HEADER = b"pcd,easting,northing,pq\n"
+    ROW = np.dtype(
+        [
+            ("pcd", "S7"), ("_a", "S1"), ("easting", "S6"), ("_b", "S1"),
+            ("northing", "S6"), ("_c", "S1"), ("pq", "S2"), ("end", "S1"),
+        ]
+    )  # fmt: skip
+
+    def __init__(self, path: Path, rows: np.ndarray) -> None:
+        self.path = path
+        self.rows = rows
+        found = re.search(r"codepoint_open_(\d+(?:\.\d+)*)", path.name, re.I)
+        self.source = _codepoint_label(found.group(1)) if found else path.name
+
+    @classmethod
+    def read(cls, path: PathLike) -> _SortedLookup | None:
+        """Return the lookup at ``path``, or ``None`` if it is not in this layout."""
+        path = Path(path)
+        if not path.is_file():
+            msg = f"postcode lookup {path} does not exist: reinstall footprint or give a postcode lookup"
+            raise DataError(msg)
+        if not _is_gzip(path):
+            return None
+        with gzip.open(path, "rb") as fh:
+            if fh.read(len(cls.HEADER)) != cls.HEADER:
+                return None
+        raw = gzip.decompress(path.read_bytes())
+        count, rest = divmod(len(raw) - len(cls.HEADER), cls.ROW.itemsize)
+        rows = np.frombuffer(raw, dtype=cls.ROW, count=count, offset=len(cls.HEADER))
+        if rest or not (rows["end"] == b"\n").all():
+            msg = (
+                f"postcode lookup {path} has rows of uneven width: rebuild it with scripts/build_postcodes.py"
+            )
+            raise DataError(msg)
+        return cls(path, rows)
+
+    def _table(self, index: Iterable[str], rows: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "easting": rows["easting"].astype(np.int64).astype(float),
+                "northing": rows["northing"].astype(np.int64).astype(float),
+                "source": self.source,
+                "quality": rows["pq"].astype(str),
+            },
+            index=pd.Index(list(index), name="postcode"),
+        )
+
+    def find(self, postcodes: Iterable[str] | None = None) -> pd.DataFrame:
+        """Return the postcodes found (all when ``None``) as :func:`read_postcode_lookup` does."""
+        if postcodes is None:
+            keys = [k.replace(" ", "") for k in self.rows["pcd"].astype(str)]
+            return self._table(keys, self.rows)
+        keys = sorted({k for k in postcodes if _pcd(k)})
+        pcd = np.array([_pcd(k) for k in keys], dtype="S7")
+        at = np.minimum(np.searchsorted(self.rows["pcd"], pcd), len(self.rows) - 1)
+        hit = self.rows["pcd"][at] == pcd
+        return self._table(np.array(keys, dtype=object)[hit], self.rows[at[hit]])
+
+    def centres(self, districts: Iterable[str]) -> dict[str, tuple[float, float]]:
+        """Return the mean point of each postcode district (outward code) that has postcodes."""
+        out = {}
+        for district in set(districts):
+            if not 2 <= len(district) <= 4:
+                continue
+            low, high = np.searchsorted(
+                self.rows["pcd"], [district.ljust(4).encode(), f"{district:<4}~".encode()]
+            )
+            if high > low:
+                rows = self.rows[low:high]
+                out[district] = (
+                    float(rows["easting"].astype(np.int64).mean()),
+                    float(rows["northing"].astype(np.int64).mean()),
+                )
+        return out
+
+
 def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) -> pd.DataFrame:
     """Read a postcode lookup and return one point per postcode in British National Grid.
 
     Parameters
     ----------
     path
-        One of: OS Code-Point Open as published (a folder or ZIP holding headerless CSVs,
-        read with its ``Code-Point_Open_Column_Headers.csv`` and version from its
-        ``metadata.txt``); a CSV whose header names ``postcode``, ``eastings`` and
-        ``northings`` (optionally ``codepoint_version``, ``positional_quality_indicator``);
-        or the ONS Postcode Directory CSV (``pcds``, ``oseast1m``, ``osnrth1m``).
+        One of: the shipped England lookup (:data:`POSTCODES_FILE`, as
+        ``scripts/build_postcodes.py`` writes it); OS Code-Point Open as published (a folder
+        or ZIP holding headerless CSVs, read with its ``Code-Point_Open_Column_Headers.csv``
+        and version from its ``metadata.txt``); a CSV, plain or gzip, whose header names
+        ``postcode``, ``eastings`` and ``northings`` (optionally ``codepoint_version``,
+        ``positional_quality_indicator``); or the ONS Postcode Directory CSV (``pcds``,
+        ``oseast1m``, ``osnrth1m``).
     postcodes
         Keep only these postcodes (any spacing or case); default all.
 
@@ -503,7 +751,8 @@ def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) 
         Indexed by postcode without spaces, upper case; columns ``easting``, ``northing``
         (float metres), ``source`` (e.g. ``"OS Code-Point Open 2025.4"``) and ``quality``
         (Code-Point positional quality, else blank). Where a postcode appears in several
-        vintages the newest is kept.
+        vintages the newest is kept. Postcodes without coordinates (Code-Point's positional
+        quality 90, written as 0, 0) are left out.
 
     Raises
     ------
@@ -517,12 +766,20 @@ def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) 
     >>> row = lookup.loc["SS89SU"]
     >>> float(row["easting"]), float(row["northing"]), row["source"]
     (578160.0, 183824.0, 'OS Code-Point Open 2025.4')
+    >>> shipped = read_postcode_lookup(POSTCODES_FILE, postcodes=pd.Series(["ss8 9su"]))
+    >>> float(shipped.loc["SS89SU", "easting"]), shipped.loc["SS89SU", "source"]
+    (578160.0, 'OS Code-Point Open 2025.4')
     """
     path = Path(path)
     if not path.exists():
         msg = f"postcode lookup {path} does not exist: give OS Code-Point Open (folder or ZIP) or a CSV"
         raise DataError(msg)
     wanted = None if postcodes is None else set(_normalise(postcodes))
+    shipped = _SortedLookup.read(path) if path.is_file() else None
+    if shipped is not None:
+        table = shipped.find(wanted)
+        logger.info("read %d postcodes from %s", len(table), path)
+        return table
     tables = [t for t in _tables(path, wanted) if len(t)]
     columns = ["postcode", "easting", "northing", "source", "quality", "version"]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
@@ -532,6 +789,7 @@ def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) 
     for column in ("easting", "northing"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table = table.dropna(subset=["easting", "northing"])
+    table = table[(table["easting"] != 0) | (table["northing"] != 0)]  # Code-Point's "no coordinates"
     key = table["version"].map(_version_key)
     table = table.assign(_key=key).sort_values("_key", ascending=False, kind="stable")
     table = table.drop_duplicates("postcode").set_index("postcode")
@@ -590,6 +848,50 @@ def _impute(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _imputed_km(
+    table: pd.DataFrame, codes: pd.Index, england: _SortedLookup | None = None
+) -> dict[str, float]:
+    """Return km from each practice in ``codes`` to its postcode district's centre (NaN: unknown).
+
+    The centres are those of the shipped England lookup (``england`` if already read).
+    """
+    if not len(codes):
+        return {}
+    districts = _normalise(table.loc[codes, "postcode"]).str[:-3]
+    england = england or _SortedLookup.read(POSTCODES_FILE)
+    if england is None:
+        msg = f"the shipped postcode lookup {POSTCODES_FILE} is not in its layout: reinstall footprint"
+        raise DataError(msg)
+    centres = england.centres(districts)
+    out = {}
+    for code, district in districts.items():
+        x, y = centres.get(district, (math.nan, math.nan))
+        out[str(code)] = round(
+            math.hypot(table.at[code, "easting"] - x, table.at[code, "northing"] - y) / 1000, 1
+        )
+    return out
+
+
+def _check_imputed(table: pd.DataFrame, km: Mapping[str, float], far_imputed: FarImputed) -> None:
+    """Raise naming the practices placed far from their postcode district, unless kept on purpose."""
+    far = [c for c, d in km.items() if not d <= MAX_IMPUTED_KM]
+    for code in far:
+        logger.info(
+            "%s (%s) was placed from its postcode neighbours %s from its postcode district's centre",
+            code, table.at[code, "postcode"], _km(km[code]),
+        )  # fmt: skip
+    if far and far_imputed == "raise":
+        named = [f"{c} ({table.at[c, 'postcode']}, {_km(km[c])})" for c in far]
+        msg = (
+            f"{len(far)} practice(s) placed from their postcode neighbours lie more than "
+            f"{MAX_IMPUTED_KM:g} km from their postcode district's centre, or their district is in no "
+            f"lookup: {_some(named)}; "
+            "correct their postcodes in the map file, give a postcode lookup that has them, or pass "
+            "far_imputed='keep' to keep them where their neighbours put them"
+        )
+        raise DataError(msg)
+
+
 def _route_order(route: str) -> tuple:
     """Order routes as tried: lookup sources newest first, the shipped file, then imputation."""
     return (route == IMPUTED, route.startswith(SHIPPED), tuple(-n for n in _version_key(route)), route)
@@ -607,33 +909,67 @@ def _with_latlon(table: pd.DataFrame) -> pd.DataFrame:
 # --- boundaries -------------------------------------------------------------------------------
 
 
-def boundaries_from_ons(
-    path: PathLike, areas: pd.DataFrame
-) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...]]:
-    """Read ONS CCG or sub-ICB boundaries and key them by the NHS code of the practices' areas.
+#: What a boundary field may hold, as :func:`_field_kind` names it.
+_KINDS = {"ons": "ONS E38 codes", "nhs": "NHS codes", "name": "names ending in the NHS code"}
 
-    Parameters
-    ----------
-    path
-        A GeoJSON, GeoPackage or shapefile as ONS publishes it, with a ``SICBLyyCD`` or
-        ``CCGyyCD`` column (ONS ``E38...`` code) and its ``...NM`` name column.
-    areas
-        Practices (or areas) with columns ``ccg_code``, ``ccg_ons_code`` and ``ccg_name``:
-        how the map file pairs the NHS code with the ONS one.
 
-    Returns
-    -------
-    tuple
-        The polygons in EPSG:4326 with columns ``ccg_code``, ``ccg_name``, ``ccg_ons_code``;
-        the ONS codes of polygons no area has (left out); and the NHS codes of areas
-        without a polygon.
+def _field_kind(values: pd.Series, nhs_codes: set[str]) -> str | None:
+    """Return what a boundary field holds: ``"ons"`` (E38 codes), ``"nhs"`` codes, ``"name"``, or None."""
+    text = values.astype(str).str.strip().str.upper()
+    if text.empty:
+        return None
+    if text.str.fullmatch(r"E38\d{6}").all():
+        return "ons"
+    if text.str.fullmatch(r"[0-9A-Z]{3,5}").all() and text.isin(nhs_codes).mean() >= 0.5:
+        return "nhs"
+    ends = text.str.extract(r"\s-\s*([0-9A-Z]{3,5})$")[0]
+    if ends.notna().all() and ends.isin(nhs_codes).mean() >= 0.5:
+        return "name"
+    return None
 
-    Raises
-    ------
-    DataError
-        If the file is missing or unreadable, has no ONS code column, or the map file
-        pairs one code with two others.
-    """
+
+def _code_field(
+    frame: gpd.GeoDataFrame, path: Path, nhs_codes: set[str], code_field: str | None
+) -> tuple[str, str, str]:
+    """Return the boundary field holding the area code, what it holds and how it was found."""
+    fields = [str(c) for c in frame.columns if c != frame.geometry.name]
+    if code_field is not None:
+        chosen = next((c for c in fields if c.lower() == code_field.strip().lower()), None)
+        if chosen is None:
+            msg = (
+                f"ONS boundaries {path} have no field {code_field!r} (found: {', '.join(fields)}): "
+                "name one of those"
+            )
+            raise DataError(msg)
+        kind = _field_kind(frame[chosen], nhs_codes)
+        if kind is None:
+            msg = (
+                f"field {chosen!r} of ONS boundaries {path} holds neither E38 codes, the map file's NHS "
+                f"codes nor names ending in them (e.g. {str(frame[chosen].iloc[0])!r}): name the field "
+                "holding the sub-ICB or CCG code"
+            )
+            raise DataError(msg)
+        return chosen, kind, "as given"
+    named = [c for c in fields if re.fullmatch(r"(SICBL|CCG)\d\dCD", c, re.I)]
+    if named:
+        return named[0], "ons", "by name"
+    kinds = {c: _field_kind(frame[c], nhs_codes) for c in fields}
+    for kind in _KINDS:
+        found = [c for c, k in kinds.items() if k == kind]
+        if found:
+            return found[0], kind, "recognised by content"
+    msg = (
+        f"ONS boundaries {path} have no SICBLyyCD or CCGyyCD column, nor a field holding E38 codes, the "
+        f"map file's NHS codes or names ending in them ('... - 16C') (found: {', '.join(fields)}); give ONS "
+        "sub-ICB or CCG boundaries, or name the field holding the code with code_field"
+    )
+    raise DataError(msg)
+
+
+def _read_boundaries(
+    path: PathLike, areas: pd.DataFrame, code_field: str | None
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...], str]:
+    """Do :func:`boundaries_from_ons`, also saying which field keyed the polygons and how."""
     path = Path(path)
     if not path.exists():
         msg = f"ONS boundaries {path} do not exist: give the GeoJSON, GeoPackage or shapefile ONS publishes"
@@ -643,78 +979,191 @@ def boundaries_from_ons(
     except Exception as exc:  # pyogrio raises several types for unreadable files
         msg = f"ONS boundaries {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
         raise DataError(msg) from None
-    code_col = next((c for c in frame.columns if re.fullmatch(r"(SICBL|CCG)\d\dCD", str(c), re.I)), None)
-    if code_col is None:
-        msg = (
-            f"ONS boundaries {path} have no SICBLyyCD or CCGyyCD column (found: "
-            f"{', '.join(str(c) for c in frame.columns if c != 'geometry')}); "
-            "give ONS sub-ICB or CCG boundaries"
-        )
-        raise DataError(msg)
     pairs = areas[["ccg_ons_code", "ccg_code", "ccg_name"]].drop_duplicates()
     for column in ("ccg_ons_code", "ccg_code"):
         twice = pairs[column][pairs[column].duplicated()]
         if len(twice):
             msg = f"the map file pairs {column} {_some(sorted(set(twice)))} with more than one area code"
             raise DataError(msg + ": give the file as published")
-    ons = frame[code_col].astype(str).str.strip().str.upper()
-    known = pairs.set_index("ccg_ons_code")
-    unmatched = tuple(sorted(set(ons) - set(known.index)))
-    missing = tuple(sorted(known.loc[sorted(set(known.index) - set(ons)), "ccg_code"]))
-    keep = ons.isin(known.index).to_numpy()
-    matched = known.reindex(ons[keep])
+    column, kind, how = _code_field(frame, path, set(pairs["ccg_code"]), code_field)
+    text = frame[column].astype(str).str.strip().str.upper()
+    given = text.str.extract(r"\s-\s*([0-9A-Z]{3,5})$")[0] if kind == "name" else text
+    by_nhs = pairs.set_index("ccg_code")
+    nhs = given.map(pairs.set_index("ccg_ons_code")["ccg_code"]) if kind == "ons" else given
+    keep = nhs.isin(by_nhs.index).to_numpy()
+    unmatched = tuple(sorted(set(given[~keep])))
+    missing = tuple(sorted(set(by_nhs.index) - set(nhs[keep])))
+    matched = by_nhs.reindex(nhs[keep])
     out = gpd.GeoDataFrame(
         {
-            "ccg_code": matched["ccg_code"].to_numpy(),
+            "ccg_code": matched.index.to_numpy(),
             "ccg_name": matched["ccg_name"].to_numpy(),
-            "ccg_ons_code": ons[keep].to_numpy(),
+            "ccg_ons_code": matched["ccg_ons_code"].to_numpy(),
         },
         geometry=frame.geometry[keep].to_numpy(),
         crs=frame.crs,
     )
     out = out.to_crs("EPSG:4326") if out.crs is not None else out.set_crs("EPSG:4326")
-    return out.sort_values("ccg_code").reset_index(drop=True), unmatched, missing
+    logger.info("boundaries %s keyed by field %s (%s, %s)", path, column, _KINDS[kind], how)
+    keyed = f"field {column} ({_KINDS[kind]}, {how})"
+    return out.sort_values("ccg_code").reset_index(drop=True), unmatched, missing, keyed
+
+
+def boundaries_from_ons(
+    path: PathLike, areas: pd.DataFrame, *, code_field: str | None = None
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...]]:
+    """Read ONS CCG or sub-ICB boundaries and key them by the NHS code of the practices' areas.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage or shapefile of ONS sub-ICB locations or CCGs. The field
+        holding each polygon's area is, in this order: ``code_field`` when given; a
+        ``SICBLyyCD`` or ``CCGyyCD`` column (ONS ``E38...`` code), as ONS publishes them;
+        else the first field whose values are all ``E38...`` codes, else the first holding
+        the map file's NHS codes (``16C``), else the first holding names that end in them
+        (``"NHS North East and North Cumbria ICB - 16C"``), as in republished copies whose
+        properties were renamed ``code`` and ``name``.
+    areas
+        Practices (or areas) with columns ``ccg_code``, ``ccg_ons_code`` and ``ccg_name``:
+        how the map file pairs the NHS code with the ONS one.
+    code_field
+        The field holding the code (case-insensitive): E38 codes, NHS codes or names ending
+        in the NHS code, recognised by content; ``None`` finds it as above.
+
+    Returns
+    -------
+    tuple
+        The polygons in EPSG:4326 with columns ``ccg_code``, ``ccg_name`` (the map file's)
+        and ``ccg_ons_code``; the codes, as the field gives them, of polygons no area has
+        (left out); and the NHS codes of areas without a polygon.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or unreadable, has no field holding the code (or
+        ``code_field`` names none, or one holding no code), or the map file pairs one code
+        with two others.
+
+    Examples
+    --------
+    >>> from footprint.sources import boundaries_from_ons
+    >>> areas = pd.DataFrame(
+    ...     {"ccg_code": ["99C"], "ccg_ons_code": ["E38000127"], "ccg_name": ["North Tyneside"]}
+    ... )
+    >>> polygons, _, _ = boundaries_from_ons("tests/data/import/months_apart/sub-icbs.geojson", areas)
+    >>> list(polygons["ccg_code"])
+    ['99C']
+    """
+    boundaries, unmatched, missing, _ = _read_boundaries(path, areas, code_field)
+    return boundaries, unmatched, missing
 
 
 # --- the import -------------------------------------------------------------------------------
 
 
-def _read_both(registrations: PathLike, mapping: PathLike) -> tuple[pd.DataFrame, _Layout, str]:
+def _read_both(
+    registrations: PathLike, mapping: PathLike, *, months_apart: MonthsApart
+) -> tuple[_Joined, _Layout, str, str]:
+    """Read and join the two files: the join, the map's layout, its date and the list sizes' date."""
     practices, layout, date = _read_map(mapping)
-    regs, reg_date = _read_registrations(registrations, layout)
-    if reg_date != date:
+    regs, reg_layout, reg_date = _read_registrations(registrations)
+    allow = ", or pass months_apart='allow' to join them anyway"
+    if reg_layout is not layout and not (months_apart == "allow" and reg_date != date):
         msg = (
-            f"registrations {registrations} are extracted on {reg_date} but the map file {mapping} "
-            f"on {date}: give both files of the same month"
+            f"registrations {registrations} has layout {reg_layout.name} but the map file {layout.name}: "
+            f"give both files of the same month{allow * (reg_date != date)}"
         )
         raise DataError(msg)
-    return _join(practices, regs, (mapping, registrations)), layout, date
+    if reg_date != date and months_apart != "allow":
+        msg = (
+            f"registrations {registrations} are extracted on {reg_date} but the map file {mapping} on "
+            f"{date}, {_gap(date, reg_date)} apart: give both files of the same month{allow} (areas "
+            "and PCNs from the map file, patients from the registrations, practices in one file only left "
+            "out and listed)"
+        )
+        raise DataError(msg)
+    joined = _join(practices, regs, (mapping, registrations), apart=reg_date != date)
+    if reg_date != date:
+        logger.info(
+            "list sizes of %s joined to the map file of %s, %s apart", reg_date, date, _gap(date, reg_date)
+        )
+    return joined, layout, date, reg_date
+
+
+def _check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        msg = f"{name}={value!r} is not an option: give {' or '.join(repr(a) for a in allowed)}"
+        raise ValueError(msg)
+
+
+def _report(
+    table: pd.DataFrame, joined: _Joined, layout: _Layout, dates: tuple[str, str], **found: Any
+) -> ImportReport:
+    """Gather the report of an import from its table, join and what else was ``found``."""
+    routes = table["coord_source"].value_counts(sort=False)
+    order = sorted(routes.index, key=_route_order)
+    return ImportReport(
+        layout=layout.name,
+        extract_date=dates[0],
+        list_size_date=dates[1],
+        practices=len(table),
+        patients=int(table["list_size"].sum()),
+        located={r: int(routes[r]) for r in order},
+        imputed=tuple(table.index[table["coord_source"] == IMPUTED]),
+        registrations_only=joined.registrations_only,
+        same_postcode=joined.same_postcode,
+        map_only=joined.map_only,
+        areas_differ=joined.areas_differ,
+        totals={str(k): int(v) for k, v in table.groupby("ccg_code")["list_size"].sum().items()},
+        postcodes_differ=tuple(table.index[table["postcode_differs"]]),
+        **found,
+    )
 
 
 def import_practices(
     registrations: PathLike,
     mapping: PathLike,
     *,
-    postcodes: PathLike | None = None,
+    postcodes: PathLike | None = POSTCODES_FILE,
     ons_boundaries: PathLike | None = None,
     fallback: PathLike | None = PRACTICES_FILE,
+    months_apart: MonthsApart = "raise",
+    far_imputed: FarImputed = "raise",
+    code_field: str | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame | None, ImportReport]:
     """Join NHS Digital's monthly practice files into a practices table in footprint's schema.
 
     Parameters
     ----------
     registrations
-        ``gp-reg-pat-prac-all.csv``: patients per practice (``NUMBER_OF_PATIENTS``).
+        ``gp-reg-pat-prac-all.csv`` (or its ZIP as published): patients per practice
+        (``NUMBER_OF_PATIENTS``).
     mapping
-        ``gp-reg-pat-prac-map.csv`` of the same month: name, postcode, PCN, CCG or sub-ICB
-        location, STP or ICB and region of each practice.
+        ``gp-reg-pat-prac-map.csv``: name, postcode, PCN, CCG or sub-ICB location, STP or
+        ICB and region of each practice.
     postcodes
-        A postcode lookup (see :func:`read_postcode_lookup`); ``None`` uses none.
+        A postcode lookup (see :func:`read_postcode_lookup`); default the shipped England
+        lookup (:data:`POSTCODES_FILE`, OS Code-Point Open 2025.4); ``None`` uses none.
     ons_boundaries
         ONS CCG or sub-ICB boundaries (see :func:`boundaries_from_ons`); ``None`` skips them.
     fallback
         A practices file whose coordinates are used for a practice the lookup lacks, when
         it has the same code and postcode there; default the shipped file; ``None`` uses none.
+    months_apart
+        Files of different months (different extract dates): ``"raise"`` (default) stops
+        with a :class:`DataError`; ``"allow"`` joins them, taking areas, PCNs, names and
+        postcodes from the map file and patients from the registrations, leaving out (and
+        listing) practices in one file only, and keeping the map file's area where the two
+        differ. The practices file then has a ``list_size_date`` column.
+    far_imputed
+        A practice placed from its postcode neighbours more than :data:`MAX_IMPUTED_KM` km
+        from its postcode district's centre (or whose district no lookup has): ``"raise"``
+        (default) stops naming it; ``"keep"`` keeps it where its neighbours put it (listed,
+        with the distance, in the report either way).
+    code_field
+        The boundaries' field holding the area code (see :func:`boundaries_from_ons`);
+        ``None`` finds it by name or content.
 
     Returns
     -------
@@ -730,8 +1179,12 @@ def import_practices(
     DataError
         One line naming the file, the rows or codes and the fix: a file given for the
         other, an unknown layout or missing columns, blank or repeated codes, mixed
-        extract dates, practices in one file only or in different areas, patients that
-        are not whole numbers, or practices outside England.
+        extract dates, files of different months (unless allowed), practices in one file
+        only or in different areas (files of one month), patients that are not whole
+        numbers, a practice placed far from its postcode district (unless kept), or
+        practices outside England.
+    ValueError
+        If ``months_apart`` or ``far_imputed`` is not one of its options.
 
     Examples
     --------
@@ -744,37 +1197,44 @@ def import_practices(
     ... )
     >>> len(table), dict(report.located)
     (62, {'OS Code-Point Open 2025.4': 61, 'imputed from postcode neighbours': 1})
+    >>> report.imputed_km
+    {'N81119': 0.3}
     """
-    joined, layout, date = _read_both(registrations, mapping)
-    closed = tuple(sorted(joined.index[joined["list_size"] == 0]))
+    _check_policy("months_apart", months_apart, ("raise", "allow"))
+    _check_policy("far_imputed", far_imputed, ("raise", "keep"))
+    joined, layout, date, list_size_date = _read_both(registrations, mapping, months_apart=months_apart)
+    practices = joined.table
+    closed = tuple(sorted(practices.index[practices["list_size"] == 0]))
     if closed:
         logger.warning(
             "%d practice(s) have 0 patients and are left out: %s", len(closed), _some(list(closed))
         )
-    joined = joined[joined["list_size"] > 0].sort_index()
-    lookup = None if postcodes is None else read_postcode_lookup(postcodes, postcodes=joined["postcode"])
-    table = pd.concat([joined, _locate(joined, lookup, fallback)], axis=1)
-    table = _with_latlon(_impute(table.assign(data_date=date)))
+    practices = practices[practices["list_size"] > 0].sort_index()
+    shipped = None
+    if postcodes is not None and Path(postcodes).resolve() == POSTCODES_FILE:
+        shipped = _SortedLookup.read(POSTCODES_FILE)  # read once: the points and the district centres
+    if shipped is not None:
+        lookup: pd.DataFrame | None = shipped.find(set(_normalise(practices["postcode"])))
+    else:
+        lookup = (
+            None if postcodes is None else read_postcode_lookup(postcodes, postcodes=practices["postcode"])
+        )
+    table = pd.concat([practices, _locate(practices, lookup, fallback)], axis=1)
+    table = _impute(table.assign(data_date=date))
+    km = _imputed_km(table, table.index[table["coord_source"] == IMPUTED], shipped)
+    _check_imputed(table, km, far_imputed)
+    table = _with_latlon(table)
     table.index.name = "practice_code"
     columns = [c.format(nest=layout.nest) for c in COLUMNS] + [c for c in ("supplier_name",) if c in table]
+    if list_size_date != date:
+        table["list_size_date"] = list_size_date
+        columns.append("list_size_date")
     boundaries: gpd.GeoDataFrame | None = None
-    unmatched: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
+    found: dict[str, Any] = {"imputed_km": km, "closed": closed}
     if ons_boundaries is not None:
-        boundaries, unmatched, missing = boundaries_from_ons(ons_boundaries, table)
-    routes = table["coord_source"].value_counts(sort=False)
-    order = sorted(routes.index, key=_route_order)
-    report = ImportReport(
-        layout=layout.name,
-        extract_date=date,
-        practices=len(table),
-        patients=int(table["list_size"].sum()),
-        located={r: int(routes[r]) for r in order},
-        imputed=tuple(table.index[table["coord_source"] == IMPUTED]),
-        closed=closed,
-        totals={str(k): int(v) for k, v in table.groupby("ccg_code")["list_size"].sum().items()},
-        postcodes_differ=tuple(table.index[table["postcode_differs"]]),
-        boundaries_without_practices=unmatched,
-        areas_without_boundary=missing,
-    )
+        boundaries, unmatched, missing, keyed = _read_boundaries(ons_boundaries, table, code_field)
+        found.update(
+            boundaries_without_practices=unmatched, areas_without_boundary=missing, boundary_codes=keyed
+        )
+    report = _report(table, joined, layout, (date, list_size_date), **found)
     return table.reset_index()[columns].astype(str), boundaries, report

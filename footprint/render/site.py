@@ -291,7 +291,12 @@ def write_maps(
     check_groups(groups, full.groups)
     if options.colours is None:
         options = dataclasses.replace(options, colours=colour_groups(graph, full))
-    shapes = geo.Shapes(practices, full, graph.graph["cells"], options.boundaries)
+    # Areas only of the CCGs drawn (those of the practices asked for and of their PCNs' other
+    # members), each CCG whole: its areas are simplified together, as in a run of all England.
+    drawn = set(_with_partners(practices, full, wanted.index)["ccg_code"])
+    shapes = geo.Shapes(
+        practices[practices["ccg_code"].isin(drawn)], full, graph.graph["cells"], options.boundaries
+    )
     for tolerance in {options.tolerance(MAP_TOLERANCE_M), options.tolerance(PAGE_TOLERANCE_M)}:
         shapes.areas(tolerance)  # simplified once, before any process forks
         shapes.ccg_shapes(tolerance, within=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -26,9 +27,13 @@ __all__ = [
     "BOUNDARIES_FILE",
     "CRS",
     "DATA_DIR",
+    "DEFAULT_SNAPSHOT",
     "OUTLINE_FILE",
     "PRACTICES_FILE",
+    "SNAPSHOTS",
+    "Snapshot",
     "ccg_names",
+    "icb_ccgs",
     "read_allow_cross",
     "read_boundaries",
     "read_outline",
@@ -47,6 +52,34 @@ PRACTICES_FILE = DATA_DIR / "practices_england.csv"
 BOUNDARIES_FILE = DATA_DIR / "ccg_2021_en_bsc.geojson"
 #: England's outline (ONS Countries December 2020, ultra-generalised).
 OUTLINE_FILE = DATA_DIR / "england_outline_2020_buc.geojson"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A shipped picture of England: its practices file and its CCG (sub-ICB) polygons."""
+
+    practices: Path
+    boundaries: Path
+    #: What it holds, for ``--help`` and the docs.
+    about: str
+
+
+#: The shipped snapshots by name (``--data``); the first is the default.
+SNAPSHOTS = {
+    "2022-01": Snapshot(
+        PRACTICES_FILE,
+        BOUNDARIES_FILE,
+        "PCNs and list sizes of 1 January 2022; the 106 CCGs of April 2021",
+    ),
+    "2025-10": Snapshot(
+        DATA_DIR / "2025-10" / "practices.csv",
+        DATA_DIR / "2025-10" / "sub_icb_2023.geojson",
+        "PCNs of 1 October 2025, list sizes of 1 April 2025; the 106 sub-ICB locations of April 2023",
+    ),
+}
+DEFAULT_SNAPSHOT = "2022-01"
+#: Columns that name a practice's ICB (or, before July 2022, its STP), by code and ONS code.
+ICB_COLUMNS = ("icb_code", "stp_code", "icb_ons_code", "stp_ons_code")
 
 #: Coordinate reference system of every geometry footprint works in.
 CRS = "EPSG:27700"
@@ -440,6 +473,31 @@ def select_ccgs(practices: gpd.GeoDataFrame, ccgs: Sequence[str] | None) -> gpd.
         msg = f"no practice has CCG code(s) {', '.join(unknown)}; codes look like {some} ..."
         raise DataError(msg)
     return practices[practices["ccg_code"].isin(wanted)]
+
+
+def icb_ccgs(practices: pd.DataFrame, icbs: Sequence[str]) -> list[str]:
+    """Return the CCG (sub-ICB) codes of the ICBs named, by ICB code (QHM) or ONS code (E54...).
+
+    On 2022 data the ICB is the practices file's STP (``stp_code``, ``stp_ons_code``).
+
+    Raises
+    ------
+    DataError
+        If the file names no ICB, or a code names none of its ICBs (the codes are listed).
+    """
+    columns = [c for c in ICB_COLUMNS if c in practices.columns]
+    if not columns:
+        msg = "the practices file has no icb_code or stp_code column: select areas with --ccg instead"
+        raise DataError(msg)
+    wanted = {c.strip().upper() for c in icbs}
+    codes = practices[columns].astype(str).apply(lambda col: col.str.strip().str.upper())
+    chosen = codes.isin(wanted).any(axis=1)
+    unknown = sorted(wanted - set(codes.to_numpy().ravel()))
+    if unknown:
+        some = ", ".join(sorted(set(codes[columns[0]]))[:8])
+        msg = f"no practice is in ICB {', '.join(unknown)}; ICB codes look like {some} ... (or E54 codes)"
+        raise DataError(msg)
+    return sorted(set(practices.loc[chosen, "ccg_code"]))
 
 
 def _read_rows(path: str | os.PathLike[str], *, what: str, columns: tuple[str, str]) -> pd.DataFrame:

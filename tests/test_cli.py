@@ -410,3 +410,37 @@ def test_plan_ids_are_stable_on_a_round_trip_through_lock(capsys, tmp_path, monk
     assert any(i.startswith("U") for i in ids) and any("-" in i for i in ids)  # kept codes and new ids
     assert run(capsys, "plan", *args, "--lock", tmp_path / "a" / "plan.csv", "--out", tmp_path / "b")[0] == 0
     assert (tmp_path / "b" / "plan.csv").read_text() == first
+
+
+def test_icb_selects_its_ccgs_and_the_plan_totals_by_icb(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    args = [*SLICE_DATA, "--impute-missing", "--no-maps", "--processes", "1", "--out", tmp_path]
+    code, _, err = run(capsys, "plan", *args, "--icb", "qh8")  # 2022 data: the STP; any case
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["ccgs"]) == {"99F", "99G"} and summary["provenance"]["options"]["ccg"] == [
+        "99F",
+        "99G",
+    ]
+    qh8 = summary["icbs"]["QH8"]
+    assert qh8["ccgs"] == ["99F", "99G"] and qh8["groups"] == summary["england"]["groups"]
+    assert qh8["patients"] == sum(
+        int(line.split(",")[3]) for line in (tmp_path / "plan.csv").read_text().splitlines()[1:]
+    )
+
+
+def test_the_2025_snapshot_is_one_option(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, err = run(
+        capsys, "check", "--data", "2025-10", "--icb", "E54000050", "--no-maps", "--json", "--out", tmp_path
+    )
+    assert code in (0, 1), err
+    summary = json.loads(out)
+    assert set(summary["stranding"]) == {"00L", "00N", "00P", "01H", "13T", "16C", "84H", "99C"}
+    provenance = summary["provenance"]
+    assert provenance["practices_file"] == "shipped 2025-10: data/2025-10/practices.csv"
+    assert (provenance["data_date"], provenance["list_size_date"]) == ("2025-10-01", "2025-04-01")

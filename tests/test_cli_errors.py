@@ -52,6 +52,8 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["graph", "--out", "/proc/footprint-x"], "--out /proc/footprint-x cannot be written"),
         (["map", "--maps", "/proc/footprint-x"], "--maps /proc/footprint-x cannot be written"),
         (["plan", "--params", "num_workers:-5"], "parameter 'num_workers' should be in"),
+        (["check", "--icb", "QZZ"], "no practice is in ICB QZZ; ICB codes look like"),
+        (["check", "--data", "2031-01"], "invalid choice: '2031-01'"),
         (["map", str(tmp)], "PLAN.csv"),
         (["map", "--out", str(afile)], "is a file, not a folder"),
         (["map", "--maps", str(tmp / "m1"), "--out", str(tmp / "m2")], "both name the maps folder"),

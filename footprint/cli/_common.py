@@ -22,7 +22,16 @@ from footprint.config import DEFAULT_STAGES, Rules, SizeBand, SolveOptions
 from footprint.errors import DataError
 from footprint.evaluate import FAR_KM
 from footprint.graph import graph_from_practices
-from footprint.load import read_allow_cross, read_boundaries, read_practices, select_ccgs
+from footprint.load import (
+    DATA_DIR,
+    DEFAULT_SNAPSHOT,
+    SNAPSHOTS,
+    icb_ccgs,
+    read_allow_cross,
+    read_boundaries,
+    read_practices,
+    select_ccgs,
+)
 from footprint.plan import Plan, plan_from_practices, read_plan
 
 #: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
@@ -227,7 +236,22 @@ def data_options() -> Parser:
         action="store_true",
         help="place practices without coordinates from their postcode neighbours instead of stopping",
     )
+    group.add_argument(
+        "--data",
+        choices=sorted(SNAPSHOTS),
+        default=DEFAULT_SNAPSHOT,
+        help="shipped snapshot of England: "
+        + "; ".join(f"{name}: {snap.about}" for name, snap in SNAPSHOTS.items())
+        + f" (default {DEFAULT_SNAPSHOT}; --practices and --boundaries override it)",
+    )
     group.add_argument("--ccg", metavar="CODE", nargs="+", help="only these CCGs (default: all)")
+    group.add_argument(
+        "--icb",
+        metavar="CODE",
+        nargs="+",
+        help="only the CCGs (sub-ICB locations) of these ICBs, by code (QHM) or ONS code (E54...); "
+        "on 2022 data the STP",
+    )
     group.add_argument(
         "--no-cache", action="store_true", help="rebuild the adjacency graph, ignoring the cache"
     )
@@ -424,9 +448,11 @@ def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
     CCGs can be told apart from files naming unknown practices.
     """
     impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
-    everyone = read_practices(args.practices, impute=impute)
-    boundaries = read_boundaries(args.boundaries)
+    everyone = read_practices(practices_path(args), impute=impute)
+    boundaries = read_boundaries(boundaries_path(args))
     graph = graph_from_practices(everyone, boundaries, use_cache=not args.no_cache)
+    if getattr(args, "icb", None):  # an ICB is its CCGs: every command then reads --ccg alone
+        args.ccg = sorted({*(args.ccg or ()), *icb_ccgs(everyone, args.icb)})
     if all_ccgs or not args.ccg:
         return Inputs(everyone, boundaries, graph, everyone, graph)
     practices = select_ccgs(everyone, args.ccg)
@@ -473,6 +499,22 @@ def in_scope(plan: Plan, inputs: Inputs) -> Plan:
         if members & scope:
             keep |= members
     return plan.restrict(sorted(keep))
+
+
+def practices_path(args: argparse.Namespace) -> Path | None:
+    """Return the practices file: ``--practices``, else the ``--data`` snapshot's (``None``: the default)."""
+    if args.practices is not None:
+        return Path(args.practices)
+    name = getattr(args, "data", DEFAULT_SNAPSHOT)
+    return None if name == DEFAULT_SNAPSHOT else SNAPSHOTS[name].practices
+
+
+def boundaries_path(args: argparse.Namespace) -> Path | None:
+    """Return the boundaries file: ``--boundaries``, else the ``--data`` snapshot's."""
+    if args.boundaries is not None:
+        return Path(args.boundaries)
+    name = getattr(args, "data", DEFAULT_SNAPSHOT)
+    return None if name == DEFAULT_SNAPSHOT else SNAPSHOTS[name].boundaries
 
 
 def load(args: argparse.Namespace, *, all_ccgs: bool = False) -> tuple[gpd.GeoDataFrame, Any, nx.Graph]:
@@ -584,6 +626,9 @@ def provenance(args: argparse.Namespace, practices: pd.DataFrame) -> dict[str, A
     from footprint import __version__
 
     dates = sorted(set(practices["data_date"].dropna().astype(str))) if "data_date" in practices else []
+    sizes = (
+        sorted(set(practices["list_size_date"].dropna().astype(str))) if "list_size_date" in practices else []
+    )
     options = {
         k: (str(v) if isinstance(v, Path | SizeBand) else v)
         for k, v in sorted(vars(args).items())
@@ -594,11 +639,21 @@ def provenance(args: argparse.Namespace, practices: pd.DataFrame) -> dict[str, A
     return {
         "footprint_version": __version__,
         "data_date": ", ".join(dates) or "unknown",
-        "practices_file": str(args.practices or "shipped: data/practices_england.csv"),
-        "boundaries_file": str(args.boundaries or "shipped: data/ccg_2021_en_bsc.geojson"),
+        **({"list_size_date": ", ".join(sizes)} if sizes and sizes != dates else {}),
+        "practices_file": _shipped_or(args.practices, args, "practices"),
+        "boundaries_file": _shipped_or(args.boundaries, args, "boundaries"),
         "command": shlex.join(["footprint", *args.argv]),
         "options": options,
     }
+
+
+def _shipped_or(path: Path | None, args: argparse.Namespace, what: Literal["practices", "boundaries"]) -> str:
+    """Name a file given, or the shipped snapshot's file it defaulted to."""
+    if path is not None:
+        return str(path)
+    name = getattr(args, "data", DEFAULT_SNAPSHOT)
+    shipped = getattr(SNAPSHOTS[name], what)
+    return f"shipped {name}: {shipped.relative_to(DATA_DIR.parent)}"
 
 
 def metrics_table(metrics: pd.DataFrame) -> str:

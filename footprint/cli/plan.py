@@ -33,6 +33,7 @@ from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
+from footprint.icbs import icb_totals
 from footprint.plan import Plan, group_areas, name_groups, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         for ccg, count in moves.items():
             summary["ccgs"][ccg]["moves"] = count
         summary["england"]["moves"] = sum(moves.values())
+    summary["icbs"] = icb_totals(plan, practices, rules=rules)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -186,6 +186,7 @@ def test_editor_state_move_and_verdict(ccg, england, tmp_path):
     graph = england.graph.subgraph(practices.index).copy()
     session = EditSession(england.current.restrict(codes), graph, practices, out=tmp_path, ccg=ccg)
     session.verdict_wait_s = None  # each answer carries the whole verdict
+    session.prepare()  # as footprint edit does at start: the CCG's least count, shared by every verdict
     hosts, origins = origins_for("127.0.0.1", 8765)
     app = edit_app(session, token=TOKEN, hosts=hosts, origins=origins)
     headers = {"X-Footprint-Token": TOKEN}

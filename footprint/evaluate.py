@@ -21,6 +21,7 @@ import pandas as pd
 
 from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
+from footprint.places import display_name
 from footprint.plan import Plan, aligned_groups, rename_ids_in, transfer_distance
 
 __all__ = [
@@ -479,7 +480,7 @@ FINDING_COLUMNS = ("ccg_code", "group", "practice_code", "rule", "severity", "de
 
 def _name(graph: nx.Graph, code: str) -> str:
     name = str(graph.nodes[code].get("practice_name") or "").strip()
-    return f"{name.title()} ({code})" if name else code
+    return f"{display_name(name)} ({code})" if name else code
 
 
 def _km(graph: nx.Graph, a: str, b: str) -> float:

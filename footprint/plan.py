@@ -21,6 +21,7 @@ from footprint._io import atomic_write, read_text_csv
 from footprint.errors import DataError, PlanError
 
 __all__ = [
+    "NAME_COLUMNS",
     "PLAN_COLUMNS",
     "Plan",
     "aligned_groups",
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: Columns of a plan CSV, in order.
 PLAN_COLUMNS = ["practice_code", "ccg_code", "pcn_id", "list_size"]
+#: Columns :func:`write_plan` adds when given the networks' names: the name, and whether it is new.
+NAME_COLUMNS = ["pcn_name", "pcn_name_new"]
 
 #: PCN codes in a practices file that mean "not in a network" (NHS Digital's pseudo-PCN).
 OPEN_PCN_CODES = frozenset({"", "U"})
@@ -235,10 +238,30 @@ def read_plan(
     return plan
 
 
-def write_plan(plan: Plan, path: str | os.PathLike[str], practices: pd.DataFrame) -> Path:
-    """Write ``plan`` as CSV (columns :data:`PLAN_COLUMNS`) atomically and return the path."""
+def write_plan(
+    plan: Plan,
+    path: str | os.PathLike[str],
+    practices: pd.DataFrame,
+    *,
+    names: Mapping[str, str] | None = None,
+    new: Iterable[str] = (),
+) -> Path:
+    """Write ``plan`` as CSV (columns :data:`PLAN_COLUMNS`) atomically and return the path.
+
+    With ``names`` (PCN id to name, e.g. ``footprint.places.group_names``), each row also
+    gives its network's ``pcn_name`` and :data:`NAME_COLUMNS`' ``pcn_name_new``: ``true``
+    for the ids in ``new`` (a new network, named by footprint), ``false`` for a name kept
+    as published; both are blank for an open practice. Reading a plan ignores them.
+    """
     path = Path(path)
     frame = plan.to_frame(practices)
+    if names is not None:
+        fresh = set(new)
+        pcn = frame["pcn_id"]
+        frame["pcn_name"] = [names.get(p, "") if isinstance(p, str) else "" for p in pcn]
+        frame["pcn_name_new"] = [
+            ("true" if p in fresh else "false") if isinstance(p, str) else "" for p in pcn
+        ]
     with atomic_write(path) as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
     return path
@@ -248,7 +271,10 @@ def match_groups(a: Plan, b: Plan) -> dict[str, str]:
     """Match the groups of ``b`` one to one with those of ``a``, keeping the most practices in place.
 
     A maximum-weight matching on the practices two groups share (only practices assigned
-    in both plans count); groups left unmatched are absent.
+    in both plans count); groups left unmatched are absent. Of matchings that keep as many
+    practices in place, the one in which most groups of ``b`` hold more than half of their
+    practices from the group they continue is taken (so the ids :func:`keep_ids` keeps and
+    the practices :func:`moved_practices` moves agree).
 
     Returns
     -------
@@ -266,11 +292,16 @@ def match_groups(a: Plan, b: Plan) -> dict[str, str]:
     table = pd.crosstab(
         pd.Series([a.assignment[c] for c in common]), pd.Series([b.assignment[c] for c in common])
     )
-    rows, cols = linear_sum_assignment(table.to_numpy(), maximize=True)
+    shared = table.to_numpy()
+    size = np.array([len(b.groups[str(g)]) for g in table.columns])
+    # Ties broken towards continuations that hold more than half of their group: the bonus
+    # (at most one per group matched) never outweighs one practice kept in place.
+    weight = shared * (min(shared.shape) + 1) + (2 * shared > size)
+    rows, cols = linear_sum_assignment(weight, maximize=True)
     return {
         str(table.columns[j]): str(table.index[i])
         for i, j in zip(rows, cols, strict=True)
-        if table.to_numpy()[i, j] > 0
+        if shared[i, j] > 0
     }
 
 

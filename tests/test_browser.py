@@ -136,7 +136,8 @@ def test_map_draws_offline(browser, maps, slice_practices):
     body = browser.find_element("tag name", "body").text
     assert CAVEAT in body and "Find a practice" in body and "NHS Castle Point and Rochford CCG" in body
     requested = assert_offline_and_clean(browser)
-    assert requested == [(maps / "99F.html").as_uri()]  # Leaflet is inlined: one file, nothing else
+    # Leaflet is inlined: the map's file and the England search index beside it, nothing else
+    assert requested == [(maps / "99F.html").as_uri(), (maps / "practices-index.js").as_uri()]
     assert time.monotonic() - started < 20
 
 
@@ -151,7 +152,7 @@ def test_finder_zooms_to_a_practice_and_opens_its_popup(browser, maps):
     popup = wait_for(
         browser, "var p = document.querySelector('.leaflet-popup-content'); return p && p.innerText;"
     )
-    assert popup.startswith("THE HOLLIES") and "F81075" in popup and "12,518" in popup
+    assert popup.startswith("The Hollies") and "F81075" in popup and "12,518" in popup
     after = browser.execute_script("return Object.values(window).find(v => v instanceof L.Map).getZoom();")
     assert after >= max(zoom, 14)
     # two practices share postcode SS7 4EA: the finder lists both to choose from
@@ -163,14 +164,14 @@ def test_finder_zooms_to_a_practice_and_opens_its_popup(browser, maps):
         "return b.length && Array.from(b, x => x.innerText);",
     )
     assert sorted(buttons) == [
-        "DR BAKER & PARTNERS (F81142, SS7 4EA)",
-        "DR KHAN & PARTNERS (F81001, SS7 4EA)",
+        "Dr Baker & Partners (F81142, SS7 4EA)",
+        "Dr Khan & Partners (F81001, SS7 4EA)",
     ]
     browser.find_elements("css selector", ".fp-find-result button")[1].click()
     wait_for(
         browser,
         "var p = document.querySelector('.leaflet-popup-content');"
-        "return p && p.innerText.indexOf('DR KHAN & PARTNERS') === 0;",
+        "return p && p.innerText.indexOf('Dr Khan & Partners') === 0;",
     )
     box.clear()
     box.send_keys("no such surgery", Keys.ENTER)
@@ -246,7 +247,8 @@ def test_index_and_pages_open_offline(browser, maps):
     open_page(browser, maps / "99G-pcns.html")
     sections = wait_for(browser, "return document.querySelectorAll('article.pcn svg path').length;")
     assert sections > 4
-    assert browser.execute_script("return document.scripts.length;") == 0
+    # the pages print with no script: the one there only names the page after the PCN opened
+    assert browser.execute_script("return document.scripts.length;") == 1
     assert_offline_and_clean(browser)
 
 
@@ -273,11 +275,11 @@ def test_place_labels_show_towns_first_and_villages_when_zoomed_in(browser, maps
     wait_for(browser, "return document.querySelectorAll('.fp-place').length > 0;")
     first = labels(browser)
     assert {"Rayleigh", "Canvey Island", "South Benfleet"} <= set(first), first
-    assert zoom(browser) < 13
+    assert zoom(browser) < 13 and count(browser, ".fp-place-village") == 0
     browser.execute_script(
-        "Object.values(window).find(v => v instanceof L.Map).setZoom(14, {animate: false});"
+        "Object.values(window).find(v => v instanceof L.Map).setView([51.614, 0.745], 13, {animate: false});"
     )
-    wait_for(browser, "return document.querySelectorAll('.fp-place').length > arguments[0];", len(first))
+    wait_for(browser, "return document.querySelectorAll('.fp-place-village').length > 0;")
     # labels are not interactive and not in the tab order
     assert count(browser, ".fp-place[tabindex]") == 0 and count(browser, ".fp-place.leaflet-interactive") == 0
     legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
@@ -289,18 +291,23 @@ def test_practice_link_opens_its_popup_with_members_current_pcn_and_move(browser
     code, _, _ = MOVED
     open_page(browser, proposed / "99F.html", code)
     popup = popup_text(browser)
-    assert popup.startswith("P A PATEL SURGERY")
-    assert "PCN\tRayleigh PCN (99F-new)" in popup  # a new group named after its biggest member's town
-    assert "Current PCN\tBENFLEET PCN (U27924)" in popup
-    assert "Moves\tyes, from BENFLEET PCN (U27924) to Rayleigh PCN (99F-new)" in popup
-    assert "With 6 other practices: AUDLEY MILLS SURGERY (F81123);" in popup
-    # the changes layer: a ring around the moved practice and a line to its new PCN's centre
-    assert count(browser, "path.fp-overlay-ring") == 1 and count(browser, "path.fp-overlay") == 1
+    assert popup.startswith("P A Patel Surgery")
+    assert "PCN\tRayleigh PCN (new) (99F-new)" in popup  # a new group named after its place, marked new
+    assert "Current PCN\tBenfleet PCN (U27924)" in popup
+    assert "Moves\tyes, from Benfleet PCN (U27924) to Rayleigh PCN (new) (99F-new)" in popup
+    assert "Members of its PCN (7)" in popup and "Audley Mills Surgery\tF81123\t" in popup
+    # the changes layer (off when the map opens): a ring around the moved practice and a line to its new PCN
+    assert count(browser, "path.fp-overlay-ring") == 0
+    labels = browser.find_elements("css selector", ".leaflet-control-layers-overlays label")
+    toggle = next(x for x in labels if "Changes from" in x.get_attribute("textContent"))
+    browser.execute_script("arguments[0].click();", toggle)
+    wait_for(browser, "return document.querySelectorAll('path.fp-overlay-ring').length === 1;")
+    assert count(browser, "path.fp-overlay") == 1
     browser.get((proposed / "99F.html").as_uri() + "#F81075")
     wait_for(
         browser,
         "var p = document.querySelector('.leaflet-popup-content');"
-        "return p && p.innerText.indexOf('THE HOLLIES') === 0;",
+        "return p && p.innerText.indexOf('The Hollies') === 0;",
     )
     assert "Moves\tno" in popup_text(browser)
     legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
@@ -316,7 +323,7 @@ def test_england_finder_opens_the_right_ccg_map_at_the_practice(browser, maps):
     box = wait_for(browser, "return document.getElementById('fp-england-find');")
     box.send_keys("f81075", Keys.ENTER)
     wait_for(browser, "return location.href.endsWith('99F.html#F81075');")
-    assert popup_text(browser).startswith("THE HOLLIES")
+    assert popup_text(browser).startswith("The Hollies")
     assert_offline_and_clean(browser)
     open_page(browser, maps / "index.html")
     box = wait_for(browser, "return document.getElementById('fp-england-find');")
@@ -396,7 +403,7 @@ def test_printed_pages_carry_provenance_and_the_out_of_band_flag(browser, propos
     )
     assert sheets and all("footprint version: 9.9.9" in s and "data date: 2022-01-01" in s for s in sheets)
     toc = browser.find_element("css selector", "nav.toc").text
-    assert "Rayleigh PCN (99F-new): 7 practices, 59,463 patients \u26a0 out of band" in toc
+    assert "Rayleigh PCN (new) (99F-new): 7 practices, 59,463 patients \u26a0 out of band: 9,463 above" in toc
 
 
 def test_phone_layout_keeps_the_finder_uncovered(browser, proposed):
@@ -448,7 +455,7 @@ def test_keyboard_finder_first_announced_and_esc_closes(browser, proposed):
     popup_text(browser)
     status = browser.find_element("css selector", ".fp-finder [aria-live]")
     assert status.get_attribute("aria-live") == "polite"
-    assert status.text.startswith("Showing THE HOLLIES (F81075), ")
+    assert status.text.startswith("Showing The Hollies (F81075), ")
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()
     wait_for(browser, "return document.querySelectorAll('.leaflet-popup').length === 0;")
     # no focus rectangle on an area clicked with the mouse
@@ -548,8 +555,8 @@ def test_compare_page_moves_the_maps_together_and_rings_the_differences(browser,
     code, before, after_pcn = MOVED
     open_page(browser, compared / "99F.html", code)
     popup = popup_text(browser)
-    assert popup.startswith("P A PATEL SURGERY")
-    assert f"current: BENFLEET PCN ({before})" in popup and f"({after_pcn})" in popup.split("proposed:")[1]
+    assert popup.startswith("P A Patel Surgery")
+    assert f"current: Benfleet PCN ({before})" in popup and f"({after_pcn})" in popup.split("proposed:")[1]
     legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
     assert "practice in different company in some plan" in legend
     open_page(browser, compared / "index.html")
@@ -629,4 +636,396 @@ def test_share_report_links_maps_with_lines_from_each_base(browser, shared):
     assert rings >= 1 and lines > rings
     legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
     assert "base of a shared clinical director, with a line to each member practice" in legend
+    assert_offline_and_clean(browser)
+
+
+# --------------------------------------------------------------------------- issue 25
+
+#: The issue's practices' CCGs and England's corners: Northumberland, Kernow (Port Isaac L82003),
+#: Birmingham and Solihull (M85011), Kent and Medway, Shropshire and Telford (Shrewsbury M82006).
+REAL_CCGS = ("00L", "11N", "15E", "91Q", "M2L0M")
+#: What a practice manager's laptop shows of a page.
+LAPTOP = {"width": 1366, "height": 757, "deviceScaleFactor": 1, "mobile": False}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory) -> Path:
+    """The current PCNs of :data:`REAL_CCGS` from the shipped data, drawn as ``footprint map`` draws them."""
+    from footprint.cli.maps import draw
+    from footprint.graph import graph_from_practices
+    from footprint.load import read_boundaries, read_practices
+
+    practices = select_ccgs(read_practices(), REAL_CCGS)
+    boundaries = read_boundaries()
+    graph = graph_from_practices(practices, boundaries, cache_dir=tmp_path_factory.mktemp("cache"))
+    out = tmp_path_factory.mktemp("real")
+    plan = plan_from_practices(practices)
+    draw(practices, graph, plan, out, rules=Rules(), boundaries=boundaries, name="Current PCNs", processes=2)
+    return out
+
+
+@pytest.fixture
+def laptop(browser) -> Iterator:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", LAPTOP)
+    yield browser
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.fixture
+def phone(browser) -> Iterator:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    yield browser
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+#: Boxes ([left, top, right, bottom]) of the map's panels, controls and finder, and of what is named.
+BOXES = """
+function box(e) { var r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+window.fpBoxes = function () {
+  var panels = Array.from(document.querySelectorAll('.leaflet-control, .fp-finder'))
+    .filter(e => e.offsetWidth && e.offsetHeight).map(box);
+  var places = Array.from(document.querySelectorAll('.fp-place span'), s => [s.innerText, box(s)]);
+  var popup = document.querySelector('.leaflet-popup');
+  return {panels: panels, places: places, popup: popup ? box(popup) : null};
+};
+"""
+
+
+def apart(a, b) -> bool:
+    return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def boxes(driver) -> dict:
+    driver.execute_script(BOXES)
+    return driver.execute_script("return window.fpBoxes();")
+
+
+def towns_of_ccg(ccg: str, people: int = 10_000) -> set[str]:
+    import shapely
+
+    from footprint.load import read_boundaries
+
+    places = read_places(min_population=people)
+    polygon = read_boundaries().loc[ccg, "geometry"]
+    return set(places["name"][shapely.contains_xy(polygon, places["x"], places["y"])])
+
+
+def test_a_ccg_map_opens_with_every_town_of_10000_named_and_none_under_a_panel(laptop, real):
+    for ccg in ("M2L0M", "11N"):
+        open_page(laptop, real / f"{ccg}.html")
+        wait_for(laptop, "return document.querySelectorAll('.fp-place-own').length > 0;")
+        time.sleep(0.3)  # the labels are laid out once the map has settled
+        shown = boxes(laptop)
+        names = {name for name, _ in shown["places"]}
+        assert towns_of_ccg(ccg) <= names, (ccg, towns_of_ccg(ccg) - names)
+        for name, label in shown["places"]:
+            assert all(apart(label, panel) for panel in shown["panels"]), (ccg, name, label, shown["panels"])
+    assert {"Shrewsbury", "Oswestry", "Ludlow", "Telford"} <= towns_of_ccg("M2L0M")
+    assert_offline_and_clean(laptop)
+
+
+def test_the_finder_marks_you_are_here_among_named_places(laptop, real):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(laptop, real / "15E.html")
+    box = wait_for(laptop, "return document.querySelector('.fp-finder input');")
+    box.send_keys("M85011", Keys.ENTER)
+    assert popup_text(laptop).startswith("The Swan Medical Centre")
+    assert laptop.find_element("css selector", ".fp-here-label").text == "You are here"
+    shown = boxes(laptop)
+    clear = [
+        n
+        for n, b in shown["places"]
+        if apart(b, shown["popup"]) and all(apart(b, p) for p in shown["panels"])
+    ]
+    assert clear, shown  # a town or village is named around the practice, clear of its popup
+    laptop.find_element("tag name", "body").send_keys(Keys.ESCAPE)
+    wait_for(laptop, "return document.querySelectorAll('.leaflet-popup').length === 0;")
+    assert count(laptop, "path.fp-here") == 1 and count(laptop, ".fp-here-label") == 1  # still marked
+    assert_offline_and_clean(laptop)
+
+
+def test_practice_popup_lists_members_links_its_page_and_shows_neighbours_whole(laptop, real):
+    from footprint.load import read_practices
+    from footprint.places import display_name
+
+    open_page(laptop, real / "M2L0M.html", "M82006")
+    popup = popup_text(laptop)
+    assert popup.startswith("Riverside Med.Practice") and "PCN\tShrewsbury PCN (U60057)" in popup
+    practices = read_practices()
+    for code, row in practices[practices["pcn_code"] == "U60057"].iterrows():
+        assert f"{display_name(row['practice_name'])}\t{code}\t{row['list_size']:,}" in popup
+    link = laptop.find_element("partial link text", "Printable page of Shrewsbury PCN")
+    assert link.get_attribute("href").endswith("/M2L0M-pcns.html#pcn-U60057")
+    geometry = laptop.execute_script(
+        """var c = document.querySelector('.leaflet-popup-content');
+        var n = Array.from(c.querySelectorAll('p')).find(p => p.innerText.startsWith('Neighbours'));
+        var r = n.getBoundingClientRect();
+        return {scroll: c.scrollHeight - c.clientHeight, bottom: r.bottom, height: window.innerHeight};"""
+    )
+    assert geometry["scroll"] <= 1 and geometry["bottom"] <= geometry["height"], (
+        geometry
+    )  # no inner scrolling
+    shown = boxes(laptop)
+    assert all(apart(shown["popup"], panel) for panel in shown["panels"]), shown
+    assert_offline_and_clean(laptop)
+
+
+def test_the_overview_leaves_england_clear_of_its_panels_at_1366x757(laptop, real):
+    open_page(laptop, real / "index.html")
+    wait_for(laptop, "return document.querySelectorAll('path.fp-ccg').length > 0;")
+    under = laptop.execute_script(
+        """var panels = Array.from(document.querySelectorAll('.folium-map .leaflet-control'))
+          .filter(e => e.offsetWidth).map(e => e.getBoundingClientRect());
+        var hits = [];
+        document.querySelectorAll('path.fp-ccg').forEach(function (path) {
+          var m = path.getScreenCTM(), n = path.getTotalLength();
+          for (var l = 0; l < n; l += 4) {
+            var p = path.getPointAtLength(l);
+            var x = m.a * p.x + m.c * p.y + m.e, y = m.b * p.x + m.d * p.y + m.f;
+            panels.forEach(function (r) {
+              if (x > r.left && x < r.right && y > r.top && y < r.bottom) { hits.push([x, y]); }
+            });
+          }
+        });
+        return hits;"""
+    )
+    assert not under, under[:5]  # no coast or CCG line of Cornwall, Kent or Northumberland under a panel
+    assert count(laptop, ".folium-map .fp-summary") == 0  # England's figures are beside the map
+    assert "Practices" in laptop.find_element("css selector", ".fp-england").text
+    assert_offline_and_clean(laptop)
+
+
+def search_page(tmp_path: Path) -> Path:
+    """A page that exposes the maps' shared search as ``window.fpSearch(entries, text)``."""
+    from footprint.render._base import ENV
+
+    script = ENV.get_template("practice_search.js").render()
+    page = tmp_path / "search.html"
+    page.write_text(
+        "<!DOCTYPE html><html lang='en'><head><title>search</title></head><body><script>(function () {"
+        + script
+        + "window.fpSearch = function (entries, text) { return search(entries, text).map(e => e.code); };"
+        + "})();</script></body></html>"
+    )
+    return page
+
+
+def test_search_reads_abbreviations_apostrophes_word_order_and_postcode_districts(browser, tmp_path):
+    entries = [
+        ("M82006", "Riverside Med.Practice", "SY1 1PQ", "Shrewsbury"),
+        ("M82048", "Belvidere Medical Pract.", "SY2 5LS", "Shrewsbury"),
+        ("M82002", "Mytton Oak Medical Pract.", "SY3 5LZ", "Shrewsbury"),
+        ("P84025", "St George's Medical Centre", "M40 5HP", "Manchester"),
+        ("M85011", "The Swan Medical Centre", "B25 8AA", "Acocks Green"),
+        ("X1", "Southall Practice", "UB2 5AB", "Southall"),
+        ("X2", "Cottenham Surgery", "CB25 9AB", "Cottenham"),
+        ("X3", "City Surgery", "B2 5AA", "Birmingham"),
+        ("X4", "Medway Practice", "ME7 1AA", "Gillingham"),
+    ]
+    open_page(browser, search_page(tmp_path))
+    rows = [{"code": c, "name": n, "postcode": p, "town": t} for c, n, p, t in entries]
+
+    def found(text: str) -> list[str]:
+        return browser.execute_script("return window.fpSearch(arguments[0], arguments[1]);", rows, text)
+
+    assert found("Belvidere Medical Practice") == ["M82048"]
+    assert found("Mytton Oak Medical Practice") == ["M82002"]
+    assert found("Riverside Medical Practice") == found("practice riverside medical") == ["M82006"]
+    assert found("St Georges") == found("Saint George's") == found("st george") == ["P84025"]
+    assert found("Swan Med Ctr") == found("swan medical centre") == ["M85011"]
+    assert found("B25") == found("b25 8") == found("B258AA") == ["M85011"]  # not UB2 5.., CB25 .., B2 5..
+    assert sorted(found("B2")) == ["M85011", "X3"]  # a district from its start: B2 and B25
+    assert "X4" in found("Med") and "M82048" in found("Med")  # as people type "Medway" or "Medical"
+    assert set(found("Shrewsbury")) == {"M82006", "M82048", "M82002"}  # a town's practices
+    assert_offline_and_clean(browser)
+
+
+def test_search_as_people_type_and_on_another_ccgs_map(laptop, real):
+    open_page(laptop, real / "M2L0M.html")
+    box = wait_for(laptop, "return document.querySelector('.fp-finder input');")
+    box.send_keys("Belvidere Medical Practice")  # no Enter: the matches are listed as people type
+    buttons = wait_for(
+        laptop,
+        "var b = document.querySelectorAll('.fp-find-result button');"
+        "return b.length && Array.from(b, x => x.innerText);",
+    )
+    assert buttons == ["Belvidere Medical Pract. (M82048, SY2 5LS)"]
+    box.clear()
+    box.send_keys("The Swan Medical Centre")  # a Birmingham practice, on another CCG's map
+    # the practice named as typed comes first
+    link = wait_for(laptop, "return document.querySelector('.fp-find-result li a');")
+    item = laptop.find_element("css selector", ".fp-find-result li").text
+    assert (
+        "NHS Birmingham and Solihull CCG (15E)" in item
+        and "not on this map" in laptop.find_element("css selector", ".fp-find-status").text
+    )
+    assert link.get_attribute("href").endswith("/15E.html#M85011")
+    link.click()
+    wait_for(laptop, "return location.href.endsWith('15E.html#M85011');")
+    assert popup_text(laptop).startswith("The Swan Medical Centre")
+    open_page(laptop, real / "index.html")
+    box = wait_for(laptop, "return document.getElementById('fp-england-find');")
+    box.send_keys("Riverside Medical Practice")
+    wait_for(laptop, "return document.querySelectorAll('.fp-index .fp-find-list li').length > 0;")
+    links = laptop.execute_script(
+        "return Array.from(document.querySelectorAll('.fp-find-list a'), a => a.href);"
+    )
+    assert any(link.endswith("M2L0M.html#M82006") for link in links) and any(
+        "91Q.html#G82106" in x for x in links
+    )
+    assert_offline_and_clean(laptop)
+
+
+def test_keyboard_reaches_the_printable_page_in_five_tabs_with_a_visible_outline(laptop, proposed):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(laptop, proposed / "99F.html")
+    wait_for(laptop, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    ActionChains(laptop).send_keys(Keys.TAB).perform()
+    ActionChains(laptop).send_keys("F81075", Keys.ENTER).perform()
+    popup_text(laptop)
+    assert laptop.execute_script("return !!document.activeElement.closest('.leaflet-popup');")  # focus in it
+    laptop.execute_script("document.querySelector('.fp-finder input').focus();")
+    stops = []
+    for _ in range(5):
+        ActionChains(laptop).send_keys(Keys.TAB).perform()
+        stops.append(
+            laptop.execute_script(
+                """var a = document.activeElement, s = getComputedStyle(a);
+                var label = a.getAttribute('aria-label') || a.getAttribute('title') || a.innerText ||
+                  (a.labels && a.labels.length ? a.labels[0].innerText : '');
+                return [a.tagName, label.trim().slice(0, 60), s.outlineStyle, parseFloat(s.outlineWidth)];"""
+            )
+        )
+        if stops[-1][1].startswith("Printable page"):
+            break
+    assert stops[-1][1] == "Printable page of Benfleet PCN", stops  # The Hollies' PCN
+    assert all(tag != "path" and label for tag, label, _, _ in stops), stops  # labelled, no map shapes
+    assert stops[-1][2] == "solid" and stops[-1][3] >= 2, stops  # a visible focus outline
+    shown = boxes(laptop)
+    assert all(apart(shown["popup"], panel) for panel in shown["panels"]), shown
+    # no shape of the map is a tab stop: 40 Tabs from the finder meet none
+    laptop.execute_script("document.querySelector('.fp-finder input').focus();")
+    for _ in range(40):
+        ActionChains(laptop).send_keys(Keys.TAB).perform()
+        assert laptop.execute_script("return document.activeElement.tagName.toLowerCase();") != "path"
+    assert_offline_and_clean(laptop)
+
+
+def test_phone_index_map_and_page_fit_the_screen(phone, maps, real):
+    open_page(phone, real / "index.html")
+    wait_for(phone, "return document.querySelectorAll('path.fp-area').length > 0;")
+    index = phone.execute_script(
+        """var t = document.querySelector('.fp-index table thead').parentNode;
+        var h = document.querySelector('.fp-index .fp-hint');
+        var print = Array.from(t.querySelectorAll('th')).find(th => th.innerText === 'Print');
+        return {table: t.scrollWidth, print: print.getBoundingClientRect().right, width: window.innerWidth,
+          map: document.querySelector('.folium-map').getBoundingClientRect().top,
+          hint: [h.scrollWidth, h.clientWidth, h.getBoundingClientRect().right]};"""
+    )
+    assert index["table"] <= index["width"] and index["print"] <= index["width"], index
+    assert index["map"] < 600, index  # the overview comes before the list of CCGs
+    assert index["hint"][0] <= index["hint"][1] and index["hint"][2] <= index["width"], index
+    open_page(phone, maps / "99F.html")
+    wait_for(phone, "return document.querySelectorAll('path.fp-practice').length > 0;")
+    ccg_map = phone.execute_script(
+        """function box(s) {
+          var r = document.querySelector(s).getBoundingClientRect();
+          return [r.left, r.top, r.right, r.bottom]; }
+        var h = document.querySelector('.fp-finder .fp-hint');
+        return {scale: box('.leaflet-control-scale'), credit: box('.leaflet-control-attribution'),
+          hint: [h.scrollWidth, h.clientWidth, h.getBoundingClientRect().right, h.innerText],
+          placeholder: document.querySelector('.fp-finder input').placeholder};"""
+    )
+    assert apart(ccg_map["scale"], ccg_map["credit"]), ccg_map
+    assert ccg_map["hint"][0] <= ccg_map["hint"][1] and ccg_map["hint"][2] <= 390, ccg_map  # the hint whole
+    assert ccg_map["hint"][3] == "Name, ODS code, postcode or town" and not ccg_map["placeholder"]
+    open_page(phone, maps / "99F-pcns.html")
+    page = phone.execute_script(
+        """var s = document.querySelector('section.sheet').getBoundingClientRect();
+        var codes = Array.from(document.querySelectorAll('svg.area text.code'),
+          t => t.getBoundingClientRect().height);
+        return {left: s.left, right: s.right, width: window.innerWidth,
+          label: Math.min.apply(null, codes)};"""
+    )
+    assert page["left"] >= 8 and page["right"] <= page["width"] - 8, page  # a margin
+    assert page["label"] >= 9, page  # ODS codes readable on the map (it scrolls sideways)
+    assert_offline_and_clean(phone)
+
+
+def pdf_text(driver, path: Path, fragment: str = "", **options) -> list[str]:
+    """Print ``path`` (at ``fragment``) to PDF and return each page's text."""
+    import base64
+    import io
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    open_page(driver, path, fragment)
+    wait_for(driver, "return document.readyState === 'complete';")
+    pdf = driver.execute_cdp_cmd(
+        "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, **options}
+    )
+    pages = PdfReader(io.BytesIO(base64.b64decode(pdf["data"]))).pages
+    return [unicodedata.normalize("NFKC", page.extract_text()) for page in pages]  # "ﬂ" read as "fl"
+
+
+def test_a_network_signs_its_page_on_one_a4_sheet_up_to_12_members(
+    browser, slice_practices, slice_graph, slice_boundaries, tmp_path
+):
+    practices = select_ccgs(slice_practices, ["99G"])
+    codes = sorted(practices.index)
+    plan = Plan({c: ("twelve" if i < 12 else "more") for i, c in enumerate(codes)})
+    write_maps(
+        practices,
+        slice_graph,
+        plan,
+        tmp_path,
+        groups=group_table(plan, practices),
+        options=MapOptions(boundaries=slice_boundaries, places=read_places()),
+    )
+    twelve = pdf_text(browser, tmp_path / "99G-pcns.html", "pcn-twelve")
+    assert len(twelve) == 1  # 12 members: one A4 page with the map, a row each to sign, the director's line
+    text = " ".join(twelve[0].split())
+    for heading in ("Member practice", "ODS code", "List size", "Signature", "Name of signatory", "Date"):
+        assert heading in text
+    assert "Clinical director" in text and "Nominated payee" in text
+    assert all(code in text for code in codes[:12])
+    assert count(browser, "#pcn-twelve table.members tbody tr") == 12
+    more = pdf_text(browser, tmp_path / "99G-pcns.html", "pcn-more")
+    assert len(codes) - 12 > 12 and len(more) == 2  # the signature table continues on a second page
+    assert "(continued, page 2 of 2)" in more[1] and "Clinical director" in more[1]
+
+
+def test_the_printed_page_is_titled_after_its_network_and_its_map_names_places(browser, proposed):
+    pages = pdf_text(
+        browser,
+        proposed / "99F-pcns.html",
+        "pcn-U27924",
+        displayHeaderFooter=True,
+        headerTemplate='<span class="title" style="font-size:9px"></span>',
+        footerTemplate="<span></span>",
+    )
+    assert browser.title == "Benfleet PCN (U27924): PCN page"
+    assert len(pages) == 1 and "Benfleet PCN (U27924): PCN page" in pages[0]  # in the browser's print header
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        printed = browser.execute_script(
+            """var a = document.getElementById('pcn-U27924'), s = a.querySelector('svg.area');
+            var sheet = a.querySelector('section.sheet').getBoundingClientRect();
+            var r = s.getBoundingClientRect();
+            return {svg: r.width, sheet: sheet.width,
+              places: Array.from(s.querySelectorAll('text.place'), t => t.textContent),
+              codes: Array.from(s.querySelectorAll('text.code, text.place'), t => { var b = t.getBBox();
+                return [b.x, b.y, b.x + b.width, b.y + b.height]; })};"""
+        )
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert abs(printed["svg"] - printed["sheet"]) <= 2, printed  # the map fills the page's width
+    assert "South Benfleet" in printed["places"] and len(printed["places"]) >= 2, printed["places"]
+    for a, b in itertools.combinations(printed["codes"], 2):
+        assert apart(a, b), (a, b)  # place names and ODS codes never overlap
     assert_offline_and_clean(browser)

@@ -86,7 +86,14 @@ def test_plan_writes_plan_geojson_summary(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert "2 CCGs, 37 practices" in stdout and "stage 1 proven in 2/2 CCGs" in stdout
     plan = pd.read_csv(out / "plan.csv", dtype=str)
-    assert list(plan.columns) == ["practice_code", "ccg_code", "pcn_id", "list_size"]
+    assert list(plan.columns) == [
+        "practice_code",
+        "ccg_code",
+        "pcn_id",
+        "list_size",
+        "pcn_name",
+        "pcn_name_new",
+    ]
     assert len(plan) == 37 and plan["practice_code"].is_unique
     # A group that continues a current PCN keeps its code; the others are named <CCG>-<nn>.
     current = pd.read_csv(DATA / "practices_slice.csv", dtype=str).set_index("practice_code")["pcn_code"]
@@ -252,7 +259,7 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert "99F:" in out and "open placed" in out and "practices moved in all" in out
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
-    assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
+    assert list(moves[0]) == ["practice_code", "name", "from", "to", "to_name", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["provenance"]["command"].startswith("footprint repair")

@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 from footprint.errors import DataError, PlanError
+from footprint.places import display_name
 from footprint.plan import (
+    NAME_COLUMNS,
     PLAN_COLUMNS,
     Plan,
     keep_ids,
@@ -31,6 +33,21 @@ def test_csv_round_trip(tmp_path, slice_practices):
     again = read_plan(path, slice_practices)
     assert again.partition == plan.partition
     assert again.open_practices == plan.open_practices
+
+
+def test_plan_csv_names_each_network_and_marks_new_names(tmp_path, slice_practices):
+    from footprint.places import group_names
+
+    current = plan_from_practices(slice_practices)
+    plan = Plan({**current.assignment, "F81032": "99F-01"})  # a new network of one practice
+    names = group_names(plan, slice_practices)
+    path = write_plan(plan, tmp_path / "plan.csv", slice_practices, names=names, new=names.new)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).set_index("practice_code")
+    assert list(frame.columns) == [*PLAN_COLUMNS[1:], *NAME_COLUMNS]
+    assert frame.loc["F81001", ["pcn_name", "pcn_name_new"]].tolist() == ["Benfleet PCN", "false"]
+    assert frame.loc["F81032", "pcn_name_new"] == "true" and frame.loc["F81032", "pcn_name"].endswith(" PCN")
+    assert frame.loc["F81700", ["pcn_id", "pcn_name", "pcn_name_new"]].tolist() == ["", "", ""]  # open
+    assert read_plan(path, slice_practices).partition == plan.partition  # the names are not read back
 
 
 def test_unallocated_pseudo_pcn_is_open():
@@ -103,3 +120,38 @@ def test_keep_ids_never_renames_an_agreed_group():
     named = keep_ids(named, current, fixed=set(lock.groups))
     assert named.assignment == {"A": "X-19", "B": "X-19", "C": "U1", "D": "U1", "E": "U1", "F": "X-20"}
     assert named.info["renamed"] == {"X-01": "X-19", "X-02": "U1", "X-19": "X-20"}
+
+
+def test_plan_command_writes_each_networks_name_in_plan_csv_and_pcns_geojson(tmp_path, monkeypatch, capsys):
+    """A group that keeps a current PCN's code keeps its published name; a new one is named and marked new."""
+    import json
+
+    from footprint.cli import main
+    from tests.conftest import DATA
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    args = ["plan", "--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
+    args += ["--impute-missing", "--ccg", "99F", "01F", "--out", out, "--no-maps", "--processes", "1"]
+    assert main([str(a) for a in args]) == 0
+    capsys.readouterr()
+    plan = pd.read_csv(out / "plan.csv", dtype=str, keep_default_na=False)
+    assert list(plan.columns) == [*PLAN_COLUMNS, *NAME_COLUMNS]
+    named = plan[plan["pcn_id"] != ""]
+    assert (named["pcn_name"] != "").all() and set(named["pcn_name_new"]) <= {"true", "false"}
+    published = pd.read_csv(DATA / "practices_slice.csv", dtype=str).groupby("pcn_code")["pcn_name"].first()
+    for pcn, rows in named.groupby("pcn_id"):
+        name, new = rows["pcn_name"].iloc[0], rows["pcn_name_new"].iloc[0]
+        assert rows["pcn_name"].nunique() == 1
+        if pcn in published.index:  # a current PCN's code: its published name, shown as footprint shows names
+            assert (name, new) == (display_name(published[pcn]), "false")
+        else:
+            assert new == "true" and name.endswith(" PCN")
+    names = named.groupby("ccg_code")["pcn_name"].apply(lambda s: s.drop_duplicates().str.casefold())
+    assert names.groupby(level=0).apply(lambda s: s.is_unique).all()  # unique in each CCG, whatever the case
+    areas = json.loads((out / "pcns.geojson").read_text())["features"]
+    by_id = named.drop_duplicates("pcn_id").set_index("pcn_id")
+    for feature in areas:
+        props = feature["properties"]
+        assert props["pcn_name"] == by_id.at[props["pcn_id"], "pcn_name"]
+        assert props["pcn_name_new"] == (by_id.at[props["pcn_id"], "pcn_name_new"] == "true")

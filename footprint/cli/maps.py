@@ -23,7 +23,7 @@ from footprint.cli._common import (
 from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.evaluate import FAR_KM, check_plan, group_problems, group_table
-from footprint.places import group_names, read_places
+from footprint.places import display_name, group_names, read_places
 from footprint.plan import Plan, aligned_groups, moved_practices, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
@@ -115,9 +115,12 @@ def draw(
 def named_table(
     plan: Plan, practices: gpd.GeoDataFrame, *, rules: Rules, far_km: float, places: pd.DataFrame
 ) -> pd.DataFrame:
-    """Return the plan's group table with its PCNs named (:func:`footprint.places.group_names`)."""
+    """Return the plan's group table with its PCNs named (:func:`footprint.places.group_names`).
+
+    A new network's name is marked ``(new)``, as every map and page shows it.
+    """
     names = group_names(plan, practices, places=places)
-    return group_table(plan, practices, rules=rules, far_km=far_km, names=names)
+    return group_table(plan, practices, rules=rules, far_km=far_km, names=names.shown)
 
 
 def draw_compare(
@@ -204,7 +207,8 @@ def differences_overlay(
         if pcn is not None and pcn in table.index and code in practices.index:
             point = practices.geometry.loc[code]
             centre = (float(table.at[pcn, "centre_x"]), float(table.at[pcn, "centre_y"]))
-            tip = f"{practices.at[code, 'practice_name']} ({code}) is in {_label(table, pcn)} in {name}"
+            who = display_name(practices.at[code, "practice_name"])
+            tip = f"{who} ({code}) is in {_label(table, pcn)} in {name}"
             lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip, practice=code))
     return Overlay(
         name="Changes between the plans",
@@ -228,7 +232,8 @@ def changes_overlay(
     """Return the "Changes" overlay: each practice that moves (:func:`footprint.plan.moved_practices`).
 
     A moved practice is ringed, its popup says from which current PCN to which proposed one,
-    and a line joins it to the list-weighted centre of the PCN it joins.
+    and a line joins it to the list-weighted centre of the PCN it joins. The layer starts
+    switched off (a plan may move dozens of practices); the popups say it either way.
     """
     from footprint.render import Overlay, OverlayLine
 
@@ -238,7 +243,7 @@ def changes_overlay(
         if after in table.index and code in practices.index:
             point = practices.geometry.loc[code]
             centre = (float(table.at[after, "centre_x"]), float(table.at[after, "centre_y"]))
-            tip = f"{practices.at[code, 'practice_name']} ({code}) joins {_label(table, after)}"
+            tip = f"{display_name(practices.at[code, 'practice_name'])} ({code}) joins {_label(table, after)}"
             lines.append(OverlayLine(start=(point.x, point.y), end=centre, tip=tip, practice=code))
     return Overlay(
         name=name,
@@ -247,6 +252,7 @@ def changes_overlay(
         lines=lines,
         label="Moves",
         others="no",
+        show=False,  # switched on from the layer switcher; each practice's popup says whether it moves
     )
 
 

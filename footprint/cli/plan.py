@@ -34,6 +34,7 @@ from footprint.errors import DataError
 from footprint.evaluate import group_table, plan_summary
 from footprint.graph import cells
 from footprint.icbs import icb_totals
+from footprint.places import display_name, group_names
 from footprint.plan import Plan, group_areas, name_groups, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
@@ -79,6 +80,22 @@ def _write_moves(
     return counts
 
 
+def _write_plan_and_areas(
+    plan: Plan, graph: nx.Graph, practices: pd.DataFrame, out: Path, *, rules: Rules
+) -> None:
+    """Write plan.csv and pcns.geojson, each network with its name (``pcn_name``, ``pcn_name_new``)."""
+    names = group_names(plan, practices)  # the maps and pages name them the same way
+    write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
+    table = group_table(plan, practices, rules=rules)
+    areas = group_areas(plan, cells(graph), practices)
+    areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()
+    areas["status"] = table.loc[areas.index, "status"].to_numpy()
+    areas["pcn_name"] = [names[p] for p in areas.index]
+    areas["pcn_name_new"] = [p in names.new for p in areas.index]
+    with atomic_write(out / "pcns.geojson") as fh:
+        fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
+
+
 def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
     """Print each explanation, the England line and the far-flung practices."""
     results = summary["ccgs"]
@@ -98,7 +115,7 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
     far = england["far_flung"]
     if far:
         furthest = ", ".join(
-            f"{f['practice_name'].title()} ({f['practice_code']}) {f['km']} km" for f in far[:3]
+            f"{display_name(f['practice_name'])} ({f['practice_code']}) {f['km']} km" for f in far[:3]
         )
         print(
             f"{len(far)} practice(s) lie more than {far_km:g} km from their PCN's centre "
@@ -147,14 +164,8 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
     out = out_dir(args)
-    write_plan(plan, out / "plan.csv", practices)
+    _write_plan_and_areas(plan, graph, practices, out, rules=rules)
     moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
-    table = group_table(plan, practices, rules=rules)
-    areas = group_areas(plan, cells(graph), practices)
-    areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()
-    areas["status"] = table.loc[areas.index, "status"].to_numpy()
-    with atomic_write(out / "pcns.geojson") as fh:
-        fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
     summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
     summary["england"]["solve_seconds"] = round(seconds, 2)
     if moves is not None:

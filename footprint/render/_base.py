@@ -18,6 +18,7 @@ import pandas as pd
 from footprint._io import atomic_write
 from footprint.errors import DataError
 from footprint.load import CRS
+from footprint.places import display_name
 from footprint.plan import Plan
 
 #: Fill colours of PCN areas (ColorBrewer Set3 without its grey); more are made if needed.
@@ -272,12 +273,18 @@ class Links:
         Address of the index page, linked from a map's summary panel.
     back
         Address of the map a printable page links back to.
+    search
+        Address of the England-wide search index (the script of
+        :func:`~footprint.render.site.search_index`, as :func:`~footprint.render.write_maps`
+        writes it): a finder that matches nothing on its own map looks there and links to the
+        map that has the practice.
     """
 
     pcn_pages: Mapping[str, str] = field(default_factory=dict)
     ccg_maps: Mapping[str, str] = field(default_factory=dict)
     index: str | None = None
     back: str | None = None
+    search: str | None = None
 
 
 # --------------------------------------------------------------------------- templates
@@ -378,7 +385,7 @@ def labels(practices: pd.DataFrame, pcns: Iterable[str]) -> dict[str, str]:
     if "pcn_name" in practices.columns and "pcn_code" in practices.columns:
         named = practices[practices["pcn_name"].astype(str).str.strip() != ""]
         names = named.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
-    return {p: f"{names[p]} ({p})" if names.get(p) else str(p) for p in pcns}
+    return {p: f"{display_name(names[p])} ({p})" if names.get(p) else str(p) for p in pcns}
 
 
 def group_rows(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from footprint.places import display_name
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
@@ -45,32 +46,51 @@ def radius(list_size: float) -> float:
 #: Zoom level from which a place of at least this many people is labelled (else :data:`VILLAGE_ZOOM`).
 PLACE_ZOOMS = ((100_000, 8), (20_000, 10), (5_000, 11), (1_000, 12))
 VILLAGE_ZOOM = 13
+#: A town of at least this many people inside the map's own CCGs is labelled at every zoom level.
+OWN_TOWN_POPULATION = 10_000
 #: Places this far beyond a map's practices are labelled too, in metres.
 PLACE_MARGIN_M = 8_000.0
 
 
-def place_rows(places: pd.DataFrame, box: tuple[float, float, float, float]) -> list[list[Any]]:
-    """Return ``[lat, lon, name, min zoom, kind]`` for the places in ``box`` (EPSG:27700), largest first."""
+def place_rows(
+    places: pd.DataFrame, box: tuple[float, float, float, float], *, own: shapely.Geometry | None = None
+) -> list[list[Any]]:
+    """Return ``[lat, lon, name, min zoom, kind, own]`` for the places in ``box`` (EPSG:27700), largest first.
+
+    ``own``: the map's own CCGs; their towns of :data:`OWN_TOWN_POPULATION` people or more
+    are labelled from zoom 0 (``own`` 1), so that the map opens with all of them named.
+    """
     x0, y0, x1, y1 = box
     near = places[places["x"].between(x0, x1) & places["y"].between(y0, y1)]
     if not len(near):
         return []
-    lon, lat = geo.TO_LONLAT.transform(near["x"].to_numpy(dtype=float), near["y"].to_numpy(dtype=float))
+    x, y = near["x"].to_numpy(dtype=float), near["y"].to_numpy(dtype=float)
+    lon, lat = geo.TO_LONLAT.transform(x, y)
     people = near["population"].to_numpy()
     zoom = np.full(len(near), VILLAGE_ZOOM)
     for floor, level in reversed(PLACE_ZOOMS):
         zoom[people >= floor] = level
-    kind = np.where(zoom <= PLACE_ZOOMS[2][1], "town", "village")
+    mine = np.zeros(len(near), dtype=bool)
+    if own is not None:
+        mine = (people >= OWN_TOWN_POPULATION) & shapely.contains_xy(own, x, y)
+    zoom[mine] = 0
+    kind = np.where(mine | (zoom <= PLACE_ZOOMS[2][1]), "town", "village")
     return [
-        [round(float(a), 5), round(float(o), 5), str(n), int(z), str(k)]
-        for a, o, n, z, k in zip(lat, lon, near["name"], zoom, kind, strict=True)
+        [round(float(a), 5), round(float(o), 5), str(n), int(z), str(k), int(m)]
+        for a, o, n, z, k, m in zip(lat, lon, near["name"], zoom, kind, mine, strict=True)
     ]
 
 
 def _draw_places(m: folium.Map, practices: gpd.GeoDataFrame, options: MapOptions) -> None:
-    """Label the towns and villages around the practices, by zoom level."""
+    """Label the towns and villages around the practices by zoom level, the CCG's towns at every level."""
     assert options.places is not None
-    rows = place_rows(options.places, geo.bounds(practices, PLACE_MARGIN_M))
+    own = None
+    if options.boundaries is not None:
+        codes = options.boundaries.index.intersection(practices["ccg_code"].unique())
+        if len(codes):
+            own = shapely.union_all(options.boundaries.geometry.loc[codes].to_numpy())
+            shapely.prepare(own)
+    rows = place_rows(options.places, geo.bounds(practices, PLACE_MARGIN_M), own=own)
     if rows:
         PlaceLabels(rows).add_to(m)
 
@@ -233,6 +253,9 @@ def _draw_current(
     plan = Plan({c: str(pcn) for pcn, members in current["members"].items() for c in members})
     areas, _ = geo.areas(practices, plan.restrict(practices.index), cells, tolerance_m=tolerance_m)
     names = labels(practices, areas)
+    if "name" in current.columns:  # the table's names (as the popups give them) where it has them
+        named = current["name"].to_dict()
+        names.update({p: f"{named[p]} ({p})" for p in areas if isinstance(named.get(p), str) and named[p]})
     props = [
         {
             "tip": fragment(
@@ -264,8 +287,8 @@ def _draw_edges(m: folium.Map, practices: gpd.GeoDataFrame, graph: nx.Graph) -> 
             tip = fragment(
                 "popups.html",
                 "bridge_tip",
-                a=graph.nodes[a]["practice_name"],
-                b=graph.nodes[b]["practice_name"],
+                a=display_name(graph.nodes[a]["practice_name"]),
+                b=display_name(graph.nodes[b]["practice_name"]),
                 km=data.get("length_km", 0),
             )
             props.append(
@@ -300,8 +323,8 @@ def _draw_practices(
     problems: Mapping[str, str],
     *,
     context: _Context,
+    pages: Mapping[str, str] | None = None,
 ) -> folium.GeoJson:
-    names = {c: r["name"] for c, r in info.items()}
     order = sorted(info, key=lambda c: (-info[c]["list_size"], c))
     geoms, props = [], []
     for code in order:
@@ -324,7 +347,13 @@ def _draw_practices(
                     list_size=practice["list_size"],
                 ),
                 "popup": _practice_popup(
-                    practice, group, graph, problems.get(code), names=names, context=context
+                    practice,
+                    group,
+                    graph,
+                    problems.get(code),
+                    info=info,
+                    context=context,
+                    page=(pages or {}).get(pcn) if pcn is not None else None,
                 ),
                 "style": {
                     "radius": radius(practice["list_size"]),
@@ -378,7 +407,11 @@ def _rings(
 def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str]) -> folium.GeoJson:
     tips = {
         c: fragment(
-            "popups.html", "problem_tip", name=practices.at[c, "practice_name"], code=c, problem=problems[c]
+            "popups.html",
+            "problem_tip",
+            name=display_name(practices.at[c, "practice_name"]),
+            code=c,
+            problem=problems[c],
         )
         for c in problems
     }
@@ -400,7 +433,12 @@ def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, Grou
         point = practices.geometry.loc[code]
         km = math.hypot(point.x - group.centre[0], point.y - group.centre[1]) / 1000
         tips[code] = fragment(
-            "popups.html", "far_tip", name=practices.at[code, "practice_name"], code=code, km=km, group=group
+            "popups.html",
+            "far_tip",
+            name=display_name(practices.at[code, "practice_name"]),
+            code=code,
+            km=km,
+            group=group,
         )
     ring = {"color": COLOURS["far"], "weight": 3, "dashArray": "1 5", "lineCap": "round"}
     return _rings(
@@ -426,7 +464,7 @@ def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) 
                 "tip": fragment(
                     "popups.html",
                     "problem_tip",
-                    name=practices.at[code, "practice_name"],
+                    name=display_name(practices.at[code, "practice_name"]),
                     code=code,
                     problem=overlay.practices[code],
                 ),

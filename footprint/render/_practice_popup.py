@@ -17,7 +17,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from footprint.places import nearest_places
+from footprint.places import display_name, nearest_places
 from footprint.render._base import GroupRow, MapOptions, fragment, labels
 
 
@@ -34,7 +34,7 @@ def towns_of(practices: gpd.GeoDataFrame, places: pd.DataFrame | None) -> dict[s
 def _neighbours(graph: nx.Graph, code: str) -> list[dict[str, str]]:
     """Return the practice's neighbours in name order, each with what joins them."""
     found = []
-    for other in sorted(graph[code], key=lambda c: (str(graph.nodes[c].get("practice_name", c)), c)):
+    for other in sorted(graph[code], key=lambda c: (display_name(graph.nodes[c].get("practice_name", c)), c)):
         data = graph.edges[code, other]
         kind = data.get("type")
         if kind == "bridge":
@@ -45,7 +45,13 @@ def _neighbours(graph: nx.Graph, code: str) -> list[dict[str, str]]:
             tail = f" (CCG {graph.nodes[other].get('ccg_code', '?')})"
         else:
             tail = ""
-        found.append({"name": graph.nodes[other].get("practice_name", other), "code": other, "tail": tail})
+        found.append(
+            {
+                "name": display_name(graph.nodes[other].get("practice_name", other)),
+                "code": other,
+                "tail": tail,
+            }
+        )
     return found
 
 
@@ -78,16 +84,20 @@ def _practice_popup(
     graph: nx.Graph,
     problem: str | None,
     *,
-    names: Mapping[str, str],
+    info: Mapping[str, Mapping[str, Any]],
     context: _Context,
+    page: str | None = None,
 ) -> str:
+    """Return a practice's popup: its figures, its PCN's members with their list sizes, its neighbours.
+
+    ``info``: every drawn practice's record (name and list size of the members); ``page``:
+    the address of its PCN's printable page.
+    """
     code = practice["code"]
     distance = None
     if group is not None:  # from the table's list-weighted centre of the PCN
         distance = math.hypot(practice["x"] - group.centre[0], practice["y"] - group.centre[1]) / 1000
-    others = (
-        [] if group is None else [{"code": c, "name": names.get(c, c)} for c in group.members if c != code]
-    )
+    members = [] if group is None else [info[c] for c in group.members if c in info]
     notes = [
         (label, notes_of.get(code, other))
         for label, notes_of, other in context.notes
@@ -100,7 +110,8 @@ def _practice_popup(
         group=group,
         distance_km=distance,
         far=group is not None and code in group.far,
-        others=others,
+        members=members,
+        page=page,
         current=context.current.get(code) if context.current else None,
         notes=notes,
         neighbours=_neighbours(graph, code),

@@ -19,6 +19,7 @@ import networkx as nx
 import pandas as pd
 import shapely
 
+from footprint.places import display_name
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
@@ -192,7 +193,14 @@ def draw_scene(
         _draw_places(m, practices, options)
     towns = towns_of(practices, options.places)
     practice_layer = _draw_practices(
-        m, info, plan, rows, graph, problems, context=_context(practices, options, towns)
+        m,
+        info,
+        plan,
+        rows,
+        graph,
+        problems,
+        context=_context(practices, options, towns),
+        pages=links.pcn_pages,
     )
     layers.append(practice_layer)
     far = {c: g for g in rows.values() for c in g.far if c in practices.index}
@@ -203,7 +211,7 @@ def draw_scene(
     drawn = [o for o in options.overlays if any(o.shown_on(practices.index))]
     layers += [_draw_overlay(m, practices, overlay) for overlay in drawn]
 
-    Finder(practice_layer).add_to(m)
+    Finder(practice_layer, search=links.search).add_to(m)
     summary = _summary_html(
         practices, plan, rows, problems, heading=options.title or options.name, links=links, far=len(far)
     )
@@ -219,7 +227,8 @@ def draw_scene(
     )
     add_panel(m, legend, position="bottomright", kind="legend")
     keep_order(m, layers)
-    Ui().add_to(m)  # before the layer switcher: on a phone it is made collapsed
+    label = f"Map of {options.title or options.name}: use Find a practice to open a practice's details"
+    Ui(label).add_to(m)  # before the layer switcher: on a phone it is made collapsed
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
     logger.info(
@@ -254,7 +263,7 @@ def records(practices: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
     frame = pd.DataFrame(
         {
             "code": practices.index,
-            "name": practices["practice_name"].astype(str).to_numpy(),
+            "name": [display_name(n) for n in practices["practice_name"]],
             "postcode": practices["postcode"].astype(str).to_numpy(),
             "list_size": practices["list_size"].to_numpy(),
             "rural": practices["rural"].fillna(False).astype(bool).to_numpy()

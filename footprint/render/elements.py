@@ -8,6 +8,7 @@ Leaflet as a JSON string.
 from __future__ import annotations
 
 import contextlib
+import html
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -70,22 +71,40 @@ class HtmlControl(MacroElement):
 
 
 class Finder(MacroElement):
-    """A box that finds a practice by name, ODS code, postcode or town and opens its popup.
+    """A box that finds a practice by name, ODS code, postcode or town as you type and opens its popup.
 
     It is put before the map in the page (first in tab order), says what it found in a
-    live region, and opens the practice named in the address (``11J.html#J81017``).
+    live region, marks the practice found "You are here", moves the focus into its popup,
+    and opens the practice named in the address (``11J.html#J81017``). With ``search``
+    (the address of the England search index, see
+    :func:`~footprint.render.site.search_index`), a practice not on this map is found there
+    and linked on its own CCG's map.
     """
 
     _template = ENV.get_template("finder.js")
 
-    def __init__(self, layer: folium.GeoJson) -> None:
+    def __init__(self, layer: folium.GeoJson, *, search: str | None = None) -> None:
         super().__init__()
         self._name = "FootprintFinder"
         self.layer = layer
+        self.search = search
+
+    def add_to(self, parent: Element, name: str | None = None, index: int | None = None) -> Finder:
+        """Add the finder to the map ``parent``, and the England search index to its page's head."""
+        super().add_to(parent, name=name, index=index)
+        if self.search and isinstance(parent, folium.Map):
+            script = f'<script src="{html.escape(self.search, quote=True)}"></script>'
+            root(parent).header.add_child(Raw(script), name="fp_search_index")
+        return self
 
 
 class PlaceLabels(folium.map.Layer):
-    """Town and village names that show by zoom level: ``[lat, lon, name, min zoom, kind]`` rows."""
+    """Town and village names that show by zoom level: ``[lat, lon, name, min zoom, kind, own]`` rows.
+
+    Each label is placed clear of the panels, the open popup and larger places' labels, or
+    hidden; an ``own`` town (one of the map's CCG) is never hidden under a panel, and the
+    map opens zoomed out just enough for that (see ``templates/places.js``).
+    """
 
     _template = ENV.get_template("places.js")
 
@@ -98,13 +117,17 @@ class PlaceLabels(folium.map.Layer):
 
 
 class Ui(MacroElement):
-    """Collapse the controls and panels on small screens; close popups with Esc."""
+    """Label the map; collapse panels on small screens and while a popup is open; close popups with Esc.
+
+    ``label``: what the map is, said by screen readers when it takes the focus.
+    """
 
     _template = ENV.get_template("ui.js")
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "Map") -> None:
         super().__init__()
         self._name = "FootprintUi"
+        self.label = label
 
 
 class Credit(MacroElement):
@@ -149,9 +172,18 @@ def use_offline_assets(m: folium.Map, assets: Assets) -> None:
 
 
 def new_map(
-    view: tuple[float, ...], *, tiles: str | None, assets: Assets, title: str | None, width: str = "100%"
+    view: tuple[float, ...],
+    *,
+    tiles: str | None,
+    assets: Assets,
+    title: str | None,
+    width: str = "100%",
+    padding: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> folium.Map:
-    """Return a map that shows ``view`` (EPSG:27700), loads Leaflet offline and carries the credit."""
+    """Return a map that shows ``view`` (EPSG:27700), loads Leaflet offline and carries the credit.
+
+    ``padding``: pixels kept clear around ``view`` at the top left and the bottom right.
+    """
     m = folium.Map(tiles=tiles, width=width, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
     use_offline_assets(m, assets)
     figure = root(m)
@@ -162,7 +194,12 @@ def new_map(
     Credit().add_to(m)
     x0, y0, x1, y1 = view
     corners = gpd.GeoSeries(shapely.points([x0, x1], [y0, y1]), crs=CRS).to_crs("EPSG:4326")
-    m.fit_bounds([[corners.y[0], corners.x[0]], [corners.y[1], corners.x[1]]])
+    top_left, bottom_right = padding or (None, None)
+    m.fit_bounds(
+        [[corners.y[0], corners.x[0]], [corners.y[1], corners.x[1]]],
+        padding_top_left=top_left,
+        padding_bottom_right=bottom_right,
+    )
     return m
 
 

@@ -31,8 +31,10 @@ from footprint.render.ccg_map import records
 
 #: Simplification of the drawn areas on printable pages, in metres, unless the options say.
 TOLERANCE_M = 20.0
-#: Width over height of a printed PCN map.
-ASPECT = 2.1
+#: Width over height of a printed PCN map: it fills the page's width, 186 mm by 69 mm on A4.
+ASPECT = 2.7
+#: A printed map's width over the size of its practices' labels (ODS codes) and of its place names.
+CODE_FONT, PLACE_FONT = 68.0, 70.0
 
 
 def pcn_pages(
@@ -102,6 +104,7 @@ def pages_html(
     xy = np.column_stack([practices.geometry.x.to_numpy(), practices.geometry.y.to_numpy()])
     info = records(practices)
     row_of = {code: k for k, code in enumerate(practices.index)}
+    place_arrays = _place_arrays(options.places)
     pages = []
     for pcn, group in rows.items():
         members = [info[c] for c in group.members]
@@ -110,9 +113,10 @@ def pages_html(
                 "anchor": ids[pcn],
                 "group": group,
                 "ccgs": ", ".join(f"{names.get(c, c)} ({c})" for c in group.ccgs),
-                "svg": _svg(group, areas, row_of, xy, near),
+                "svg": _svg(group, areas, row_of, xy, near, places=place_arrays),
                 "sheets": _sheets(members),
                 "count": plural(len(group.members), "practice"),
+                "title": f"{group.label}: PCN page",
             }
         )
     return ENV.get_template("pages.html").render(
@@ -125,12 +129,12 @@ def pages_html(
     )
 
 
-#: Member rows on a PCN's first page (with its map) and on each page after it.
-FIRST_ROWS, MORE_ROWS = 20, 40
+#: Member rows (each with room to sign) on a PCN's first page, under its map, and on each page after it.
+FIRST_ROWS, MORE_ROWS = 12, 22
 
 
 def _sheets(members: list[dict]) -> list[list[dict]]:
-    """Split the member rows into printed pages: up to 20 under the map, 40 on each page after."""
+    """Split the member rows into printed pages: up to 12 under the map, 22 on each page after."""
     sheets = [members[:FIRST_ROWS]]
     for start in range(FIRST_ROWS, len(members), MORE_ROWS):
         sheets.append(members[start : start + MORE_ROWS])
@@ -178,6 +182,46 @@ def _frame(
     return x0 - grow_x, y0 - grow_y, x1 + grow_x, y1 + grow_y
 
 
+#: Width of a printed map (metres of ground) up to which places of at least this many people are named on it.
+PLACE_FLOORS = ((8_000, 0), (20_000, 1_000), (50_000, 3_000), (120_000, 10_000))
+#: At most this many places are named on a printed map, the largest first.
+MAX_PLACES = 16
+
+
+def _places_in(
+    places: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    box: tuple[float, float, float, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the places to name in ``box`` (x, y and name, the largest first): large enough for its width.
+
+    ``places``: the places' x, y, population and name arrays, largest first (:func:`_place_arrays`).
+    """
+    if places is None:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=object)
+    x, y, people, names = places
+    x0, y0, x1, y1 = box
+    floor = next((n for wide, n in PLACE_FLOORS if x1 - x0 <= wide), 30_000)
+    mx, my = (x1 - x0) * 0.03, (y1 - y0) * 0.05
+    keep = (x >= x0 + mx) & (x <= x1 - mx) & (y >= y0 + my) & (y <= y1 - my) & (people >= floor)
+    rows = np.flatnonzero(keep)[:MAX_PLACES]
+    return x[rows], y[rows], names[rows]
+
+
+def _place_arrays(
+    places: pd.DataFrame | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return the places' x, y, population and name as arrays, the largest first (``None`` for none)."""
+    if places is None or not len(places):
+        return None
+    ordered = places.sort_values("population", ascending=False, kind="stable")
+    return (
+        ordered["x"].to_numpy(dtype=float),
+        ordered["y"].to_numpy(dtype=float),
+        ordered["population"].to_numpy(),
+        ordered["name"].astype(str).to_numpy(dtype=object),
+    )
+
+
 def _svg(
     group: GroupRow,
     areas: Mapping[str, shapely.Geometry],
@@ -185,16 +229,17 @@ def _svg(
     xy: np.ndarray,
     shapes: gpd.GeoSeries | None,
     *,
+    places: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     aspect: float = ASPECT,
 ) -> dict:
-    """Return what the SVG map of ``group``'s area draws: its neighbours, CCG lines and practices."""
+    """Return what the SVG map of ``group``'s area draws: its neighbours, CCG lines, practices and places."""
     own = areas.get(group.pcn)
     rows = np.array([row_of[c] for c in group.members])
     x0, y0, x1, y1 = _frame(own, xy[rows], aspect)
     view = shapely.box(x0, y0, x1, y1)
     width, height = x1 - x0, y1 - y0
     near = [g for g in shapes if g.intersects(view)] if shapes is not None else []
-    r, font = width / 170, width / 80
+    r, font = width / 170, width / CODE_FONT
     inside = shapely.contains_xy(view, xy[:, 0], xy[:, 1])
     inside[rows] = False
     sites: dict[tuple[float, float], list[str]] = {}
@@ -204,8 +249,26 @@ def _svg(
     bar = max(k * step for k in (1, 2, 5) if k * step <= width / 5)
     clip = (x0, y0, x1, y1)
     dots = [(x - x0, y1 - y) for x, y in sites]
+    others = [(x - x0, y1 - y) for x, y in xy[inside].tolist()]
+    taken: list[tuple[float, ...]] = [(x - r * 0.6, y - r * 0.6, x + r * 0.6, y + r * 0.6) for x, y in others]
+    taken.append((0, height * 0.95 - font * 1.6, width * 0.03 + bar + font * 4, height))  # the scale bar
     placed = place_labels(
-        dots, [", ".join(codes) for codes in sites.values()], r=r, font=font, size=(width, height)
+        dots,
+        [", ".join(codes) for codes in sites.values()],
+        r=r,
+        font=font,
+        size=(width, height),
+        taken=taken,
+    )
+    px, py, pnames = _places_in(places, (x0, y0, x1, y1))
+    place_font = width / PLACE_FONT
+    towns = place_names(
+        [(x - x0, y1 - y) for x, y in zip(px.tolist(), py.tolist(), strict=True)],
+        [str(n) for n in pnames],
+        r=r * 0.45,
+        font=place_font,
+        size=(width, height),
+        taken=taken,
     )
     return {
         "width": f"{width:.0f}",
@@ -213,6 +276,7 @@ def _svg(
         "label": group.label,
         "colour": group.colour,
         "font": f"{font:.0f}",
+        "place_font": f"{place_font:.0f}",
         "land": [_svg_path(shapely.clip_by_rect(g, *clip), x0, y1) for g in near],
         "neighbours": [
             _svg_path(shapely.clip_by_rect(g, *clip), x0, y1)
@@ -221,13 +285,12 @@ def _svg(
         ],
         "own": _svg_path(own, x0, y1) if own is not None else None,
         "lines": [d for g in near for d in _svg_lines(shapely.clip_by_rect(g.boundary, *clip), x0, y1)],
-        "others": [
-            {"x": f"{x - x0:.0f}", "y": f"{y1 - y:.0f}", "r": f"{r * 0.6:.0f}"} for x, y in xy[inside]
-        ],
+        "others": [{"x": f"{x:.0f}", "y": f"{y:.0f}", "r": f"{r * 0.6:.0f}"} for x, y in others],
         "sites": [
             {"x": f"{dx:.0f}", "y": f"{dy:.0f}", "r": f"{r:.0f}", **label}
             for (dx, dy), label in zip(dots, placed, strict=True)
         ],
+        "places": [{**town, "r": f"{r * 0.45:.0f}"} for town in towns],
         "bar": {
             "d": f"M{width * 0.03:.0f} {height * 0.95:.0f}h{bar:.0f}",
             "x": f"{width * 0.03:.0f}",
@@ -261,14 +324,68 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return dx * dy if dx > 0 and dy > 0 else 0.0
 
 
+def _spot(
+    x: float,
+    y: float,
+    w: float,
+    *,
+    r: float,
+    font: float,
+    size: tuple[float, float],
+    taken: list[tuple[float, ...]],
+    rings: tuple[float, ...] = (1.0, 2.2, 3.6, 5.2, 7.0),
+) -> tuple[float, tuple[float, ...], float, float, str, float]:
+    """Return the least crowded spot for a label of width ``w`` beside the dot at (x, y).
+
+    Tries eight directions at growing distances (``rings``) and stops at the first ring
+    with a free spot; returns (overlap, box, text x, text y, text-anchor, ring).
+    """
+    width, height = size
+    pad = r * 0.4
+    boxes = np.array(taken, dtype=float).reshape(-1, 4)
+    best: tuple[float, tuple[float, ...], float, float, str, float] | None = None
+    for ring in rings:
+        gap = r * 1.4 * ring
+        spots = []
+        for dx, dy, anchor in _DIRECTIONS:
+            tx = x + dx * gap
+            ty = y + dy * gap + (font * 0.35 if dy == 0 else font * 0.9 if dy > 0 else 0)
+            spots.append((_box(tx, ty, anchor, w, font), tx, ty, anchor))
+        grown = np.array([b for b, *_ in spots]) + np.array([-pad, -pad, pad, pad])
+        dx_ = np.minimum(grown[:, None, 2], boxes[None, :, 2]) - np.maximum(
+            grown[:, None, 0], boxes[None, :, 0]
+        )
+        dy_ = np.minimum(grown[:, None, 3], boxes[None, :, 3]) - np.maximum(
+            grown[:, None, 1], boxes[None, :, 1]
+        )
+        costs = (np.clip(dx_, 0, None) * np.clip(dy_, 0, None)).sum(axis=1)
+        for k, (box, tx, ty, anchor) in enumerate(spots):
+            cost = float(costs[k])
+            if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+                cost += w * font * 10
+            if best is None or cost < best[0]:
+                best = (cost, box, tx, ty, anchor, ring)
+        if best is not None and best[0] == 0:
+            break
+    assert best is not None
+    return best
+
+
 def place_labels(
-    dots: list[tuple[float, float]], texts: list[str], *, r: float, font: float, size: tuple[float, float]
+    dots: list[tuple[float, float]],
+    texts: list[str],
+    *,
+    r: float,
+    font: float,
+    size: tuple[float, float],
+    taken: list[tuple[float, ...]] | None = None,
 ) -> list[dict[str, Any]]:
     """Place a label beside each dot so that no two labels (or a label and a dot) collide.
 
     Greedy: dots are labelled from the most crowded; each label takes the first of eight
     directions, at growing distances, whose box is free and inside the map, with a leader
     line when it is set away from its dot; if none is free, the least crowded spot.
+    ``taken``: boxes already drawn (x0, y0, x1, y1), to which the dots and labels are added.
 
     Returns
     -------
@@ -276,31 +393,14 @@ def place_labels(
         Per dot: ``text``, ``text_x``, ``text_y``, ``anchor`` and ``leader`` (SVG path data
         or ``""``), as formatted numbers.
     """
-    width, height = size
-    pad = r * 0.4
-    taken: list[tuple[float, ...]] = [(x - r, y - r, x + r, y + r) for x, y in dots]
+    taken = [] if taken is None else taken
+    taken.extend((x - r, y - r, x + r, y + r) for x, y in dots)
     crowd = [sum(math.hypot(x - a, y - b) < 12 * font for a, b in dots) for x, y in dots]
     out: list[dict[str, Any]] = [{} for _ in dots]
     for i in sorted(range(len(dots)), key=lambda k: (-crowd[k], dots[k])):
         x, y = dots[i]
         w = len(texts[i]) * font * 0.58
-        best: tuple[float, tuple[float, ...], float, float, str, float] | None = None
-        for ring in (1.0, 2.2, 3.6, 5.2, 7.0):
-            for dx, dy, anchor in _DIRECTIONS:
-                gap = r * 1.4 * ring
-                tx = x + dx * gap
-                ty = y + dy * gap + (font * 0.35 if dy == 0 else font * 0.9 if dy > 0 else 0)
-                box = _box(tx, ty, anchor, w, font)
-                grown = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
-                cost = sum(_overlap(grown, t) for t in taken)
-                if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
-                    cost += w * font * 10
-                if best is None or cost < best[0]:
-                    best = (cost, box, tx, ty, anchor, ring)
-            if best is not None and best[0] == 0:
-                break
-        assert best is not None
-        _, box, tx, ty, anchor, ring = best
+        _, box, tx, ty, anchor, ring = _spot(x, y, w, r=r, font=font, size=size, taken=taken)
         taken.append(box)
         leader = ""
         if ring > 1:
@@ -314,4 +414,47 @@ def place_labels(
             "anchor": anchor,
             "leader": leader,
         }
+    return out
+
+
+def place_names(
+    dots: list[tuple[float, float]],
+    texts: list[str],
+    *,
+    r: float,
+    font: float,
+    size: tuple[float, float],
+    taken: list[tuple[float, ...]],
+) -> list[dict[str, Any]]:
+    """Name the places at ``dots`` (largest first) where a name fits clear of everything ``taken``.
+
+    Each name sits right beside its place's dot, in the first of eight directions that is
+    free; a place with no free spot is left out. Returns, per place named: ``x``, ``y``
+    (the dot), ``text``, ``text_x``, ``text_y`` and ``anchor``.
+    """
+    out = []
+    for (x, y), text in zip(dots, texts, strict=True):
+        dot = (x - r, y - r, x + r, y + r)
+        boxes = np.array(taken, dtype=float).reshape(-1, 4)
+        if (
+            (boxes[:, 0] < dot[2]) & (dot[0] < boxes[:, 2]) & (boxes[:, 1] < dot[3]) & (dot[1] < boxes[:, 3])
+        ).any():
+            continue
+        w = len(text) * font * 0.55
+        cost, box, tx, ty, anchor, _ = _spot(
+            x, y, w, r=r, font=font, size=size, taken=taken, rings=(1.0, 1.6)
+        )
+        if cost > 0:
+            continue
+        taken.extend([dot, box])
+        out.append(
+            {
+                "x": f"{x:.0f}",
+                "y": f"{y:.0f}",
+                "text": text,
+                "text_x": f"{tx:.0f}",
+                "text_y": f"{ty:.0f}",
+                "anchor": anchor,
+            }
+        )
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import multiprocessing
 import os
@@ -18,11 +19,13 @@ import pandas as pd
 
 from footprint._pool import imap_unordered
 from footprint.load import select_ccgs
+from footprint.places import display_name
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
 from footprint.render._base import (
     COLOURS,
     ENV,
+    GroupRow,
     Links,
     MapOptions,
     anchors,
@@ -72,6 +75,7 @@ def overview_map(
     options: MapOptions | None = None,
     links: Links | None = None,
     width: str = "100%",
+    summary: bool = True,
 ) -> folium.Map:
     """Draw every PCN of ``practices`` at generalised resolution, e.g. for all of England.
 
@@ -86,6 +90,8 @@ def overview_map(
         ``ccg_maps``: CCG code to the address of its map.
     width
         Width of the map on its page (CSS), e.g. ``"62%"`` beside a list.
+    summary
+        Whether the map holds the summary panel (the index page gives it beside the map).
 
     Returns
     -------
@@ -107,7 +113,12 @@ def overview_map(
     tolerance = options.tolerance(TOLERANCE_M)
     view = geo.view(practices, options.boundaries)
     m = new_map(
-        view, tiles=options.tiles, assets=options.assets or "inline", title=options.title, width=width
+        view,
+        tiles=options.tiles,
+        assets=options.assets or "inline",
+        title=options.title,
+        width=width,
+        padding=OVERVIEW_PADDING,
     )
     ccg_codes = sorted(practices["ccg_code"].unique())
     shapes = None
@@ -159,25 +170,68 @@ def overview_map(
         names = {**options.boundaries["ccg_name"].astype(str).to_dict(), **graph.graph.get("ccg_names", {})}
         layers.append(draw_ccg_lines(m, shapes, (), names=names, links=maps, decimals=4))
     keep_order(m, layers)
-    summary = [
-        ("CCGs", f"{len(ccg_codes):,}"),
+    heading = options.title or options.name
+    if summary:
+        add_panel(
+            m,
+            fragment("panels.html", "overview_summary", heading=heading, rows=summary_rows(practices, rows)),
+            position="bottomleft",
+            kind="summary",
+        )
+    legend = legend_html(current=False, problems=False, markers=False, options=options)
+    add_panel(m, legend, position="bottomright", kind="legend")
+    Ui(f"Map of {heading}: click a CCG or a PCN to open its map").add_to(m)  # before the layer switcher
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+#: Pixels the overview keeps clear around England when it opens (top left, bottom right):
+#: the south coast stays above the legend's heading and the credit.
+OVERVIEW_PADDING = ((10, 10), (10, 64))
+
+
+def summary_rows(practices: pd.DataFrame, rows: Mapping[str, GroupRow]) -> list[tuple[str, str]]:
+    """Return the overview's summary: CCGs, practices, patients, PCNs by band and clinical directors."""
+    return [
+        ("CCGs", f"{practices['ccg_code'].nunique():,}"),
         ("Practices", f"{len(practices):,}"),
         ("Patients", f"{int(practices['list_size'].sum()):,}"),
         *status_rows(rows),
         ("Funded clinical directors", f"{sum(g.cd_wte for g in rows.values()):.1f} WTE"),
     ]
-    heading = options.title or options.name
-    add_panel(
-        m,
-        fragment("panels.html", "overview_summary", heading=heading, rows=summary),
-        position="bottomleft",
-        kind="summary",
+
+
+#: The England search index :func:`write_maps` writes beside the maps, read by every finder.
+SEARCH_FILE = "practices-index.js"
+
+
+def search_index(
+    practices: pd.DataFrame, *, ccg_names: Mapping[str, str], places: pd.DataFrame | None = None
+) -> str:
+    """Return the England search index, a script: ``window.fpEngland = {ccgs, practices}``.
+
+    ``practices`` rows are ``[code, name, postcode, CCG, "place, town"]`` in name order
+    (names as :func:`footprint.places.display_name` shows them), ``ccgs`` CCG code to name.
+    Every map's finder and the index page's read it, so a practice is found from any page.
+    """
+    towns = towns_of(practices, places)
+    found = sorted(
+        (
+            [str(code), display_name(name), str(postcode), str(ccg), towns.get(code, "")]
+            for code, name, postcode, ccg in zip(
+                practices.index,
+                practices["practice_name"],
+                practices["postcode"],
+                practices["ccg_code"],
+                strict=True,
+            )
+        ),
+        key=lambda row: (row[1], row[0]),
     )
-    legend = legend_html(current=False, problems=False, markers=False, options=options)
-    add_panel(m, legend, position="bottomright", kind="legend")
-    Ui().add_to(m)  # before the layer switcher: on a phone it is made collapsed
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    return m
+    codes = sorted(practices["ccg_code"].astype(str).unique())
+    data = {"ccgs": {c: str(ccg_names.get(c, c)) for c in codes}, "practices": found}
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    return f"window.fpEngland = {text};\n"
 
 
 def _index_html(
@@ -187,10 +241,11 @@ def _index_html(
     names: Mapping[str, str],
     maps: Mapping[str, tuple[str, str]],
     *,
-    places: pd.DataFrame | None = None,
+    summary: list[tuple[str, str]],
+    heading: str,
     earlier: Mapping[str, str] | None = None,
-) -> str:
-    """Return the England finder and the list of CCG maps (in band as the group table says)."""
+) -> tuple[str, str]:
+    """Return the index's head (finder, summary) and list of CCG maps (in band as the group table says)."""
     rows = []
     for ccg, frame in wanted.groupby("ccg_code", sort=True):
         own = {p for c in frame.index if (p := plan.assignment.get(c)) is not None}
@@ -207,14 +262,10 @@ def _index_html(
                 "in_band": int(groups.loc[sorted(own), "in_band"].sum()) if own else 0,
             }
         )
-    towns = towns_of(wanted, places)
-    finder = [
-        [code, str(row["practice_name"]), str(row["postcode"]), str(row["ccg_code"]), towns.get(code, "")]
-        for code, row in wanted.sort_values("practice_name").iterrows()
-        if row["ccg_code"] in maps
-    ]
     earlier_rows = [{"ccg": c, "name": names.get(c, c), "when": w} for c, w in (earlier or {}).items()]
-    return fragment("panels.html", "index", rows=rows, count=len(maps), finder=finder, earlier=earlier_rows)
+    head = fragment("panels.html", "index_head", summary=summary, heading=heading)
+    listed = fragment("panels.html", "index_list", rows=rows, count=len(maps), earlier=earlier_rows)
+    return head, listed
 
 
 def _with_partners(
@@ -245,10 +296,12 @@ def write_maps(
     """Write one map and one printable pack per CCG, and an index page, into ``out_dir``.
 
     Files (each written atomically): ``<CCG>.html`` (the map of :func:`plan_map`),
-    ``<CCG>-pcns.html`` (the pages of :func:`pcn_pages`), ``index.html`` (every CCG listed
-    and linked, beside :func:`overview_map`), and with ``assets="beside"`` Leaflet in
-    ``assets/``. A CCG's map and pages hold every PCN with a member in the CCG, whole,
-    so a PCN that crosses a CCG boundary shows its true total.
+    ``<CCG>-pcns.html`` (the pages of :func:`pcn_pages`), ``practices-index.js`` (the England
+    search index of :func:`search_index`, read by every page's finder: the practices of the
+    CCGs written and of the maps already in the folder), ``index.html`` (the finder, England's
+    figures and every CCG listed and linked, beside :func:`overview_map`), and with
+    ``assets="beside"`` Leaflet in ``assets/``. A CCG's map and pages hold every PCN with a
+    member in the CCG, whole, so a PCN that crosses a CCG boundary shows its true total.
 
     Parameters
     ----------
@@ -274,7 +327,7 @@ def write_maps(
     Returns
     -------
     list of pathlib.Path
-        The files written, the index last.
+        The files written: the search index and the index page last.
 
     Raises
     ------
@@ -303,6 +356,14 @@ def write_maps(
     written: list[Path] = write_assets(out) if options.assets == "beside" else []
     codes = sorted(wanted["ccg_code"].unique())
     maps = {ccg: (f"{ccg}.html", f"{ccg}-pcns.html") for ccg in codes}
+    earlier = _earlier_maps(out, set(codes))
+    # One England search index for every page: the practices of the maps this run writes and
+    # of those already in the folder (linked from the index as earlier maps).
+    indexed = practices[practices["ccg_code"].isin(set(codes) | set(earlier))]
+    names = graph.graph.get("ccg_names", {})
+    if options.boundaries is not None and "ccg_name" in options.boundaries.columns:
+        names = {**options.boundaries["ccg_name"].astype(str).to_dict(), **names}
+    index_script = search_index(indexed, ccg_names=names, places=options.places)
     job = _Job(
         practices=practices,
         wanted=wanted,
@@ -314,7 +375,7 @@ def write_maps(
         shapes=shapes,
         out=out,
         maps=maps,
-        earlier=_earlier_maps(out, set(codes)),
+        earlier=earlier,
     )
     # The index is drawn first (the longest task), then CCGs from the largest, so the processes
     # end together; it is written last, once every map it links to is there.
@@ -329,6 +390,7 @@ def write_maps(
         if progress is not None:
             progress(min(i, len(codes)), len(codes), task)
     written += [p for ccg in codes for p in done[ccg]]
+    written.append(write_text(out / SEARCH_FILE, index_script))  # once the maps it links to are there
     written.append(write_text(out / "index.html", index))
     logger.info("wrote %d CCG maps and %s", len(maps), written[-1])
     return written
@@ -423,6 +485,7 @@ def _write_task(job: _Job, task: str) -> list[Path] | str:
         links=Links(
             pcn_pages={p: f"{pack_file}#{a}" for p, a in anchors(ccg_plan.groups).items()},
             index="index.html",
+            search=SEARCH_FILE,
         ),
         shapes=job.shapes,
     )
@@ -445,23 +508,33 @@ def _index_page(job: _Job) -> str:
     options = job.options
     names = job.graph.graph.get("ccg_names", {})
     shown = _with_partners(job.practices, job.plan, job.wanted.index)
+    plan = job.plan.restrict(shown.index)
+    heading = f"PCN maps: {options.name}"
     overview = overview_map(
         shown,
-        job.plan.restrict(shown.index),
+        plan,
         graph=job.graph,
         groups=job.groups,
-        options=dataclasses.replace(options, title=f"PCN maps: {options.name}"),
+        options=dataclasses.replace(options, title=heading),
         links=Links(ccg_maps={c: files[0] for c, files in job.maps.items()}),
         width="62%",
+        summary=False,
     )
     figure = root(overview)
     css = ENV.get_template("index.css").render()
     figure.header.add_child(Raw(f"<style>{css}</style>"), name="footprint_index_css")
-    panel = Raw(
-        _index_html(
-            job.wanted, job.plan, job.groups, names, job.maps, places=options.places, earlier=job.earlier
-        )
+    figure.header.add_child(Raw(f'<script src="{SEARCH_FILE}"></script>'), name="fp_search_index")
+    rows = group_rows(shown, plan, job.groups, {})
+    head, listed = _index_html(
+        job.wanted,
+        job.plan,
+        job.groups,
+        names,
+        job.maps,
+        summary=summary_rows(shown, rows),
+        heading="England" if job.options.ccgs is None else "These CCGs",
+        earlier=job.earlier,
     )
-    figure.html.add_child(panel, name="fp_index")
+    figure.html.add_child(Raw(head + listed), name="fp_index")
     figure.html._children.move_to_end("fp_index", last=False)  # the finder first in tab order
     return page_html(overview)

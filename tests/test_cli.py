@@ -259,7 +259,7 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert "99F:" in out and "open placed" in out and "practices moved in all" in out
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
-    assert list(moves[0]) == ["practice_code", "name", "from", "to", "to_name", "patients", "reason"]
+    assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["provenance"]["command"].startswith("footprint repair")

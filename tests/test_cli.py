@@ -261,6 +261,8 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
     assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
+    repaired = list(csv.DictReader((tmp_path / "plan.csv").read_text().splitlines()))
+    assert all(r["pcn_name"] for r in repaired)  # each network named, as plan names them
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["provenance"]["command"].startswith("footprint repair")
     assert summary["england"]["open_placed"] == 1

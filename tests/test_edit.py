@@ -240,7 +240,14 @@ def test_save_writes_plan_and_moves_atomically(session, ccg, monkeypatch):
     plan_path, moves_path = Path(saved["plan"]), Path(saved["moves"])
     assert read_plan(plan_path, practices).assignment == session.plan.assignment
     frame = pd.read_csv(plan_path, dtype=str, keep_default_na=False)
-    assert list(frame.columns) == ["practice_code", "ccg_code", "pcn_id", "list_size"]
+    assert list(frame.columns) == [
+        "practice_code",
+        "ccg_code",
+        "pcn_id",
+        "list_size",
+        "pcn_name",
+        "pcn_name_new",
+    ]
     moves = pd.read_csv(moves_path, dtype={"patients": int}, keep_default_na=False)
     assert tuple(moves.columns) == MOVE_COLUMNS and moves.loc[0, "practice"] == code
     first = plan_path.read_bytes()

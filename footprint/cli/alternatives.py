@@ -26,6 +26,7 @@ from footprint.cli._common import (
     whole_number,
 )
 from footprint.evaluate import compare_plans
+from footprint.places import group_names
 from footprint.plan import aligned_groups, keep_ids, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
@@ -156,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     }
     out = out_dir(args)
     for name, plan in plans.items():
-        write_plan(plan, out / f"{name}.csv", practices)
+        names = group_names(plan, practices)  # as plan.csv and the maps name them
+        write_plan(plan, out / f"{name}.csv", practices, names=names, new=names.new)
     metrics, distances = compare_plans(
         plans, inputs.graph, rules=rules, rural=rural, current=current if current.groups else None
     )

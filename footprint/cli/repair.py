@@ -30,6 +30,7 @@ from footprint.cli._common import (
 from footprint.errors import DataError
 from footprint.evaluate import plan_summary
 from footprint.load import read_approved, read_pairs
+from footprint.places import group_names
 from footprint.plan import Plan, plan_from_practices, write_plan
 
 
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - start
     out = out_dir(args)
-    write_plan(repaired, out / "plan.csv", practices)
+    names = group_names(repaired, practices)  # as plan.csv and the maps name them
+    write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
     moves = repair_moves(existing, repaired, graph, rules=rules)
     with atomic_write(out / "moves.csv") as fh:
         moves.to_csv(fh, index=False, lineterminator="\n")

@@ -32,6 +32,7 @@ from footprint.edit.verdicts import Verdicts
 from footprint.errors import FootprintError
 from footprint.evaluate import FINDING_COLUMNS, plan_findings
 from footprint.graph import WITHIN_CCG
+from footprint.places import group_names
 from footprint.plan import Plan, group_areas, match_groups, write_plan
 
 if TYPE_CHECKING:
@@ -453,7 +454,10 @@ class EditSession:
         with self._mutex:
             if self.out is None:
                 raise EditError("this session has no output folder to save into", 409)
-            plan_path = write_plan(self.plan, self.out / "plan.csv", self.practices)
+            names = group_names(self.plan, self.practices)  # as plan.csv and the maps name them
+            plan_path = write_plan(
+                self.plan, self.out / "plan.csv", self.practices, names=names, new=names.new
+            )
             moves_path = self.out / "moves.csv"
             with atomic_write(moves_path) as fh:
                 self.moves().to_csv(fh, index=False, lineterminator="\n")

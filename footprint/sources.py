@@ -20,16 +20,13 @@ locations play the part of CCGs (``ccg_code``); ICB codes and names are kept as 
 
 from __future__ import annotations
 
-import gzip
 import logging
 import math
 import os
-import re
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +36,14 @@ from pyproj import Transformer
 from footprint._io import read_text_csv
 from footprint.errors import DataError
 from footprint.load import CRS, PRACTICES_FILE, validate_practices
+from footprint.ons_boundaries import _read_boundaries, boundaries_from_ons
+from footprint.postcodes import (
+    POSTCODES_FILE,
+    SortedLookup,
+    normalise,
+    read_postcode_lookup,
+    version_key,
+)
 
 __all__ = [
     "MAX_IMPUTED_KM",
@@ -55,9 +60,6 @@ PathLike = str | os.PathLike[str]
 MonthsApart = Literal["raise", "allow"]
 FarImputed = Literal["raise", "keep"]
 
-#: The shipped postcode lookup: England's postcodes in OS Code-Point Open 2025.4 (see
-#: ``footprint/data/PROVENANCE.md``; rebuilt by ``scripts/build_postcodes.py``).
-POSTCODES_FILE = Path(__file__).resolve().parent / "data" / "codepoint_open_2025.4_england.csv.gz"
 #: Farthest, in km, a practice placed from its postcode neighbours may lie from its postcode
 #: district's centre before the import stops (``far_imputed="raise"``).
 MAX_IMPUTED_KM = 5.0
@@ -91,19 +93,6 @@ COLUMNS = (
 IMPUTED = "imputed from postcode neighbours"
 #: Route label of a practice placed from the shipped file (followed by that file's source).
 SHIPPED = "shipped practices file"
-#: Code-Point Open's columns, used when its column-header file is not found.
-CODEPOINT_COLUMNS = (
-    "Postcode",
-    "Positional_quality_indicator",
-    "Eastings",
-    "Northings",
-    "Country_code",
-    "NHS_regional_HA_code",
-    "NHS_HA_code",
-    "Admin_county_code",
-    "Admin_district_code",
-    "Admin_ward_code",
-)
 _SHOW = 10
 
 
@@ -448,8 +437,8 @@ class _Joined:
 
 def _same_postcode(mapping: pd.DataFrame, gone: pd.DataFrame) -> dict[str, tuple[str, ...]]:
     """Return, for each practice in ``gone``, the map file's practices at its postcode (if any)."""
-    keys = _normalise(gone["postcode"])
-    here = _normalise(mapping["postcode"])
+    keys = normalise(gone["postcode"])
+    here = normalise(mapping["postcode"])
     at: dict[str, list[str]] = {}
     for code, key in zip(mapping["practice_code"][here.isin(keys)], here[here.isin(keys)], strict=True):
         at.setdefault(key, []).append(code)
@@ -485,7 +474,7 @@ def _join(
         msg = f"{len(moved)} practice(s) have a different area code in the two files: {_some(named)}"
         raise DataError(msg + "; give both files of the same month")
     joined["list_size"] = sizes.reindex(joined.index)
-    norm = _normalise(joined["postcode"]) != _normalise(other["postcode"])
+    norm = normalise(joined["postcode"]) != normalise(other["postcode"])
     joined["postcode_differs"] = norm.to_numpy()
     return _Joined(
         table=joined,
@@ -494,307 +483,6 @@ def _join(
         map_only=tuple(sorted(codes_map - codes_reg)),
         areas_differ={c: str(other.at[c, "ccg_code"]) for c in moved},
     )
-
-
-# --- postcode lookups ---------------------------------------------------------------------------
-
-
-def _normalise(postcodes: pd.Series) -> pd.Series:
-    return postcodes.astype(str).str.upper().str.replace(r"\s+", "", regex=True)
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
-
-
-def _codepoint_label(version: str) -> str:
-    parts = re.findall(r"\d+", version)
-    return "OS Code-Point Open " + ".".join(parts[:2]) if parts else "OS Code-Point Open"
-
-
-class _Members:
-    """The CSV and text files of a folder or ZIP archive, opened by name."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.zip = zipfile.ZipFile(path) if zipfile.is_zipfile(path) else None
-        if self.zip is not None:
-            self.names = sorted(n for n in self.zip.namelist() if not n.endswith("/"))
-        else:
-            self.names = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
-
-    def open(self, name: str) -> IO[bytes]:
-        if self.zip is not None:
-            return self.zip.open(name)
-        return (self.path / name).open("rb")
-
-    def text(self, name: str) -> str:
-        with self.open(name) as fh:
-            return fh.read().decode("utf-8-sig", errors="replace")
-
-
-def _headed(first_line: str) -> bool:
-    """Return whether a CSV's first line is a header naming a postcode column."""
-    cells = [c.strip().strip('"').lower() for c in first_line.split(",")]
-    return any(c in ("postcode", "pcd", "pcds", "pcd2", "pc") for c in cells)
-
-
-def _codepoint_headers(members: _Members) -> list[str]:
-    names = [n for n in members.names if "column_headers" in n.lower() and n.lower().endswith(".csv")]
-    if not names:
-        logger.info("no Code-Point column-header file in %s: using the published columns", members.path)
-        return list(CODEPOINT_COLUMNS)
-    lines = [ln for ln in members.text(names[0]).splitlines() if ln.strip()]
-    return [c.strip() for c in lines[-1].split(",")]
-
-
-def _codepoint_version(members: _Members) -> str:
-    for name in (n for n in members.names if "metadata" in n.lower() and n.lower().endswith(".txt")):
-        found = re.search(r"DATASET VERSION NUMBER:\s*([\d.]+)", members.text(name))
-        if found:
-            return found.group(1)
-    return ""
-
-
-def _headed_table(fh: IO[bytes] | Path, where: str, wanted: set[str] | None) -> pd.DataFrame:
-    """Read a CSV whose header names postcode, eastings and northings (or ONSPD's names)."""
-    frame = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8-sig", nrows=0)
-    columns = {str(c).strip().lower(): c for c in frame.columns}
-    pick = {
-        "postcode": ("postcode", "pcds", "pcd", "pcd2", "pc"),
-        "easting": ("eastings", "easting", "oseast1m", "ea"),
-        "northing": ("northings", "northing", "osnrth1m", "no"),
-        "quality": ("positional_quality_indicator", "pq"),
-        "version": ("codepoint_version", "version"),
-    }
-    chosen = {k: next((columns[n] for n in names if n in columns), None) for k, names in pick.items()}
-    missing = [k for k in ("postcode", "easting", "northing") if chosen[k] is None]
-    if missing:
-        msg = (
-            f"postcode lookup {where} has no {' or '.join(missing)} column (columns found: "
-            f"{', '.join(map(str, frame.columns))}); give OS Code-Point Open, the ONS Postcode Directory "
-            "or a CSV with postcode, eastings and northings columns"
-        )
-        raise DataError(msg)
-    if hasattr(fh, "seek"):
-        fh.seek(0)
-    use = {v: k for k, v in chosen.items() if v is not None}
-    table = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=list(use))
-    table = table.rename(columns=use)
-    onspd = "oseast1m" in columns
-    label = "ONS Postcode Directory" if onspd else Path(where).name
-    table["source"] = table["version"].map(_codepoint_label) if "version" in table else label
-    return _keep_wanted(table, wanted)
-
-
-def _headerless_table(
-    fh: IO[bytes], headers: list[str], version: str, wanted: set[str] | None
-) -> pd.DataFrame:
-    table = pd.read_csv(fh, header=None, names=headers, usecols=range(4), dtype=str, keep_default_na=False)
-    table.columns = ["postcode", "quality", "easting", "northing"]
-    table["version"] = version
-    table["source"] = _codepoint_label(version)
-    return _keep_wanted(table, wanted)
-
-
-def _keep_wanted(table: pd.DataFrame, wanted: set[str] | None) -> pd.DataFrame:
-    table["postcode"] = _normalise(table["postcode"])
-    return table if wanted is None else table[table["postcode"].isin(wanted)]
-
-
-def _tables(path: Path, wanted: set[str] | None) -> Iterator[pd.DataFrame]:
-    """Yield the postcode tables of a file (plain or gzip), folder or ZIP."""
-    if path.is_file() and not zipfile.is_zipfile(path):
-        with _open_bytes(path) as fh:
-            yield _table(fh, str(path), (list(CODEPOINT_COLUMNS), ""), wanted)
-        return
-    members = _Members(path)
-    csvs = [n for n in members.names if n.lower().endswith(".csv") and "column_headers" not in n.lower()]
-    data = [n for n in csvs if "data/" in n.lower().replace("\\", "/")] or csvs
-    codepoint = (_codepoint_headers(members), _codepoint_version(members))
-    for name in data:
-        with members.open(name) as fh:
-            yield _table(fh, f"{path}/{name}", codepoint, wanted)
-
-
-def _table(
-    fh: IO[bytes], where: str, codepoint: tuple[list[str], str], wanted: set[str] | None
-) -> pd.DataFrame:
-    """Read one CSV of a lookup: headed (any layout) or headerless Code-Point with ``codepoint`` columns."""
-    first = fh.readline().decode("utf-8-sig", errors="replace")
-    fh.seek(0)
-    if _headed(first):
-        return _headed_table(fh, where, wanted)
-    return _headerless_table(fh, *codepoint, wanted)
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def _open_bytes(path: Path) -> IO[bytes]:
-    """Open a file to read its bytes, decompressing it if it is gzip."""
-    if _is_gzip(path):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def _pcd(key: str) -> str:
-    """Return a postcode (no spaces, upper case) as 7 characters: outward code padded to 4, inward."""
-    return key[:-3].ljust(4) + key[-3:] if 5 <= len(key) <= 7 else ""
-
-
-class _SortedLookup:
-    """A postcode lookup as ``scripts/build_postcodes.py`` writes it (the shipped England one).
-
-    A gzip CSV with header ``pcd,easting,northing,pq`` and fixed-width rows of 25 bytes
-    sorted by ``pcd`` (the 7-character postcode), so a postcode or a whole district is found
-    by binary search and only the rows found are parsed.
-    """
-
-    HEADER = b"pcd,easting,northing,pq\n"
-    ROW = np.dtype(
-        [
-            ("pcd", "S7"), ("_a", "S1"), ("easting", "S6"), ("_b", "S1"),
-            ("northing", "S6"), ("_c", "S1"), ("pq", "S2"), ("end", "S1"),
-        ]
-    )  # fmt: skip
-
-    def __init__(self, path: Path, rows: np.ndarray) -> None:
-        self.path = path
-        self.rows = rows
-        found = re.search(r"codepoint_open_(\d+(?:\.\d+)*)", path.name, re.I)
-        self.source = _codepoint_label(found.group(1)) if found else path.name
-
-    @classmethod
-    def read(cls, path: PathLike) -> _SortedLookup | None:
-        """Return the lookup at ``path``, or ``None`` if it is not in this layout."""
-        path = Path(path)
-        if not path.is_file():
-            msg = f"postcode lookup {path} does not exist: reinstall footprint or give a postcode lookup"
-            raise DataError(msg)
-        if not _is_gzip(path):
-            return None
-        with gzip.open(path, "rb") as fh:
-            if fh.read(len(cls.HEADER)) != cls.HEADER:
-                return None
-        raw = gzip.decompress(path.read_bytes())
-        count, rest = divmod(len(raw) - len(cls.HEADER), cls.ROW.itemsize)
-        rows = np.frombuffer(raw, dtype=cls.ROW, count=count, offset=len(cls.HEADER))
-        if rest or not (rows["end"] == b"\n").all():
-            msg = (
-                f"postcode lookup {path} has rows of uneven width: rebuild it with scripts/build_postcodes.py"
-            )
-            raise DataError(msg)
-        return cls(path, rows)
-
-    def _table(self, index: Iterable[str], rows: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "easting": rows["easting"].astype(np.int64).astype(float),
-                "northing": rows["northing"].astype(np.int64).astype(float),
-                "source": self.source,
-                "quality": rows["pq"].astype(str),
-            },
-            index=pd.Index(list(index), name="postcode"),
-        )
-
-    def find(self, postcodes: Iterable[str] | None = None) -> pd.DataFrame:
-        """Return the postcodes found (all when ``None``) as :func:`read_postcode_lookup` does."""
-        if postcodes is None:
-            keys = [k.replace(" ", "") for k in self.rows["pcd"].astype(str)]
-            return self._table(keys, self.rows)
-        keys = sorted({k for k in postcodes if _pcd(k)})
-        pcd = np.array([_pcd(k) for k in keys], dtype="S7")
-        at = np.minimum(np.searchsorted(self.rows["pcd"], pcd), len(self.rows) - 1)
-        hit = self.rows["pcd"][at] == pcd
-        return self._table(np.array(keys, dtype=object)[hit], self.rows[at[hit]])
-
-    def centres(self, districts: Iterable[str]) -> dict[str, tuple[float, float]]:
-        """Return the mean point of each postcode district (outward code) that has postcodes."""
-        out = {}
-        for district in set(districts):
-            if not 2 <= len(district) <= 4:
-                continue
-            low, high = np.searchsorted(
-                self.rows["pcd"], [district.ljust(4).encode(), f"{district:<4}~".encode()]
-            )
-            if high > low:
-                rows = self.rows[low:high]
-                out[district] = (
-                    float(rows["easting"].astype(np.int64).mean()),
-                    float(rows["northing"].astype(np.int64).mean()),
-                )
-        return out
-
-
-def read_postcode_lookup(path: PathLike, *, postcodes: pd.Series | None = None) -> pd.DataFrame:
-    """Read a postcode lookup and return one point per postcode in British National Grid.
-
-    Parameters
-    ----------
-    path
-        One of: the shipped England lookup (:data:`POSTCODES_FILE`, as
-        ``scripts/build_postcodes.py`` writes it); OS Code-Point Open as published (a folder
-        or ZIP holding headerless CSVs, read with its ``Code-Point_Open_Column_Headers.csv``
-        and version from its ``metadata.txt``); a CSV, plain or gzip, whose header names
-        ``postcode``, ``eastings`` and ``northings`` (optionally ``codepoint_version``,
-        ``positional_quality_indicator``); or the ONS Postcode Directory CSV (``pcds``,
-        ``oseast1m``, ``osnrth1m``).
-    postcodes
-        Keep only these postcodes (any spacing or case); default all.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by postcode without spaces, upper case; columns ``easting``, ``northing``
-        (float metres), ``source`` (e.g. ``"OS Code-Point Open 2025.4"``) and ``quality``
-        (Code-Point positional quality, else blank). Where a postcode appears in several
-        vintages the newest is kept. Postcodes without coordinates (Code-Point's positional
-        quality 90, written as 0, 0) are left out.
-
-    Raises
-    ------
-    DataError
-        If the path is missing, or a CSV lacks the postcode or coordinate columns.
-
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> lookup = read_postcode_lookup(Path("tests/data/import/codepoint_open_practice_postcodes.csv"))
-    >>> row = lookup.loc["SS89SU"]
-    >>> float(row["easting"]), float(row["northing"]), row["source"]
-    (578160.0, 183824.0, 'OS Code-Point Open 2025.4')
-    >>> shipped = read_postcode_lookup(POSTCODES_FILE, postcodes=pd.Series(["ss8 9su"]))
-    >>> float(shipped.loc["SS89SU", "easting"]), shipped.loc["SS89SU", "source"]
-    (578160.0, 'OS Code-Point Open 2025.4')
-    """
-    path = Path(path)
-    if not path.exists():
-        msg = f"postcode lookup {path} does not exist: give OS Code-Point Open (folder or ZIP) or a CSV"
-        raise DataError(msg)
-    wanted = None if postcodes is None else set(_normalise(postcodes))
-    shipped = _SortedLookup.read(path) if path.is_file() else None
-    if shipped is not None:
-        table = shipped.find(wanted)
-        logger.info("read %d postcodes from %s", len(table), path)
-        return table
-    tables = [t for t in _tables(path, wanted) if len(t)]
-    columns = ["postcode", "easting", "northing", "source", "quality", "version"]
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
-    for column in ("quality", "version"):
-        if column not in table:
-            table[column] = ""
-    for column in ("easting", "northing"):
-        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
-    table = table.dropna(subset=["easting", "northing"])
-    table = table[(table["easting"] != 0) | (table["northing"] != 0)]  # Code-Point's "no coordinates"
-    key = table["version"].map(_version_key)
-    table = table.assign(_key=key).sort_values("_key", ascending=False, kind="stable")
-    table = table.drop_duplicates("postcode").set_index("postcode")
-    logger.info("read %d postcodes from %s", len(table), path)
-    return table[["easting", "northing", "source", "quality"]]
 
 
 # --- coordinates ------------------------------------------------------------------------------
@@ -807,12 +495,12 @@ def _shipped_points(path: PathLike) -> pd.DataFrame:
     )
     frame = frame[(frame.get("easting", "") != "") & (frame.get("northing", "") != "")]
     frame = frame.set_index(frame["practice_code"].str.upper())
-    return frame.assign(key=_normalise(frame["postcode"]))
+    return frame.assign(key=normalise(frame["postcode"]))
 
 
 def _locate(practices: pd.DataFrame, lookup: pd.DataFrame | None, fallback: PathLike | None) -> pd.DataFrame:
     """Add ``easting``, ``northing``, ``coord_source`` and ``codepoint_pq``: lookup, then fallback."""
-    key = _normalise(practices["postcode"])
+    key = normalise(practices["postcode"])
     out = pd.DataFrame(
         {"easting": np.nan, "northing": np.nan, "coord_source": "", "codepoint_pq": ""}, index=practices.index
     )
@@ -849,7 +537,7 @@ def _impute(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _imputed_km(
-    table: pd.DataFrame, codes: pd.Index, england: _SortedLookup | None = None
+    table: pd.DataFrame, codes: pd.Index, england: SortedLookup | None = None
 ) -> dict[str, float]:
     """Return km from each practice in ``codes`` to its postcode district's centre (NaN: unknown).
 
@@ -857,8 +545,8 @@ def _imputed_km(
     """
     if not len(codes):
         return {}
-    districts = _normalise(table.loc[codes, "postcode"]).str[:-3]
-    england = england or _SortedLookup.read(POSTCODES_FILE)
+    districts = normalise(table.loc[codes, "postcode"]).str[:-3]
+    england = england or SortedLookup.read(POSTCODES_FILE)
     if england is None:
         msg = f"the shipped postcode lookup {POSTCODES_FILE} is not in its layout: reinstall footprint"
         raise DataError(msg)
@@ -894,7 +582,7 @@ def _check_imputed(table: pd.DataFrame, km: Mapping[str, float], far_imputed: Fa
 
 def _route_order(route: str) -> tuple:
     """Order routes as tried: lookup sources newest first, the shipped file, then imputation."""
-    return (route == IMPUTED, route.startswith(SHIPPED), tuple(-n for n in _version_key(route)), route)
+    return (route == IMPUTED, route.startswith(SHIPPED), tuple(-n for n in version_key(route)), route)
 
 
 def _with_latlon(table: pd.DataFrame) -> pd.DataFrame:
@@ -904,159 +592,6 @@ def _with_latlon(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(
         easting=east, northing=north, lat=[str(round(v, 6)) for v in lat], lon=[str(round(v, 6)) for v in lon]
     )
-
-
-# --- boundaries -------------------------------------------------------------------------------
-
-
-#: What a boundary field may hold, as :func:`_field_kind` names it.
-_KINDS = {"ons": "ONS E38 codes", "nhs": "NHS codes", "name": "names ending in the NHS code"}
-
-
-def _field_kind(values: pd.Series, nhs_codes: set[str]) -> str | None:
-    """Return what a boundary field holds: ``"ons"`` (E38 codes), ``"nhs"`` codes, ``"name"``, or None."""
-    text = values.astype(str).str.strip().str.upper()
-    if text.empty:
-        return None
-    if text.str.fullmatch(r"E38\d{6}").all():
-        return "ons"
-    if text.str.fullmatch(r"[0-9A-Z]{3,5}").all() and text.isin(nhs_codes).mean() >= 0.5:
-        return "nhs"
-    ends = text.str.extract(r"\s-\s*([0-9A-Z]{3,5})$")[0]
-    if ends.notna().all() and ends.isin(nhs_codes).mean() >= 0.5:
-        return "name"
-    return None
-
-
-def _code_field(
-    frame: gpd.GeoDataFrame, path: Path, nhs_codes: set[str], code_field: str | None
-) -> tuple[str, str, str]:
-    """Return the boundary field holding the area code, what it holds and how it was found."""
-    fields = [str(c) for c in frame.columns if c != frame.geometry.name]
-    if code_field is not None:
-        chosen = next((c for c in fields if c.lower() == code_field.strip().lower()), None)
-        if chosen is None:
-            msg = (
-                f"ONS boundaries {path} have no field {code_field!r} (found: {', '.join(fields)}): "
-                "name one of those"
-            )
-            raise DataError(msg)
-        kind = _field_kind(frame[chosen], nhs_codes)
-        if kind is None:
-            msg = (
-                f"field {chosen!r} of ONS boundaries {path} holds neither E38 codes, the map file's NHS "
-                f"codes nor names ending in them (e.g. {str(frame[chosen].iloc[0])!r}): name the field "
-                "holding the sub-ICB or CCG code"
-            )
-            raise DataError(msg)
-        return chosen, kind, "as given"
-    named = [c for c in fields if re.fullmatch(r"(SICBL|CCG)\d\dCD", c, re.I)]
-    if named:
-        return named[0], "ons", "by name"
-    kinds = {c: _field_kind(frame[c], nhs_codes) for c in fields}
-    for kind in _KINDS:
-        found = [c for c, k in kinds.items() if k == kind]
-        if found:
-            return found[0], kind, "recognised by content"
-    msg = (
-        f"ONS boundaries {path} have no SICBLyyCD or CCGyyCD column, nor a field holding E38 codes, the "
-        f"map file's NHS codes or names ending in them ('... - 16C') (found: {', '.join(fields)}); give ONS "
-        "sub-ICB or CCG boundaries, or name the field holding the code with code_field"
-    )
-    raise DataError(msg)
-
-
-def _read_boundaries(
-    path: PathLike, areas: pd.DataFrame, code_field: str | None
-) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...], str]:
-    """Do :func:`boundaries_from_ons`, also saying which field keyed the polygons and how."""
-    path = Path(path)
-    if not path.exists():
-        msg = f"ONS boundaries {path} do not exist: give the GeoJSON, GeoPackage or shapefile ONS publishes"
-        raise DataError(msg)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        msg = f"ONS boundaries {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
-        raise DataError(msg) from None
-    pairs = areas[["ccg_ons_code", "ccg_code", "ccg_name"]].drop_duplicates()
-    for column in ("ccg_ons_code", "ccg_code"):
-        twice = pairs[column][pairs[column].duplicated()]
-        if len(twice):
-            msg = f"the map file pairs {column} {_some(sorted(set(twice)))} with more than one area code"
-            raise DataError(msg + ": give the file as published")
-    column, kind, how = _code_field(frame, path, set(pairs["ccg_code"]), code_field)
-    text = frame[column].astype(str).str.strip().str.upper()
-    given = text.str.extract(r"\s-\s*([0-9A-Z]{3,5})$")[0] if kind == "name" else text
-    by_nhs = pairs.set_index("ccg_code")
-    nhs = given.map(pairs.set_index("ccg_ons_code")["ccg_code"]) if kind == "ons" else given
-    keep = nhs.isin(by_nhs.index).to_numpy()
-    unmatched = tuple(sorted(set(given[~keep])))
-    missing = tuple(sorted(set(by_nhs.index) - set(nhs[keep])))
-    matched = by_nhs.reindex(nhs[keep])
-    out = gpd.GeoDataFrame(
-        {
-            "ccg_code": matched.index.to_numpy(),
-            "ccg_name": matched["ccg_name"].to_numpy(),
-            "ccg_ons_code": matched["ccg_ons_code"].to_numpy(),
-        },
-        geometry=frame.geometry[keep].to_numpy(),
-        crs=frame.crs,
-    )
-    out = out.to_crs("EPSG:4326") if out.crs is not None else out.set_crs("EPSG:4326")
-    logger.info("boundaries %s keyed by field %s (%s, %s)", path, column, _KINDS[kind], how)
-    keyed = f"field {column} ({_KINDS[kind]}, {how})"
-    return out.sort_values("ccg_code").reset_index(drop=True), unmatched, missing, keyed
-
-
-def boundaries_from_ons(
-    path: PathLike, areas: pd.DataFrame, *, code_field: str | None = None
-) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...]]:
-    """Read ONS CCG or sub-ICB boundaries and key them by the NHS code of the practices' areas.
-
-    Parameters
-    ----------
-    path
-        A GeoJSON, GeoPackage or shapefile of ONS sub-ICB locations or CCGs. The field
-        holding each polygon's area is, in this order: ``code_field`` when given; a
-        ``SICBLyyCD`` or ``CCGyyCD`` column (ONS ``E38...`` code), as ONS publishes them;
-        else the first field whose values are all ``E38...`` codes, else the first holding
-        the map file's NHS codes (``16C``), else the first holding names that end in them
-        (``"NHS North East and North Cumbria ICB - 16C"``), as in republished copies whose
-        properties were renamed ``code`` and ``name``.
-    areas
-        Practices (or areas) with columns ``ccg_code``, ``ccg_ons_code`` and ``ccg_name``:
-        how the map file pairs the NHS code with the ONS one.
-    code_field
-        The field holding the code (case-insensitive): E38 codes, NHS codes or names ending
-        in the NHS code, recognised by content; ``None`` finds it as above.
-
-    Returns
-    -------
-    tuple
-        The polygons in EPSG:4326 with columns ``ccg_code``, ``ccg_name`` (the map file's)
-        and ``ccg_ons_code``; the codes, as the field gives them, of polygons no area has
-        (left out); and the NHS codes of areas without a polygon.
-
-    Raises
-    ------
-    DataError
-        If the file is missing or unreadable, has no field holding the code (or
-        ``code_field`` names none, or one holding no code), or the map file pairs one code
-        with two others.
-
-    Examples
-    --------
-    >>> from footprint.sources import boundaries_from_ons
-    >>> areas = pd.DataFrame(
-    ...     {"ccg_code": ["99C"], "ccg_ons_code": ["E38000127"], "ccg_name": ["North Tyneside"]}
-    ... )
-    >>> polygons, _, _ = boundaries_from_ons("tests/data/import/months_apart/sub-icbs.geojson", areas)
-    >>> list(polygons["ccg_code"])
-    ['99C']
-    """
-    boundaries, unmatched, missing, _ = _read_boundaries(path, areas, code_field)
-    return boundaries, unmatched, missing
 
 
 # --- the import -------------------------------------------------------------------------------
@@ -1212,9 +747,9 @@ def import_practices(
     practices = practices[practices["list_size"] > 0].sort_index()
     shipped = None
     if postcodes is not None and Path(postcodes).resolve() == POSTCODES_FILE:
-        shipped = _SortedLookup.read(POSTCODES_FILE)  # read once: the points and the district centres
+        shipped = SortedLookup.read(POSTCODES_FILE)  # read once: the points and the district centres
     if shipped is not None:
-        lookup: pd.DataFrame | None = shipped.find(set(_normalise(practices["postcode"])))
+        lookup: pd.DataFrame | None = shipped.find(set(normalise(practices["postcode"])))
     else:
         lookup = (
             None if postcodes is None else read_postcode_lookup(postcodes, postcodes=practices["postcode"])

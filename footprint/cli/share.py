@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import pandas as pd
 
 from footprint._io import atomic_write
+from footprint._text import plural
 from footprint.cli._common import (
     MAX_KM,
     MAX_PATIENTS,
@@ -30,6 +32,7 @@ from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.plan import Plan
 from footprint.share import ShareOptions, ShareResult, base_links, share_plan
+from footprint.share.compare import option_name, solve_steps
 
 if TYPE_CHECKING:
     from footprint.render import Overlay
@@ -89,8 +92,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         type=distances,
         default=defaults.sensitivity_km,
         metavar="KM,...",
-        help="distance limits of the sensitivity table (default 5 to 30 km by 2.5; with --cluster-size "
-        "above 2 each is a proven cluster arrangement, so fewer limits run faster)",
+        help="distance limits at which the options (pairs, and clusters of up to S) are compared "
+        "(default 5 to 30 km by 2.5; each limit and size is a proven arrangement, so fewer run faster)",
     )
     limits.add_argument("--base", metavar="CODE,...", help="practices named as CD bases")
     limits.add_argument(
@@ -98,7 +101,10 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     money = parser.add_argument_group("funding")
     money.add_argument(
-        "--year", default=defaults.year, metavar="YYYY/YY", help="payment year (default %(default)s)"
+        "--year",
+        default=defaults.year,
+        metavar="YYYY/YY",
+        help="year of the CD funding (default %(default)s, reckoned on list sizes of 1 January 2022)",
     )
     money.add_argument("--rates", type=Path, metavar="FILE", help="CD payment rates CSV (default: shipped)")
     parser.add_argument(
@@ -139,28 +145,61 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_outputs(
-    result: ShareResult, out: Path, *, title: str, maps: Sequence[tuple[str, Path]] = ()
+    result: ShareResult,
+    out: Path,
+    *,
+    title: str,
+    maps: Sequence[tuple[str, Path]] = (),
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Write ``pairs.csv``, ``arrangement.csv``, ``clusters.csv`` (3+), ``summary.json``, ``report.html``.
+    """Write the tables (CSV and one ``share.xlsx`` workbook), ``summary.json`` and ``report.html``.
 
-    ``maps``: (CCG, file) of each CCG's map of the shared clusters, linked from the report.
+    ``pairs.csv``, ``arrangement.csv`` (one row per PCN), ``posts.csv`` (one row per CD post),
+    ``options.csv`` (the options side by side), ``left_out.csv``, ``icbs.csv``, ``clusters.csv``
+    (with clusters of 3 or more). ``maps``: (CCG, file) of each CCG's map of the shared
+    clusters, linked from the report; ``provenance``: what made the outputs, recorded in the
+    summary and shown in the report and workbook.
     """
-    from footprint.render.share_report import share_report_html  # render loads only to write
+    from footprint.render.share_report import share_report_html, share_workbook  # render loads only to write
 
-    paths = [out / "pairs.csv", out / "arrangement.csv", out / "summary.json", out / "report.html"]
-    _write_csv(result.pairs_table(), paths[0])
-    _write_csv(result.arrangement_table(), paths[1])
+    tables = {
+        "pairs.csv": result.pairs_table(),
+        "arrangement.csv": result.arrangement_table(),
+        "posts.csv": result.posts_table(),
+        "options.csv": result.compared_table(),
+        "left_out.csv": result.left_out,
+        "icbs.csv": result.icbs,
+    }
+    if result.options.cluster_size > 2:
+        tables["clusters.csv"] = result.clusters_table()
+    paths = []
+    for name, frame in tables.items():
+        paths.append(out / name)
+        _write_csv(frame, paths[-1])
     links = [(ccg, Path(os.path.relpath(path, out)).as_posix()) for ccg, path in maps]
-    summary = {**result.summary(), "plan": title, "maps": {ccg: str(path) for ccg, path in maps}}
-    with atomic_write(paths[2]) as fh:
+    made = dict(provenance or {})
+    summary = {
+        **result.summary(),
+        "plan": title,
+        "maps": {ccg: str(path) for ccg, path in maps},
+        "provenance": made,
+    }
+    paths.append(out / "summary.json")
+    with atomic_write(paths[-1]) as fh:
         json.dump(summary, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
-    with atomic_write(paths[3]) as fh:
-        fh.write(share_report_html(result, title=title, maps=links))
-    if result.options.cluster_size > 2:
-        paths.append(out / "clusters.csv")
-        _write_csv(result.clusters_table(), paths[-1])
+    paths.append(out / "share.xlsx")
+    with atomic_write(paths[-1], mode="wb") as fh:
+        fh.write(share_workbook(result, provenance=_made_words(made)))
+    paths.append(out / "report.html")
+    with atomic_write(paths[-1]) as fh:
+        fh.write(share_report_html(result, title=title, maps=links, provenance=made, workbook="share.xlsx"))
     return paths
+
+
+def _made_words(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the provenance for the workbook's summary sheet, the options left out."""
+    return {k: v for k, v in provenance.items() if k != "options"}
 
 
 def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overlay:
@@ -174,8 +213,9 @@ def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overl
             start=(row.base_x, row.base_y),
             end=(row.x, row.y),
             tip=f"{row.cluster}: {names[row.practice_code].get('practice_name', row.practice_code)} "
-            f"({row.practice_code}, PCN {row.pcn_id}) is {row.km:.1f} km from the CD base "
-            f"{names[row.base].get('practice_name', row.base)} ({row.base})",
+            f"({row.practice_code}, PCN {row.pcn_id}) is {row.km:.1f} km in a straight line from the CD base "
+            f"{names[row.base].get('practice_name', row.base)} ({row.base})"
+            + (", joined to it only across a bridge of the graph (over water)" if row.bridged else ""),
             practice=row.practice_code,
         )
         for row in links.itertuples()
@@ -184,11 +224,12 @@ def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overl
     for (cluster, base, pcns), rows in links.groupby(["cluster", "base", "pcns"], sort=True):
         bases[str(base)] = (
             f"base of {cluster}, one clinical director for PCNs {pcns.replace(' ', ', ')} "
-            f"({len(rows) + 1} practices, furthest {rows['km'].max():.1f} km)"
+            f"({plural(len(rows) + 1, 'practice')}, furthest {rows['km'].max():.1f} km in a straight line)"
         )
     return Overlay(
         name="Shared clinical directors",
-        legend="base of a shared clinical director, with a line to each member practice",
+        legend="base of a shared clinical director, with a line to each member practice "
+        "(straight lines, not roads)",
         practices=bases,
         lines=lines,
         label="Shared CD",
@@ -199,12 +240,20 @@ def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overl
 def _print_summary(result: ShareResult, title: str) -> None:
     summary = result.summary()
     arrangement, candidates = summary["arrangement"], summary["candidates"]
+    wte = "" if summary["funded_wte"] is None else f", {summary['funded_wte']:.1f} WTE of funded CD time"
     print(
-        f"{title}: {summary['pcns']:,} PCNs, {summary['patients']:,} patients, "
-        f"{summary['funded_wte']:.1f} WTE of funded CD time; limits: {summary['options']['limits']}"
+        f"{title}: {plural(summary['pcns'], 'PCN')}, {summary['patients']:,} patients{wte}; "
+        f"limits: {summary['options']['limits']}"
     )
     for note in summary["notes"]:
         print(f"  note: {note}")
+    left = summary["left_out"]
+    for why, counts in left["by_reason"].items():
+        print(
+            f"  left out: {plural(counts['practices'], 'practice')} ({counts['patients']:,} patients), {why}"
+        )
+    for ccg, why in left["ccgs"].items():
+        print(f"  left out: CCG {ccg}: {why}")
     print(
         f"candidate pairs {candidates['pairs']:,} ({candidates['pairs_meeting_limits']:,} meet the limits)"
         + (
@@ -213,16 +262,55 @@ def _print_summary(result: ShareResult, title: str) -> None:
             else ""
         )
     )
+    alone = arrangement["keep_own"]
     print(
-        f"optimal arrangement ({'proven' if arrangement['proven'] else 'NOT proven: a limit ran out'}): "
-        f"{arrangement['cd_posts']:,} CD posts instead of "
-        f"{arrangement['cd_posts_now']:,}; {arrangement['shared_clusters']:,} shared, "
-        f"{arrangement['keep_own']:,} PCNs keep their own; mean distance to the base "
-        f"{arrangement['mean_km_to_base']:.2f} km (own bases {arrangement['mean_km_own_bases']:.2f} km); "
-        f"{arrangement['wte_per_post']:.3f} WTE per post"
+        f"optimal arrangement ({_proof_words(result)}): {plural(arrangement['cd_posts'], 'CD post')} "
+        f"instead of {arrangement['cd_posts_now']:,}; "
+        f"{plural(arrangement['shared_clusters'], 'shared post')}, "
+        f"{plural(alone, 'PCN')} keeping {'its' if alone == 1 else 'their'} own; "
+        f"mean distance to the base {arrangement['mean_km_to_base']:.2f} km "
+        f"(own bases {arrangement['mean_km_own_bases']:.2f} km)"
+        + (
+            f"; {arrangement['wte_per_post']:.3f} WTE per post (now {arrangement['wte_per_post_now']:.3f})"
+            if arrangement["wte_per_post"] is not None
+            else ""
+        )
     )
-    posts = ", ".join(f"{r['max_km']:g} km {r['cd_posts']:,}" for r in summary["sensitivity"])
-    print(f"CD posts by distance limit: {posts}")
+    rows = summary["compared"]
+    for size in sorted({r["cluster_size"] for r in rows if r["cluster_size"] > 1}):
+        posts = ", ".join(
+            f"{'no limit' if r['limit_km'] is None else format(r['limit_km'], 'g') + ' km'} {r['cd_posts']:,}"
+            for r in rows
+            if r["cluster_size"] == size
+        )
+        print(f"CD posts by distance limit, {option_name(size)}: {posts}")
+
+
+def _proof_words(result: ShareResult) -> str:
+    """Say which stage of the arrangement is proven."""
+    if result.proven:
+        return "proven"
+    components = len(result.status)
+    posts = sum(s["posts_proven"] for s in result.status.values())
+    distance = sum(s["distance_proven"] for s in result.status.values())
+    if posts == components:
+        return (
+            f"fewest CD posts proven; least distance to the base proven in {distance:,} of "
+            f"{plural(components, 'component')}, the rest within the limit"
+        )
+    return f"fewest CD posts proven in {posts:,} of {plural(components, 'component')}: a limit ran out"
+
+
+def _pcn_names(plan: Plan, practices: pd.DataFrame) -> dict[str, str]:
+    """Return a name for each PCN of the plan: its published name, else footprint's (marked new)."""
+    from footprint.places import group_names, read_places
+
+    try:
+        return dict(group_names(plan, practices, places=read_places()).shown)
+    except (DataError, OSError, KeyError, ValueError):  # no places: the published names alone
+        if "pcn_name" not in practices.columns:
+            return {}
+        return practices.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,19 +320,20 @@ def run(args: argparse.Namespace) -> int:
     kept, inputs = read_whole_plan(args.plan, load_inputs(args))
     practices, boundaries, graph = inputs.practices, inputs.boundaries, inputs.graph
     title = "current PCNs" if args.plan is None else f"plan {args.plan.name}"
-    names: dict[str, str] = {}
-    if args.plan is None and "pcn_name" in practices.columns:
-        names = practices.groupby("pcn_code")["pcn_name"].first().astype(str).to_dict()
+    made = {
+        **provenance(args, practices),
+        "made": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+    }
     try:
-        # Clusters are solved once for the arrangement and once per sensitivity limit: show them.
-        steps = 1 + len(options.sensitivity_km)
-        with progress_bar("share", unit="step", total=steps if options.cluster_size > 2 else 0) as update:
+        with progress_bar("share", unit="option", total=solve_steps(options)) as update:
             result = share_plan(
                 kept,
                 graph,
                 options=options,
                 rates=args.rates,
-                names=names,
+                names=_pcn_names(kept, practices),
+                practices=practices,
+                ccgs=inputs.scope or None,
                 progress=lambda s: update(postfix=s),
             )
     except DataError as exc:
@@ -256,6 +345,7 @@ def run(args: argparse.Namespace) -> int:
 
         folder = args.maps if args.maps is not None else MAPS
         ccgs = inputs.ccgs
+        arrangement = result.summary()["arrangement"]
         draw(
             practices,
             graph,
@@ -265,11 +355,15 @@ def run(args: argparse.Namespace) -> int:
             overlays=[shared_cd_overlay(result, kept, graph)],
             boundaries=boundaries,
             ccgs=ccgs,
-            name="Current PCNs" if args.plan is None else f"Plan {args.plan.name}",
-            provenance=provenance(args, practices),
+            # Each page's heading and title is its CCG and this name: say the arrangement in it.
+            name=("Current PCNs" if args.plan is None else f"Plan {args.plan.name}")
+            + f", shared CDs: {plural(arrangement['cd_posts'], 'CD post')} for "
+            f"{plural(arrangement['cd_posts_now'], 'PCN')} ({option_name(options.cluster_size)}, "
+            f"{options.limits_text()})",
+            provenance={**made, "report": str(out_dir(args) / "report.html"), "distances": "straight lines"},
         )
         maps = [(ccg, folder / f"{ccg}.html") for ccg in ccgs]
-    paths = write_outputs(result, out_dir(args), title=title, maps=maps)
+    paths = write_outputs(result, out_dir(args), title=title, maps=maps, provenance=made)
     print(f"written: {', '.join(str(p) for p in paths)}")
     if maps:
         print(

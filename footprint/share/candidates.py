@@ -3,7 +3,8 @@
 :func:`pcn_graph` joins PCNs whose practices neighbour; :func:`share_candidates` lists every
 pair (and connected cluster up to ``cluster_size``) of them with its base, distances, totals,
 funding and the limits it breaks. The private helpers work out one cluster's figures
-(:class:`_Sites`, :func:`_figures`) and each PCN's own, when it keeps its CD (:func:`_singles`).
+(:class:`_Sites`, :func:`_figures`, which holds the one rule for a CD's base that every mode
+and output uses) and each PCN's own, when it keeps its CD (:func:`_singles`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 
 from footprint.config import SESSIONS_PER_WTE
 from footprint.errors import DataError
-from footprint.evaluate import funded_cd_wte, group_table, practices_from_graph
+from footprint.evaluate import group_table, practices_from_graph
 from footprint.graph import WITHIN_CCG
 from footprint.plan import Plan
 from footprint.share.options import ShareOptions
@@ -43,6 +44,7 @@ PAIR_COLUMNS = (
     "mean_km",
     "meets_limits",
     "reason",
+    "bridged",
 )
 
 
@@ -65,7 +67,9 @@ def pcn_graph(plan: Plan, graph: nx.Graph, *, across_ccgs: bool = False) -> nx.G
         ``practices`` and ``ccg_code`` (the members' CCGs, comma-separated), from
         :func:`footprint.evaluate.group_table`.
     """
-    table = group_table(plan, practices_from_graph(graph))
+    table = group_table(
+        plan.restrict([c for c in plan.assignment if c in graph]), practices_from_graph(graph)
+    )
     pcns = nx.Graph()
     for pcn, row in table.iterrows():
         pcns.add_node(
@@ -109,14 +113,28 @@ def _connected_sets(pcns: nx.Graph, size: int) -> Iterator[tuple[str, ...]]:
 # Figures of one cluster ---------------------------------------------------------------------
 
 
+def _islands(graph: nx.Graph) -> dict[str, int]:
+    """Return each practice's island: its component of the graph without ``bridge`` edges.
+
+    Two practices on different islands are joined only across a bridge of the graph (a
+    crossing over water, such as the Isles of Scilly to Cornwall).
+    """
+    land = nx.Graph()
+    land.add_nodes_from(graph)
+    land.add_edges_from((a, b) for a, b, kind in graph.edges(data="type") if kind != "bridge")
+    return {c: k for k, part in enumerate(sorted(nx.connected_components(land), key=min)) for c in part}
+
+
 @dataclass(frozen=True)
 class _Sites:
-    """Practice positions and list sizes as arrays, with each PCN's rows."""
+    """Practice positions, list sizes and islands as arrays, with each PCN's rows."""
 
     codes: np.ndarray
     xy: np.ndarray
     size: np.ndarray
+    island: np.ndarray
     rows: dict[str, np.ndarray]
+    index: dict[str, int]
 
     @classmethod
     def from_graph(cls, pcns: nx.Graph, graph: nx.Graph) -> _Sites:
@@ -124,17 +142,27 @@ class _Sites:
         row = {c: i for i, c in enumerate(codes)}
         xy = np.array([[graph.nodes[c]["x"], graph.nodes[c]["y"]] for c in codes], dtype=float)
         size = np.array([graph.nodes[c]["list_size"] for c in codes], dtype=float)
+        islands = _islands(graph)
+        island = np.array([islands[c] for c in codes], dtype=int)
         rows = {p: np.array([row[c] for c in m]) for p, m in pcns.nodes(data="members")}
-        return cls(np.array(codes, dtype=object), xy.reshape(-1, 2), size, rows)
+        return cls(np.array(codes, dtype=object), xy.reshape(-1, 2), size, island, rows, row)
+
+    def from_base(self, base: str, pcn: str) -> tuple[float, float]:
+        """Return the largest km and the patient-metres (unrounded) from practice ``base`` to PCN ``pcn``."""
+        rows = self.rows[pcn]
+        dist = np.hypot(*(self.xy[rows] - self.xy[self.index[base]]).T)
+        return float(dist.max()) / 1000, float(dist @ self.size[rows])
 
 
 def _figures(cluster: Sequence[str], sites: _Sites, bases: frozenset[str]) -> dict[str, Any]:
-    """Return a cluster's base, distances and totals.
+    """Return a cluster's base, distances and totals: the one rule for a CD's base.
 
     The base is a named base among the members if any (the best of them), else the member
-    whose largest distance to the others is least; ties go to the least list-weighted mean
-    distance, then the smaller code. ``cost`` is the patient-metres from the base, rounded
-    to whole patient-metres: the quantity the arrangement minimises.
+    whose largest distance to the others is least (what ``max_km`` limits); ties go to the
+    least list-weighted mean distance, then the smaller code. ``cost`` is the patient-metres
+    from the base, rounded to whole patient-metres: the quantity the arrangement minimises
+    after the number of posts. ``bridged`` names the members joined to the base only across
+    a bridge of the graph (over water).
     """
     rows = np.concatenate([sites.rows[p] for p in cluster])
     xy, w = sites.xy[rows], sites.size[rows]
@@ -145,13 +173,15 @@ def _figures(cluster: Sequence[str], sites: _Sites, bases: frozenset[str]) -> di
     eligible = np.flatnonzero(named) if named.any() else np.arange(len(rows))
     pick = eligible[np.lexsort((codes[eligible], weighted[eligible], largest[eligible]))[0]]
     patients = int(w.sum())
+    island = sites.island[rows]
     return {
         "base": str(codes[pick]),
         "max_km": float(largest[pick]) / 1000,
-        "mean_km": float(weighted[pick]) / patients / 1000,
+        "mean_km": float(weighted[pick]) / patients / 1000 if patients else 0.0,
         "cost": round(float(weighted[pick])),
         "patients": patients,
         "practices": len(rows),
+        "bridged": " ".join(sorted(codes[island != island[pick]])),
     }
 
 
@@ -168,8 +198,13 @@ def _limit_breaches(fig: Mapping[str, Any], options: ShareOptions) -> list[str]:
 
 
 def _funding(patients: int, rate: CdRate) -> dict[str, Any]:
-    wte = funded_cd_wte(patients)
-    return {"wte": round(wte, 4), "sessions": round(wte * SESSIONS_PER_WTE, 2), "gbp": rate.gbp(patients)}
+    """Return the funded CD time (WTE, sessions a week) and money of ``patients`` in the rate's year."""
+    wte = rate.wte(patients)
+    return {
+        "wte": None if wte is None else round(wte, 4),
+        "sessions": None if wte is None else round(wte * SESSIONS_PER_WTE, 2),
+        "gbp": rate.gbp(patients),
+    }
 
 
 def _check_bases(bases: Sequence[str], plan: Plan, pcns: nx.Graph) -> None:
@@ -184,45 +219,8 @@ def _check_bases(bases: Sequence[str], plan: Plan, pcns: nx.Graph) -> None:
         raise DataError(msg)
 
 
-def share_candidates(
-    plan: Plan,
-    graph: nx.Graph,
-    *,
-    options: ShareOptions | None = None,
-    rate: CdRate | None = None,
-) -> pd.DataFrame:
-    """Return every pair (and cluster up to ``options.cluster_size``) of neighbouring PCNs.
-
-    Parameters
-    ----------
-    plan
-        Any plan (the current PCNs or a proposed one).
-    graph
-        The graph of neighbouring practices.
-    options
-        Limits and choices (default :class:`ShareOptions`).
-    rate
-        The year's payment rate (default: ``options.year`` from the shipped rates file).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per candidate, pairs first: ``pcns`` (tuple of PCN ids), ``size`` (PCNs),
-        ``pcn_a``, ``pcn_b`` (the first two), ``patients``, ``practices``, ``wte``,
-        ``sessions``, ``gbp`` (``None`` when the year's payment is merged into core funding),
-        ``base``, ``max_km``, ``mean_km``, ``cost`` (patient-metres from the base),
-        ``meets_limits`` and ``reason`` (the limits broken, ``""`` when met).
-
-    Raises
-    ------
-    DataError
-        If a named base practice is in no PCN of the plan.
-    """
-    options = options or ShareOptions()
-    rate = rate or rate_for_year(options.year)
-    pcns = pcn_graph(plan, graph, across_ccgs=options.across_ccgs)
-    _check_bases(options.bases, plan, pcns)
-    sites = _Sites.from_graph(pcns, graph)
+def _candidates(pcns: nx.Graph, sites: _Sites, options: ShareOptions, rate: CdRate) -> pd.DataFrame:
+    """Return every pair (and connected cluster up to ``options.cluster_size``) of ``pcns``."""
     bases = frozenset(options.bases)
     clusters = [tuple(sorted(e)) for e in pcns.edges]
     if options.cluster_size > 2:
@@ -254,6 +252,48 @@ def share_candidates(
     return frame.sort_values(["size", "pcns"], kind="stable").reset_index(drop=True)
 
 
+def share_candidates(
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    options: ShareOptions | None = None,
+    rate: CdRate | None = None,
+) -> pd.DataFrame:
+    """Return every pair (and cluster up to ``options.cluster_size``) of neighbouring PCNs.
+
+    Parameters
+    ----------
+    plan
+        Any plan (the current PCNs or a proposed one).
+    graph
+        The graph of neighbouring practices.
+    options
+        Limits and choices (default :class:`ShareOptions`).
+    rate
+        The year's CD funding (default: ``options.year`` from the shipped rates file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate, pairs first: ``pcns`` (tuple of PCN ids), ``size`` (PCNs),
+        ``pcn_a``, ``pcn_b`` (the first two), ``patients``, ``practices``, ``wte``,
+        ``sessions`` and ``gbp`` (``None`` when the year funds no separate CD time or money),
+        ``base``, ``max_km``, ``mean_km``, ``cost`` (patient-metres from the base),
+        ``meets_limits``, ``reason`` (the limits broken, ``""`` when met) and ``bridged``
+        (members joined to the base only across a bridge of the graph).
+
+    Raises
+    ------
+    DataError
+        If a named base practice is in no PCN of the plan.
+    """
+    options = options or ShareOptions()
+    rate = rate or rate_for_year(options.year)
+    pcns = pcn_graph(plan, graph, across_ccgs=options.across_ccgs)
+    _check_bases(options.bases, plan, pcns)
+    return _candidates(pcns, _Sites.from_graph(pcns, graph), options, rate)
+
+
 def _singles(pcns: nx.Graph, sites: _Sites, options: ShareOptions, rate: CdRate) -> pd.DataFrame:
     """Return each PCN keeping its own CD: its base, distances, totals and funding."""
     bases = frozenset(options.bases)
@@ -272,5 +312,6 @@ def _singles(pcns: nx.Graph, sites: _Sites, options: ShareOptions, rate: CdRate)
         "wte",
         "sessions",
         "gbp",
+        "bridged",
     ]
     return pd.DataFrame.from_records(records, columns=columns).set_index("pcn_id")

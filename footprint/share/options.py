@@ -41,7 +41,8 @@ class ShareOptions:
     across_ccgs
         Also count PCNs joined only across a CCG boundary (``cross_ccg`` edges) as neighbours.
     year
-        Financial year of the payment rate, ``YYYY/YY``.
+        Financial year of the CD funding, ``YYYY/YY`` (default 2022/23: the year whose
+        payments were reckoned on list sizes of 1 January 2022, the shipped data's).
     sensitivity_km
         The distance limits at which the sensitivity table counts CD posts.
 
@@ -67,7 +68,7 @@ class ShareOptions:
     cluster_size: int = 2
     bases: tuple[str, ...] = ()
     across_ccgs: bool = False
-    year: str = "2021/22"
+    year: str = "2022/23"
     sensitivity_km: tuple[float, ...] = SENSITIVITY_KM
 
     def __post_init__(self) -> None:

@@ -1,23 +1,18 @@
-"""The optimal arrangement of pairs: fewest CD posts, then least distance, and its sensitivity.
+"""The optimal arrangement of pairs: fewest CD posts, then least distance.
 
 :func:`optimal_pairs` finds the pairs of neighbouring PCNs sharing a CD by a maximum-weight
 matching of largest cardinality, proven optimal; the private helpers say why a PCN left alone
-keeps its own CD and count the posts at each distance limit of the sensitivity table.
+keeps its own CD.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import networkx as nx
 import pandas as pd
 
-__all__ = ["SENSITIVITY_COLUMNS", "optimal_pairs"]
-
-#: Columns of the sensitivity table: ``shared`` counts shared pairs, or clusters with
-#: ``cluster_size`` above 2; ``proven`` says whether that limit's arrangement is proven optimal.
-SENSITIVITY_COLUMNS = ("max_km", "cd_posts", "shared", "mean_km", "proven")
+__all__ = ["optimal_pairs"]
 
 
 def optimal_pairs(
@@ -120,46 +115,3 @@ def _partners(candidates: pd.DataFrame) -> dict[str, set[str]]:
         for p in cluster:
             partners.setdefault(p, set()).update(set(cluster) - {p})
     return partners
-
-
-def _total_cost(
-    chosen: Sequence[tuple[str, str]], pair_cost: Mapping[tuple, int], single_cost: Mapping[str, int]
-) -> int:
-    """Return the patient-metres from the bases of an arrangement of pairs and singles."""
-    gain = sum(single_cost[a] + single_cost[b] - pair_cost[a, b] for a, b in chosen)
-    return sum(single_cost.values()) - gain
-
-
-def _sensitivity(
-    pcns: nx.Graph, allowed: pd.DataFrame, singles: pd.DataFrame, distances: Sequence[float]
-) -> pd.DataFrame:
-    """Return the fewest CD posts in pairs (and the mean distance) at each distance limit in ``distances``."""
-    cost = singles["cost"].to_dict()
-    pair_cost = {(a, b): int(c) for a, b, c in allowed[["pcn_a", "pcn_b", "cost"]].itertuples(index=False)}
-    rows = []
-    for limit in sorted(distances):
-        chosen = optimal_pairs(list(pcns), allowed[allowed["max_km"] <= limit + 1e-9], cost)
-        rows.append(
-            _sensitivity_row(
-                limit,
-                len(pcns) - len(chosen),
-                len(chosen),
-                _total_cost(chosen, pair_cost, cost),
-                singles,
-                True,
-            )
-        )
-    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
-
-
-def _sensitivity_row(
-    limit: float, posts: int, shared: int, cost: int, singles: pd.DataFrame, proven: bool
-) -> dict[str, Any]:
-    patients = int(singles["patients"].sum())
-    return {
-        "max_km": float(limit),
-        "cd_posts": posts,
-        "shared": shared,
-        "mean_km": round(cost / patients / 1000, 3) if patients else 0.0,
-        "proven": proven,
-    }

@@ -5,8 +5,10 @@ Run: .venv/bin/python benchmarks/check.py [--sample N] [--skip-check] [--skip-pr
 1. ``footprint check --no-maps`` of England's current PCNs as a subprocess (after a warm-up
    that fills the graph cache): wall time against the 30 s target, errors, stranded and at
    risk practices.
-2. Every current PCN proposed alone in turn (:func:`footprint.partition.strands` with
-   ``proposal=``; each CCG's baseline solved once and reused, as a notebook would): median
+2. ``check --proposal`` of the issue's two proposals on all England (no ``--ccg``): its
+   lines of output, exit code and verdict. Then every current PCN proposed alone in turn
+   (:func:`footprint.partition.judge_proposal`, the verdict ``check --proposal`` prints;
+   each CCG's baseline solved once and reused, as a notebook would): median
    and p95 seconds per proposal against the 1 s median target. ``--sample N`` takes N PCNs
    spread over England instead of all 1,2xx (and says so).
 3. ``footprint repair --no-maps`` in both modes (default; ``--split-large``): wall time
@@ -66,7 +68,7 @@ def bench_check(out: Path) -> None:
 
 
 def bench_proposals(sample: int | None) -> None:
-    from footprint.partition import strands
+    from footprint.partition import judge_proposal
 
     practices = read_practices()
     graph = graph_from_practices(practices, read_boundaries())
@@ -86,20 +88,18 @@ def bench_proposals(sample: int | None) -> None:
         print(f"proposals: a sample of {len(proposals)} of {len(groups)} current PCNs, spread over England")
     baselines: dict[str, StageResult] = {}
     times, stranding, unfreed, unfound = [], 0, 0, 0
-    skipped = 0
+    skipped = valid = 0
     for _pcn, proposed in proposals:
         start = time.perf_counter()
-        try:
-            report = strands(graph, proposal=proposed, options=options, baselines=baselines)
-        except Exception as exc:  # a PCN in pieces is not a valid proposal: counted, not timed
+        verdict = judge_proposal(graph, proposed, current=current, options=options, baselines=baselines)
+        if verdict.stranding is None:  # a PCN in pieces is not one group: said so, not judged
             skipped += 1
-            print(f"  skipped {_pcn}: {exc}"[:200])
             continue
-        for ccg, result in report.ccgs.items():
-            baselines.setdefault(ccg, result.baseline)
-        if report.stranded:
+        baselines.setdefault(verdict.ccgs[0], verdict.stranding.baseline)
+        valid += verdict.valid
+        if verdict.stranded:
             stranding += 1
-            exceptions = [c.text for r in report.ccgs.values() for c in r.changes if c.kind == "exception"]
+            exceptions = [c.text for c in verdict.stranding.changes if c.kind == "exception"]
             unfound += any("within the time limit" in text for text in exceptions)
             unfreed += bool(exceptions) and not any("within the time limit" in text for text in exceptions)
         times.append(time.perf_counter() - start)
@@ -110,9 +110,38 @@ def bench_proposals(sample: int | None) -> None:
         f"(target <= {PROPOSAL_TARGET_S:.0f} s), p95 {p95:.2f} s, max {times[-1]:.2f} s "
         f"(each CCG's first proposal also solves its baseline); {stranding} strand a practice, "
         f"{unfreed} of them freed by no change (a commissioner's exception), {unfound} with no change found "
-        "within the limit; "
-        f"{skipped} skipped (not contiguous within one CCG)"
+        f"within the limit; {valid} valid (in band or exempt, connected); "
+        f"{skipped} not judged for stranding (not one connected group within one CCG)"
     )
+
+
+#: The issue's proposals: below the band (25,029), and one whose smallest change once broke it.
+ISSUE_PROPOSALS = ("M85042,M85074,M85733,M85783", "L82006,L82052")
+
+
+def bench_issue_proposals(out: Path) -> None:
+    """Print ``check --proposal`` of the issue's proposals (all England, no --ccg): lines, exit, verdict."""
+    for proposal in ISSUE_PROPOSALS:
+        seconds, done = _run_code(
+            "check", "--proposal", proposal, "--no-maps", "--out", str(out / "proposal")
+        )
+        lines = done.stdout.strip().splitlines()
+        verdict = json.loads((out / "proposal" / "summary.json").read_text())["proposal"]
+        print(
+            f"check --proposal {proposal}: exit {done.returncode}, {len(lines)} lines of output "
+            f"(was 1,271 of England's findings), {seconds:.1f} s; {verdict['patients']:,} patients, "
+            f"valid {verdict['valid']}, strands {verdict['strands']}"
+        )
+        for line in lines:
+            print(f"  | {line}")
+
+
+def _run_code(*argv: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "footprint", *argv], capture_output=True, text=True, check=False
+    )
+    return time.perf_counter() - start, done
 
 
 def bench_repair(out: Path) -> None:
@@ -166,6 +195,7 @@ def main() -> None:
         if not args.skip_check:
             bench_check(out)
         if not args.skip_proposals:
+            bench_issue_proposals(out)
             bench_proposals(args.sample)
         if not args.skip_repair:
             bench_repair(out)

@@ -136,12 +136,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --- footprint ------------------------------------------------------------------------------------
 
 
-def run_footprint(out: Path, ccgs: Sequence[str] | None, seed: int) -> tuple[float, float]:
-    """Run ``footprint plan --no-maps --seed SEED --out OUT``; return its wall and CPU seconds.
+def run_footprint(
+    out: Path, ccgs: Sequence[str] | None, seed: int, data: Sequence[str] = ()
+) -> tuple[float, float]:
+    """Run ``footprint plan --no-maps --seed SEED --out OUT [DATA]``; return its wall and CPU seconds.
 
-    CPU is user plus system time of the command and its worker processes.
+    ``data`` are further arguments (``--practices``, ``--boundaries``). CPU is user plus
+    system time of the command and its worker processes.
     """
     command = [sys.executable, "-m", "footprint", "plan", "--no-maps", "--seed", str(seed), "--out", str(out)]
+    command += list(data)
     if ccgs:
         command += ["--ccg", *ccgs]
     print("running: " + " ".join(["footprint", *command[3:]]), flush=True)
@@ -204,6 +208,7 @@ def report_footprint(
     print(
         f"  CCGs with stage 1 proven {proven}/{len(ccgs)}; CCGs optimal in every stage {optimal}/{len(ccgs)}"
     )
+    print(f"  {gap_summary(ccgs)}")
     violations = check_plan(plan, graph)
     by_rule = Counter(v.rule for v in violations)
     detail = f" ({', '.join(f'{k} {n}' for k, n in sorted(by_rule.items()))})" if violations else ""
@@ -224,6 +229,32 @@ def report_footprint(
     }
     if mismatch:
         print(f"  NOTE summary.json disagrees with plan.csv (summary, plan.csv): {mismatch}")
+
+
+def gap_summary(ccgs: dict, within: float = 0.02) -> str:
+    """Return how near each CCG's stages are to proven, from summary.json's per-CCG stages.
+
+    A stage's gap is (value - bound) / value, 0 when proven; the compactness stage's gaps
+    are summarised (median, largest) and the CCGs whose every stage is proven or within
+    ``within`` counted.
+    """
+
+    def gap(stage: dict) -> float:
+        if stage["status"] == "OPTIMAL" or stage["value"] <= 0:
+            return 0.0
+        return stage.get("gap", (stage["value"] - stage["bound"]) / stage["value"])
+
+    near = sum(all(gap(s) <= within for s in r.get("stages", ())) for r in ccgs.values())
+    compact = sorted(
+        gap(s) for r in ccgs.values() for s in r.get("stages", ()) if s["stage"] == "compactness"
+    )
+    proven = sum(g == 0 for g in compact)
+    median = compact[len(compact) // 2] if compact else 0.0
+    return (
+        f"every stage proven or within {within:.0%} in {near}/{len(ccgs)} CCGs; compactness proven in "
+        f"{proven}/{len(compact)}, within {within:.0%} in {sum(g <= within for g in compact)}, gap median "
+        f"{median:.1%}, largest {max(compact, default=0.0):.1%}"
+    )
 
 
 # --- peers ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ members and funded clinical-director time) is computed here once, and drawn by r
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -458,6 +459,10 @@ def plan_summary(
         "compactness_km": round(score.compactness_km, 3),
         "ccgs": len(results),
         "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
+        # How far each CCG's compactness may lie above the least (0 where proven): the median CCG's.
+        "compactness_gap_median": round(
+            statistics.median([r.stages[-1].gap for r in results.values() if r.stages] or [0.0]), 4
+        ),
         "stage1_unproven": sorted(c for c, r in results.items() if not r.stages[0].proven),
         "far_km": far_km,
         "far_flung": sorted(far_flung, key=lambda f: -f["km"]),

@@ -107,6 +107,7 @@ def test_plan_writes_plan_geojson_summary(capsys, tmp_path, monkeypatch):
         "stage": "out_of_band",
         "value": 0.0,
         "bound": 0.0,
+        "gap": 0.0,
         "status": "OPTIMAL",
         "seconds": summary["ccgs"]["99F"]["stages"][0]["seconds"],
     }
@@ -147,6 +148,8 @@ SLICE_DATA = ["--practices", DATA / "practices_slice.csv", "--boundaries", DATA 
 
 
 def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, monkeypatch):
+    import json
+
     monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
     code, out, _ = run(capsys, "check", *SLICE_DATA, "--impute-missing", "--no-maps", "--out", tmp_path)
     # The open Rahman Practice is stranded by the agreed PCNs around it (issue 10): the one error.
@@ -156,6 +159,9 @@ def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, mon
     assert "99F: 0 group(s) below the floor and 1 above the ceiling where 0 is unavoidable (proven)" in out
     findings = list(csv.DictReader((tmp_path / "findings.csv").read_text().splitlines()))
     assert {(f["group"], f["rule"]) for f in findings if f["rule"] == "above"} >= {("U09643", "above")}
+    icbs = json.loads((tmp_path / "summary.json").read_text())["icbs"]  # totals by ICB (2022: the STP)
+    assert icbs["QYG"]["ccgs"] == ["01F"] and icbs["QYG"]["practices"] == 14
+    assert icbs["QH8"]["out_of_band"] >= 1  # U09643, above the ceiling
 
 
 def test_check_a_broken_plan_exits_1_and_names_what(capsys, tmp_path, monkeypatch):
@@ -259,13 +265,18 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert "99F:" in out and "open placed" in out and "practices moved in all" in out
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
-    assert list(moves[0]) == ["practice_code", "name", "from", "to", "patients", "reason"]
+    assert list(moves[0]) == ["practice_code", "name", "from", "to", "to_name", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
     repaired = list(csv.DictReader((tmp_path / "plan.csv").read_text().splitlines()))
     assert all(r["pcn_name"] for r in repaired)  # each network named, as plan names them
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["provenance"]["command"].startswith("footprint repair")
     assert summary["england"]["open_placed"] == 1
+    # totals by ICB (2022: the STP), before and after
+    assert set(summary["icbs"]) == {"QH8", "QYG"}
+    essex = summary["icbs"]["QH8"]
+    assert essex["ccgs"] == ["99F", "99G"] and essex["before"]["groups"] >= 1
+    assert sum(i["practices"] for i in summary["icbs"].values()) == len(repaired)
     code, out, _ = run(capsys, "check", tmp_path / "plan.csv", *args[:-2], "--out", tmp_path / "check")
     assert code == 0, out
 

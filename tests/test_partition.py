@@ -737,3 +737,99 @@ def test_a_tiny_ccgs_warm_start_weighs_every_grouping(sizes):
     _, searched = run_stages(model, start, band_stages, SolveOptions(processes=1, time_limit_s=30))
     assert all(s.proven for s in searched)
     assert stage_values(inst, start, band_stages) == {s.name: s.value for s in searched}
+
+
+def _unbounded_optimum(inst, stages=DEFAULT_STAGES):
+    """Return each stage's proven least value by CP-SAT alone, every bound but its own removed."""
+    from dataclasses import replace
+
+    from footprint.partition.model import build_model
+    from footprint.partition.solve import run_stages
+    from footprint.partition.stages import STAGE_REGISTRY
+    from footprint.partition.warmstart import warm_start
+
+    plain = {k: replace(s, lower_bound=lambda *_: None) for k, s in STAGE_REGISTRY.items()}
+    options = SolveOptions(processes=1, time_limit_s=30, proof_limit_s=30)
+    model = build_model(inst, stages=stages)
+    labels, found = run_stages(model, warm_start(inst, seed=0), stages, options, registry=plain)
+    assert all(s.proven for s in found[:-1])
+    return labels, found
+
+
+def _sparse_instance(sizes, edges, xy, locked=()):
+    """An instance of practices on the given edges (those over 50,000 stand alone)."""
+    from footprint.partition._instance import Instance
+
+    n, codes = len(sizes), [f"P{i}" for i in range(len(sizes))]
+    big = [s > 50_000 for s in sizes]
+    return Instance(
+        "S", codes, codes, sizes, xy, sorted(edges), {}, [], big, [False] * n, [*locked], None, Rules()
+    )
+
+
+def test_an_island_that_no_grouping_puts_in_band_is_proven_from_its_bridge():
+    """M0 -- M1 -- M2 -- M3 ==bridge== H, and coves L1, L2 that touch only H (the island's port).
+
+    Totals allow every group in band (135k in 3 or 4 groups), but the coves (25k each) can
+    only join H (5k): one of them stands alone below the band, or both with H above it,
+    whatever crosses the bridge. The island's piece proves 1, as CP-SAT does; the warm
+    start meets it, so stage 1 needs no search.
+    """
+    from footprint.partition.solve import solve_instance
+    from footprint.partition.stages import _can_be_in_band, _free_parts, lower_bound
+
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (4, 6)]
+    xy = [(1e3 * i, 0.0) for i in range(5)] + [(5e3, 1e3), (5e3, -1e3)]
+    inst = _sparse_instance([20_000] * 4 + [5_000] + [25_000] * 2, edges, xy)
+    assert all(_can_be_in_band(inst, part) for part in _free_parts(inst))  # totals alone say 0
+    assert lower_bound("out_of_band", inst, {}) == 1.0
+    assert _unbounded_optimum(inst)[1][0].value == 1.0
+    _, result = solve_instance(inst, OPTIONS)
+    assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
+    """Random sparse instances (cut practices, big practices, a lock): every bound is real."""
+    import random
+
+    from footprint.partition._compact_bound import compactness_bound
+    from footprint.partition._compactness import compactness_lower_bound, model_compactness
+    from footprint.partition.solve import _least_compactness
+    from footprint.partition.stages import STAGE_REGISTRY
+
+    rng = random.Random(seed)
+    n = rng.randrange(6, 10)
+    edges = {(rng.randrange(i), i) for i in range(1, n)} | {(rng.randrange(i), i) for i in range(2, n, 3)}
+    sizes = [rng.choice([3_000, 9_000, 15_000, 25_000, 35_000, 55_000]) for _ in range(n)]
+    lock = [[a, b] for a, b in sorted(edges)[:1] if sizes[a] + sizes[b] < 50_000]
+    inst = _sparse_instance(
+        sizes, edges, [(rng.uniform(0, 5e3), rng.uniform(0, 5e3)) for _ in range(n)], lock
+    )
+    labels, found = _unbounded_optimum(inst)
+    done = {}
+    for result in found[:-1]:
+        assert STAGE_REGISTRY[result.name].lower_bound(inst, done) <= result.value, result.name
+        done[result.name] = result
+    exact = _least_compactness(inst, {k: r.value for k, r in done.items()}, labels, budget=10**6)
+    assert 0 < compactness_lower_bound(inst, done, labels) <= exact[1] + 1e-6
+    assert 0 < compactness_bound(inst, done, labels, model_compactness(inst, labels)) <= exact[1] + 1e-6
+
+
+def test_compactness_gets_a_bound_from_its_connected_groups_and_its_gap_is_reported(build, tmp_path):
+    """A 3 x 4 grid of 10k practices: the prices bound the least tree distance closely, never above it."""
+    from footprint.partition._compactness import compactness_lower_bound, model_compactness
+    from footprint.partition.solve import _least_compactness
+    from footprint.partition.stages import StageResult
+
+    inst = _grid_instance([[10_000] * 4] * 3)
+    done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:4]}
+    row = [0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 2, 2]  # a row of four: its ends far apart
+    least = _least_compactness(inst, {k: r.value for k, r in done.items()}, row, budget=10**6)[1]
+    assert least < model_compactness(inst, row)
+    assert 0.9 * least < compactness_lower_bound(inst, done, row) <= least
+    practices, boundaries = grid(tmp_path, [[10_000] * 4] * 3)
+    plan = solve_plan(build(practices, boundaries), options=OPTIONS)
+    stage = plan.info["ccgs"]["GRD"].to_dict()["stages"][-1]
+    assert stage["stage"] == "compactness" and 0 <= stage["gap"] < 0.1
+    assert stage["gap"] == 0.0 or stage["status"] == "FEASIBLE"

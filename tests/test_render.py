@@ -378,6 +378,15 @@ def test_written_files(slice_maps, slice_practices):
     for ccg in ("01F", "99F", "99G"):
         assert f'href="{ccg}.html"' in index and f'href="{ccg}-pcns.html"' in index
     assert "NHS Castle Point and Rochford CCG" in index and CAVEAT in index
+    # CCGs listed under their ICB (2022: the STP), each ICB headed by its totals, in order
+    heads = re.findall(r'<tr class="fp-icb"><th[^>]*>([^<]*)</th>', index)
+    essex = slice_practices[slice_practices["stp_code"] == "QH8"]
+    assert heads == [  # by ICB code
+        f"Mid and South Essex (QH8): 2 CCGs, {len(essex)} practices, {essex['list_size'].sum():,} patients",
+        "Cheshire and Merseyside (QYG): 1 CCG, 14 practices, "
+        f"{slice_practices.loc[slice_practices['stp_code'] == 'QYG', 'list_size'].sum():,} patients",
+    ]
+    assert index.index("(QH8)") < index.index('href="99F.html"') < index.index('href="99G.html"')
     assert (out / "99F.html").stat().st_mode & 0o444 == 0o444
     pages = (out / "99F-pcns.html").read_text()
     # prints with no script: its one script only names the page after the PCN it is opened at

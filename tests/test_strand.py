@@ -19,10 +19,10 @@ from ortools.sat.python import cp_model
 
 from footprint.config import Rules, SolveOptions
 from footprint.edit import agreed_pieces
-from footprint.errors import CancelledError
+from footprint.errors import CancelledError, DataError
 from footprint.load import read_boundaries, read_practices, select_ccgs
 from footprint.partition import _strand_change as strand  # the smallest change's search, patched below
-from footprint.partition import solve_plan, strands
+from footprint.partition import judge_proposal, solve_plan, strands
 from footprint.partition._instance import Instance, PlanInputs
 from footprint.partition._strand_change import (
     CHANGE_CANDIDATES,
@@ -37,6 +37,7 @@ from footprint.partition.stages import StageResult
 from footprint.partition.strand import Cancel, Change, judged_instances, least_out_of_band, strand_instance
 from footprint.plan import Plan, plan_from_practices
 from tests.conftest import grid_rows, write_boxes, write_practices
+from tests.test_partition import line
 
 #: Tests solve with one worker, a fixed seed and tiny instances solved to optimality.
 OPTIONS = SolveOptions(workers=1, processes=1, seed=0, time_limit_s=5)
@@ -323,16 +324,16 @@ def test_a_candidate_change_frees_the_stranded_practice(grid_graph):
 
 @pytest.mark.parametrize(("keep_sites", "released"), [(False, ["W1"]), (True, ["W1", "W2"])])
 def test_a_candidate_change_keeps_buildings_whole_where_the_rules_do(keep_sites, released):
-    """S (10k) touches only W1 of the agreed group G (W1 20k, W2 5k in W1's building, G3 20k).
+    """S (10k) touches only W1 of the agreed group G (W1 20k, W2 5k in W1's building, G3 30k: 55k, above).
 
-    Taking S in puts G above the band; G releasing W1 frees S (30k together, G left at 25k, below,
-    as S was). Where buildings are kept whole, W2 must go with W1: two releases.
+    Taking S in puts G further above; G releasing W1 frees S (30k together) and brings G into
+    band (35k). Where buildings are kept whole, W2 must go with W1: two releases (G 30k).
     """
     inst = Instance(
         ccg="GRD",
         codes=["S", "W1", "W2", "G3"],
         names=["S", "W1", "W2", "G3"],
-        sizes=[10_000, 20_000, 5_000, 20_000],
+        sizes=[10_000, 20_000, 5_000, 30_000],
         xy=[(0.0, 0.0), (1000.0, 0.0), (1000.0, 0.0), (2000.0, 0.0)],
         edges=[(0, 1), (1, 2), (1, 3), (2, 3)],
         bridges={},
@@ -351,6 +352,37 @@ def test_a_candidate_change_keeps_buildings_whole_where_the_rules_do(keep_sites,
     (release, admit), labels, _ = found
     assert sorted(inst.codes[i] for _, i in release) == released and not admit
     assert labels[0] == labels[1] != labels[3]
+
+
+def test_a_candidate_change_never_breaks_an_agreed_group_that_keeps_the_band():
+    """G (W1 20k, G2 25k: 45k, in band) next to S (10k): releasing W1 would free S (30k together)
+    but leave G at 25k, below the floor, and taking S in puts G above the band (55k).
+
+    No candidate frees S within the rules; the smallest change keeps G in band: it releases
+    G2 and takes S in (W1 and S, 30k), two steps where one broke G.
+    """
+    inst = Instance(
+        ccg="GRD",
+        codes=["S", "W1", "G2"],
+        names=["S", "W1", "G2"],
+        sizes=[10_000, 20_000, 25_000],
+        xy=[(0.0, 0.0), (1000.0, 0.0), (2000.0, 0.0)],
+        edges=[(0, 1), (1, 2)],
+        bridges={},
+        sites=[],
+        big=[False] * 3,
+        rural=[False] * 3,
+        locked=[[1, 2]],
+        current=None,
+        rules=Rules(),
+        approved=[False],
+        locked_ids=["G"],
+    )
+    loose = replace(inst, locked=[], approved=[], locked_ids=[])
+    assert _candidate_change(loose, _Question(inst, {0}, {0}, {0}, 1), seed=0) is None
+    freeing = _smallest_change(inst, {0}, 1, OPTIONS)
+    assert freeing is not None
+    assert [(c.kind, c.practice) for c in freeing] == [("release", "G2"), ("admit", "S")]
 
 
 def test_candidates_hand_cp_sat_a_change_it_did_not_find(grid_graph, monkeypatch):
@@ -469,3 +501,64 @@ def test_cancel_stops_a_running_search():
     with pytest.raises(CancelledError):
         cancel.solve(solver, model)
     assert time.perf_counter() - started < 10
+
+
+# --------------------------------------------------------------------------------------
+# A proposal answered about itself
+# --------------------------------------------------------------------------------------
+
+
+def test_a_proposal_below_the_band_is_not_valid(grid_graph):
+    """A4 (20k) proposed alone: below the floor, an error; the verdict says so, and no one is stranded."""
+    verdict = judge_proposal(grid_graph, ["a4"], options=OPTIONS)
+    assert (verdict.codes, verdict.patients, verdict.status) == (("A4",), 20_000, "below")
+    assert verdict.errors == (("below", "below the floor of 30,000 (10,000 short)"),)
+    assert not verdict.valid and not verdict.ok
+    lines = verdict.lines()
+    assert lines[0] == "proposal: 1 practice(s), 20,000 patients in GRD: Grid Practice A4 (A4, 20,000)"
+    assert lines[-1] == "verdict: not valid; below the floor of 30,000 (10,000 short)"
+    assert verdict.to_dict()["patients"] == 20_000 and verdict.to_dict()["ok"] is False
+
+
+def test_a_proposal_in_pieces_is_not_judged_for_stranding(grid_graph):
+    verdict = judge_proposal(grid_graph, ["A1", "A5"], options=OPTIONS)
+    assert verdict.pieces == (("A1",), ("A5",))
+    assert ("contiguity", "not connected: 2 pieces") in verdict.errors
+    assert verdict.stranding is None and not verdict.ok
+    assert "  stranding: not judged (the proposal is not one group within one CCG)" in verdict.lines()
+    with pytest.raises(DataError, match=r"^the proposal names practice\(s\) not in the practices file: ZZ1$"):
+        judge_proposal(grid_graph, ["A1", "zz1"], options=OPTIONS)
+
+
+def test_a_valid_proposal_that_strands_no_one_says_so(grid_graph):
+    """A4 and A5 (40k) with every other practice open: valid, no one stranded, and it says so."""
+    current = Plan(dict.fromkeys(["A4", "A5", "B5"], "east") | dict.fromkeys(["A1", "A2"], "west"))
+    verdict = judge_proposal(grid_graph, ["A4", "A5"], current=current, options=OPTIONS)
+    assert verdict.ok and verdict.valid and verdict.stranded == ()
+    lines = verdict.lines({"east": "East PCN"})
+    assert "  stranding: no one stranded" in lines
+    assert lines[-1] == "verdict: valid, and strands no one"
+    assert (
+        "  takes from east (East PCN) A4, A5 (2 of 3 practices); leaves 20,000 patients in 1 practice(s) "
+        "(below the floor)"
+    ) in lines
+
+
+def test_the_smallest_change_keeps_the_proposal_valid(tmp_path, build):
+    """A1 9k -- A2 7k -- A3 2k -- [A4 12k -- A5 19k]: the proposal (31k) strands A1, A2 and A3 (18k).
+
+    Releasing A4 would free them (30k together) but leave A5 alone at 19k, below the floor:
+    the smallest change that keeps the proposal valid takes all three in (49k).
+    """
+    practices, boundaries = line(tmp_path, [9_000, 7_000, 2_000, 12_000, 19_000])
+    graph = build(practices, boundaries)
+    verdict = judge_proposal(graph, ["A4", "A5"], options=OPTIONS)
+    assert verdict.valid and verdict.stranded == ("A1", "A2", "A3") and not verdict.ok
+    changes = verdict.stranding.changes
+    assert sorted((c.kind, c.practice) for c in changes) == [
+        ("admit", "A1"),
+        ("admit", "A2"),
+        ("admit", "A3"),
+    ]
+    assert all("not proven" not in c.text for c in changes)
+    assert verdict.lines()[-1] == "verdict: valid; strands 3 practice(s)"

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import networkx as nx
 import pandas as pd
 import pytest
 
@@ -138,25 +139,107 @@ def test_proposal(ccg, england, capsys, tmp_path):
     members = sorted(groups[first] & mine, key=lambda c: (england.sizes[c], c))
     proposal = members[1:] or members
     code, out, err = run(
-        capsys, "check", "--ccg", ccg, "--proposal", ",".join(proposal), "--no-maps", "--json",
-        "--out", tmp_path,
-    )  # fmt: skip
-    if code == 2:  # a proposal that is not one connected group of one CCG is refused, in one line
-        refusal = r"footprint: error: (--proposal is not one connected group|the proposed PCN spans CCGs)"
-        assert re.match(refusal, err.splitlines()[-1]), err
-        return
+        capsys, "check", "--ccg", ccg, "--proposal", ",".join(proposal), "--no-maps", "--out", tmp_path
+    )
     assert code in (0, 1), err
-    assert ccg in json.loads(out)["stranding"]
+    verdict = json.loads((tmp_path / "summary.json").read_text())["proposal"]
+    # answered about the proposal only: its total, band, connectedness, the PCNs it touches
+    assert verdict["practices"] == sorted(proposal)
+    assert verdict["patients"] == int(england.sizes.loc[proposal].sum())
+    low, high = 30_000, 50_000
+    assert verdict["status"] != "below" or verdict["patients"] < low
+    assert verdict["status"] != "in_band" or low <= verdict["patients"] <= high
+    assert (verdict["status"] == "below") == any(e["rule"] == "below" for e in verdict["errors"])
+    lines = out.splitlines()
+    assert lines[0].startswith(f"proposal: {len(proposal)} practice(s), {verdict['patients']:,} patients in ")
+    assert len(lines) < 40, out  # not today's findings of the CCG
+    named = set(re.findall(r"\b(U\d{5})\b", out))
+    assert named <= {t["pcn"] for t in verdict["touched"]}, out
+    for touched in verdict["touched"]:
+        whole = england.totals(england.current)[touched["pcn"]]
+        assert (touched["patients"], touched["practices"]) == whole
+        taken = int(england.sizes.loc[touched["taken"]].sum())
+        assert touched["left_patients"] == whole[0] - taken
+    # exit 0 exactly when valid and stranding no one; and "no one stranded" said when so
+    assert verdict["ok"] == (verdict["valid"] and verdict["stranding"] is not None and not verdict["strands"])
+    assert code == (0 if verdict["ok"] else 1)
+    assert verdict["valid"] == (not verdict["errors"])
+    if verdict["stranding"] is not None and not verdict["strands"]:
+        assert "  stranding: no one stranded" in out or "  stranding: no one stranded;" in out
+    if verdict["strands"]:
+        assert f"stranding: {len(verdict['stranding']['stranded'])} stranded" in out
+        # the smallest change keeps the proposal valid: in band it stays in band
+        changes = verdict["stranding"]["changes"]
+        step = re.compile(r"^proposal (releases|takes in) .*\((\w+), [\d,]+\)")
+        steps = [m.groups() for c in changes if (m := step.match(c))]
+        if verdict["status"] == "in_band" and len(steps) == len(changes):
+            after = verdict["patients"]
+            for kind, code in steps:
+                after += int(england.sizes[code]) * (1 if kind == "takes in" else -1)
+            assert low <= after <= high, changes
 
 
 @pytest.mark.parametrize("ccg", CCGS)
 def test_repair(ccg, england, capsys, tmp_path):
-    code, _, err = run(capsys, "repair", "--ccg", ccg, "--no-maps", "--processes", "1", "--out", tmp_path)
+    code, out, err = run(capsys, "repair", "--ccg", ccg, "--no-maps", "--processes", "1", "--out", tmp_path)
     assert code == 0, err
     assert_each_once(tmp_path / "plan.csv", in_ccg(england, ccg))
-    json.loads((tmp_path / "summary.json").read_text())
-    moves = pd.read_csv(tmp_path / "moves.csv", dtype=str)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    moves = pd.read_csv(tmp_path / "moves.csv", dtype=str, keep_default_na=False)
     assert not moves["practice_code"].duplicated().any()
+    plan = pd.read_csv(tmp_path / "plan.csv", dtype=str)
+    repaired = Plan(dict(zip(plan["practice_code"], plan["pcn_id"], strict=True)))
+    after, before = england.totals(repaired), england.totals(england.current)
+    mine = in_ccg(england, ccg)
+    figures = summary["ccgs"][ccg]["repair"]
+    low, high = 30_000, 50_000
+    # hard rules: no in-band group leaves the band (a current PCN in band, connected, within the
+    # CCG: its practices end in groups in band); no group above 50,000 gains patients (a group
+    # above it holds the practices of one current PCN only)
+    graph = england.graph
+    for pcn, members in groups_of(england.current, mine).items():
+        whole = members <= mine and nx.is_connected(graph.subgraph(members))
+        if whole and low <= before[pcn][0] <= high and figures["rules_kept"]:
+            for c in members:
+                assert low <= after[repaired.assignment[c]][0] <= high, (pcn, c)
+    for pcn, members in repaired.groups.items():
+        if after[pcn][0] > high and figures["rules_kept"]:
+            assert len({england.current.assignment[c] for c in members}) == 1, pcn
+    # errors that cannot be mended are kept and listed, with why
+    below = sorted(p for p, (n, _) in after.items() if n < low)
+    listed = sorted(u["pcn"] for u in figures["unrepairable"])
+    assert figures["errors_left"] == len(listed)
+    assert set(listed) <= set(below) and all(u["why"] for u in figures["unrepairable"])
+    for u in figures["unrepairable"]:
+        assert f"unrepairable: {u['why']}" in out
+    # the bound is a bound; the gap is the moves above it
+    assert figures["bound"] <= figures["moves"] and figures["gap"] == figures["moves"] - figures["bound"]
+    assert figures["proven"] or figures["gap"] > 0
+    # moves.csv: real moves only, to the PCN each practice is in now, with reasons that agree
+    # with the figures
+    number = lambda text: int(text.replace(",", ""))  # noqa: E731
+    for row in moves.to_dict("records"):
+        code, old, new, reason = row["practice_code"], row["from"], row["to"], row["reason"]
+        assert new == repaired.assignment[code] and new != old and reason, row
+        assert old == (england.current.assignment[code] or "")
+        reached = re.match(
+            r"(\S+)(?: \(continuing \S+\))? needed it to reach the band \(([\d,]+) → ([\d,]+) patients\)",
+            reason,
+        )
+        if reached:
+            assert reached.group(1) == new and number(reached.group(3)) == after[new][0]
+            assert number(reached.group(2)) < low <= number(reached.group(3)) <= high
+        floor = re.match(r"(\S+) was below the floor of 30,000 \(([\d,]+) patients\)", reason)
+        if floor:
+            assert floor.group(1) == old and number(floor.group(2)) == before[old][0] < low
+    # a PCN that continues keeps its id: a group holding more than half its practices from
+    # one current PCN, none of them listed as moved, is named after it
+    moved = set(moves["practice_code"])
+    for pcn, members in repaired.groups.items():
+        origins = [england.current.assignment[c] for c in members]
+        top = max(set(origins), key=lambda o: (origins.count(o), str(o)))
+        if top is not None and 2 * origins.count(top) > len(members) and not (members & moved):
+            assert pcn == top, (pcn, sorted(members))
 
 
 @pytest.mark.parametrize("ccg", CCGS)

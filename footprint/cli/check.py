@@ -24,17 +24,25 @@ from footprint.cli._common import (
     out_dir,
     provenance,
     read_allow_cross_option,
+    read_plan_file,
     read_plan_option,
     rules_from_args,
     solve_options_from_args,
     widen_to_groups,
 )
-from footprint.evaluate import agreed_pieces, plan_findings
+from footprint.config import Rules
+from footprint.errors import DataError
+from footprint.evaluate import FINDING_COLUMNS, agreed_pieces, plan_findings
 from footprint.graph import cells
+from footprint.icbs import icb_totals
 from footprint.load import read_approved
 from footprint.plan import Plan, group_areas, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import networkx as nx
+
     from footprint.partition.strand import Stranding
 
 
@@ -53,8 +61,9 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     rule.add_argument(
         "--proposal",
         metavar="CODE,CODE,...",
-        help="practices proposed as one PCN: who does it strand, if every other practice of its CCG "
-        "is open (or as in --lock)?",
+        help="practices proposed as one PCN: is it valid (band, connected, one CCG), and who does it "
+        "strand if every other practice of its CCG is open (or as in --lock)? Exit 0 when valid and "
+        "stranding no one",
     )
     add_solver_options(parser)
     parser.add_argument(
@@ -85,13 +94,11 @@ def _plan(args: argparse.Namespace, inputs: Inputs) -> tuple[Plan, Inputs]:
 
 
 def _stranding(args: argparse.Namespace, inputs: Inputs, plan: Plan, **common: Any) -> Stranding:
-    """Judge stranding: of the plan's open practices around its groups, or of a proposal."""
+    """Judge stranding: of the plan's open practices around its groups."""
     from footprint.partition import strands  # OR-Tools loads only for the commands that solve
 
     options = solve_options_from_args(args)
     lock = read_plan_option(args.lock, inputs, what="--lock") if args.lock else None
-    if args.proposal is not None:
-        return strands(inputs.graph, lock=lock, proposal=args.proposal.split(","), options=options, **common)
     agreed = dict(agreed_pieces(plan.restrict(inputs.practices.index), inputs.graph).assignment)
     if lock is not None:
         agreed.update(lock.assignment)
@@ -129,11 +136,144 @@ def _table(findings: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _proposal_codes(args: argparse.Namespace, inputs: Inputs) -> list[str]:
+    """Return the proposal's practice codes: known ones, whatever ``--ccg`` selects (a line says so)."""
+    codes = sorted({c.strip().upper() for c in args.proposal.split(",") if c.strip()})
+    if not codes:
+        msg = "--proposal names no practice: give the practice codes of the proposed PCN, comma-separated"
+        raise DataError(msg)
+    unknown = [c for c in codes if c not in inputs.everyone.index]
+    if unknown:
+        msg = f"--proposal names practice(s) not in the practices file: {', '.join(unknown[:10])}"
+        raise DataError(msg)
+    if inputs.scope:
+        outside = [c for c in codes if c not in inputs.practices.index]
+        if outside:
+            where = ", ".join(f"{c} ({inputs.everyone.at[c, 'ccg_code']})" for c in outside)
+            print(
+                f"--proposal names practice(s) outside --ccg: {where}; judged in their own CCG",
+                file=sys.stderr,
+            )
+    return codes
+
+
+def _run_proposal(args: argparse.Namespace, rules: Rules, inputs: Inputs) -> int:
+    """Judge a proposed PCN about itself; write findings.csv and summary.json.
+
+    Exit 0 when the proposal is valid and strands no one, else 1.
+    """
+    from footprint.partition import judge_proposal  # OR-Tools loads only for the commands that solve
+
+    codes = _proposal_codes(args, inputs)
+    everyone = inputs.everyone
+    ccgs = sorted(set(everyone.loc[codes, "ccg_code"]))
+    mine = set(everyone.index[everyone["ccg_code"].isin(ccgs)])
+    current = read_plan_file(args.plan, inputs)
+    # The proposal's CCGs, with every member of the PCNs it touches: a PCN is whole in every figure.
+    wanted = mine | {c for members in current.groups.values() if members & set(codes) for c in members}
+    home = everyone[everyone.index.isin(wanted & set(everyone.index))]
+    graph = inputs.whole_graph.subgraph(home.index).copy()
+    local = inputs._replace(practices=home, graph=graph, scope=tuple(ccgs))
+    current = current.restrict(home.index)
+    lock = read_plan_option(args.lock, local, what="--lock") if args.lock else None
+    allow_cross = read_allow_cross_option(args.allow_cross, local) if args.allow_cross else {}
+    approved = read_approved(args.approved) if args.approved else {}
+    verdict = judge_proposal(
+        graph,
+        codes,
+        current=current,
+        lock=lock,
+        rules=rules,
+        options=solve_options_from_args(args),
+        rural=frozenset(home.index[home["rural"]]),
+        allow_cross=allow_cross,
+        approved=approved,
+    )
+    rows = [(",".join(verdict.ccgs), "proposal", "", rule, "error", d) for rule, d in verdict.errors]
+    rows += [(",".join(verdict.ccgs), "proposal", "", rule, "warning", d) for rule, d in verdict.warnings]
+    if verdict.stranding is not None:
+        rows += [
+            (verdict.ccgs[0], "", code, "stranded", "error", verdict.stranding.details[code])
+            for code in verdict.stranded
+        ]
+    findings = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    out = out_dir(args)
+    with atomic_write(out / "findings.csv") as fh:
+        findings.to_csv(fh, index=False, lineterminator="\n")
+    summary = {
+        "errors": int((findings["severity"] == "error").sum()),
+        "warnings": int((findings["severity"] == "warning").sum()),
+        "proposal": verdict.to_dict(),
+        "findings": findings.to_dict(orient="records"),
+        "stranding": {} if verdict.stranding is None else {verdict.ccgs[0]: verdict.stranding.to_dict()},
+        "provenance": provenance(args, inputs.practices),
+    }
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, indent=1)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        names = _pcn_names(home)
+        print("\n".join(verdict.lines(names)))
+        print(f"written {out / 'findings.csv'}")
+    if not args.no_maps:
+        problems = dict.fromkeys(codes, f"proposed PCN: {verdict.patients:,} patients, {verdict.band}")
+        if verdict.stranding is not None:
+            problems.update({c: verdict.stranding.details[c] for c in verdict.stranded})
+        _draw(args, inputs, home, graph, current, problems, ccgs=ccgs, name="Proposed PCN", summary=summary)
+    return 0 if verdict.ok else 1
+
+
+def _pcn_names(practices: pd.DataFrame) -> dict[str, str]:
+    """Return the existing PCNs' published names (``pcn_name``), by code."""
+    if not {"pcn_code", "pcn_name"} <= set(practices.columns):
+        return {}
+    named = practices.dropna(subset=["pcn_code", "pcn_name"])
+    return {
+        str(c): str(n).title().replace("Pcn", "PCN")
+        for c, n in zip(named["pcn_code"], named["pcn_name"], strict=True)
+    }
+
+
+def _draw(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    practices: pd.DataFrame,
+    graph: nx.Graph,
+    plan: Plan,
+    problems: dict[str, str],
+    *,
+    ccgs: Sequence[str] | None,
+    name: str,
+    summary: dict,
+) -> None:
+    """Draw the maps of a check (``--maps``, default ``maps/``) and say where they are."""
+    from footprint.cli.maps import draw
+
+    maps = args.maps if args.maps is not None else Path("maps")
+    draw(
+        practices,
+        graph,
+        plan,
+        maps,
+        rules=rules_from_args(args),
+        problems=problems,
+        far_km=args.far_km,
+        boundaries=inputs.boundaries,
+        ccgs=ccgs,
+        name=name,
+        provenance=summary["provenance"],
+    )
+    print(f"maps written to {maps} (open {maps / 'index.html'})", file=sys.stderr if args.json else None)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check the plan; write findings.csv (and maps); exit 1 when a rule is broken."""
+    """Check the plan (or a proposed PCN); write findings.csv (and maps); exit 1 when a rule is broken."""
     rules = rules_from_args(args)
     inputs = load_inputs(args)
     check_rural(rules, inputs.everyone)
+    if args.proposal is not None:
+        return _run_proposal(args, rules, inputs)
     plan, inputs = _plan(args, inputs)
     approved = read_approved(args.approved) if args.approved else {}
     allow_cross = read_allow_cross_option(args.allow_cross, inputs) if args.allow_cross else {}
@@ -171,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
         "warnings": int((findings["severity"] == "warning").sum()),
         "findings": findings.to_dict(orient="records"),
         "stranding": {ccg: r.to_dict() for ccg, r in stranding.ccgs.items()},
+        "icbs": icb_totals(known, inputs.practices, rules=rules, approved=approved),
         "provenance": provenance(args, inputs.practices),
     }
     with atomic_write(out / "summary.json") as fh:
@@ -182,26 +323,21 @@ def run(args: argparse.Namespace) -> int:
         print(_table(findings))
         print(f"{errors} error(s), {summary['warnings']} warning(s); written {out / 'findings.csv'}")
     if not args.no_maps:
-        from footprint.cli.maps import draw
-
         problems: dict[str, str] = {}
         for row in findings.itertuples():
             members = [row.practice_code] if row.practice_code else sorted(known.groups.get(row.group, ()))
             for code in members:
                 problems[code] = f"{problems[code]}; {row.detail}" if code in problems else row.detail
-        maps = args.maps if args.maps is not None else Path("maps")
-        draw(
-            inputs.practices,  # those of --ccg, as the graph
+        # the practices of --ccg, as the graph
+        _draw(
+            args,
+            inputs,
+            inputs.practices,
             inputs.graph,
             known,
-            maps,
-            rules=rules,
-            problems=problems,
-            far_km=args.far_km,
-            boundaries=inputs.boundaries,
+            problems,
             ccgs=args.ccg,
             name="Checked plan",
-            provenance=summary["provenance"],
+            summary=summary,
         )
-        print(f"maps written to {maps} (open {maps / 'index.html'})", file=sys.stderr if args.json else None)
     return 1 if errors else 0

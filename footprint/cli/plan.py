@@ -110,7 +110,9 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
         f"{england['in_band_share']:.2%} of patients in band); {moved}"
         f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
         f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
-        f"{plural(england['ccgs_optimal'], 'CCG')} optimal in every stage; {seconds:.1f} s"
+        f"{plural(england['ccgs_optimal'], 'CCG')} optimal in every stage "
+        f"(compactness within {england['compactness_gap_median']:.0%} of its bound in the median CCG); "
+        f"{seconds:.1f} s"
     )
     far = england["far_flung"]
     if far:

@@ -1,4 +1,4 @@
-"""``footprint repair``: an existing plan with no error left, moving the fewest practices."""
+"""``footprint repair``: an existing plan mended within repair's rules, moving the fewest practices."""
 
 from __future__ import annotations
 
@@ -29,9 +29,13 @@ from footprint.cli._common import (
 )
 from footprint.errors import DataError
 from footprint.evaluate import plan_summary
+from footprint.icbs import icb_totals
 from footprint.load import read_approved, read_pairs
 from footprint.places import group_names
 from footprint.plan import Plan, plan_from_practices, write_plan
+
+#: The figures of each ICB before repair kept beside the figures after it in summary.json.
+_BEFORE = ("groups", "out_of_band", "in_band_share")
 
 
 def add_pair_options(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +65,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser = commands.add_parser(
         "repair",
         parents=parents,
-        help="repair a plan (default: the current PCNs): no error left, fewest practices moved",
+        help="repair a plan (default: the current PCNs): keep what works, mend what is broken, "
+        "fewest practices moved",
     )
     add_plan_argument(parser, verb="repair")
     add_rule_options(parser, stay_close=False)
@@ -84,6 +89,33 @@ def _existing(args: argparse.Namespace, inputs: Inputs) -> tuple[Plan, Inputs]:
         msg = "the plan to repair gives no practice a PCN: give a plan, or use footprint plan"
         raise DataError(msg)
     return plan, inputs
+
+
+def _print_report(report: dict, england: dict, *, high: int, seconds: float) -> None:
+    """Print per CCG the moves against their bound and each unrepairable group, then England's figures."""
+    for ccg, f in report.items():
+        proof = "proven minimal" if f["proven"] else f"gap {f['gap']}, not proven"
+        rules = (
+            ""
+            if f["rules_kept"]
+            else "; the pairs or locks leave no repair within the rules: repaired without them"
+        )
+        print(
+            f"{ccg}: {plural(f['moves'], 'practice')} moved ({f['moved_patients']:,} patients), "
+            f"bound {f['bound']} ({proof}); {f['open_placed']} open placed{rules}"
+        )
+        for u in f["unrepairable"]:
+            print(f"  unrepairable: {u['why']}")
+    before, after = england["before"], england["after"]
+    print(
+        f"{plural(len(report), 'CCG')}: {plural(england['moved'], 'practice')} moved in all "
+        "(transfer distance; "
+        f"{england['moves']:,} in the CCGs' own counts against a bound of {england['bound']:,}), "
+        f"{england['open_placed']} open practices placed; PCNs {before['groups']:,} → {after['groups']:,}; "
+        f"patients in band {before['in_band_share']:.2%} → {after['in_band_share']:.2%}; "
+        f"above {high:,} {before['above']} → {after['above']}; below the floor {before['below']} → "
+        f"{after['below']} ({plural(england['unrepairable'], 'group')} unrepairable); {seconds:.1f} s"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,37 +151,36 @@ def run(args: argparse.Namespace) -> int:
     out = out_dir(args)
     names = group_names(repaired, practices)  # as plan.csv and the maps name them
     write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
-    moves = repair_moves(existing, repaired, graph, rules=rules)
+    moves = repair_moves(existing, repaired, graph, rules=rules, names=names, together=pairs["together"])
     with atomic_write(out / "moves.csv") as fh:
         moves.to_csv(fh, index=False, lineterminator="\n")
     summary = plan_summary(repaired, graph, rules=rules, rural=rural, approved=approved)
     report = repaired.info["repair"]
     for ccg, figures in report.items():
         summary["ccgs"][ccg]["repair"] = figures
+    figures = repaired.info["figures"]
     placed = sum(f["open_placed"] for f in report.values())
+    unrepairable = [(ccg, u) for ccg, f in report.items() for u in f["unrepairable"]]
     summary["england"].update(
         moved=repaired.info["moved"],
+        moves=sum(f["moves"] for f in report.values()),
+        bound=sum(f["bound"] for f in report.values()),
         open_placed=placed,
+        unrepairable=len(unrepairable),
+        before=figures["before"],
+        after=figures["after"],
         split_large=args.split_large,
         seconds=round(seconds, 2),
     )
+    before = icb_totals(existing, practices, rules=rules, approved=approved)
+    summary["icbs"] = {
+        code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
+        for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
+    }
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
-    for ccg, f in report.items():
-        proof = "proven" if f["proven"] else "not proven"
-        left = f"; {f['errors_left']} group(s) still break the band (unavoidable)" if f["errors_left"] else ""
-        print(
-            f"{ccg}: {f['moves']} practice(s) moved ({f['moved_patients']:,} patients), bound {f['bound']}, "
-            f"gap {f['gap']} ({proof}); {f['open_placed']} open placed{left}"
-        )
-    england = summary["england"]
-    print(
-        f"{plural(len(report), 'CCG')}: {plural(england['moved'], 'practice')} moved in all "
-        f"(transfer distance), {placed} open practices placed; {england['groups']:,} PCNs, "
-        f"out of band {england['out_of_band']} "
-        f"({england['exempt']} exempt); {seconds:.1f} s"
-    )
+    _print_report(report, summary["england"], high=rules.band.high, seconds=seconds)
     print(f"written {out / 'plan.csv'}, {out / 'moves.csv'}, {out / 'summary.json'}")
     if not args.no_maps:
         from footprint.cli.maps import draw

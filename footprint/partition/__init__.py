@@ -23,7 +23,7 @@ from footprint.partition.alternatives import Alternatives, CcgAlternatives, alte
 from footprint.partition.clusters import cluster_groups
 from footprint.partition.repair import repair_moves, repair_plan
 from footprint.partition.solve import CcgResult, StageResult, solve_plan
-from footprint.partition.strand import Cancel, Stranding, strands
+from footprint.partition.strand import Cancel, ProposalVerdict, Stranding, judge_proposal, strands
 
 __all__ = [
     "Alternatives",
@@ -31,10 +31,12 @@ __all__ = [
     "CcgAlternatives",
     "CcgResult",
     "PlanInputs",
+    "ProposalVerdict",
     "StageResult",
     "Stranding",
     "alternative_plans",
     "cluster_groups",
+    "judge_proposal",
     "repair_moves",
     "repair_plan",
     "solve_plan",

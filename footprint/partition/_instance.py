@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -22,6 +23,9 @@ from footprint.config import GroupStatus, Rules
 from footprint.errors import PlanError
 from footprint.graph import WITHIN_CCG
 from footprint.plan import Plan
+
+if TYPE_CHECKING:
+    from footprint.partition._pieces import Piece
 
 __all__ = [
     "Instance",
@@ -73,6 +77,13 @@ class Instance:
     def n(self) -> int:
         """Return the number of practices."""
         return len(self.codes)
+
+    @cached_property
+    def pieces(self) -> list[Piece]:
+        """Return the pieces cut off by one practice, each enumerated (see :func:`pieces_of`)."""
+        from footprint.partition._pieces import pieces_of  # it imports this module
+
+        return pieces_of(self)
 
     @property
     def arcs(self) -> list[tuple[int, int]]:

@@ -1,8 +1,9 @@
 """The smallest change of the agreed groups that frees the stranded practices, and candidate changes.
 
 Agreed groups may release members and take in open practices, each step counting one;
-the stranded practices must end in no group out of band, and no more groups may break the
-band than now (:func:`_smallest_change`). The change's model holds only the agreed groups
+the stranded practices must end in no group out of band, no more groups may break the
+band than now, and an agreed group that keeps the band rule (a proposal in band) keeps it
+(:func:`_smallest_change`). The change's model holds only the agreed groups
 next to the stranded practices' pieces and the open pieces they touch. CP-SAT searches it
 alone at first, then from the first of a few candidate changes (fewest steps first) that
 frees them in a warm start (:func:`_candidates`, :func:`_candidate_change`).
@@ -111,7 +112,8 @@ def _smallest_change(
 
     Agreed groups may release members (who become open, and may not join another agreed
     group) and take in open practices; each counts one. The stranded practices must end
-    in no group out of band, and no more groups may break the band than now (``total``).
+    in no group out of band, no more groups may break the band than now (``total``), and an
+    agreed group that keeps the band rule keeps it (what is left of it, with what it takes in).
 
     Given the ``pieces`` of open practices already judged, the model holds only the agreed
     groups next to the stranded practices' open pieces and the open pieces those groups or
@@ -200,6 +202,15 @@ class _ChangeModel:
             model.add_hint(var, solver.value(var))
 
 
+def _stays_valid(inst: Instance, k: int) -> bool:
+    """Return whether agreed group ``k`` must keep the band rule through a change (it keeps it now).
+
+    An approved group out of band is left out: unlocked, it is no longer approved.
+    """
+    approved = k < len(inst.approved) and inst.approved[k]
+    return not approved and inst.status(inst.locked[k]) not in _BREAKS
+
+
 def _change_model(
     inst: Instance,
     stranded: set[int],
@@ -235,6 +246,10 @@ def _change_model(
             model.add(label[i] == cm.core[k]).only_enforce_if(cm.release[k, i].Not())
         # An agreed group keeps at least one member.
         model.add(sum(cm.release[k, i] for i in group) <= len(group) - 1)
+        if _stays_valid(inst, k):
+            for i in group:
+                # An agreed group that keeps the band rule keeps it after the change.
+                model.add(cm.bad[i] == 0).only_enforce_if(cm.release[k, i].Not())
         for j in range(inst.n):
             if j in admissible:
                 # An open practice near the stranded ones joins an agreed group only when admitted.
@@ -395,6 +410,8 @@ def _candidate_change(
         if not all(len(_pieces(group, adjacency)) == 1 for group in changed.values()):
             return None
         groups = {k: sorted(group) for k, group in changed.items()}
+        if any(_stays_valid(inst, k) and inst.status(groups[k]) in _BREAKS for k in groups):
+            return None  # an agreed group that kept the band rule would break it
         # The changed groups are locked after the others: a changed group is never approved.
         variant = replace(loose, locked=[*loose.locked, *groups.values()])
         labels = warm_start(variant, seed=seed, target=float(total))

@@ -1,55 +1,90 @@
-"""Repair an existing plan: no error left, moving the fewest practices, then the fewest patients.
+"""Repair an existing plan: keep what works, mend what is broken, moving the fewest practices.
 
-The same CP-SAT model as a plan, started from the existing groups, with two more stages:
-``below`` (groups below the floor that are not exempt: the band rule's errors) and
-``moved_patients``. The stages, in order:
+The same CP-SAT model as a plan, started from the existing groups, with repair's own
+rules and stages. Hard rules, besides a plan's (every group connected and inside its CCG,
+so existing groups in pieces or across a CCG line are cut, unless allow-cross lets their
+practices join):
+
+- no in-band group leaves the band: every practice of an existing group (a connected
+  piece of it within the CCG) that is in band ends in a group in band;
+- no group above the ceiling gains patients: a group above it holds the practices of one
+  existing group only.
+
+Agreed (locked) groups are kept as agreed. Where a pair of practices kept together (or a
+lock) leaves no repair within these rules, the CCG is repaired without them and says so.
+The stages, in order:
 
 - ``below`` (default) or ``out_of_band`` (with ``split_large``: groups above the ceiling
-  are brought into band too, where that is possible);
+  are brought into band too, where the rules let them): the errors that can be mended
+  are; those that cannot are kept and explained (:attr:`CcgRepair.unrepairable`);
 - ``moves``: practices not left in the group matched to their existing group (the
-  transfer distance; open practices are placed and counted apart);
+  transfer distance; open practices are placed and counted apart), with a lower bound
+  from what each broken group must lose at least (see ``_repair_bound``);
 - ``moved_patients``: the patients of the practices moved;
 - then the plan's own stages as tie-breakers.
 
-Every group is connected and inside its CCG (hard rules, as in a plan), so existing
-groups that cross a CCG line are split (unless allow-cross lets their practices join).
+The search starts from the existing groups cut into pieces and mended greedily within the
+rules (see ``_repair_start``). Groups that continue an existing group keep its id
+(:func:`footprint.plan.name_groups`, the one rule for plan ids). Why each practice moves,
+in planners' words, is :func:`repair_moves` (``_repair_reasons``).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import networkx as nx
-import numpy as np
-import pandas as pd
 from ortools.sat.python import cp_model
 
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
-from footprint.errors import PlanError
+from footprint.errors import InfeasibleError, PlanError
 from footprint.partition._instance import (
     Instance,
     PlanInputs,
+    group_ids,
     instances_from_graph,
     match_current,
     members_of,
 )
-from footprint.partition.model import Builder, PartitionModel, build_model
-from footprint.partition.pairs import pair_builders
+from footprint.partition._repair_bound import moves_lower_bound
+from footprint.partition._repair_reasons import repair_moves, unrepairable_reasons
+from footprint.partition._repair_start import RepairRules, mended, repair_rules, repair_start
+from footprint.partition.model import Builder, PartitionModel, build_model, pair_indices
+from footprint.partition.pairs import check_pairs, pair_builders
 from footprint.partition.solve import CcgResult, ccg_result, check_params, run_stages
 from footprint.partition.stages import STAGE_REGISTRY, Grouping, Stage, StageResult
-from footprint.partition.warmstart import current_repaired, warm_start
-from footprint.plan import Plan, keep_ids, moved_practices, transfer_distance
+from footprint.plan import Plan, name_groups, rename_ids_in, transfer_distance
 
-__all__ = ["REPAIR_STAGES", "repair_moves", "repair_plan", "repair_stages"]
+__all__ = [
+    "REPAIR_STAGES",
+    "CcgRepair",
+    "add_repair_rules",
+    "band_figures",
+    "repair_moves",
+    "repair_plan",
+    "repair_stages",
+]
 
-_BREAKS = ("below", "above")
-#: Deterministic seconds per CCG for repair's first two stages, the errors and the moves
-#: (at most the proof limit); the moves are rarely proven minimal (the gap is reported).
+logger = logging.getLogger(__name__)
+
+#: Deterministic seconds per CCG for repair's first stage, the errors (at most the proof limit).
 REPAIR_LIMIT_S = 0.5
+#: Deterministic seconds to find a grouping within the rules where repair's start breaks one
+#: (pairs kept together it could not put together).
+UNMET_LIMIT_S = 3.0
+#: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
+#: bound, the gap is reported.
+MOVES_LIMIT_S = 0.25
+
+
+# --------------------------------------------------------------------------------------
+# The model: repair's rules and stages
+# --------------------------------------------------------------------------------------
 
 
 def add_below(pm: PartitionModel) -> None:
@@ -64,6 +99,42 @@ def add_below(pm: PartitionModel) -> None:
         # A root out of band and not exempt is below the floor unless it is above the ceiling.
         model.add(below[j] >= tree.root[j] - band.in_band[j] - band.exempt[j] - above)
     pm.parts["below"] = below
+
+
+def add_repair_rules(pm: PartitionModel, rules: RepairRules) -> None:
+    """Add repair's hard rules: in-band groups stay in band, groups above the ceiling gain no one.
+
+    ``inband[i]`` and ``large[i]`` carry, along every arc of the forest, whether practice
+    ``i``'s group is in band and whether it may lie above the ceiling. The rules are also a
+    check on any grouping (``pm.checks``), so a start that breaks them is never taken as
+    proven without search.
+    """
+    pm.checks.append(rules)
+    if not rules.active:
+        return
+    model, tree, band, inst = pm.model, pm.forest, pm.band, pm.inst
+    high = inst.rules.band.high
+    if rules.protected:
+        inband = {i: model.new_bool_var(f"inband[{i}]") for i in range(inst.n)}
+        for i in range(inst.n):
+            # A root's flag is its group's; a child carries its parent's.
+            model.add(inband[i] == band.in_band[i]).only_enforce_if(tree.root[i])
+        for i, j in inst.arcs:
+            model.add(inband[j] == inband[i]).only_enforce_if(tree.arc[i, j])
+        for i in sorted(rules.protected):
+            # A practice of an in-band group ends in a group in band.
+            model.add(inband[i] == 1)
+        pm.parts["inband"] = inband
+    large = {i: model.new_bool_var(f"large[{i}]") for i in range(inst.n)}
+    for j in range(inst.n):
+        # A group (its root's supply) lies above the ceiling only where its flag allows it.
+        model.add(tree.supply[j] <= high).only_enforce_if(large[j].Not())
+    for i, j in inst.arcs:
+        model.add(large[j] == large[i]).only_enforce_if(tree.arc[i, j])
+        if rules.origin[i] != rules.origin[j] and not (i in rules.agreed and j in rules.agreed):
+            # Practices of two existing groups together: their group may not lie above the ceiling.
+            model.add_implication(tree.arc[i, j], large[j].Not())
+    pm.parts["large"] = large
 
 
 def _below_expression(pm: PartitionModel) -> cp_model.LinearExprT:
@@ -118,60 +189,148 @@ def repair_stages(rules: Rules, *, split_large: bool = False) -> tuple[str, ...]
     return head + tuple(s for s in rules.stages if s not in head)
 
 
-def _start(inst: Instance) -> list[int]:
-    """Return the existing groups as a grouping the model accepts: each group's connected pieces.
+def _registry(
+    stages: Sequence[str], together: Sequence[tuple[int, int]], apart: Sequence[tuple[int, int]]
+) -> dict[str, Stage]:
+    """Return repair's stages with the moves' lower bound of this CCG (its pairs, its errors left)."""
+    first = stages[0]
+    breaks = ("below", "above") if first == "out_of_band" else ("below",)
 
-    Practices over the band stand alone, locked groups are kept, open practices start alone.
+    def bound(inst: Instance, done: Mapping[str, StageResult]) -> float:
+        left = round(done[first].value) if first in done else inst.n
+        return float(moves_lower_bound(inst, breaks=breaks, left=left, together=together, apart=apart))
+
+    moves = STAGE_REGISTRY["moves"]
+    return {**REPAIR_STAGES, "moves": replace(moves, lower_bound=bound)}
+
+
+# --------------------------------------------------------------------------------------
+# One CCG
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CcgRepair:
+    """What a repair of one CCG did, beside its :class:`~footprint.partition.CcgResult`.
+
+    ``unrepairable`` maps the PCN id of each group the repair leaves breaking the band to
+    why it cannot be mended within the rules. ``rules_kept`` is false where the pairs kept
+    together (or a lock) left no repair within repair's rules: the CCG was then repaired
+    without them.
     """
+
+    ccg_code: str
+    moves: int
+    bound: int
+    proven: bool
+    moved_patients: int
+    errors_left: int
+    open_placed: int
+    unrepairable: Mapping[str, str] = field(default_factory=dict)
+    rules_kept: bool = True
+
+    def to_dict(self, renamed: Mapping[str, str] | None = None) -> dict:
+        """Return the figures as plain data for JSON (PCN ids renamed as ``renamed`` says)."""
+        renamed = renamed or {}
+        return {
+            "moves": self.moves,
+            "bound": self.bound,
+            "gap": self.moves - self.bound,
+            "proven": self.proven,
+            "moved_patients": self.moved_patients,
+            "errors_left": self.errors_left,
+            "open_placed": self.open_placed,
+            "rules_kept": self.rules_kept,
+            "unrepairable": [
+                {"pcn": rename_ids_in(pcn, renamed), "why": rename_ids_in(why, renamed)}
+                for pcn, why in self.unrepairable.items()
+            ],
+        }
+
+
+def _solve(
+    inst: Instance,
+    options: SolveOptions,
+    stages: Sequence[str],
+    extra: Sequence[Builder],
+    pairs: tuple[list[tuple[int, int]], list[tuple[int, int]]],
+    *,
+    active: bool,
+) -> tuple[list[int], list[StageResult], RepairRules]:
+    together, apart = pairs
+    rules = repair_rules(inst, together=together, apart=apart, active=active)
+    builders: list[Builder] = [*extra, partial(add_repair_rules, rules=rules)]
+    pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=builders)
+    add_below(pm)
+    split_large = stages[0] == "out_of_band"
+    start = repair_start(inst, rules, split_large=split_large)
+    limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
+    registry = _registry(stages, together, apart)
+    if not pm.holds(start):
+        # Pairs kept together that the start could not put together within the rules: the
+        # search finds a grouping within them first, whose groups are then mended as the start's.
+        unmet = replace(options, proof_limit_s=min(options.proof_limit_s, UNMET_LIMIT_S))
+        found, _ = run_stages(pm, start, stages[:1], unmet, registry=registry)
+        start = mended(inst, rules, found, split_large=split_large)
+    labels, results = run_stages(pm, start, stages[:1], limited, registry=registry)  # the errors
+    # The moves rarely improve on the start in a search, and are proven by their bound or not at all.
+    moving = replace(options, proof_limit_s=min(options.proof_limit_s, MOVES_LIMIT_S))
+    head = list(stages[:3])  # the errors, the moves, the patients moved
+    labels, results = run_stages(pm, labels, head, moving, done=results, registry=registry, proof_stages=2)
+    # The plan's stages only break ties: evaluated on the repair, not searched.
+    quick = replace(limited, fast=True)
+    labels, results = run_stages(pm, labels, stages, quick, done=results, registry=registry, proof_stages=2)
+    return labels, results, rules
+
+
+def repair_instance(
+    inst: Instance,
+    options: SolveOptions,
+    *,
+    stages: Sequence[str],
+    extra: Iterable[Builder] = (),
+    together: Sequence[tuple[str, str]] = (),
+    apart: Sequence[tuple[str, str]] = (),
+) -> tuple[dict[str, str], CcgResult, CcgRepair]:
+    """Repair one CCG stage by stage from its existing groups; return code to PCN id, and the results."""
+    started = time.perf_counter()
+    extra = list(extra)
+    pairs = (pair_indices(inst, together), pair_indices(inst, apart))
+    try:
+        labels, results, rules = _solve(inst, options, stages, extra, pairs, active=True)
+    except InfeasibleError:
+        if not (pairs[0] or pairs[1] or inst.locked):
+            raise
+        logger.warning(
+            "%s: the pairs or locks leave no repair within repair's rules; repaired without them", inst.ccg
+        )
+        labels, results, rules = _solve(inst, options, stages, extra, pairs, active=False)
+    groups, result = ccg_result(inst, labels, results, start=started)
+    ids = group_ids(inst, labels)
+    first, moves, patients = results[0], results[1], results[2]
+    breaks = ("below", "above") if stages[0] == "out_of_band" else ("below",)
+    reasons = unrepairable_reasons(inst, labels, ids, rules, breaks=breaks, proven=first.proven)
+    kept = {
+        ids[g]: f"{ids[g]} ({sum(inst.sizes[i] for i in m):,} patients in {len(m)} practice(s)) is above "
+        f"the ceiling of {inst.rules.band.high:,}: a warning, kept as it is or smaller (a group above the "
+        "ceiling gains no one in a repair; split_large brings it into band where it can)"
+        for g, m in members_of(labels).items()
+        if inst.status(m) == "above" and "above" not in breaks
+    }
+    result = replace(result, explanations={**result.explanations, **kept, **reasons})
     assert inst.current is not None
-    key: list[tuple[str, int]] = []
-    locked_of = {i: k for k, group in enumerate(inst.locked) for i in group}
-    for i in range(inst.n):
-        if i in locked_of:
-            key.append(("lock", locked_of[i]))
-        elif inst.big[i] or inst.current[i] < 0:
-            key.append(("alone", i))
-        else:
-            key.append(("group", inst.current[i]))
-    pieces = nx.Graph()
-    pieces.add_nodes_from(range(inst.n))
-    pieces.add_edges_from((i, j) for i, j in inst.edges if key[i] == key[j])
-    labels = [0] * inst.n
-    for component in nx.connected_components(pieces):
-        root = min(component)
-        for i in component:
-            labels[i] = root
-    fixed = {labels[i] for i in range(inst.n) if key[i][0] == "lock" or inst.big[i]}
-    return _merge_small(inst, labels, fixed)
-
-
-def _merge_small(inst: Instance, labels: list[int], fixed: set[int]) -> list[int]:
-    """Merge each group below the floor whole into a neighbouring group, fewest practices first.
-
-    A greedy start for the solver: merges that end in band come first, then those above
-    the ceiling (a warning, not an error); ties go to the smallest group moved, then the
-    least deviation.
-    """
-    labels = list(labels)
-    adjacency = inst.neighbours()
-    for _ in range(inst.n):
-        groups = members_of(labels)
-        small = sorted((len(m), g) for g, m in groups.items() if g not in fixed and inst.status(m) == "below")
-        best = None
-        for _, g in small:
-            members = groups[g]
-            for h in {labels[j] for i in members for j in adjacency[i]} - {g} - fixed:
-                merged = members + groups[h]
-                # Above the ceiling is no error (a warning): prefer merges that end in band.
-                status = inst.status(merged)
-                cost = (status == "below", status == "above", len(members), inst.deviation(merged))
-                if best is None or cost < best[0]:
-                    best = (cost, g, h)
-        if best is None:
-            break
-        _, g, h = best
-        labels = [h if label == g else label for label in labels]
-    return labels
+    report = CcgRepair(
+        ccg_code=inst.ccg,
+        moves=round(moves.value),
+        bound=round(moves.bound),
+        proven=moves.proven,
+        moved_patients=round(patients.value),
+        errors_left=round(first.value),
+        open_placed=sum(c < 0 for c in inst.current),
+        unrepairable=reasons,
+        rules_kept=rules.active,
+    )
+    return groups, result, report
 
 
 def _keep_big_partners(inst: Instance) -> Instance:
@@ -181,44 +340,9 @@ def _keep_big_partners(inst: Instance) -> Instance:
     return replace(inst, big=[big and inst.current[i] not in shared for i, big in enumerate(inst.big)])
 
 
-def _best_start(inst: Instance, stages: Sequence[str], *, seed: int) -> list[int]:
-    """Return the best start for the first two stages (the errors, then the moves).
-
-    The greedy merge of the existing groups; where it misses the first stage's bound, the
-    best of it, the existing groups recombined and the plan's warm start.
-    """
-    first = REPAIR_STAGES[stages[0]]
-    bound = first.lower_bound(inst, {}) or 0.0
-
-    def cost(labels: list[int]) -> tuple[float, float]:
-        grouping = Grouping(inst, labels)
-        return first.evaluate(grouping), REPAIR_STAGES["moves"].evaluate(grouping)
-
-    best = _start(inst)
-    if cost(best)[0] <= bound:
-        return best
-    recombined = current_repaired(inst, seed=seed)
-    starts = [best, warm_start(inst, seed=seed), *([recombined] if recombined is not None else [])]
-    return min(starts, key=cost)
-
-
-def repair_instance(
-    inst: Instance, options: SolveOptions, *, stages: Sequence[str], extra: Iterable[Builder] = ()
-) -> tuple[dict[str, str], CcgResult]:
-    """Repair one CCG stage by stage from its existing groups; return code to PCN id, and the result."""
-    start = time.perf_counter()
-    pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=extra)
-    add_below(pm)
-    limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
-    labels, results = run_stages(
-        pm,
-        _best_start(inst, stages, seed=options.seed),
-        stages,
-        limited,
-        registry=REPAIR_STAGES,
-        proof_stages=2,
-    )
-    return ccg_result(inst, labels, results, start=start)
+# --------------------------------------------------------------------------------------
+# The public call
+# --------------------------------------------------------------------------------------
 
 
 def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
@@ -236,7 +360,11 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
     apart: Iterable[tuple[str, str]] = (),
     together: Iterable[tuple[str, str]] = (),
 ) -> Plan:
-    """Return ``plan`` repaired: no error left, moving the fewest practices, then the fewest patients.
+    """Return ``plan`` repaired: what works kept, what can be mended mended, fewest practices moved.
+
+    No in-band group leaves the band and no group above the ceiling gains patients; the
+    errors these rules leave are kept and explained. Then the fewest practices move, then
+    the fewest patients.
 
     Parameters
     ----------
@@ -253,11 +381,13 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
     Returns
     -------
     Plan
-        Groups that continue an existing group keep its id; ``plan.info["ccgs"]`` maps CCG
-        code to :class:`~footprint.partition.CcgResult` (stages ``below`` or ``out_of_band``,
-        ``moves``, ``moved_patients``, then the plan's); ``plan.info["repair"]`` gives per
-        CCG the moves, their bound, whether proven and the open practices placed;
-        ``plan.info["moved"]`` the moves over all England (the transfer distance).
+        Groups that continue an existing group keep its id (:func:`footprint.plan.name_groups`);
+        ``plan.info["ccgs"]`` maps CCG code to :class:`~footprint.partition.CcgResult` (stages
+        ``below`` or ``out_of_band``, ``moves``, ``moved_patients``, then the plan's);
+        ``plan.info["repair"]`` gives per CCG the moves, their bound, whether proven, the
+        patients moved, the errors left, the open practices placed and each unrepairable
+        group with why (:meth:`CcgRepair.to_dict`); ``plan.info["moved"]`` the moves over all
+        England (the transfer distance).
 
     Raises
     ------
@@ -272,8 +402,9 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
     >>> practices = select_ccgs(read_practices(), ["00Q"])
     >>> graph = graph_from_practices(practices)
     >>> fixed = repair_plan(graph, plan_from_practices(practices), options=SolveOptions(processes=1))
-    >>> fixed.info["repair"]["00Q"]["moves"]  # two practices cut off from their PCNs move
-    2
+    >>> figures = fixed.info["repair"]["00Q"]  # two practices cut off from their PCNs, one making room
+    >>> figures["moves"], figures["bound"], figures["proven"]
+    (3, 3, True)
     """
     rules = rules or Rules()
     options = options or SolveOptions()
@@ -291,80 +422,78 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
     if not instances:
         msg = "nothing to repair: no practice of the CCGs asked for is in the graph"
         raise PlanError(msg)
-    extra = pair_builders(graph, instances, apart=apart, together=together, allow_cross=allow_cross)
+    apart_pairs, together_pairs = check_pairs(graph, apart, together, allow_cross=allow_cross)
+    extra = pair_builders(
+        graph, instances, apart=apart_pairs, together=together_pairs, allow_cross=allow_cross
+    )
     instances.sort(key=lambda inst: -inst.n)
-    job = partial(repair_instance, options=options, stages=stages, extra=extra)
+    job = partial(
+        repair_instance,
+        options=options,
+        stages=stages,
+        extra=extra,
+        together=together_pairs,
+        apart=apart_pairs,
+    )
     if options.processes == 1 or len(instances) == 1:
         solved = [job(inst) for inst in instances]
     else:
         solved = list(imap_unordered(job, instances, processes=options.processes))
     assignment: dict[str, str | None] = {}
     info: dict[str, CcgResult] = {}
-    for groups, result in solved:
+    reports: dict[str, CcgRepair] = {}
+    for groups, result, ccg_report in solved:
         assignment.update(groups)
         info[result.ccg_code] = result
-    opened = {inst.ccg: sum(c < 0 for c in inst.current or []) for inst in instances}
-    repaired = keep_ids(Plan(assignment, {"ccgs": dict(sorted(info.items()))}), plan)
-    report = {}
-    for ccg, result in sorted(info.items()):
-        moves = next(s for s in result.stages if s.name == "moves")
-        patients = next(s for s in result.stages if s.name == "moved_patients")
-        report[ccg] = {
-            "moves": round(moves.value),
-            "bound": round(moves.bound),
-            "gap": round(moves.value - moves.bound),
-            "proven": moves.proven,
-            "moved_patients": round(patients.value),
-            "errors_left": round(result.stages[0].value),
-            "open_placed": opened[ccg],
-        }
+        reports[ccg_report.ccg_code] = ccg_report
+    repaired = name_groups(Plan(assignment, {"ccgs": dict(sorted(info.items()))}), agreed=lock, current=plan)
+    renamed = repaired.info.get("renamed", {})
+    report = {ccg: reports[ccg].to_dict(renamed) for ccg in sorted(reports)}
     before = plan.restrict(repaired.assignment)
     moved = transfer_distance(before, repaired)
-    return Plan(repaired.assignment, {**repaired.info, "repair": report, "moved": moved})
+    figures = {
+        "before": band_figures(plan, graph, rules=rules, rural=rural, approved=approved),
+        "after": band_figures(repaired, graph, rules=rules, rural=rural, approved=approved),
+    }
+    return Plan(repaired.assignment, {**repaired.info, "repair": report, "moved": moved, "figures": figures})
 
 
-def _status_of(graph: nx.Graph, plan: Plan, rules: Rules) -> dict[str, tuple[str, int, bool]]:
-    """Return each group's band status, list size and whether it lies in one CCG and is connected."""
-    out: dict[str, tuple[str, int, bool]] = {}
-    for pcn, members in plan.groups.items():
-        inside = [m for m in members if m in graph]
-        total = int(sum(graph.nodes[m]["list_size"] for m in inside))
-        status = rules.group_status(total, practices=len(inside), rural=False)
-        one_ccg = len({graph.nodes[m]["ccg_code"] for m in inside}) <= 1
-        whole = bool(inside) and nx.is_connected(graph.subgraph(inside))
-        out[pcn] = (status, total, one_ccg and whole)
-    return out
+def band_figures(
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    rules: Rules | None = None,
+    rural: Iterable[str] = (),
+    approved: Iterable[str] = (),
+) -> dict[str, float]:
+    """Return a plan's groups, those above the ceiling and below the floor, and the share of patients in band.
 
+    Groups are whole (every member in ``graph``); ``above`` and ``below`` count groups by
+    their totals, exempt ones too; ``in_band_share`` is the share of patients in groups in band.
 
-def repair_moves(before: Plan, after: Plan, graph: nx.Graph, *, rules: Rules | None = None) -> pd.DataFrame:
-    """Return the practices a repair moves or places: practice, name, from, to, patients, reason.
-
-    A practice moves when its group in ``after`` does not continue its group in ``before``
-    (the transfer distance); an open practice of ``before`` given a group is placed
-    (``from`` blank). ``reason`` says why, in planners' words.
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_node("A", list_size=40_000, ccg_code="X")
+    >>> g.add_node("B", list_size=60_000, ccg_code="X")
+    >>> band_figures(Plan({"A": "p", "B": "q"}), g)
+    {'groups': 2, 'above': 1, 'below': 0, 'in_band_share': 0.4}
     """
     rules = rules or Rules()
-    was, now = _status_of(graph, before, rules), _status_of(graph, after, rules)
-    low, high = rules.band.low, rules.band.high
-    rows = []
-    for code, (old, new) in sorted(moved_practices(before, after).items()):
-        status, total, fine = was.get(old, ("in_band", 0, True))
-        if not fine:
-            reason = f"{old} crossed a CCG line or was not connected"
-        elif status == "below":
-            reason = f"{old} had {total:,} patients, below the floor of {low:,}"
-        elif status == "above":
-            reason = f"{old} had {total:,} patients, above the ceiling of {high:,}"
-        else:
-            reason = f"{new} needed it to reach the band ({now.get(new, ('', 0, True))[1]:,} patients now)"
-        rows.append((code, old, new, reason))
-    for code in before.open_practices:
-        placed = after.assignment.get(code)
-        if placed is not None:
-            rows.append((code, "", placed, f"open practice placed in {placed}"))
-    frame = pd.DataFrame(rows, columns=["practice_code", "from", "to", "reason"])
-    names = {c: str(graph.nodes[c].get("practice_name", "")) for c in frame["practice_code"] if c in graph}
-    frame.insert(1, "name", frame["practice_code"].map(names))
-    sizes = np.array([int(graph.nodes[c]["list_size"]) for c in frame["practice_code"]], dtype=int)
-    frame.insert(4, "patients", sizes)
-    return frame.sort_values(["from", "practice_code"]).reset_index(drop=True)
+    rural, approved = set(rural), set(approved)
+    groups = above = below = 0
+    patients = in_band = 0
+    for pcn, members in plan.groups.items():
+        inside = [c for c in members if c in graph]
+        if not inside:
+            continue
+        total = int(sum(graph.nodes[c]["list_size"] for c in inside))
+        is_rural = all(rules.is_rural(graph.nodes[c]["ccg_code"], flagged=c in rural) for c in inside)
+        status = rules.group_status(total, practices=len(inside), rural=is_rural, approved=pcn in approved)
+        groups += 1
+        above += total > rules.band.high
+        below += total < rules.band.low
+        patients += total
+        in_band += total if status == "in_band" else 0
+    share = round(in_band / patients, 5) if patients else 0.0
+    return {"groups": groups, "above": above, "below": below, "in_band_share": share}

@@ -24,8 +24,10 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
+from footprint.partition._compactness import compactness_lower_bound
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, path_lengths
+from footprint.partition._stay_close import stay_close_starts
 from footprint.partition.explain import explain_groups
 from footprint.partition.model import Builder, PartitionModel, add_hints, build_model
 from footprint.partition.pairs import pair_builders
@@ -88,6 +90,7 @@ class CcgResult:
                     "stage": s.name,
                     "value": s.value,
                     "bound": s.bound,
+                    "gap": round(s.gap, 5),
                     "status": s.status,
                     "seconds": round(s.seconds, 3),
                 }
@@ -336,14 +339,19 @@ def _solve_stage(
     solver: cp_model.CpSolver,
     *,
     centre_roots: bool,
+    bound: float | None = None,
 ) -> tuple[list[int], StageResult]:
     """Minimise one stage from a hinted start; return the grouping and the stage's result.
 
     Roots are ordered (symmetry breaking) unless ``centre_roots`` lets them move to the centre.
+    ``bound`` is the stage's own lower bound (:attr:`Stage.lower_bound`), if known.
     """
     stage_model = pm.model.clone()
     stage_model.add(pm.forest.ordered_roots == int(not centre_roots))
     add_hints(pm, stage_model, labels, centre_roots=centre_roots)
+    if bound:
+        # Redundant: no plan beats the stage's lower bound (the search stops on meeting it).
+        stage_model.add(stage.expression(pm) >= math.ceil(bound))
     stage_model.minimize(stage.expression(pm))
     t0 = time.perf_counter()
     status = solver.solve(stage_model)
@@ -364,7 +372,7 @@ def _solve_stage(
             )
             raise InfeasibleError(msg)
         value = stage.evaluate(Grouping(pm.inst, labels))
-        bound = float(solver.best_objective_bound)
+        bound = max(float(solver.best_objective_bound), bound or 0.0)
         return labels, StageResult(stage.name, value, min(bound, value), "FEASIBLE", seconds)
     found = pm.labels(solver)
     # The value is the grouping's own figure (the model's can be higher in a solution not
@@ -374,8 +382,8 @@ def _solve_stage(
     start = stage.evaluate(Grouping(pm.inst, labels))
     if start < value and pm.holds(labels):
         found, value = list(labels), start
-    bound = min(float(solver.best_objective_bound), value)
-    return found, StageResult(stage.name, value, bound, name if value <= bound else "FEASIBLE", seconds)
+    bound = min(max(float(solver.best_objective_bound), bound or 0.0), value)
+    return found, StageResult(stage.name, value, bound, "OPTIMAL" if value <= bound else "FEASIBLE", seconds)
 
 
 class ModelOnDemand:
@@ -429,11 +437,14 @@ def run_stages(
     a :class:`ModelOnDemand` is built only if a stage needs a search.
     A stage whose start meets its lower bound (and the hard rules of the extra builders)
     is proven without search. Before the compactness stage, boundary practices are moved
-    between in-band groups (polish). ``done`` holds the results of the first stages when
-    they were already run on ``pm`` (their values already fixed); the run continues after
-    them. ``registry`` names the stages (default :data:`STAGE_REGISTRY`; repair adds its
-    own); the first ``proof_stages`` stages get ``options.proof_limit_s``, the rest
-    ``options.time_limit_s``.
+    between in-band groups (polish); where every stage is the registry's own, the
+    compactness stage gets a bound from the plan found
+    (:func:`footprint.partition._compactness.compactness_lower_bound`), so its gap is known.
+    A stage searched by CP-SAT carries its bound as a redundant constraint. ``done`` holds
+    the results of the first stages when they were already run on ``pm`` (their values
+    already fixed); the run continues after them. ``registry`` names the stages (default
+    :data:`STAGE_REGISTRY`; repair adds its own); the first ``proof_stages`` stages get
+    ``options.proof_limit_s``, the rest ``options.time_limit_s``.
 
     Returns
     -------
@@ -450,21 +461,32 @@ def run_stages(
         if _enumerable(pm, stages[: k + 1], options, registry):
             # A tiny CCG: every grouping weighed, faster than building and searching the model.
             exact = _least_compactness(inst, {s: results[s].value for s in stages[:k]}, labels)
+        bound_s = 0.0
         if stage == "compactness" and not options.fast and exact is None:
             values = partial(stage_values, inst, stages=stages[:k], registry=registry)
             polished = polish(inst, labels, values=values, keep=stages[:k], seed=options.seed)
             labels = polished if pm.holds(polished) else labels
         value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
         bound = registry[stage].lower_bound(inst, results)
+        if (
+            stage == "compactness"
+            and not options.fast
+            and exact is None
+            and _own_stages(registry, stages[: k + 1])
+        ):
+            # The registry gives no bound here: it needs the plan to aim at (see _compactness).
+            t0 = time.perf_counter()
+            bound = min(compactness_lower_bound(inst, results, labels), value)
+            bound_s = time.perf_counter() - t0
         if exact is not None:
             labels = exact[0]
             results[stage] = StageResult(stage, exact[1], exact[1], "OPTIMAL", exact[2])
         elif bound is not None and value <= bound and pm.holds(labels):
             # The start meets a bound no plan can beat: proven without search.
-            results[stage] = StageResult(stage, value, value, "OPTIMAL", 0.0)
+            results[stage] = StageResult(stage, value, value, "OPTIMAL", bound_s)
         elif k > 0 and pm.holds(labels) and _no_search(stage, inst.n, options):
             # Evaluated, not searched: the first valid plan (fast), or a large CCG's polished plan.
-            results[stage] = StageResult(stage, value, min(value, bound or 0.0), "FEASIBLE", 0.0)
+            results[stage] = StageResult(stage, value, min(value, bound or 0.0), "FEASIBLE", bound_s)
         else:
             # Stage 1 reaches the solver only where the warm start missed the bound: there the
             # portfolio (large-neighbourhood search beside the tree search) needs two workers.
@@ -476,7 +498,9 @@ def run_stages(
             )
             centre = "compactness" in stages[: k + 1]
             model = pm.get() if isinstance(pm, ModelOnDemand) else pm
-            labels, results[stage] = _solve_stage(model, labels, registry[stage], solver, centre_roots=centre)
+            labels, results[stage] = _solve_stage(
+                model, labels, registry[stage], solver, centre_roots=centre, bound=bound
+            )
         settled_on[stage] = labels
         # Fix this stage's value for the stages after it.
         if isinstance(pm, ModelOnDemand):
@@ -503,6 +527,11 @@ def run_stages(
 _ENUMERABLE = ("out_of_band", "out_of_band_all", "deviation", "split_sites")
 #: Groups an enumeration may weigh before it gives way to the model.
 ENUMERATION_BUDGET = 20_000
+
+
+def _own_stages(registry: Mapping[str, Stage], stages: Sequence[str]) -> bool:
+    """Return whether every stage is the plan's own (:data:`STAGE_REGISTRY`), none of repair's."""
+    return all(registry[s] is STAGE_REGISTRY.get(s) for s in stages)
 
 
 def _enumerable(
@@ -698,9 +727,11 @@ def _moves_start(
     """Return the start of the moves stage: the grouping that moves fewest practices.
 
     The candidates are the plan made without the moves stage (its later stages run on a
-    copy of the model), the grouping of the stages before it and the current PCNs
-    repaired (where they meet those stages): so a short limit on the moves stage never
-    does worse than the plan made without it.
+    copy of the model), the grouping of the stages before it, and, where they meet those
+    stages, the current PCNs repaired, the current PCNs mended as repair mends them and
+    both plans with practices walked back to their current PCNs
+    (:func:`~footprint.partition._stay_close.stay_close_starts`): so a short limit on the
+    moves stage never does worse than the plan made without it.
     """
     inst = pm.inst
     rest = [s for s in inst.rules.stages if s != "moves"]
@@ -714,6 +745,7 @@ def _moves_start(
         values = stage_values(inst, repaired, before)
         if all(values[s] <= fixed[s] for s in before):
             starts.append(repaired)
+    starts += [start for start in stay_close_starts(inst, without, fixed) if pm.holds(start)]
     moves = STAGE_REGISTRY["moves"].evaluate
     return min(starts, key=lambda start: moves(Grouping(inst, start)))
 

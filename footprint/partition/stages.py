@@ -22,6 +22,11 @@ The stages (:data:`footprint.config.STAGES`):
 ``compactness``
     patients times distance (100 m) along each group's tree from its centre (the model's
     tree distance; the reported compactness is km to the list-weighted centre).
+
+The band stages' bounds include what the pieces a CCG falls into at its cut practices
+force (:mod:`footprint.partition._pieces`). The compactness stage's bound needs a plan to
+aim at, so :func:`footprint.partition.solve.run_stages` computes it from the polished
+plan (:mod:`footprint.partition._compactness`); its registry entry gives none.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from footprint.config import GroupStatus
 from footprint.partition._instance import Instance, centres, forest, match_current, members_of, path_lengths
+from footprint.partition._pieces import band_bounds
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -58,6 +64,13 @@ class StageResult:
     def proven(self) -> bool:
         """Whether the stage's value is proven optimal (bound met)."""
         return self.status == "OPTIMAL"
+
+    @property
+    def gap(self) -> float:
+        """How far the value may lie above the optimum, as a share of the value (0 when proven)."""
+        if self.proven or self.value <= 0:
+            return 0.0
+        return max(0.0, (self.value - self.bound) / self.value)
 
 
 class Grouping:
@@ -106,12 +119,22 @@ def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
     return [(group, inst.status(group)) for group in inst.fixed_groups()]
 
 
-def _bound_not_exempt(inst: Instance, _done: Mapping[str, StageResult]) -> float:
+def _bound_not_exempt(inst: Instance, done: Mapping[str, StageResult]) -> float:
     # The fixed groups (big practices alone, locked groups) out of band and not exempt, and
     # a group in every part of the free practices that no grouping can cut into groups in
-    # band (no part holds another's practices: fixed groups stand between them).
+    # band (no part holds another's practices: fixed groups stand between them); or, where
+    # larger, what the pieces cut off by one practice force (see _pieces).
     fixed = sum(status in _BREAKS for _, status in _fixed_statuses(inst))
-    return float(fixed + sum(not _can_be_in_band(inst, part) for part in _free_parts(inst)))
+    forced = [part for part in _free_parts(inst) if not _can_be_in_band(inst, part)]
+    return float(max(fixed + len(forced), _piece_bound(inst, done, 0, forced=forced)))
+
+
+def _piece_bound(
+    inst: Instance, done: Mapping[str, StageResult], stage: int, *, forced: Sequence[Sequence[int]] = ()
+) -> int:
+    """Return the bound the pieces give on band stage ``stage`` (0, 1, 2), the stages in ``done`` held."""
+    bounds = band_bounds(inst, {name: result.value for name, result in done.items()}, forced=forced)
+    return 0 if bounds is None else bounds[stage]
 
 
 def _free_parts(inst: Instance) -> list[list[int]]:
@@ -156,11 +179,12 @@ def _bound_all(inst: Instance, done: Mapping[str, StageResult]) -> float:
     out = sum(status != "in_band" for _, status in fixed)
     exempt = sum(status.startswith("exempt_") for _, status in fixed)
     first = done.get("out_of_band")
-    return float(max(out, (first.bound if first is not None else 0) + exempt))
+    return float(max(out, (first.bound if first is not None else 0) + exempt, _piece_bound(inst, done, 1)))
 
 
-def _bound_deviation(inst: Instance, _done: Mapping[str, StageResult]) -> float:
-    return float(sum(inst.deviation(group) for group in inst.fixed_groups()))
+def _bound_deviation(inst: Instance, done: Mapping[str, StageResult]) -> float:
+    fixed = sum(inst.deviation(group) for group in inst.fixed_groups())
+    return float(max(fixed, _piece_bound(inst, done, 2)))
 
 
 def _zero(_inst: Instance, _done: Mapping[str, StageResult]) -> float:

@@ -52,6 +52,7 @@ from footprint.partition._strand_model import (
     _Piece,
     least_out_of_band,
 )
+from footprint.partition._strand_proposal import ProposalVerdict, judge_proposal
 from footprint.partition.pairs import check_locks
 from footprint.partition.stages import StageResult
 from footprint.plan import Plan
@@ -60,7 +61,9 @@ __all__ = [
     "Cancel",
     "CcgStranding",
     "Change",
+    "ProposalVerdict",
     "Stranding",
+    "judge_proposal",
     "judged_instances",
     "least_out_of_band",
     "strand_instance",

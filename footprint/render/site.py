@@ -245,7 +245,12 @@ def _index_html(
     heading: str,
     earlier: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Return the index's head (finder, summary) and list of CCG maps (in band as the group table says)."""
+    """Return the index's head (finder, summary) and list of CCG maps (in band as the group table says).
+
+    CCGs are listed under their ICB (the practices' ``icb_code``, else ``stp_code``), each
+    ICB headed by its totals, where the practices name one.
+    """
+    icb, icb_name = _icb_columns(wanted)
     rows = []
     for ccg, frame in wanted.groupby("ccg_code", sort=True):
         own = {p for c in frame.index if (p := plan.assignment.get(c)) is not None}
@@ -260,12 +265,41 @@ def _index_html(
                 "patients": int(frame["list_size"].sum()),
                 "pcns": len(own),
                 "in_band": int(groups.loc[sorted(own), "in_band"].sum()) if own else 0,
+                "icb": str(frame[icb].mode().iloc[0]) if icb else "",
+                "icb_name": str(frame[icb_name].mode().iloc[0]) if icb_name else "",
             }
         )
+    rows.sort(key=lambda r: (r["icb"], r["ccg"]))
+    icbs = [
+        {
+            "icb": code,
+            "name": next(r["icb_name"] for r in mine) or code,
+            "ccgs": len(mine),
+            **{k: sum(r[k] for r in mine) for k in ("practices", "patients")},
+        }
+        for code, mine in (
+            (c, [r for r in rows if r["icb"] == c]) for c in dict.fromkeys(r["icb"] for r in rows)
+        )
+    ]
     earlier_rows = [{"ccg": c, "name": names.get(c, c), "when": w} for c, w in (earlier or {}).items()]
     head = fragment("panels.html", "index_head", summary=summary, heading=heading)
-    listed = fragment("panels.html", "index_list", rows=rows, count=len(maps), earlier=earlier_rows)
+    listed = fragment(
+        "panels.html",
+        "index_list",
+        rows=rows,
+        count=len(maps),
+        earlier=earlier_rows,
+        icbs=icbs if icb else [],
+    )
     return head, listed
+
+
+def _icb_columns(practices: pd.DataFrame) -> tuple[str | None, str | None]:
+    """Return the columns naming each practice's ICB and the ICB's name (2022: the STP), if any."""
+    for code, name in (("icb_code", "icb_name"), ("stp_code", "stp_name")):
+        if code in practices.columns:
+            return code, name if name in practices.columns else None
+    return None, None
 
 
 def _with_partners(

@@ -30,9 +30,11 @@ def icb_totals(
 ) -> dict[str, dict[str, Any]]:
     """Return per ICB its CCGs, practices, patients, groups, groups out of band and in-band share.
 
-    A group belongs to the ICB that holds most of its patients (a PCN across an
-    ICB line is counted once). Practices with no group count in ``practices`` and
-    ``patients`` but in no group. Empty when the practices name no ICB.
+    Only the plan's practices count (those of ``practices`` it does not hold, such as
+    members of a PCN across the scope's line, do not). A group belongs to the ICB that
+    holds most of its patients (a PCN across an ICB line is counted once). Practices with
+    no group count in ``practices`` and ``patients`` but in no group. Empty when the
+    practices name no ICB.
 
     Examples
     --------
@@ -48,6 +50,7 @@ def icb_totals(
     column = icb_column(practices)
     if column is None:
         return {}
+    practices = practices.loc[practices.index.isin(list(plan.assignment))]  # the plan's, as written
     icb = practices[column].astype(str)
     table = group_table(plan.restrict(practices.index), practices, rules=rules, approved=approved)
     sizes = practices["list_size"]
@@ -66,7 +69,7 @@ def icb_totals(
             "patients": patients,
             "groups": len(mine),
             "out_of_band": int((~mine["in_band"]).sum()),
-            "exempt": int(mine["exempt"].map(lambda e: isinstance(e, str)).sum()),
+            "exempt": sum(isinstance(e, str) for e in mine["exempt"]),
             "in_band_share": round(in_band / patients, 5) if patients else 0.0,
         }
     return out

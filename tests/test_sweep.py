@@ -189,6 +189,11 @@ def test_repair(ccg, england, capsys, tmp_path):
     assert not moves["practice_code"].duplicated().any()
     plan = pd.read_csv(tmp_path / "plan.csv", dtype=str)
     repaired = Plan(dict(zip(plan["practice_code"], plan["pcn_id"], strict=True)))
+    # totals by ICB: every practice written counted once, before and after
+    icbs = summary["icbs"].values()
+    assert sum(i["practices"] for i in icbs) == len(plan)
+    assert sum(i["patients"] for i in icbs) == plan["list_size"].astype(int).sum()
+    assert all(0 <= i["in_band_share"] <= 1 and 0 <= i["before"]["in_band_share"] <= 1 for i in icbs)
     after, before = england.totals(repaired), england.totals(england.current)
     mine = in_ccg(england, ccg)
     figures = summary["ccgs"][ccg]["repair"]

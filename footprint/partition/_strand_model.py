@@ -24,7 +24,7 @@ from footprint.errors import CancelledError
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.model import PartitionModel, add_hints, build_model
 from footprint.partition.solve import run_stages, solver_from_options
-from footprint.partition.stages import StageResult
+from footprint.partition.stages import STAGE_REGISTRY, StageResult
 from footprint.partition.warmstart import components, warm_start
 
 __all__ = ["Cancel", "least_out_of_band"]
@@ -63,7 +63,9 @@ def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int],
 
     The stage's value is left fixed on the returned model.
     """
-    labels = warm_start(inst, seed=options.seed)
+    # The warm start searches wider where it misses the stage's bound, as the plan's does.
+    target = STAGE_REGISTRY["out_of_band"].lower_bound(inst, {})
+    labels = warm_start(inst, seed=options.seed, target=target)
     pm = build_model(inst, stages=_STAGE1)
     pm.parts["bad"] = _add_bad(pm)
     labels, (result,) = run_stages(pm, labels, _STAGE1, options)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import partition as bench
 
 from footprint.graph import graph_from_practices
-from footprint.load import PRACTICES_FILE, read_boundaries, read_practices
+from footprint.load import PRACTICES_FILE, SNAPSHOTS, read_boundaries, read_practices
 from footprint.plan import read_plan
 
 
@@ -103,6 +103,9 @@ def data_sets(args: argparse.Namespace, folder: Path) -> list[tuple[str, list[st
 def _read(data: list[str]) -> tuple[pd.DataFrame, object]:
     """Read a data set's practices and polygons as the command does."""
     given = dict(zip(data[::2], data[1::2], strict=False))
+    if "--data" in given:
+        snapshot = SNAPSHOTS[given["--data"]]
+        return read_practices(snapshot.practices), read_boundaries(snapshot.boundaries)
     if "--practices" not in given:
         return read_practices(), read_boundaries()
     practices = read_practices(given["--practices"], impute="postcode")

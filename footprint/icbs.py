@@ -54,10 +54,14 @@ def icb_totals(
     icb = practices[column].astype(str)
     table = group_table(plan.restrict(practices.index), practices, rules=rules, approved=approved)
     sizes = practices["list_size"]
-    home = {
-        pcn: str(sizes.loc[list(members)].groupby(icb.loc[list(members)]).sum().idxmax())
-        for pcn, members in table["members"].items()
-    }
+    # each group's ICB: the one holding most of its patients (ties: the first code)
+    rows = [(pcn, code) for pcn, members in table["members"].items() for code in members]
+    membership = pd.DataFrame(rows, columns=["pcn", "code"])
+    membership["icb"] = icb.reindex(membership["code"]).to_numpy()
+    membership["size"] = sizes.reindex(membership["code"]).to_numpy()
+    by = membership.groupby(["pcn", "icb"], sort=True)["size"].sum().reset_index()
+    by = by.sort_values(["pcn", "size", "icb"], ascending=[True, False, True], kind="stable")
+    home = {pcn: str(first) for pcn, first in by.groupby("pcn", sort=False)["icb"].first().items()}
     out: dict[str, dict[str, Any]] = {}
     for code, frame in practices.groupby(icb, sort=True):
         mine = table.loc[[p for p, h in home.items() if h == code]]

@@ -293,7 +293,8 @@ def match_groups(a: Plan, b: Plan) -> dict[str, str]:
         pd.Series([a.assignment[c] for c in common]), pd.Series([b.assignment[c] for c in common])
     )
     shared = table.to_numpy()
-    size = np.array([len(b.groups[str(g)]) for g in table.columns])
+    groups = b.groups  # built once: a property that walks the whole plan
+    size = np.array([len(groups[str(g)]) for g in table.columns])
     # Ties broken towards continuations that hold more than half of their group: the bonus
     # (at most one per group matched) never outweighs one practice kept in place.
     weight = shared * (min(shared.shape) + 1) + (2 * shared > size)

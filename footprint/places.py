@@ -430,6 +430,7 @@ def group_names(
     place = dict(zip(wanted, place_rows.tolist(), strict=True))
     place_names = places["name"].astype(str).to_numpy()
     place_xy = places[["x", "y"]].to_numpy(dtype=float)
+    tree = cKDTree(place_xy)  # built once: the centre of every new group is looked up in it
     current_keys: dict[str, set[str]] = {}  # CCG to the keys of its current PCNs' names
     if "pcn_name" in practices.columns:
         for code, name in practices["pcn_name"].fillna("").astype(str).items():
@@ -453,7 +454,7 @@ def group_names(
                 for name in (str(place_names[r]), f"{_compass(tuple(place_xy[r]), centre)} {place_names[r]}")
             ]
             tries += [str(place_names[r]) for r in _by_patients(members, place, sizes)]
-            tries += _nearest_to(centre, places)
+            tries += _nearest_to(centre, tree, place_names)
             tries = [f"{t} PCN" for t in _unique(tries)]
             held = set().union(*(taken.get(g, set()) for g in ccgs))
             free = [t for t in tries if _key(t) not in held]
@@ -479,11 +480,10 @@ def _by_patients(
     return sorted(totals, key=lambda p: (-totals[p], p))
 
 
-def _nearest_to(point: np.ndarray, places: pd.DataFrame) -> list[str]:
-    """Return the names of the places within :data:`CENTRE_NEAR_M` of ``point``, nearest first."""
-    k = min(_CENTRE_TRIES, len(places))
-    distance, rows = cKDTree(places[["x", "y"]].to_numpy(dtype=float)).query(point, k=k)
-    names = places["name"].astype(str).to_numpy()
+def _nearest_to(point: np.ndarray, tree: cKDTree, names: np.ndarray) -> list[str]:
+    """Return the names (``names``) of the places of ``tree`` within :data:`CENTRE_NEAR_M`, nearest first."""
+    k = min(_CENTRE_TRIES, len(names))
+    distance, rows = tree.query(point, k=k)
     near = np.atleast_1d(distance) <= CENTRE_NEAR_M
     return [str(names[r]) for r in np.atleast_1d(rows)[near]]
 

@@ -36,6 +36,7 @@ from footprint.evaluate import FINDING_COLUMNS, agreed_pieces, plan_findings
 from footprint.graph import cells
 from footprint.icbs import icb_totals
 from footprint.load import read_approved
+from footprint.places import display_name
 from footprint.plan import Plan, group_areas, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
@@ -229,10 +230,7 @@ def _pcn_names(practices: pd.DataFrame) -> dict[str, str]:
     if not {"pcn_code", "pcn_name"} <= set(practices.columns):
         return {}
     named = practices.dropna(subset=["pcn_code", "pcn_name"])
-    return {
-        str(c): str(n).title().replace("Pcn", "PCN")
-        for c, n in zip(named["pcn_code"], named["pcn_name"], strict=True)
-    }
+    return {str(c): display_name(n) for c, n in zip(named["pcn_code"], named["pcn_name"], strict=True)}
 
 
 def _draw(

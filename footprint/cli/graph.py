@@ -11,6 +11,7 @@ from footprint._io import atomic_write
 from footprint._text import plural
 from footprint.cli._common import load, out_dir
 from footprint.graph import bridges, ccg_subgraph, pieces_before_bridging
+from footprint.places import display_name
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         connected = nx.is_connected(ccg_subgraph(graph, ccg))
         connected_all &= connected
         spans = ", ".join(
-            f"{graph.nodes[b.a]['practice_name'].title()} to {graph.nodes[b.b]['practice_name'].title()} "
+            f"{display_name(graph.nodes[b.a]['practice_name'])} to "
+            f"{display_name(graph.nodes[b.b]['practice_name'])} "
             f"{b.length_km:.1f}"
             for b in by_ccg.get(ccg, [])
         )

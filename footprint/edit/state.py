@@ -20,6 +20,7 @@ import pandas as pd
 
 from footprint.edit.seam import Best
 from footprint.evaluate import group_table
+from footprint.places import display_name
 from footprint.plan import Plan
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _group_names(practices: pd.DataFrame) -> dict[str, str]:
     if not {"pcn_code", "pcn_name"} <= set(practices.columns):
         return {}
     pairs = practices[["pcn_code", "pcn_name"]].dropna().astype(str)
-    return {code: name.title() for code, name in zip(pairs["pcn_code"], pairs["pcn_name"], strict=True)}
+    return {code: display_name(name) for code, name in zip(pairs["pcn_code"], pairs["pcn_name"], strict=True)}
 
 
 def recolour(
@@ -169,7 +170,7 @@ def compute_page_data(session: EditSession, practices: gpd.GeoDataFrame | None =
         rows.append(
             {
                 "code": code,
-                "name": str(session.practices.at[code, "practice_name"] or "").title(),
+                "name": display_name(session.practices.at[code, "practice_name"] or ""),
                 "list_size": int(session.practices.at[code, "list_size"]),
                 "lat": round(point.y, 6),
                 "lon": round(point.x, 6),

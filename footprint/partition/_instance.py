@@ -22,6 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from footprint.config import GroupStatus, Rules
 from footprint.errors import PlanError
 from footprint.graph import WITHIN_CCG
+from footprint.places import display_name
 from footprint.plan import Plan
 
 if TYPE_CHECKING:
@@ -495,7 +496,7 @@ def _check_sites_keepable(inst: Instance) -> None:
         held = {lock_of.get(i) for i in movable}
         if len(movable) < 2 or len(held) < 2:
             continue
-        names = ", ".join(f"{inst.names[i].title()} ({inst.codes[i]})" for i in movable)
+        names = ", ".join(f"{display_name(inst.names[i])} ({inst.codes[i]})" for i in movable)
         locks = sorted(
             inst.locked_ids[k] if k < len(inst.locked_ids) else str(k) for k in held if k is not None
         )

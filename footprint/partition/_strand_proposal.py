@@ -21,6 +21,7 @@ from footprint.errors import DataError
 from footprint.graph import WITHIN_CCG
 from footprint.partition._strand_model import Cancel
 from footprint.partition.stages import StageResult
+from footprint.places import display_name
 from footprint.plan import Plan
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ class ProposalVerdict:
     def lines(self, pcn_names: Mapping[str, str] | None = None) -> list[str]:
         """Return the verdict in planners' words, one line each: the proposal and the PCNs it touches only."""
         pcn_names = pcn_names or {}
-        who = ", ".join(f"{self.names.get(c, '').title() or c} ({c}, {self.sizes[c]:,})" for c in self.codes)
+        who = ", ".join(
+            f"{display_name(self.names.get(c, '')) or c} ({c}, {self.sizes[c]:,})" for c in self.codes
+        )
         where = " and ".join(self.ccgs)
         out = [f"proposal: {len(self.codes)} practice(s), {self.patients:,} patients in {where}: {who}"]
         out.append(f"  band: {self.band}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -1028,4 +1029,130 @@ def test_the_printed_page_is_titled_after_its_network_and_its_map_names_places(b
     assert "South Benfleet" in printed["places"] and len(printed["places"]) >= 2, printed["places"]
     for a, b in itertools.combinations(printed["codes"], 2):
         assert apart(a, b), (a, b)  # place names and ODS codes never overlap
+    assert_offline_and_clean(browser)
+
+
+# --------------------------------------------------------------------------- issue 26: the share map
+
+#: The window sizes of issue 26: a laptop and a phone.
+SHARE_SIZES = {
+    "laptop": {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False},
+    "phone": {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+}
+
+
+@pytest.fixture(scope="module")
+def shared_real(tmp_path_factory) -> Path:
+    """``footprint share --ccg 15E D2P2L`` on the shipped data (Birmingham and the Black Country)."""
+    from footprint.cli import main
+
+    out = tmp_path_factory.mktemp("share-real")
+    args = ["share", "--ccg", "15E", "D2P2L", "--no-cache", "--out", out / "out", "--maps", out / "maps"]
+    assert main([str(a) for a in args]) == 0
+    return out
+
+
+#: Points of the map's own CCG boundary (its tooltip ends with the code) under a visible control.
+CCG_UNDER_PANELS = """
+var code = arguments[0];
+var map = Object.values(window).find(v => v instanceof L.Map);
+var ctl = Array.from(document.querySelectorAll('.leaflet-control, .fp-finder'))
+  .filter(e => e.offsetWidth && e.offsetHeight).map(e => [e.className, e.getBoundingClientRect()]);
+var paths = [], hits = [];
+map.eachLayer(function (l) {
+  var tip = l.feature && l.feature.properties && l.feature.properties.tip;
+  if (tip && l._path && tip.endsWith('(' + code + ')')) { paths.push(l._path); }
+});
+paths.forEach(function (path) {
+  var m = path.getScreenCTM(), n = path.getTotalLength();
+  for (var k = 0; k < n; k += 4) {
+    var p = path.getPointAtLength(k);
+    var x = m.a * p.x + m.c * p.y + m.e, y = m.b * p.x + m.d * p.y + m.f;
+    if (x < 0 || y < 0 || x > innerWidth || y > innerHeight) { hits.push(['off screen', x, y]); continue; }
+    ctl.forEach(function (c) {
+      var r = c[1];
+      if (x > r.left && x < r.right && y > r.top && y < r.bottom) { hits.push([c[0], x, y]); }
+    });
+  }
+});
+return {paths: paths.length, hits: hits};
+"""
+
+
+def test_share_map_opens_on_the_sharing_with_its_posts_and_the_report_a_few_tabs_away(browser, shared_real):
+    """Issue 26: no post count or report link in the info box; problems and hatching shown by default."""
+    from selenium.webdriver.common.keys import Keys
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", SHARE_SIZES["laptop"])
+    try:
+        open_page(browser, shared_real / "maps" / "15E.html")
+        wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 100;")
+        switcher = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+            ".map(l => [l.innerText.trim(), l.querySelector('input').checked]);"
+        )
+        shown = {name.split(" (")[0]: on for name, on in switcher}
+        assert shown["Shared clinical directors"] is True
+        assert shown["Practices with a problem"] is False and shown["Out of band, hatched"] is False
+        assert count(browser, "path.fp-problem-ring") == 0 and count(browser, "path.fp-hatch") == 0
+        assert count(browser, "path.fp-overlay-ring") >= 10  # the bases, each ringed
+        summary = browser.find_element("css selector", ".fp-summary").text
+        assert re.search(r"CD posts\s+\d+ for \d+ PCNs", summary), summary
+        assert "Distances\tstraight lines, not roads" in summary or "straight lines, not roads" in summary
+        link = browser.find_element("css selector", ".fp-summary a.fp-overlay-link")
+        assert link.get_attribute("href").endswith("/out/report.html")
+        browser.find_element("css selector", ".fp-finder input").click()  # the first stop, as a page opens
+        tabs = 0
+        while browser.switch_to.active_element != link and tabs < 30:
+            browser.switch_to.active_element.send_keys(Keys.TAB)
+            tabs += 1
+        # after the finder, zoom and the layer switcher: the summary's heading, its one link
+        assert browser.switch_to.active_element == link and tabs <= 16, tabs
+        outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle;", link)
+        assert outline != "none"
+        assert_offline_and_clean(browser)
+        link.send_keys(Keys.ENTER)
+        wait_for(browser, "return location.href.endsWith('/out/report.html');")
+        assert "Clinical-director sharing" in browser.title
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("size", sorted(SHARE_SIZES))
+def test_share_map_keeps_its_ccg_clear_of_the_panels_and_the_open_legend(browser, shared_real, size):
+    """Issue 26: the legend covered the CCG on a 1366x768 laptop and a 390x844 phone."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", SHARE_SIZES[size])
+    try:
+        for ccg in ("15E", "D2P2L"):
+            open_page(browser, shared_real / "maps" / f"{ccg}.html")
+            wait_for(browser, "return document.querySelectorAll('path.fp-practice').length > 100;")
+            time.sleep(0.3)
+            found = browser.execute_script(CCG_UNDER_PANELS, ccg)
+            assert found["paths"] >= 1 and not found["hits"], (size, ccg, found["hits"][:5])
+            browser.find_element("css selector", ".fp-legend > details > summary").click()
+            wait_for(browser, "return document.querySelector('.fp-legend > details').open;")
+            time.sleep(0.3)
+            legend = browser.find_element("css selector", ".fp-legend").get_attribute("textContent")
+            assert "straight lines, not roads" in legend
+            found = browser.execute_script(CCG_UNDER_PANELS, ccg)
+            assert not found["hits"], (size, ccg, "legend open", found["hits"][:5])
+        assert_offline_and_clean(browser)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_share_index_lists_each_ccgs_posts_linked_to_its_map_and_the_report(browser, shared_real):
+    """Issue 26: the England index had no sharing list."""
+    open_page(browser, shared_real / "maps" / "index.html")
+    section = wait_for(browser, "return document.querySelector('.fp-index-overlay');")
+    text = section.text
+    assert "Shared clinical directors" in text and "straight lines, not roads" in text
+    for ccg in ("15E", "D2P2L"):
+        row = section.find_element("partial link text", f"({ccg})")
+        assert row.get_attribute("href").endswith(f"/maps/{ccg}.html")
+    assert re.search(r"\(15E\)\s+\d+ for \d+ PCNs", text), text
+    section.find_element("link text", "Report of the CD sharing").click()
+    wait_for(browser, "return location.href.endsWith('/out/report.html');")
+    browser.find_element("partial link text", "every CCG's CD posts on one page").click()
+    wait_for(browser, "return location.href.endsWith('/maps/index.html');")
     assert_offline_and_clean(browser)

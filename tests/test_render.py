@@ -861,3 +861,94 @@ def test_a_networks_name_is_the_same_on_every_page(slice_practices, slice_graph,
     for page in ("99F.html", "99F-pcns.html", "index.html"):
         assert label in (tmp_path / page).read_text(), page
     assert "Benfleet PCN (U27924)" in (tmp_path / "99F.html").read_text()  # a current PCN: its published name
+
+
+# --------------------------------------------------------------------------- issue 26: the share map
+
+
+def share_like_overlay(practices) -> Overlay:
+    """An overlay as ``footprint share`` hands one: solid star lines, one over water, figures for 99F."""
+    base, member, far = (practices.geometry.loc[c] for c in ("F81075", "F81001", "F81032"))
+    return Overlay(
+        name="Shared clinical directors",
+        legend="base of a shared clinical director (straight lines)",
+        practices={"F81075": "base of CD0001"},
+        lines=[
+            OverlayLine(start=(base.x, base.y), end=(member.x, member.y), tip="m", colour="#2166ac"),
+            OverlayLine(start=(base.x, base.y), end=(far.x, far.y), tip="f", colour="#2166ac", dash="6 5"),
+        ],
+        colours={"F81075": "#2166ac"},
+        dash="",
+        summary={"99F": [("CD posts", "1 for 2 PCNs"), ("Distances", "straight lines, not roads")]},
+        links=[("Report of the CD sharing", "../out/report.html")],
+    )
+
+
+def test_share_map_draws_stars_on_a_casing_and_keeps_judgements_off(slice_practices, slice_graph):
+    """Issue 26: tangled dashed lines in one colour, and problems and hatching shown on a sharing map."""
+    practices = select_ccgs(slice_practices, ["99F"])
+    plan = plan_from_practices(practices)
+    groups = group_table(plan, practices)
+    m = plan_map(
+        practices,
+        plan,
+        graph=slice_graph,
+        groups=groups,
+        problems=group_problems(groups),
+        options=MapOptions(overlays=[share_like_overlay(practices)], show_problems=False),
+    )
+    drawn = features(m, "Shared clinical directors (1)")
+    casing, *lines, ring = drawn
+    assert (
+        casing["geometry"]["type"] == "MultiLineString"
+        and casing["properties"]["style"]["color"] == "#ffffff"
+    )
+    assert [f["properties"]["style"]["color"] for f in lines] == ["#2166ac", "#2166ac"]
+    assert [f["properties"]["style"]["dashArray"] for f in lines] == [None, "6 5"]  # solid; over water dashed
+    assert (
+        len({tuple(f["geometry"]["coordinates"][0]) for f in lines}) == 1
+    )  # a star: every line from the base
+    assert ring["properties"]["style"]["color"] == "#2166ac"
+    problems = [c for c in m._children.values() if getattr(c, "layer_name", "").startswith("Practices with")]
+    assert problems and all(c.show is False for c in problems)
+    hatch = [c for c in m._children.values() if getattr(c, "layer_name", "").startswith("Out of band")]
+    assert all(c.show is False for c in hatch)
+    assert layer(m, "Shared clinical directors (1)").show is True
+    # the default is unchanged: a plan's map shows its problems
+    default = plan_map(practices, plan, graph=slice_graph, groups=groups, problems=group_problems(groups))
+    assert all(
+        c.show
+        for c in default._children.values()
+        if getattr(c, "layer_name", "").startswith("Practices with")
+    )
+
+
+def test_share_map_summary_gives_the_ccgs_posts_and_links_the_report(slice_practices, slice_graph, tmp_path):
+    """Issue 26: the info box had no post count and no link back to the report; the index no sharing list."""
+    plan = plan_from_practices(slice_practices)
+    overlay = share_like_overlay(select_ccgs(slice_practices, ["99F"]))
+    write_maps(
+        slice_practices,
+        slice_graph,
+        plan,
+        tmp_path,
+        groups=group_table(plan, slice_practices),
+        options=MapOptions(overlays=[overlay], ccgs=["99F", "99G"], show_problems=False),
+    )
+    page = (tmp_path / "99F.html").read_text()
+    summary = re.sub(r"\\u00(3c|3e|26)", lambda g: chr(int(g.group(1), 16)), page).replace('\\"', '"')
+    assert "<th>CD posts</th><td>1 for 2 PCNs</td>" in summary
+    assert (
+        '<a class="fp-overlay-link" href="../out/report.html" aria-label="Report of the CD sharing">'
+        in summary
+    )
+    assert "L.latLngBounds([[51.5" in page  # 99F's own box, fitted clear of the panels
+    other = (tmp_path / "99G.html").read_text()
+    assert "1 for 2 PCNs" not in other and "L.latLngBounds([[" not in other  # no figures for 99G: not fitted
+    index = (tmp_path / "index.html").read_text()
+    section = index[index.index('<section class="fp-index-overlay"') : index.index("</section>")]
+    assert '<a href="99F.html">' in section and '<a href="99G.html">' in section
+    assert (
+        "1 for 2 PCNs" in section and '<a href="../out/report.html">Report of the CD sharing</a>' in section
+    )
+    assert "straight lines, not roads" in section

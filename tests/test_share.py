@@ -903,3 +903,92 @@ def test_cluster_groups_errors():
         cluster_groups(pcns, max_pcns=3, max_patients=None, max_practices=None, reach=reach)
     with pytest.raises(TypeError, match=r"pcns must be a networkx Graph of PCNs, dict was given instead"):
         cluster_groups({}, max_pcns=3, max_patients=None, max_practices=None, reach=reach)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- issue 26: report and map
+
+
+def two_ccg_graph() -> tuple[nx.Graph, Plan]:
+    """Four one-practice PCNs in a row, the line between CCGs X and Y crossing PCN q (B in X, B2 in Y).
+
+    ::
+
+        A (0, 0) -- B (2, 0) -- B2 (3, 0) -- C (6, 0) -- D (9, 0)
+          p X        q X          q Y          r Y         s Y
+    """
+    g = nx.Graph()
+    for code, x, ccg in [
+        ("A", 0, "X"),
+        ("B", 2_000, "X"),
+        ("B2", 3_000, "Y"),
+        ("C", 6_000, "Y"),
+        ("D", 9_000, "Y"),
+    ]:
+        g.add_node(code, x=float(x), y=0.0, list_size=20_000, ccg_code=ccg, practice_name=f"Practice {code}")
+    g.add_edges_from([("A", "B"), ("B", "B2"), ("B2", "C"), ("C", "D")], type="rook")
+    return g, Plan({"A": "p", "B": "q", "B2": "q", "C": "r", "D": "s"})
+
+
+def test_posts_by_ccg_counts_each_post_on_every_map_it_touches():
+    from footprint.share import CCG_COLUMNS, posts_by_ccg
+
+    g, plan = two_ccg_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=5, across_ccgs=True))
+    posts = {frozenset(p.split()) for p in result.posts_table()["pcns"]}
+    assert posts == {frozenset("pq"), frozenset("rs")}
+    table = posts_by_ccg(result, plan, g, ["X", "Y", "Z"]).set_index("ccg_code")
+    assert tuple(table.reset_index().columns) == CCG_COLUMNS
+    assert table.loc["X", ["pcns", "cd_posts", "shared_posts", "keep_own"]].tolist() == [2, 1, 1, 0]
+    assert table.loc["Y", ["pcns", "cd_posts", "shared_posts", "keep_own"]].tolist() == [
+        3,
+        2,
+        2,
+        0,
+    ]  # q across
+    assert table.loc["Z", "cd_posts"] == 0  # a CCG asked for with no post is listed, empty
+    base_pq = result.posts_table().set_index("pcns").loc["p q", "base"]
+    far_in_x = max(abs(g.nodes[c]["x"] - g.nodes[base_pq]["x"]) for c in ("A", "B")) / 1000
+    assert table.loc["X", "furthest_km"] == pytest.approx(far_in_x)
+
+
+def test_map_overlay_is_a_star_per_post_in_its_own_colour_dashed_over_water():
+    """Issue 26: clusters drawn as tangled dashed lines in one colour; the bridge not shown on the map."""
+    from footprint.cli.share import POST_COLOURS, shared_cd_overlay
+
+    g, plan = small_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=50, cluster_size=3))
+    overlay = shared_cd_overlay(result, plan, g, ccgs=["X"], report="../share/report.html")
+    assert overlay.dash == ""  # solid lines, on a casing
+    assert {(line.start, line.practice) for line in overlay.lines} == {((3_000.0, 0.0), c) for c in "ACD"}
+    dashes = {line.practice: line.dash for line in overlay.lines}
+    assert dashes == {"A": None, "C": None, "D": "6 5"}  # D is joined to B only across the bridge
+    assert "only across a bridge" in next(line.tip for line in overlay.lines if line.practice == "D")
+    assert {line.colour for line in overlay.lines} == {POST_COLOURS[0]} == set(overlay.colours.values())
+    rows = dict(overlay.summary["X"])
+    assert rows["CD posts"] == "1 for 3 PCNs" and rows["Distances"] == "straight lines, not roads"
+    assert rows["Over water"] == "1 practice joined to the base only across a bridge"
+    assert overlay.links == [("Report of the CD sharing", "../share/report.html")]
+    assert "straight lines, not roads" in overlay.legend
+
+
+def test_neighbouring_posts_take_different_colours():
+    from footprint.cli.share import shared_cd_overlay
+
+    g, plan = two_ccg_graph()
+    result = share_plan(plan, g, options=ShareOptions(max_km=5, across_ccgs=True))
+    overlay = shared_cd_overlay(result, plan, g)
+    by_post = {line.tip.split(":")[0]: line.colour for line in overlay.lines}
+    assert len(by_post) == 2 and len(set(by_post.values())) == 2  # pq and rs touch (B2 -- C)
+    assert overlay.summary == {} and overlay.links == []
+
+
+def test_cli_share_maps_and_report_link_each_other(capsys, tmp_path):
+    out, maps = tmp_path / "out", tmp_path / "maps"
+    code, _, _ = run_cli(capsys, "share", *SLICE, "--ccg", "99F", "--out", out, "--maps", maps)
+    assert code == 0
+    page = (maps / "99F.html").read_text()
+    assert "..\\/out\\/report.html" in page or "../out/report.html" in page
+    index = (maps / "index.html").read_text()
+    assert 'class="fp-index-overlay"' in index and '<a href="../out/report.html">' in index
+    report = (out / "report.html").read_text()
+    assert '<a href="../maps/index.html">' in report and "dashed where the member is joined" in report

@@ -31,7 +31,7 @@ from footprint.cli._common import (
 from footprint.config import Rules
 from footprint.errors import DataError
 from footprint.plan import Plan
-from footprint.share import ShareOptions, ShareResult, base_links, share_plan
+from footprint.share import ShareOptions, ShareResult, base_links, posts_by_ccg, share_plan
 from footprint.share.compare import option_name, solve_steps
 
 if TYPE_CHECKING:
@@ -193,7 +193,12 @@ def write_outputs(
         fh.write(share_workbook(result, provenance=_made_words(made)))
     paths.append(out / "report.html")
     with atomic_write(paths[-1]) as fh:
-        fh.write(share_report_html(result, title=title, maps=links, provenance=made, workbook="share.xlsx"))
+        index = Path(links[0][1]).parent.joinpath("index.html").as_posix() if links else ""
+        fh.write(
+            share_report_html(
+                result, title=title, maps=links, provenance=made, workbook="share.xlsx", maps_index=index
+            )
+        )
     return paths
 
 
@@ -202,11 +207,48 @@ def _made_words(provenance: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in provenance.items() if k != "options"}
 
 
-def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overlay:
-    """Return the overlay of the arrangement: each shared CD's base ringed, a line to each member."""
+#: Colours of the shared CD posts' lines and base rings: dark on every PCN fill, neighbouring
+#: posts told apart (their meaning is in each line's tooltip, not in the colour).
+POST_COLOURS = ("#1b7837", "#2166ac", "#762a83", "#b2182b", "#8c510a", "#01665e", "#4d4d4d")
+
+
+def _post_colours(result: ShareResult, graph: nx.Graph) -> dict[str, str]:
+    """Return each shared post's colour, neighbouring posts (member practices adjacent) apart."""
+    shared = result.posts[result.posts["size"] > 1]
+    post_of = {
+        c: post for post, members in zip(shared["cluster"], shared["members"], strict=True) for c in members
+    }
+    touching = nx.Graph()
+    touching.add_nodes_from(sorted(shared["cluster"]))
+    touching.add_edges_from(
+        sorted(
+            {tuple(sorted((post_of[a], post_of[b]))) for a, b in graph.edges if a in post_of and b in post_of}
+        )
+    )
+    touching.remove_edges_from(nx.selfloop_edges(touching))
+    found = nx.greedy_color(touching, strategy="largest_first")
+    return {post: POST_COLOURS[k % len(POST_COLOURS)] for post, k in found.items()}
+
+
+def shared_cd_overlay(
+    result: ShareResult,
+    plan: Plan,
+    graph: nx.Graph,
+    *,
+    ccgs: Sequence[str] = (),
+    report: str | None = None,
+) -> Overlay:
+    """Return the overlay of the arrangement: each shared CD's base ringed, a line to each member.
+
+    Each post is a star: a straight line from its base to every member practice, in the post's
+    colour (neighbouring posts differ), dashed where the member is joined to the base only
+    across a bridge of the graph (over water). ``ccgs``: the CCGs mapped, each given its posts
+    for the summary panel and the index; ``report``: the report's address from the maps.
+    """
     from footprint.render import Overlay, OverlayLine
 
     links = base_links(result, plan, graph)
+    colours = _post_colours(result, graph)
     names = graph.nodes
     lines = [
         OverlayLine(
@@ -217,23 +259,47 @@ def shared_cd_overlay(result: ShareResult, plan: Plan, graph: nx.Graph) -> Overl
             f"{names[row.base].get('practice_name', row.base)} ({row.base})"
             + (", joined to it only across a bridge of the graph (over water)" if row.bridged else ""),
             practice=row.practice_code,
+            colour=colours.get(row.cluster),
+            dash="6 5" if row.bridged else None,
         )
         for row in links.itertuples()
     ]
-    bases = {}
+    bases, rings = {}, {}
     for (cluster, base, pcns), rows in links.groupby(["cluster", "base", "pcns"], sort=True):
         bases[str(base)] = (
             f"base of {cluster}, one clinical director for PCNs {pcns.replace(' ', ', ')} "
             f"({plural(len(rows) + 1, 'practice')}, furthest {rows['km'].max():.1f} km in a straight line)"
         )
+        rings[str(base)] = colours.get(str(cluster), POST_COLOURS[0])
+    option = f"{option_name(result.options.cluster_size)}, {result.options.limits_text()}"
+    summary = {}
+    for row in posts_by_ccg(result, plan, graph, ccgs).itertuples():
+        summary[row.ccg_code] = [
+            ("Shared CDs", option),
+            ("CD posts", f"{row.cd_posts:,} for {plural(row.pcns, 'PCN')}"),
+            ("Shared posts", f"{row.shared_posts:,}"),
+            ("PCNs keeping their own", f"{row.keep_own:,}"),
+            ("Furthest from a base", f"{row.furthest_km:.1f} km"),
+            ("Distances", "straight lines, not roads"),
+            *(
+                [("Over water", f"{plural(row.bridged, 'practice')} joined to the base only across a bridge")]
+                if row.bridged
+                else []
+            ),
+        ]
     return Overlay(
         name="Shared clinical directors",
         legend="base of a shared clinical director, with a line to each member practice "
-        "(straight lines, not roads)",
+        "(straight lines, not roads; dashed: only across a bridge, over water; colours only tell "
+        "neighbouring posts apart)",
         practices=bases,
         lines=lines,
         label="Shared CD",
-        colour="#1b7837",
+        colour=POST_COLOURS[0],
+        colours=rings,
+        dash="",
+        summary=summary,
+        links=[("Report of the CD sharing", report)] if report else [],
     )
 
 
@@ -346,21 +412,27 @@ def run(args: argparse.Namespace) -> int:
         folder = args.maps if args.maps is not None else MAPS
         ccgs = inputs.ccgs
         arrangement = result.summary()["arrangement"]
+        report = Path(os.path.relpath(out_dir(args).resolve() / "report.html", folder.resolve())).as_posix()
         draw(
             practices,
             graph,
             kept,
             folder,
             rules=Rules(),
-            overlays=[shared_cd_overlay(result, kept, graph)],
+            overlays=[shared_cd_overlay(result, kept, graph, ccgs=ccgs, report=report)],
             boundaries=boundaries,
             ccgs=ccgs,
-            # Each page's heading and title is its CCG and this name: say the arrangement in it.
-            name=("Current PCNs" if args.plan is None else f"Plan {args.plan.name}")
-            + f", shared CDs: {plural(arrangement['cd_posts'], 'CD post')} for "
-            f"{plural(arrangement['cd_posts_now'], 'PCN')} ({option_name(options.cluster_size)}, "
-            f"{options.limits_text()})",
-            provenance={**made, "report": str(out_dir(args) / "report.html"), "distances": "straight lines"},
+            # Each page's heading and title is its CCG and this name; its posts are in the summary.
+            name=("Current PCNs" if args.plan is None else f"Plan {args.plan.name}") + ", shared CDs",
+            provenance={
+                **made,
+                "arrangement": f"{plural(arrangement['cd_posts'], 'CD post')} for "
+                f"{plural(arrangement['cd_posts_now'], 'PCN')} ({option_name(options.cluster_size)}, "
+                f"{options.limits_text()})",
+                "report": str(out_dir(args) / "report.html"),
+                "distances": "straight lines",
+            },
+            show_problems=False,  # a map of sharing: the band's verdicts stay in the switcher, off
         )
         maps = [(ccg, folder / f"{ccg}.html") for ccg in ccgs]
     paths = write_outputs(result, out_dir(args), title=title, maps=maps, provenance=made)

@@ -92,13 +92,16 @@ class OverlayLine:
     """A line of an :class:`Overlay`, from ``start`` to ``end`` (EPSG:27700 metres), with a tooltip.
 
     ``practice``: the practice the line belongs to; the line is drawn on the maps that show
-    that practice (``None``: on every map the overlay is drawn on).
+    that practice (``None``: on every map the overlay is drawn on). ``colour`` and ``dash``
+    (an SVG dash array, ``""`` solid): the line's own, instead of the overlay's.
     """
 
     start: tuple[float, float]
     end: tuple[float, float]
     tip: str = ""
     practice: str | None = None
+    colour: str | None = None
+    dash: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -136,6 +139,15 @@ class Overlay:
         is not told by colour alone.
     show
         Whether the layer starts switched on.
+    dash
+        SVG dash array of the lines (``""``: solid, each drawn on a white casing so that
+        crossing lines stay readable).
+    summary
+        CCG code to rows (what, value) added to the summary panel of that CCG's map and
+        listed per CCG on the index page.
+    links
+        (text, address relative to the maps' folder) linked from every map's summary panel
+        and from the index page, e.g. the report the overlay comes from.
 
     Examples
     --------
@@ -153,6 +165,9 @@ class Overlay:
     colours: Mapping[str, str] = field(default_factory=dict)
     keys: Sequence[tuple[str, str]] = ()
     show: bool = True
+    dash: str = "8 4"
+    summary: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    links: Sequence[tuple[str, str]] = ()
 
     def shown_on(self, codes: Iterable[str]) -> tuple[list[str], list[OverlayLine]]:
         """Return the highlighted practices among ``codes`` (sorted) and the lines drawn with them."""
@@ -209,6 +224,10 @@ class MapOptions:
     processes
         How many processes :func:`~footprint.render.write_maps` draws CCGs in (1: in
         this process).
+    show_problems
+        Whether the layers judging the plan against the rules (practices with a problem,
+        PCNs out of band hatched, far-flung members) start switched on; ``False`` (e.g. on
+        a map of shared clinical directors) keeps them in the layer switcher, off.
 
     Raises
     ------
@@ -236,6 +255,7 @@ class MapOptions:
     overlays: Sequence[Overlay] = ()
     provenance: Mapping[str, str] | None = None
     processes: int = 1
+    show_problems: bool = True
 
     def __post_init__(self) -> None:
         if self.assets is not None and self.assets not in ASSETS:

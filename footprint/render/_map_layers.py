@@ -220,7 +220,7 @@ def _draw_areas(
 
 
 def _draw_hatch(
-    m: folium.Map, rows: Mapping[str, GroupRow], areas: Mapping[str, shapely.Geometry]
+    m: folium.Map, rows: Mapping[str, GroupRow], areas: Mapping[str, shapely.Geometry], *, show: bool = True
 ) -> folium.GeoJson | None:
     """Hatch the areas of PCNs out of the band (exempt ones are not): meaning not by colour alone."""
     out = [p for p, g in rows.items() if g.status in ("below", "above") and p in areas]
@@ -234,6 +234,7 @@ def _draw_hatch(
     layer = folium.GeoJson(
         geo.features([areas[p] for p in out], props, decimals=5),
         name=f"Out of band, hatched ({len(out)})",
+        show=show,
         interactive=False,
         className="fp-hatch",
     )
@@ -384,8 +385,9 @@ def _rings(
     ring: Mapping[str, Any],
     grow: float,
     css: str,
+    show: bool = True,
 ) -> folium.GeoJson:
-    """Draw a layer of rings around the practices of ``tips``, each with its tooltip."""
+    """Draw a layer of rings around the practices of ``tips``, each with its tooltip (``show``: at first)."""
     codes = sorted(tips)
     props = [
         {
@@ -397,6 +399,7 @@ def _rings(
     layer = folium.GeoJson(
         geo.features(list(practices.geometry.loc[codes]), props, decimals=5),
         name=name,
+        show=show,
         on_each_feature=ON_EACH_FEATURE,
         marker=folium.CircleMarker(radius=8, className=css),
     )
@@ -404,7 +407,9 @@ def _rings(
     return layer
 
 
-def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str]) -> folium.GeoJson:
+def _draw_problems(
+    m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping[str, str], *, show: bool = True
+) -> folium.GeoJson:
     tips = {
         c: fragment(
             "popups.html",
@@ -424,10 +429,13 @@ def _draw_problems(m: folium.Map, practices: gpd.GeoDataFrame, problems: Mapping
         ring=ring,
         grow=4,
         css="fp-problem-ring",
+        show=show,
     )
 
 
-def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, GroupRow]) -> folium.GeoJson:
+def _draw_far(
+    m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, GroupRow], *, show: bool = True
+) -> folium.GeoJson:
     tips = {}
     for code, group in far.items():
         point = practices.geometry.loc[code]
@@ -442,21 +450,43 @@ def _draw_far(m: folium.Map, practices: gpd.GeoDataFrame, far: Mapping[str, Grou
         )
     ring = {"color": COLOURS["far"], "weight": 3, "dashArray": "1 5", "lineCap": "round"}
     return _rings(
-        m, practices, tips, name=f"Far-flung members ({len(tips)})", ring=ring, grow=8, css="fp-far-ring"
+        m,
+        practices,
+        tips,
+        name=f"Far-flung members ({len(tips)})",
+        ring=ring,
+        grow=8,
+        css="fp-far-ring",
+        show=show,
     )
 
 
 def _draw_overlay(m: folium.Map, practices: gpd.GeoDataFrame, overlay: Overlay) -> folium.GeoJson:
-    """Draw a generic overlay: its lines and rings around its practices, each with its note."""
+    """Draw a generic overlay: its lines and rings around its practices, each with its note.
+
+    Solid lines (``overlay.dash`` ``""``) are drawn on a white casing, so that lines of
+    different colours stay readable where they cross; a line's own colour and dash win.
+    """
     codes, lines = overlay.shown_on(practices.index)
-    geoms: list[shapely.Geometry] = [shapely.LineString([line.start, line.end]) for line in lines]
-    props: list[dict[str, Any]] = [
-        {
-            "tip": line.tip,
-            "style": {"color": overlay.colour, "weight": 2.5, "opacity": 0.9, "dashArray": "8 4"},
-        }
-        for line in lines
-    ]
+    geoms: list[shapely.Geometry] = []
+    props: list[dict[str, Any]] = []
+    if lines and not overlay.dash:
+        geoms.append(shapely.MultiLineString([[line.start, line.end] for line in lines]))
+        props.append({"style": {"color": "#ffffff", "weight": 6, "opacity": 0.85, "lineCap": "round"}})
+    for line in lines:
+        dash = overlay.dash if line.dash is None else line.dash
+        geoms.append(shapely.LineString([line.start, line.end]))
+        props.append(
+            {
+                "tip": line.tip,
+                "style": {
+                    "color": line.colour or overlay.colour,
+                    "weight": 2.5 if overlay.dash else 3,
+                    "opacity": 0.9 if overlay.dash else 1,
+                    "dashArray": dash or None,
+                },
+            }
+        )
     for code in codes:
         geoms.append(practices.geometry.loc[code])
         props.append(

@@ -18,6 +18,7 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 import shapely
+from markupsafe import Markup
 
 from footprint.places import display_name
 from footprint.plan import Plan
@@ -35,6 +36,7 @@ from footprint.render._base import (
     provenance_rows,
     status_counts,
 )
+from footprint.render._clear_view import ClearView, ccg_box
 from footprint.render._map_layers import (
     _draw_areas,
     _draw_current,
@@ -160,6 +162,9 @@ class Scene:
     options: MapOptions
     links: Links
     shapes: geo.Shapes
+    #: The CCG the map is of (its overlays' summary rows are this CCG's); default the practices'
+    #: one CCG, if one.
+    ccg: str | None = None
 
 
 def draw_scene(
@@ -185,7 +190,7 @@ def draw_scene(
     shapes = _draw_background(m, practices, scene.shapes, options, tolerance)
     areas, open_sites = scene.shapes.areas(tolerance, codes=list(practices.index))
     layers = [_draw_areas(m, info, rows, (areas, open_sites), options, links, style)]
-    hatched = _draw_hatch(m, rows, areas)
+    hatched = _draw_hatch(m, rows, areas, show=options.show_problems)
     if hatched is not None:
         layers.append(hatched)
     layers += _draw_overlays(m, practices, graph, shapes, options, cache=scene.shapes.cache)
@@ -205,15 +210,23 @@ def draw_scene(
     layers.append(practice_layer)
     far = {c: g for g in rows.values() for c in g.far if c in practices.index}
     if far:
-        layers.append(_draw_far(m, practices, far))
+        layers.append(_draw_far(m, practices, far, show=options.show_problems))
     if problems:
-        layers.append(_draw_problems(m, practices, problems))
+        layers.append(_draw_problems(m, practices, problems, show=options.show_problems))
     drawn = [o for o in options.overlays if any(o.shown_on(practices.index))]
     layers += [_draw_overlay(m, practices, overlay) for overlay in drawn]
 
     Finder(practice_layer, search=links.search).add_to(m)
+    ccg = scene.ccg or _only_ccg(practices)
     summary = _summary_html(
-        practices, plan, rows, problems, heading=options.title or options.name, links=links, far=len(far)
+        practices,
+        plan,
+        rows,
+        problems,
+        heading=options.title or options.name,
+        links=links,
+        far=len(far),
+        overlays=overlay_rows(options.overlays, ccg),
     )
     add_panel(m, summary, position="bottomleft", kind="summary")
     legend = legend_html(
@@ -231,6 +244,8 @@ def draw_scene(
     Ui(label).add_to(m)  # before the layer switcher: on a phone it is made collapsed
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if any(ccg in o.summary for o in drawn):  # a map about its overlay: the CCG clear of the panels
+        ClearView(ccg_box(practices, options.boundaries, ccg)).add_to(m)
     logger.info(
         "drew %d practices in %d PCNs (%d open, %d with a problem)",
         len(practices),
@@ -341,9 +356,11 @@ def _summary_html(
     heading: str,
     links: Links,
     far: int = 0,
+    overlays: Sequence[tuple[str, str]] = (),
 ) -> str:
     open_codes = [c for c in practices.index if plan.assignment.get(c) is None]
     table = [
+        *overlays,  # what the map is about first, e.g. the shared CDs and their report
         ("Practices", f"{len(practices):,}"),
         ("Patients", f"{int(practices['list_size'].sum()):,}"),
         *status_rows(rows),
@@ -356,6 +373,23 @@ def _summary_html(
     if date is not None:
         table.append(("List sizes of", date))
     return fragment("panels.html", "summary", heading=heading, rows=table, index=links.index)
+
+
+def _only_ccg(practices: pd.DataFrame) -> str | None:
+    codes = practices["ccg_code"].unique()
+    return str(codes[0]) if len(codes) == 1 else None
+
+
+def overlay_rows(overlays: Sequence[Overlay], ccg: str | None) -> list[tuple[str, str]]:
+    """Return the summary rows the overlays give for ``ccg`` and their links (each a row, linked)."""
+    rows: list[tuple[str, str]] = []
+    for overlay in overlays:
+        rows += list(overlay.summary.get(ccg, ())) if ccg is not None else []
+        rows += [
+            (text, Markup(fragment("overlay.html", "link", text=text, href=href)))
+            for text, href in overlay.links
+        ]
+    return rows
 
 
 def legend_html(

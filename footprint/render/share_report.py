@@ -557,6 +557,7 @@ def share_report_html(
     maps: Sequence[tuple[str, str]] = (),
     provenance: Mapping[str, Any] | None = None,
     workbook: str = "",
+    maps_index: str = "",
 ) -> str:
     """Return a readable HTML report of ``result``: what sharing saves, the options side by side, tables.
 
@@ -565,7 +566,8 @@ def share_report_html(
     anything with what :class:`ShareReport` names. ``maps``: (CCG, address) of each CCG's map
     of the shared clusters, linked from the report. ``provenance``: what made it (the data's
     dates, footprint's version, the command, when it was made), shown at the top.
-    ``workbook``: the address of the workbook of the same tables, linked.
+    ``workbook``: the address of the workbook of the same tables, linked; ``maps_index``: the
+    address of the maps' index page (every CCG's posts), linked beside the maps.
     """
     summary = result.summary()
     money = summary["gbp_for"]
@@ -596,4 +598,5 @@ def share_report_html(
         made=made,
         dates=dates,
         workbook=workbook,
+        maps_index=maps_index,
     )

@@ -28,6 +28,7 @@ from footprint.render._base import (
     GroupRow,
     Links,
     MapOptions,
+    Overlay,
     anchors,
     check_groups,
     check_inputs,
@@ -294,6 +295,41 @@ def _index_html(
     return head, listed
 
 
+def overlay_sections(
+    overlays: Iterable[Overlay], maps: Mapping[str, tuple[str, str]], names: Mapping[str, str]
+) -> str:
+    """Return the index's section of each overlay with figures per CCG (:attr:`Overlay.summary`).
+
+    One row per CCG written, its map linked; a figure the same in every CCG (e.g. how distances
+    are measured) is said once above the table instead of in a column.
+    """
+    parts = []
+    for overlay in overlays:
+        if not overlay.summary and not overlay.links:
+            continue
+        given = {c: dict(overlay.summary.get(c, ())) for c in maps}
+        headers = list(dict.fromkeys(k for rows in given.values() for k in rows))
+        same = [
+            (h, next(iter(values)))
+            for h in headers
+            if len(given) > 1 and len(values := {given[c].get(h, "") for c in given}) == 1
+        ]
+        headers = [h for h in headers if h not in dict(same)]
+        rows = [
+            {
+                "ccg": c,
+                "name": names.get(c, c),
+                "map": maps[c][0],
+                "values": [given[c].get(h, "") for h in headers],
+            }
+            for c in sorted(given)
+        ]
+        parts.append(
+            fragment("overlay.html", "index_section", overlay=overlay, headers=headers, rows=rows, same=same)
+        )
+    return "".join(parts)
+
+
 def _icb_columns(practices: pd.DataFrame) -> tuple[str | None, str | None]:
     """Return the columns naming each practice's ICB and the ICB's name (2022: the STP), if any."""
     for code, name in (("icb_code", "icb_name"), ("stp_code", "stp_name")):
@@ -522,6 +558,7 @@ def _write_task(job: _Job, task: str) -> list[Path] | str:
             search=SEARCH_FILE,
         ),
         shapes=job.shapes,
+        ccg=ccg,
     )
     m = draw_scene(scene)
     pages = pages_html(
@@ -569,6 +606,11 @@ def _index_page(job: _Job) -> str:
         heading="England" if job.options.ccgs is None else "These CCGs",
         earlier=job.earlier,
     )
+    sharing = overlay_sections(options.overlays, job.maps, names)
+    if sharing:  # e.g. the shared clinical directors: their figures per CCG above the list of maps
+        listed = listed.replace(
+            '<div class="fp-index fp-index-list">', '<div class="fp-index fp-index-list">' + sharing, 1
+        )
     figure.html.add_child(Raw(head + listed), name="fp_index")
     figure.html._children.move_to_end("fp_index", last=False)  # the finder first in tab order
     return page_html(overview)

@@ -63,10 +63,12 @@ from footprint.share.pairing import optimal_pairs
 from footprint.share.rates import CdRate, RatePart, rate_for_year, read_rates
 from footprint.share.result import (
     ARRANGEMENT_COLUMNS,
+    CCG_COLUMNS,
     POST_COLUMNS,
     STRAIGHT_LINES,
     ShareResult,
     base_links,
+    posts_by_ccg,
     share_plan,
 )
 from footprint.share.scope import AREA_COLUMNS, LEFT_OUT_COLUMNS
@@ -74,6 +76,7 @@ from footprint.share.scope import AREA_COLUMNS, LEFT_OUT_COLUMNS
 __all__ = [
     "AREA_COLUMNS",
     "ARRANGEMENT_COLUMNS",
+    "CCG_COLUMNS",
     "COMPARE_COLUMNS",
     "LEFT_OUT_COLUMNS",
     "PAIR_COLUMNS",
@@ -89,6 +92,7 @@ __all__ = [
     "cluster_bases",
     "optimal_pairs",
     "pcn_graph",
+    "posts_by_ccg",
     "rate_for_year",
     "read_rates",
     "share_candidates",

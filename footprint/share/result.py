@@ -36,7 +36,15 @@ from footprint.share.pairing import _keep_own_reason, _partners
 from footprint.share.rates import CdRate, rate_for_year, read_rates
 from footprint.share.scope import Areas, area_totals, areas_of, left_out, list_size_date
 
-__all__ = ["ARRANGEMENT_COLUMNS", "POST_COLUMNS", "ShareResult", "base_links", "share_plan"]
+__all__ = [
+    "ARRANGEMENT_COLUMNS",
+    "CCG_COLUMNS",
+    "POST_COLUMNS",
+    "ShareResult",
+    "base_links",
+    "posts_by_ccg",
+    "share_plan",
+]
 
 #: Columns of ``arrangement.csv``, in order: one row per PCN with its own figures (they sum
 #: to the totals) and its CD post's base; ``max_km`` and ``mean_km`` are from that base to
@@ -79,6 +87,16 @@ POST_COLUMNS = (
     "mean_km",
     "bridged",
     "reason",
+)
+#: Columns of :func:`posts_by_ccg`, in order.
+CCG_COLUMNS = (
+    "ccg_code",
+    "pcns",
+    "cd_posts",
+    "shared_posts",
+    "keep_own",
+    "furthest_km",
+    "bridged",
 )
 #: Said on every output: how distances are measured.
 STRAIGHT_LINES = (
@@ -365,6 +383,80 @@ def base_links(result: ShareResult, plan: Plan, graph: nx.Graph) -> pd.DataFrame
         "y",
     ]
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def posts_by_ccg(
+    result: ShareResult, plan: Plan, graph: nx.Graph, ccgs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Return the arrangement's CD posts as each CCG's map shows them: every post with a member there.
+
+    A CCG's map draws every PCN with a member practice in the CCG, whole, so a post counts in
+    each CCG one of its member practices is in.
+
+    Parameters
+    ----------
+    result
+        What :func:`share_plan` found for ``plan`` on ``graph``.
+    plan
+        The plan analysed (its PCNs' members).
+    graph
+        The graph of practices (each node's ``ccg_code``, ``x`` and ``y``).
+    ccgs
+        The CCGs to count (default: every CCG of a member practice), in this order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CCG_COLUMNS`: ``pcns`` with a member in the CCG, ``cd_posts`` with
+        one, of which ``shared_posts`` shared by two or more PCNs and ``keep_own`` a PCN's
+        own; ``furthest_km`` the furthest member practice in the CCG from its shared post's
+        base (straight line; 0 without shared posts); ``bridged`` its member practices joined
+        to their base only across a bridge of the graph.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> for code, x, ccg in [("A", 0, "X"), ("B", 3_000, "Y"), ("C", 9_000, "Y")]:
+    ...     g.add_node(code, x=float(x), y=0.0, list_size=20_000, ccg_code=ccg, practice_name=code)
+    >>> g.add_edges_from([("A", "B"), ("B", "C")], type="rook")
+    >>> plan = Plan({"A": "p", "B": "q", "C": "r"})
+    >>> result = share_plan(plan, g, options=ShareOptions(max_km=5, across_ccgs=True))
+    >>> table = posts_by_ccg(result, plan, g)
+    >>> table[["ccg_code", "pcns", "cd_posts", "shared_posts", "keep_own"]].to_numpy().tolist()
+    [['X', 1, 1, 1, 0], ['Y', 2, 2, 1, 1]]
+    """
+    groups = plan.groups
+    counts: dict[str, dict[str, Any]] = {}
+    for post in result.posts.itertuples():
+        bridged = set(str(post.bridged).split())
+        base = graph.nodes[str(post.base)]
+        for pcn in post.pcns.split():
+            for code in sorted(c for c in groups.get(pcn, ()) if c in graph):
+                row = counts.setdefault(str(graph.nodes[code]["ccg_code"]), {"pcns": set(), "posts": {}})
+                row["pcns"].add(pcn)
+                km = (
+                    float(np.hypot(graph.nodes[code]["x"] - base["x"], graph.nodes[code]["y"] - base["y"]))
+                    / 1000
+                )
+                far, over = row["posts"].get(post.cluster, (0.0, 0))
+                row["posts"][post.cluster] = (max(far, km), over + (code in bridged))
+    sizes = dict(zip(result.posts["cluster"], result.posts["size"], strict=True))
+    rows = []
+    for ccg in list(ccgs) if ccgs is not None else sorted(counts):
+        row = counts.get(ccg, {"pcns": set(), "posts": {}})
+        shared = {k: v for k, v in row["posts"].items() if sizes[k] > 1}
+        rows.append(
+            {
+                "ccg_code": ccg,
+                "pcns": len(row["pcns"]),
+                "cd_posts": len(row["posts"]),
+                "shared_posts": len(shared),
+                "keep_own": len(row["posts"]) - len(shared),
+                "furthest_km": round(max((far for far, _ in shared.values()), default=0.0), 3),
+                "bridged": sum(over for _, over in shared.values()),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(CCG_COLUMNS))
 
 
 def _notes(

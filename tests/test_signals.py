@@ -92,6 +92,27 @@ def test_ctrl_c_as_the_program_exits_changes_nothing():
     assert b"Traceback" not in done.stderr
 
 
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    # footprint check | head: the pipe closed under a long output gave a BrokenPipeError traceback.
+    script = (
+        "import footprint.cli as cli\n"
+        "def many():\n"
+        "    for i in range(100_000):\n"
+        "        print(f'finding {i}')\n"
+        "    return 0\n"
+        "cli.main = many\n"
+        "cli.console()\n"
+    )
+    with subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE) as reader:
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, stdout=reader.stdin, stderr=subprocess.PIPE, timeout=60
+        )
+        reader.stdin.close()
+        assert reader.stdout.read() == b"finding 0\n"
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr.decode()
+    assert done.returncode == 141
+
+
 def test_ctrl_c_before_the_exit_is_reported(monkeypatch, capsys):
     import footprint.cli as cli
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -61,14 +62,22 @@ def _interrupted() -> int:
 def console() -> NoReturn:
     """Run :func:`main` as the ``footprint`` program and exit with its code.
 
-    A Ctrl-C that arrives once the command is done (while the interpreter shuts down) changes
+    A reader of standard output that leaves early (a pipe into ``head``) ends it quietly
+    with exit code 141, as a shell command killed by SIGPIPE. A Ctrl-C that arrives once the
+    command is done (while the interpreter shuts down) changes
     nothing and is ignored; one that arrives between the command's end and here is still
     reported as an interruption, never as a silent death by signal.
     """
     try:
         code = main()
+        sys.stdout.flush()
     except KeyboardInterrupt:
         code = _interrupted()
+    except BrokenPipeError:
+        # The reader of standard output left (``footprint check | head``): no traceback, and
+        # standard output pointed at /dev/null so the interpreter's last flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + signal.SIGPIPE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code)
 

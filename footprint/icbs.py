@@ -28,13 +28,14 @@ def icb_column(practices: pd.DataFrame) -> str | None:
 def icb_totals(
     plan: Plan, practices: pd.DataFrame, *, rules: Rules | None = None, approved: Iterable[str] = ()
 ) -> dict[str, dict[str, Any]]:
-    """Return per ICB its CCGs, practices, patients, groups, groups out of band and in-band share.
+    """Return per ICB its CCGs, practices, patients, groups, out of band, open practices, in-band share.
 
     Only the plan's practices count (those of ``practices`` it does not hold, such as
     members of a PCN across the scope's line, do not). A group belongs to the ICB that
     holds most of its patients (a PCN across an ICB line is counted once). Practices with
-    no group count in ``practices`` and ``patients`` but in no group. Empty when the
-    practices name no ICB.
+    no group (``open``) count in ``practices`` and ``patients`` but in no group, and the
+    in-band share is of the patients in groups, as England's (:class:`~footprint.evaluate.PlanScore`).
+    Empty when the practices name no ICB.
 
     Examples
     --------
@@ -66,6 +67,8 @@ def icb_totals(
     for code, frame in practices.groupby(icb, sort=True):
         mine = table.loc[[p for p, h in home.items() if h == code]]
         patients = int(frame["list_size"].sum())
+        open_ = frame.index[[plan.assignment.get(c) is None for c in frame.index]]
+        grouped = patients - int(frame.loc[open_, "list_size"].sum())
         in_band = int(mine.loc[mine["in_band"], "list_size"].sum())
         out[str(code)] = {
             "ccgs": sorted(set(frame["ccg_code"].astype(str))),
@@ -74,6 +77,7 @@ def icb_totals(
             "groups": len(mine),
             "out_of_band": int((~mine["in_band"]).sum()),
             "exempt": sum(isinstance(e, str) for e in mine["exempt"]),
-            "in_band_share": round(in_band / patients, 5) if patients else 0.0,
+            "open": len(open_),
+            "in_band_share": round(in_band / grouped, 5) if grouped else 0.0,
         }
     return out

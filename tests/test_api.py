@@ -63,5 +63,6 @@ def test_readme_python_example_runs():
     assert blocks, "the README has a Python API example"
     namespace: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
-    assert namespace["plan"].info["ccgs"]["00Q"].stages[0].proven
-    assert len(namespace["table"]) == len(namespace["plan"].groups)
+    plan, cornwall = namespace["plan"], namespace["cornwall"]
+    assert plan.info["ccgs"]["11N"].stages[0].proven
+    assert sorted(plan.assignment) == sorted(cornwall.index)  # every practice once

@@ -178,9 +178,9 @@ def test_select_ccgs_names_unknown(slice_practices):
         select_ccgs(slice_practices, ["ZZZ"])
 
 
-def test_readme_example_file_loads(tmp_path):
-    readme = (DATA.parent.parent / "README.md").read_text()
-    example = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+def test_the_docs_example_practices_file_loads(tmp_path):
+    page = (DATA.parent.parent / "docs" / "conventions.md").read_text()
+    example = "practice_code," + page.split("```text\npractice_code,", 1)[1].split("```", 1)[0]
     path = tmp_path / "example.csv"
     path.write_text(example)
     practices = read_practices(path)

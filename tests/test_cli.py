@@ -154,7 +154,8 @@ def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, mon
     code, out, _ = run(capsys, "check", *SLICE_DATA, "--impute-missing", "--no-maps", "--out", tmp_path)
     # The open Rahman Practice is stranded by the agreed PCNs around it (issue 10): the one error.
     assert code == 1
-    assert "1 error(s), 6 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
+    # 7 warnings: the 6 before network areas (issue 27), and U02453's area in 2 pieces.
+    assert "1 error(s), 7 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
     assert "RAHMAN PRACTICE (F81700, 4,287) is stranded" in out
     assert "99F: 0 group(s) below the floor and 1 above the ceiling where 0 is unavoidable (proven)" in out
     findings = list(csv.DictReader((tmp_path / "findings.csv").read_text().splitlines()))
@@ -464,3 +465,82 @@ def test_the_2025_snapshot_is_one_option(capsys, tmp_path, monkeypatch):
     provenance = summary["provenance"]
     assert provenance["practices_file"] == "shipped 2025-10: data/2025-10/practices.csv"
     assert (provenance["data_date"], provenance["list_size_date"]) == ("2025-10-01", "2025-04-01")
+
+
+AREA_INPUTS = (
+    "--practices",
+    DATA / "practices_slice.csv",
+    "--boundaries",
+    DATA / "ccg_slice.geojson",
+    "--impute-missing",
+    "--lsoa-registrations",
+    DATA / "lsoa_registrations_slice.csv.gz",
+    "--lsoa-boundaries",
+    DATA / "lsoa_slice.npz",
+)
+
+
+def test_plan_draws_network_areas_from_where_patients_live(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out, maps = tmp_path / "out", tmp_path / "maps"
+    code, stdout, err = run(
+        capsys, "plan", *AREA_INPUTS, "--ccg", "99F", "--out", out, "--maps", maps, "--processes", "1"
+    )
+    assert code == 0
+    assert (
+        "network areas (where patients live): median" in stdout and "0 LSOA(s) left to no network" in stdout
+    )
+    # Patients of 99F's practices living in LSOAs outside the slice: said, not dropped.
+    assert "LSOA code(s) the LSOA boundaries lack" in err
+    areas = json.loads((out / "pcns.geojson").read_text())
+    cells = json.loads((out / "pcns_cells.geojson").read_text())
+    assert [f["properties"]["pcn_id"] for f in areas["features"]] == [
+        f["properties"]["pcn_id"] for f in cells["features"]
+    ]
+    first = areas["features"][0]["properties"]
+    assert {"pcn_name", "in_band", "area_from", "patients_registered", "share_inside", "pieces"} <= set(first)
+    assert {f["properties"]["area_from"] for f in areas["features"]} == {"patients"}
+    assert areas["features"][0]["geometry"] != cells["features"][0]["geometry"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["areas"]["networks"] == len(areas["features"])
+    assert set(summary["areas"]["per_ccg"]) == {"99F"}
+    assert "Network areas (where patients live)" in (maps / "99F.html").read_text()
+    assert "where the networks&#39; registered patients live" in (maps / "99F-pcns.html").read_text()
+
+
+def test_check_warns_of_an_area_in_pieces(capsys, tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    code, stdout, _ = run(capsys, "check", *AREA_INPUTS, "--no-maps", "--out", tmp_path, "--processes", "1")
+    assert code == 1  # the slice's stranded practice, as before
+    findings = pd.read_csv(tmp_path / "findings.csv", dtype=str, keep_default_na=False)
+    pieces = findings[findings["rule"] == "area_pieces"]
+    assert pieces[["ccg_code", "group", "severity"]].to_numpy().tolist() == [["99G", "U02453", "warning"]]
+    assert "14,221 patients in 13 LSOA(s); 2,405 patients in 3 LSOA(s)" in pieces["detail"].iloc[0]
+    assert "1 of 10 areas in more than one piece" in stdout and (tmp_path / "pcns.geojson").exists()
+
+
+def test_import_lsoa_converts_and_counts_codes_the_boundaries_lack(capsys, tmp_path):
+    import pandas as pd
+
+    code, stdout, _ = run(
+        capsys,
+        "import",
+        "--lsoa",
+        DATA / "gp-reg-pat-prac-lsoa-all_slice.csv",
+        "--lsoa-boundaries",
+        DATA / "lsoa_slice.npz",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0
+    assert "209 rows, 3 practices, 18,027 patients" in stdout
+    assert "21 LSOA code(s) the LSOA boundaries lack, holding 7,598 patients (kept" in stdout
+    written = pd.read_csv(tmp_path / "registrations_lsoa.csv.gz")
+    assert list(written.columns) == ["practice_code", "lsoa_code", "patients"]
+    assert len(written) == 209 and written["patients"].sum() == 18_027
+    code, _, err = run(capsys, "import", "--map", tmp_path / "x.csv")
+    assert code == 2 and err.count("\n") == 1 and "or --lsoa alone" in err

@@ -12,12 +12,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
+import shapely
 
+from footprint._io import atomic_write
 from footprint.config import DEFAULT_STAGES, Rules, SizeBand, SolveOptions
 from footprint.errors import DataError
 from footprint.evaluate import FAR_KM
@@ -33,6 +36,9 @@ from footprint.load import (
     select_ccgs,
 )
 from footprint.plan import Plan, plan_from_practices, read_plan
+
+if TYPE_CHECKING:
+    from footprint.areas import NetworkAreas
 
 #: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
 MAX_PATIENTS = 2_000_000
@@ -55,6 +61,8 @@ INPUT_SUFFIXES = {
     "together": (".csv",),
     "rates": (".csv",),
     "plan": (".csv",),
+    "lsoa_registrations": (".csv", ".gz"),
+    "lsoa_boundaries": (".npz", ".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip"),
 }
 #: Options naming folders a command writes into.
 OUTPUT_DIRS = ("out", "maps")
@@ -211,6 +219,8 @@ def _what(option: str) -> str:
         "apart": "a CSV with columns practice_a,practice_b",
         "together": "a CSV with columns practice_a,practice_b",
         "rates": "a CD payment rates CSV (see README, footprint share)",
+        "lsoa_registrations": "a patients-by-LSOA file made by footprint import --lsoa",
+        "lsoa_boundaries": "LSOA polygons (the shipped .npz, GeoJSON, GeoPackage or shapefile)",
     }[option]
 
 
@@ -383,6 +393,142 @@ def add_map_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--no-maps`` and ``--maps DIR`` for commands that also draw maps."""
     parser.add_argument("--no-maps", action="store_true", help="do not write the HTML maps")
     parser.add_argument("--maps", metavar="DIR", type=Path, help="folder for the HTML maps (default: maps/)")
+
+
+def write_pcns(
+    plan: Plan,
+    practices: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    out: Path,
+    *,
+    rules: Rules,
+    areas: NetworkAreas,
+    names: Any = None,
+) -> None:
+    """Write pcns.geojson and pcns_cells.geojson of ``plan``: one row per network, named.
+
+    Each row: ``pcn_id``, ``ccg_code``, ``list_size``, ``members``, ``in_band``, ``status``,
+    ``pcn_name``, ``pcn_name_new`` (``names`` as :func:`footprint.places.group_names` returns;
+    made when not given) and the area figures of :func:`write_areas`.
+    """
+    from footprint.evaluate import group_table
+    from footprint.graph import cells
+    from footprint.places import group_names
+    from footprint.plan import group_areas
+
+    names = names if names is not None else group_names(plan, practices)
+    table = group_table(plan, practices, rules=rules)
+    shapes = group_areas(plan, cells(graph), practices)
+    shapes["in_band"] = table.loc[shapes.index, "in_band"].to_numpy()
+    shapes["status"] = table.loc[shapes.index, "status"].to_numpy()
+    shapes["pcn_name"] = [names[p] for p in shapes.index]
+    shapes["pcn_name_new"] = [p in names.new for p in shapes.index]
+    write_areas(areas, shapes, out, graph=graph)
+
+
+def write_areas(
+    areas: NetworkAreas, cells: gpd.GeoDataFrame, out: Path, *, graph: nx.Graph | None = None
+) -> None:
+    """Write pcns.geojson (each network's area from where its patients live) and pcns_cells.geojson.
+
+    ``cells`` is the plan's table of networks with their cells as geometry (as the command
+    writes it); pcns.geojson has the same columns plus ``area_from``, ``patients_registered``,
+    ``inside``, ``share_inside`` and ``pieces``, and for a network the registrations do not cover,
+    its cells. With ``graph``, the areas are handed to the maps (``graph.graph["areas"]``).
+    """
+    table = areas.areas.reindex(cells.index)
+    shapes = table.geometry.where(~table.geometry.isna() & ~table.geometry.is_empty, cells.geometry)
+    frame = cells.drop(columns="geometry").assign(
+        area_from=table["area_from"].fillna("cells").to_numpy(),
+        patients_registered=table["patients"].fillna(0).astype("int64").to_numpy(),
+        inside=table["inside"].fillna(0).astype("int64").to_numpy(),
+        share_inside=table["share_inside"].to_numpy(),
+        pieces=table["pieces"].fillna(0).astype("int64").to_numpy(),
+    )
+    frame = gpd.GeoDataFrame(frame, geometry=shapes.to_numpy(), crs=cells.crs)
+    for name, table_out in (("pcns.geojson", frame), ("pcns_cells.geojson", cells)):
+        with atomic_write(out / name) as fh:
+            fh.write(_geojson(table_out.reset_index()))
+    if graph is not None:
+        graph.graph["areas"] = areas.areas
+
+
+def areas_line(figures: dict) -> str:
+    """Say in one line what the network areas from where patients live show."""
+    return (
+        f"network areas (where patients live): median {figures['median_share_inside']:.0%} of a network's "
+        f"patients live in its area; {figures['in_several_pieces']:,} of {figures['networks']:,} areas in "
+        f"more than one piece (median {figures['median_share_outside_largest_piece']:.0%} of their patients "
+        f"outside the largest), {figures['enclosed']} enclosed by another, "
+        f"{figures['lsoas_left_to_no_network']} LSOA(s) left to no network"
+    )
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> str:
+    """Return ``frame`` as GeoJSON in WGS84, coordinates to six decimals (about 0.1 m).
+
+    Written by GEOS (``shapely.to_geojson``), some four times faster than ``GeoDataFrame.to_json``
+    on England's areas, with the same properties.
+    """
+    lonlat = frame.to_crs("EPSG:4326")
+    geoms = shapely.transform(lonlat.geometry.to_numpy(), lambda xy: np.round(xy, 6))
+    shapes = ["null" if g is None else g for g in shapely.to_geojson(geoms)]
+    properties = pd.DataFrame(lonlat.drop(columns=lonlat.geometry.name)).to_json(orient="records", lines=True)
+    features = [
+        f'{{"type": "Feature", "properties": {props}, "geometry": {shape}}}'
+        for props, shape in zip(properties.splitlines(), shapes, strict=True)
+    ]
+    return '{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}"
+
+
+def add_area_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--lsoa-registrations`` and ``--lsoa-boundaries``: the inputs of network areas."""
+    group = parser.add_argument_group("network areas (where patients live)")
+    group.add_argument(
+        "--lsoa-registrations",
+        metavar="FILE",
+        type=Path,
+        help="patients of each practice by LSOA, made by footprint import --lsoa (default: the shipped "
+        "July 2022 file)",
+    )
+    group.add_argument(
+        "--lsoa-boundaries",
+        metavar="FILE",
+        type=Path,
+        help="LSOA polygons of the registrations' vintage, with a LSOA11CD/LSOA21CD/code column (default: "
+        "the shipped England LSOAs of 2011)",
+    )
+
+
+def areas_from_args(args: argparse.Namespace, inputs: Inputs, plan: Plan) -> NetworkAreas:
+    """Return the plan's network areas (:func:`footprint.areas.network_areas`) for the CCGs asked for.
+
+    Codes the LSOA boundaries do not know are said on stderr with their patients, never dropped
+    silently.
+    """
+    from footprint.areas import AreaSources, network_areas
+
+    areas = network_areas(
+        plan,
+        inputs.practices,
+        boundaries=inputs.boundaries,
+        ccgs=inputs.ccgs,
+        sources=AreaSources(
+            lsoas=getattr(args, "lsoa_boundaries", None),
+            registrations=getattr(args, "lsoa_registrations", None),
+        ),
+        cells=inputs.graph.graph.get("cells"),
+        use_cache=not args.no_cache,
+    )
+    unknown = areas.unknown_codes
+    if len(unknown):
+        shown = ", ".join(f"{c} ({int(n):,})" for c, n in unknown["patients"].head(3).items())
+        print(
+            f"network areas: {int(unknown['patients'].sum()):,} patients live in {len(unknown):,} "
+            f"LSOA code(s) the LSOA boundaries lack (e.g. {shown}): counted as living outside every area",
+            file=sys.stderr,
+        )
+    return areas
 
 
 def rules_from_args(args: argparse.Namespace) -> Rules:

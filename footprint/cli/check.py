@@ -11,14 +11,18 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from footprint._io import atomic_write
+from footprint.areas import area_findings, area_summary
 from footprint.cli._common import (
     Inputs,
     add_allow_cross_option,
     add_approved_option,
+    add_area_options,
     add_band_options,
     add_map_options,
     add_plan_argument,
     add_solver_options,
+    areas_from_args,
+    areas_line,
     check_rural,
     load_inputs,
     out_dir,
@@ -29,6 +33,7 @@ from footprint.cli._common import (
     rules_from_args,
     solve_options_from_args,
     widen_to_groups,
+    write_pcns,
 )
 from footprint.config import Rules
 from footprint.errors import DataError
@@ -73,6 +78,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         help="print summary.json (findings, stranding per CCG, provenance) as the only standard output",
     )
     add_map_options(parser)
+    add_area_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -280,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
     rural = frozenset(inputs.practices.index[inputs.practices["rural"]])
     known = plan.restrict(inputs.practices.index)
     areas = group_areas(known, cells(inputs.graph), inputs.practices).geometry
+    network = areas_from_args(args, inputs, known)
     findings = plan_findings(
         plan,
         inputs.graph,
@@ -294,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
         args, inputs, plan, rules=rules, rural=rural, allow_cross=allow_cross, approved=approved
     )
     extra = pd.DataFrame(stranding.findings(), columns=findings.columns)
-    findings = pd.concat([findings, extra], ignore_index=True) if len(extra) else findings
+    findings = pd.concat([f for f in (findings, extra, area_findings(network)) if len(f)], ignore_index=True)
     order = {"error": 0, "warning": 1}
     findings = findings.sort_values(
         ["severity", "ccg_code", "group", "practice_code"],
@@ -310,19 +317,26 @@ def run(args: argparse.Namespace) -> int:
         "findings": findings.to_dict(orient="records"),
         "stranding": {ccg: r.to_dict() for ccg, r in stranding.ccgs.items()},
         "icbs": icb_totals(known, inputs.practices, rules=rules, approved=approved),
+        "areas": area_summary(network),
         "provenance": provenance(args, inputs.practices),
     }
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
+    write_pcns(known, inputs.practices, inputs.graph, out, rules=rules, areas=network)
     if args.json:  # standard output holds the JSON alone; anything else goes to stderr
         print(json.dumps(summary, indent=1))
     else:
         print("\n".join(_per_ccg(findings, stranding)))
         print(_table(findings))
-        print(f"{errors} error(s), {summary['warnings']} warning(s); written {out / 'findings.csv'}")
+        print(areas_line(summary["areas"]))
+        print(
+            f"{errors} error(s), {summary['warnings']} warning(s); written {out / 'findings.csv'}, "
+            f"{out / 'pcns.geojson'}"
+        )
     if not args.no_maps:
         problems: dict[str, str] = {}
-        for row in findings.itertuples():
+        # Area findings are drawn by the areas layer, not as practices with a problem.
+        for row in findings[~findings["rule"].str.startswith("area_")].itertuples():
             members = [row.practice_code] if row.practice_code else sorted(known.groups.get(row.group, ()))
             for code in members:
                 problems[code] = f"{problems[code]}; {row.detail}" if code in problems else row.detail

@@ -39,10 +39,24 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         "--registrations",
         metavar="CSV",
         type=Path,
-        required=True,
-        help="gp-reg-pat-prac-all.csv (or its ZIP)",
+        help="gp-reg-pat-prac-all.csv (or its ZIP); with --map, needed unless --lsoa is given alone",
     )
-    given.add_argument("--map", metavar="CSV", type=Path, required=True, help="gp-reg-pat-prac-map.csv")
+    given.add_argument("--map", metavar="CSV", type=Path, help="gp-reg-pat-prac-map.csv")
+    lsoa = parser.add_argument_group("patients by LSOA (network areas)")
+    lsoa.add_argument(
+        "--lsoa",
+        metavar="FILE",
+        type=Path,
+        help="gp-reg-pat-prac-lsoa-all.csv of any month (or the zipped male/female release): written as "
+        "registrations_lsoa.csv.gz for --lsoa-registrations",
+    )
+    lsoa.add_argument(
+        "--lsoa-boundaries",
+        metavar="FILE",
+        type=Path,
+        help="LSOA polygons of the file's vintage, to count the codes they lack (default: the shipped "
+        "England LSOAs of 2011; files since 2023 use 2021 codes)",
+    )
     given.add_argument(
         "--postcodes",
         metavar="FILE_OR_FOLDER",
@@ -110,8 +124,60 @@ def _summary(args: argparse.Namespace, report: ImportReport) -> dict[str, Any]:
     }
 
 
+def _import_lsoa(args: argparse.Namespace) -> str:
+    """Convert ``--lsoa`` to the compact form, print what it holds and the codes the LSOAs lack."""
+    from footprint.areas import read_lsoas, registrations_from_nhs, write_registrations
+
+    table = registrations_from_nhs(args.lsoa)
+    known = read_lsoas(args.lsoa_boundaries).index
+    unknown = table[~table["lsoa_code"].isin(known)]
+    by_code = unknown.groupby("lsoa_code")["patients"].sum().sort_values(ascending=False)
+    date = table.attrs.get("extract_date", "not given")
+    print(
+        f"patients by LSOA: {len(table):,} rows, {table['practice_code'].nunique():,} practices, "
+        f"{int(table['patients'].sum()):,} patients (extract date {date})"
+    )
+    if len(by_code):
+        shown = ", ".join(f"{c} ({int(n):,})" for c, n in by_code.head(5).items())
+        print(
+            f"{len(by_code):,} LSOA code(s) the LSOA boundaries lack, holding {int(by_code.sum()):,} "
+            f"patients (kept; counted outside every area): {shown}; give --lsoa-boundaries of the "
+            "file's vintage if they are 2021 codes"
+        )
+    out = out_dir(args)
+    write_registrations(table, out / "registrations_lsoa.csv.gz")
+    with atomic_write(out / "lsoa_summary.json") as fh:
+        json.dump(
+            {
+                "lsoa": str(args.lsoa),
+                "extract_date": date,
+                "rows": len(table),
+                "practices": int(table["practice_code"].nunique()),
+                "patients": int(table["patients"].sum()),
+                "unknown_codes": {str(c): int(n) for c, n in by_code.items()},
+            },
+            fh,
+            indent=2,
+        )
+        fh.write("\n")
+    return f"--lsoa-registrations {out / 'registrations_lsoa.csv.gz'}"
+
+
 def run(args: argparse.Namespace) -> int:
-    """Import, print the report and write ``practices.csv`` (and ``boundaries.geojson``), ``summary.json``."""
+    """Import, print the report and write ``practices.csv`` (and ``boundaries.geojson``), ``summary.json``.
+
+    With ``--lsoa``, also (or, given alone, only) convert patients by LSOA to ``registrations_lsoa.csv.gz``.
+    """
+    if args.registrations is None or args.map is None:
+        if args.lsoa is None or args.registrations is not None or args.map is not None:
+            msg = (
+                "give --registrations and --map (gp-reg-pat-prac-all.csv and gp-reg-pat-prac-map.csv), "
+                "or --lsoa alone"
+            )
+            raise DataError(msg)
+        print(f"written; use it with: footprint plan {_import_lsoa(args)}")
+        return 0
+    lsoa = _import_lsoa(args) if args.lsoa is not None else None
     try:
         practices, boundaries, report = import_practices(
             args.registrations,
@@ -138,5 +204,7 @@ def run(args: argparse.Namespace) -> int:
     with atomic_write(out / "summary.json") as fh:
         json.dump(_summary(args, report), fh, indent=2)
         fh.write("\n")
+    if lsoa is not None:
+        written.append(lsoa)
     print(f"written; plan on them with: footprint plan {' '.join(written)}")
     return 0

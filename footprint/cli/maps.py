@@ -13,6 +13,7 @@ import networkx as nx
 import pandas as pd
 
 from footprint.cli._common import (
+    add_area_options,
     add_band_options,
     add_plan_argument,
     load,
@@ -52,6 +53,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         help="embed Leaflet in every page (default) or write it once into DIR/assets/",
     )
     add_band_options(parser)
+    add_area_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -312,6 +314,27 @@ def _say_far(
         )
 
 
+def _network_areas(
+    args: argparse.Namespace,
+    plan: Plan,
+    practices: pd.DataFrame,
+    boundaries: gpd.GeoDataFrame,
+    graph: nx.Graph,
+) -> gpd.GeoDataFrame:
+    """Return the plan's network areas from where patients live, drawn beside the cells."""
+    from footprint.areas import AreaSources, network_areas
+
+    return network_areas(
+        plan,
+        practices,
+        boundaries=boundaries,
+        ccgs=args.ccg,
+        sources=AreaSources(lsoas=args.lsoa_boundaries, registrations=args.lsoa_registrations),
+        cells=graph.graph.get("cells"),
+        use_cache=not args.no_cache,
+    ).areas
+
+
 def run(args: argparse.Namespace) -> int:
     """Write an offline interactive map and printable PCN pages per CCG, and an index page."""
     rules = rules_from_args(args)
@@ -323,6 +346,7 @@ def run(args: argparse.Namespace) -> int:
         plan, name = read_plan(args.plan, practices), "Proposed plan"
         beside = current if current.groups else None
     _say_what_is_drawn(plan, graph, args.ccg)
+    graph.graph["areas"] = _network_areas(args, plan, practices, boundaries, graph)
     out = _folder(args)
     paths = draw(
         practices,

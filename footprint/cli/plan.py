@@ -14,10 +14,14 @@ import pandas as pd
 
 from footprint._io import atomic_write
 from footprint._text import plural
+from footprint.areas import area_summary
 from footprint.cli._common import (
+    add_area_options,
     add_map_options,
     add_rule_options,
     add_solver_options,
+    areas_from_args,
+    areas_line,
     check_rural,
     load_inputs,
     out_dir,
@@ -27,17 +31,18 @@ from footprint.cli._common import (
     read_plan_option,
     rules_from_args,
     solve_options_from_args,
+    write_pcns,
 )
 from footprint.cli.repair import add_pair_options, read_pair_options
 from footprint.config import Rules
 from footprint.errors import DataError
-from footprint.evaluate import group_table, plan_summary
-from footprint.graph import cells
+from footprint.evaluate import plan_summary
 from footprint.icbs import icb_totals
 from footprint.places import display_name, group_names
-from footprint.plan import Plan, group_areas, name_groups, plan_from_practices, write_plan
+from footprint.plan import Plan, name_groups, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
+    from footprint.areas import NetworkAreas
     from footprint.partition import CcgResult
 
 
@@ -53,6 +58,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         help="return the first valid plan of every CCG (the later stages evaluated, not searched)",
     )
     add_map_options(parser)
+    add_area_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,19 +87,18 @@ def _write_moves(
 
 
 def _write_plan_and_areas(
-    plan: Plan, graph: nx.Graph, practices: pd.DataFrame, out: Path, *, rules: Rules
+    plan: Plan, graph: nx.Graph, practices: pd.DataFrame, out: Path, *, rules: Rules, areas: NetworkAreas
 ) -> None:
-    """Write plan.csv and pcns.geojson, each network with its name (``pcn_name``, ``pcn_name_new``)."""
+    """Write plan.csv, pcns.geojson and pcns_cells.geojson, each network with its name.
+
+    Names are in ``pcn_name`` and ``pcn_name_new``.
+
+    pcns.geojson draws each network from where its patients live (:func:`write_areas`);
+    pcns_cells.geojson from its practices' cells.
+    """
     names = group_names(plan, practices)  # the maps and pages name them the same way
     write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
-    table = group_table(plan, practices, rules=rules)
-    areas = group_areas(plan, cells(graph), practices)
-    areas["in_band"] = table.loc[areas.index, "in_band"].to_numpy()
-    areas["status"] = table.loc[areas.index, "status"].to_numpy()
-    areas["pcn_name"] = [names[p] for p in areas.index]
-    areas["pcn_name_new"] = [p in names.new for p in areas.index]
-    with atomic_write(out / "pcns.geojson") as fh:
-        fh.write(areas.reset_index().to_crs("EPSG:4326").to_json(drop_id=True))
+    write_pcns(plan, practices, graph, out, rules=rules, areas=areas, names=names)
 
 
 def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
@@ -166,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
     out = out_dir(args)
-    _write_plan_and_areas(plan, graph, practices, out, rules=rules)
+    areas = areas_from_args(args, inputs, plan)
+    _write_plan_and_areas(plan, graph, practices, out, rules=rules, areas=areas)
     moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
     summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
     summary["england"]["solve_seconds"] = round(seconds, 2)
@@ -175,11 +181,15 @@ def run(args: argparse.Namespace) -> int:
             summary["ccgs"][ccg]["moves"] = count
         summary["england"]["moves"] = sum(moves.values())
     summary["icbs"] = icb_totals(plan, practices, rules=rules)
+    summary["areas"] = area_summary(areas)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
     _print_summary(summary, seconds=seconds, far_km=args.far_km)
-    print(f"written {out / 'plan.csv'}, {out / 'pcns.geojson'}, {out / 'summary.json'}")
+    print(areas_line(summary["areas"]))
+    files = ("plan.csv", "pcns.geojson", "pcns_cells.geojson", "summary.json")
+    written = ", ".join(str(out / f) for f in files)
+    print(f"written {written}")
     if not args.no_maps:
         from footprint.cli.maps import draw
 

@@ -10,13 +10,17 @@ from pathlib import Path
 
 from footprint._io import atomic_write
 from footprint._text import plural
+from footprint.areas import area_summary
 from footprint.cli._common import (
     Inputs,
     add_approved_option,
+    add_area_options,
     add_map_options,
     add_plan_argument,
     add_rule_options,
     add_solver_options,
+    areas_from_args,
+    areas_line,
     check_rural,
     load_inputs,
     out_dir,
@@ -26,6 +30,7 @@ from footprint.cli._common import (
     read_whole_plan,
     rules_from_args,
     solve_options_from_args,
+    write_pcns,
 )
 from footprint.errors import DataError
 from footprint.evaluate import plan_summary
@@ -79,6 +84,7 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     add_pair_options(parser)
     add_solver_options(parser)
     add_map_options(parser)
+    add_area_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -177,11 +183,15 @@ def run(args: argparse.Namespace) -> int:
         code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
         for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
     }
+    areas = areas_from_args(args, inputs, repaired)
+    write_pcns(repaired, practices, graph, out, rules=rules, areas=areas, names=names)
+    summary["areas"] = area_summary(areas)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)
     _print_report(report, summary["england"], high=rules.band.high, seconds=seconds)
-    print(f"written {out / 'plan.csv'}, {out / 'moves.csv'}, {out / 'summary.json'}")
+    print(areas_line(summary["areas"]))
+    print(f"written {out / 'plan.csv'}, {out / 'moves.csv'}, {out / 'pcns.geojson'}, {out / 'summary.json'}")
     if not args.no_maps:
         from footprint.cli.maps import draw
 

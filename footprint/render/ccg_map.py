@@ -23,6 +23,7 @@ from markupsafe import Markup
 from footprint.places import display_name
 from footprint.plan import Plan
 from footprint.render import _geometry as geo
+from footprint.render._area_layer import draw_area_layer
 from footprint.render._base import (
     GroupRow,
     Links,
@@ -190,6 +191,7 @@ def draw_scene(
     shapes = _draw_background(m, practices, scene.shapes, options, tolerance)
     areas, open_sites = scene.shapes.areas(tolerance, codes=list(practices.index))
     layers = [_draw_areas(m, info, rows, (areas, open_sites), options, links, style)]
+    layers += draw_area_layer(m, graph.graph.get("areas"), rows, tolerance_m=tolerance)
     hatched = _draw_hatch(m, rows, areas, show=options.show_problems)
     if hatched is not None:
         layers.append(hatched)

@@ -98,6 +98,8 @@ def pages_html(
     rows = group_rows(practices, plan, groups, colours)
     tolerance = options.tolerance(TOLERANCE_M)
     areas, _ = shapes.areas(tolerance, codes=list(practices.index))
+    handed = graph.graph.get("areas")  # network areas from where patients live, when the caller made them
+    drawn = _AreasByScale(areas, handed, tolerance)
     near = shapes.ccg_shapes(tolerance, within=shapely.box(*geo.bounds(practices, 20_000)))
     names = graph.graph.get("ccg_names", {})
     ids = anchors(rows)
@@ -113,7 +115,7 @@ def pages_html(
                 "anchor": ids[pcn],
                 "group": group,
                 "ccgs": ", ".join(f"{names.get(c, c)} ({c})" for c in group.ccgs),
-                "svg": _svg(group, areas, row_of, xy, near, places=place_arrays),
+                "svg": _svg(group, drawn.for_page(group, row_of, xy), row_of, xy, near, places=place_arrays),
                 "sheets": _sheets(members),
                 "count": plural(len(group.members), "practice"),
                 "title": f"{group.label}: PCN page",
@@ -126,7 +128,71 @@ def pages_html(
         date=data_date(practices),
         attribution=options.attribution,
         made=provenance_rows(options.provenance),
+        **({"CAVEAT": AREA_CAVEAT} if handed is not None else {}),
     )
+
+
+#: Simplification of areas drawn from LSOAs on a page, as a share of its map's width: some 0.9 mm
+#: on the printed map (LSOA borders are far more detailed than cells' straight edges).
+AREA_TOLERANCE_SHARE = 1 / 200
+#: The simplifications (metres) areas drawn from LSOAs are made at; a page takes the largest under its share.
+AREA_TOLERANCES_M = (20.0, 40.0, 80.0, 160.0, 320.0)
+
+
+class _AreasByScale:
+    """The areas a page draws: cells, or areas from where patients live simplified to the page's scale."""
+
+    def __init__(
+        self, cells: Mapping[str, shapely.Geometry], handed: gpd.GeoDataFrame | None, tolerance_m: float
+    ) -> None:
+        self.cells, self.handed, self.tolerance_m = cells, handed, tolerance_m
+        self.made: dict[float, dict[str, shapely.Geometry]] = {}
+
+    def at(self, tolerance_m: float) -> Mapping[str, shapely.Geometry]:
+        """Return the areas simplified by ``tolerance_m`` (each scale made once)."""
+        if self.handed is None:
+            return self.cells
+        if tolerance_m not in self.made:
+            self.made[tolerance_m] = _patient_areas(self.cells, self.handed, tolerance_m)
+        return self.made[tolerance_m]
+
+    def for_page(
+        self, group: GroupRow, row_of: Mapping[str, int], xy: np.ndarray
+    ) -> Mapping[str, shapely.Geometry]:
+        """Return the areas to draw on ``group``'s page, simplified to its map's width."""
+        if self.handed is None:
+            return self.cells
+        rows = np.array([row_of[c] for c in group.members])
+        x0, _, x1, _ = _frame(self.at(AREA_TOLERANCES_M[-1]).get(group.pcn), xy[rows], ASPECT)
+        wanted = max(self.tolerance_m, (x1 - x0) * AREA_TOLERANCE_SHARE)
+        return self.at(max([t for t in AREA_TOLERANCES_M if t <= wanted], default=AREA_TOLERANCES_M[0]))
+
+
+#: The pages' caveat when their maps draw network areas from where patients live.
+AREA_CAVEAT = (
+    "Network areas are drawn from where the networks' registered patients live (each LSOA to the "
+    "network with most of its patients), as NHS England draws them; networks no registrations cover, "
+    "from practice locations (cells)."
+)
+
+
+def _patient_areas(
+    cells: Mapping[str, shapely.Geometry], handed: gpd.GeoDataFrame, tolerance_m: float
+) -> dict[str, shapely.Geometry]:
+    """Return the areas to draw: each network's area from where its patients live, else its cells'.
+
+    The areas drawn together are simplified together, so shared borders stay shared.
+    """
+    pcns = [p for p in cells if p in handed.index]
+    geoms = np.array(handed.geometry.reindex(pcns).to_numpy(), dtype=object)
+    keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
+    pcns, geoms = [pcns[i] for i in keep], geoms[keep]
+    if tolerance_m > 0 and len(geoms):
+        if shapely.coverage_is_valid(geoms):
+            geoms = shapely.coverage_simplify(geoms, tolerance_m)
+        else:  # areas drawn from cells overlap their neighbours'
+            geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    return {**cells, **dict(zip(pcns, geoms, strict=True))}
 
 
 #: Member rows (each with room to sign) on a PCN's first page, under its map, and on each page after it.

@@ -18,9 +18,10 @@ import hashlib
 import logging
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import networkx as nx
@@ -76,6 +77,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Bump when the way areas are made changes, so cached areas are rebuilt.
 _AREAS_VERSION = 3
@@ -216,24 +218,38 @@ def _registrations(
         return read_registrations(source)
     stat = source.stat()
     key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v1".encode()).hexdigest()[:24]
-    cached = _cache_folder(cache_dir) / f"registrations-{key}.pickle"
-    if cached.exists():
+
+    def read() -> pd.DataFrame:
+        frame = read_registrations(source)
+        frame.attrs["digest"] = key
+        return frame
+
+    path = _cache_folder(cache_dir) / f"registrations-{key}.pickle"
+    return _pickled(path, read, kind=pd.DataFrame, what="registrations")
+
+
+def _pickled(path: Path, build: Callable[[], _T], *, kind: type[_T], what: str) -> _T:
+    """Return the ``kind`` pickled at ``path``, else ``build()``'s, pickled there (a cache miss).
+
+    An unreadable or foreign file is rebuilt over, and a cache that cannot be written is
+    skipped, each with a warning: the cache never stops a command.
+    """
+    if path.exists():
         try:
-            with cached.open("rb") as fh:
-                frame = pickle.load(fh)
+            with path.open("rb") as fh:
+                cached = pickle.load(fh)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            logger.warning("ignoring unreadable registrations cache %s (%s)", cached, exc)
+            logger.warning("ignoring unreadable %s cache %s (%s)", what, path, exc)
         else:
-            if isinstance(frame, pd.DataFrame):
-                return frame
-    frame = read_registrations(source)
-    frame.attrs["digest"] = key
+            if isinstance(cached, kind):
+                return cached
+    made = build()
     try:
-        with atomic_write(cached, mode="wb") as fh:
-            pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_write(path, mode="wb") as fh:
+            pickle.dump(made, fh, protocol=pickle.HIGHEST_PROTOCOL)
     except OSError as exc:
-        logger.warning("could not cache the registrations in %s (%s)", cached, exc)
-    return frame
+        logger.warning("could not cache the %s in %s (%s)", what, path, exc)
+    return made
 
 
 def _cache_path(
@@ -402,22 +418,9 @@ def _cached_base(
     """Return :func:`_base`, kept in the cache: it is the same for every plan of the same inputs."""
     key = hashlib.sha256(f"{_base_key(practices, boundaries, lsoas, registrations)}|{_short(ccgs)}".encode())
     path = _cache_folder(cache_dir) / f"areas-base-{key.hexdigest()[:24]}.pickle"
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                cached = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            logger.warning("ignoring unreadable areas cache %s (%s)", path, exc)
-        else:
-            if isinstance(cached, _Base):
-                return cached
-    base = _base(practices, boundaries, lsoas, registrations, ccgs)
-    try:
-        with atomic_write(path, mode="wb") as fh:
-            pickle.dump(base, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    except OSError as exc:
-        logger.warning("could not cache the areas in %s (%s)", path, exc)
-    return base
+    return _pickled(
+        path, lambda: _base(practices, boundaries, lsoas, registrations, ccgs), kind=_Base, what="areas"
+    )
 
 
 def _ccg_table(

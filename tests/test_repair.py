@@ -15,8 +15,8 @@ from footprint.partition import repair_moves, repair_plan
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph
 from footprint.partition._repair_bound import moves_lower_bound
 from footprint.partition._repair_reasons import continuations
-from footprint.partition._repair_start import repair_rules
-from footprint.partition._stay_close import closer_to_current
+from footprint.partition._repair_start import repair_rules, repair_start
+from footprint.partition._stay_close import closer_to_current, stay_close_starts
 from footprint.partition.stages import STAGE_REGISTRY, Grouping
 from footprint.plan import Plan, plan_from_practices, transfer_distance
 from tests.conftest import grid_rows, write_boxes, write_practices
@@ -334,6 +334,153 @@ def test_the_moves_bound_is_never_above_the_least_moves(tmp_path, build, seed):
         assert figures["moves"] == least
 
 
+@pytest.mark.parametrize("seed", range(220, 244))
+def test_the_moves_bound_holds_without_open_practices(tmp_path, build, seed):
+    """As above, with smaller practices and no open ones (pieces that must land somewhere)."""
+    rng = random.Random(seed)
+    sizes = [
+        [rng.choice([3_000, 6_000, 9_000, 12_000, 16_000, 21_000, 27_000]) for _ in range(4)]
+        for _ in range(2)
+    ]
+    practices = read_practices(write_practices(tmp_path / "g.csv", grid_rows(sizes)))
+    boundaries = read_boundaries(write_boxes(tmp_path / "g.gpkg", {"GRD": (0, 0, 4, 2)}))
+    graph = build(practices, boundaries)
+    current = Plan({c: rng.choice(["p", "q", "r", "s"]) for c in sorted(graph.nodes)})
+    breaks = ("below", "above") if seed % 2 else ("below",)
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    found = _least_moves(inst, breaks)
+    if found is not None:
+        errors, least = found
+        assert moves_lower_bound(inst, breaks=breaks, left=errors) <= least
+
+
+def test_the_moves_bound_lets_a_group_keep_part_of_a_piece(tmp_path, build):
+    """q = {A1, A2} and {B3, B4}, cut apart by A3 (s):
+
+        A1 16k q | A2  6k q | A3  6k s | A4 16k r
+        B1 12k p | B2 27k p | B3  9k q | B4 27k q
+
+    Two moves mend everything: A3 joins q's {A1, A2, B3} (37k) and B4 joins A4 (43k). q keeps
+    part of its piece {B3, B4}: the whole piece with {A1, A2} would be above the ceiling, and
+    a bound that takes pieces whole said 3.
+    """
+    sizes = [[16_000, 6_000, 6_000, 16_000], [12_000, 27_000, 9_000, 27_000]]
+    practices = read_practices(write_practices(tmp_path / "g.csv", grid_rows(sizes)))
+    boundaries = read_boundaries(write_boxes(tmp_path / "g.gpkg", {"GRD": (0, 0, 4, 2)}))
+    graph = build(practices, boundaries)
+    groups = {"A1": "q", "A2": "q", "A3": "s", "A4": "r", "B1": "p", "B2": "p", "B3": "q", "B4": "q"}
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=Plan(groups)))
+    breaks = ("below", "above")
+    assert _least_moves(inst, breaks) == (0, 2)
+    assert moves_lower_bound(inst, breaks=breaks, left=0) == 2
+    repaired = repair_plan(graph, Plan(groups), options=OPTIONS, split_large=True)
+    figures = repaired.info["repair"]["GRD"]
+    assert (figures["moves"], figures["bound"], figures["proven"]) == (2, 2, True)
+
+
+def test_a_piece_with_nowhere_to_land_costs_a_move_more(tmp_path, build):
+    """x = A1 25k A2 26k (51k, above: kept) and A4 1k beyond y; A4 must leave x, but joins no one as is:
+
+        A1 25k x -- A2 26k x -- A3 49.5k y -- A4 1k x -- A5 30k z -- A6 19.6k z -- A7 20k w
+
+    y and z (49.6k) would pass the ceiling with it: z must give A6 to w first (w is below
+    the floor anyway). The least is 2 moves, and the bound sees both.
+    """
+    practices, boundaries = line(tmp_path, [25_000, 26_000, 49_500, 1_000, 30_000, 19_600, 20_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "x", "A2": "x", "A3": "y", "A4": "x", "A5": "z", "A6": "z", "A7": "w"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    assert moves_lower_bound(inst, left=0) == 2
+    repaired = repair_plan(graph, current, options=OPTIONS)
+    figures = repaired.info["repair"]["LIN"]
+    assert (figures["moves"], figures["bound"], figures["proven"], figures["errors_left"]) == (2, 2, True, 0)
+
+
+def test_an_open_practice_with_nowhere_to_land_costs_a_move(tmp_path, build):
+    """A1 5k open next to y = A2 26k A3 23k (49k): y cannot take it as it is; A3 goes to z.
+
+        A1 5k open -- A2 26k y -- A3 23k y -- A4 10k z -- A5 25k z
+
+    z (35k) takes A3 (58k)? No: A4 joins... the least is one move, and the bound is 1.
+    """
+    practices, boundaries = line(tmp_path, [5_000, 26_000, 23_000, 4_000, 23_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": None, "A2": "y", "A3": "y", "A4": "z", "A5": "z"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    assert _least_moves(inst, ("below",)) == (0, 1)
+    assert moves_lower_bound(inst, left=0) == 1
+
+
+# --------------------------------------------------------------------------------------
+# The start: pairs joined, groups shared out, groups above the ceiling cut and mended
+# --------------------------------------------------------------------------------------
+
+
+def test_a_pair_joined_may_leave_a_group_to_mend(tmp_path, build):
+    """x A1 20k A2 15k | y A3 15k A4 20k | z A5 10k A6 30k, A2 and A3 kept together.
+
+    A3 joins x (50k) and leaves y's A4 at 20k, below the floor: the start takes the join
+    and mends y with A5 (30k each). Two moves, repair's rules kept.
+    """
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000, 10_000, 30_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "x", "A2": "x", "A3": "y", "A4": "y", "A5": "z", "A6": "z"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    rules = repair_rules(inst, together=[(1, 2)])
+    start = repair_start(inst, rules)
+    assert rules(start) and start[1] == start[2]
+    assert {frozenset(g) for g in _members(start)} == {
+        frozenset({0, 1, 2}),
+        frozenset({3, 4}),
+        frozenset({5}),
+    }
+    repaired = repair_plan(graph, current, options=OPTIONS, together=[("A2", "A3")])
+    figures = repaired.info["repair"]["LIN"]
+    assert (figures["moves"], figures["errors_left"], figures["rules_kept"]) == (2, 0, True)
+
+
+def _members(labels):
+    groups: dict[int, list[int]] = {}
+    for i, g in enumerate(labels):
+        groups.setdefault(g, []).append(i)
+    return list(groups.values())
+
+
+def test_a_group_above_the_ceiling_is_cut_and_the_part_below_mended(tmp_path, build):
+    """x A1 30k A2 12k A3 10k A4 5k (57k) | y A5 16k A6 30k, with split_large.
+
+    No one change mends x: giving A4 to y makes 51k, and the cut {A1} | {A2, A3, A4} leaves
+    27k below the floor. The start makes the cut, then mends the part below with A5 (43k),
+    y keeping A6 (30k): no group out of band.
+    """
+    practices, boundaries = line(tmp_path, [30_000, 12_000, 10_000, 5_000, 16_000, 30_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "x", "A2": "x", "A3": "x", "A4": "x", "A5": "y", "A6": "y"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    start = repair_start(inst, repair_rules(inst), split_large=True)
+    assert {frozenset(g) for g in _members(start)} == {
+        frozenset({0}),
+        frozenset({1, 2, 3, 4}),
+        frozenset({5}),
+    }
+
+
+def test_the_reasons_name_the_practices_on_the_way_between_a_pair():
+    """A and C kept together; B (of v) lies between them in u."""
+    graph = nx.Graph()
+    graph.add_nodes_from("ABCDE", ccg_code="X", list_size=10_000, x=0.0, y=0.0)
+    graph.nodes["A"]["list_size"] = 30_000
+    graph.add_edges_from([("A", "B"), ("B", "C"), ("C", "D"), ("D", "E")], type="rook")
+    before = Plan({"A": "u", "B": "v", "C": "w", "D": "w", "E": "w"})
+    after = Plan({"A": "u", "B": "u", "C": "u", "D": "w", "E": "w"})
+    moves = repair_moves(before, after, graph, together=[("A", "C")])
+    reasons = dict(zip(moves["practice_code"], moves["reason"], strict=True))
+    assert reasons == {
+        "B": "on the way between A and C, kept together in u (50,000 patients now)",
+        "C": "kept together with A",
+    }
+
+
 # --------------------------------------------------------------------------------------
 # A plan that stays close: the walk back to the current PCNs
 # --------------------------------------------------------------------------------------
@@ -352,3 +499,23 @@ def test_practices_walk_back_to_their_current_pcns_within_the_band():
     assert closer_to_current(inst, [0, 0, 0, 3, 3]) == [0, 0, 2, 2, 2]
     assert closer_to_current(inst, [0, 0, 2, 2, 2]) == [0, 0, 2, 2, 2]
     assert closer_to_current(inst, [0, 1, 1, 1, 1]) == [0, 1, 1, 1, 1]
+
+
+def test_the_stay_close_start_keeps_buildings_and_shares_out_a_group():
+    """Current PCNs a = {A}, b = {B, C}, c = {D, E}; B and C share a building; b is below the floor.
+
+        A 25k -- B 4k -- C 4k -- D 20k -- E 12k
+
+    A plan that splits no building and leaves no group out of band: {A, B, C} (33k) and
+    {D, E} (32k), one move (b shared out whole, its building kept).
+    """
+    inst = Instance(
+        "X", list("ABCDE"), list("abcde"), [25_000, 4_000, 4_000, 20_000, 12_000], [(0.0, 0.0)] * 5,
+        [(0, 1), (1, 2), (2, 3), (3, 4)], {}, [[1, 2]], [False] * 5, [False] * 5, [], [0, 1, 1, 3, 3],
+        Rules(),
+    )  # fmt: skip
+    fixed = {"out_of_band": 0.0, "out_of_band_all": 0.0, "deviation": 0.0, "split_sites": 0.0}
+    starts = stay_close_starts(inst, [0, 0, 2, 2, 2], fixed)
+    best = min(starts, key=lambda s: STAGE_REGISTRY["moves"].evaluate(Grouping(inst, s)))
+    assert {frozenset(g) for g in _members(best)} == {frozenset({0, 1, 2}), frozenset({3, 4})}
+    assert STAGE_REGISTRY["moves"].evaluate(Grouping(inst, best)) == 1  # b continues in {A, B, C}

@@ -29,6 +29,7 @@ the largest. Pairs count in the witnesses bound only.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,11 +165,98 @@ def _band_need(inst: Instance, members: list[int], broken: _Broken) -> _Need | N
     return _Need(frozenset(set(members) | around), 1, optional=True)
 
 
+def _host_pieces(inst: Instance, around: set[int]) -> list[list[int]]:
+    """Return the pieces of existing groups (locked groups, lone practices) holding ``around``."""
+    labels, _ = current_pieces(inst)
+    pieces = members_of(labels)
+    return [pieces[label] for label in sorted({labels[j] for j in around})]
+
+
+def _lands(inst: Instance, piece: list[int], dropped: Sequence[list[int]], broken: _Broken) -> bool:
+    """Return whether a piece that leaves its group may join a group as it is, or stand alone (or unsure).
+
+    Alone, it (a connected part of it) may form a group where it reaches the floor. Else it
+    joins a neighbouring group ``D`` whole: where ``D`` is all of its existing group, with no
+    open practice next to it, not locked, not rural, the group is ``D``, part of the piece
+    and the pieces leaving next to ``D``, at most: it must be able to lie in band.
+    """
+    assert inst.current is not None
+    current, adjacency, band = inst.current, inst.neighbours(), inst.rules.band
+    if sum(inst.sizes[i] for i in piece) >= band.low or any(inst.rural[i] for i in piece):
+        return True
+    mine = set(piece)
+    around = {j for i in piece for j in adjacency[i]} - mine
+    if any(current[j] < 0 for j in around):
+        return True  # open practices next to it: unsure
+    whole = {c: [i for i in range(inst.n) if current[i] == c] for c in {current[j] for j in around}}
+    for host in _host_pieces(inst, around):
+        if len(host) == 1 and inst.big[host[0]]:
+            continue  # a practice over the band stands alone
+        c = current[host[0]]
+        if (
+            any(i in broken.blocked or inst.rural[i] or current[i] != c for i in host)
+            or len(whole[c]) != len(host)
+            or any(current[j] < 0 and j not in mine for i in host for j in adjacency[i])
+        ):
+            return True  # locked, rural, in pieces or with open practices near: unsure
+        total = sum(inst.sizes[i] for i in host)
+        near = {j for i in host for j in adjacency[i]}
+        joining = sum(sum(inst.sizes[i] for i in other) for other in dropped if near & set(other))
+        if total + min(inst.sizes[i] for i in piece) <= band.high and total + joining >= band.low:
+            return True
+    return False
+
+
+def _open_groups(inst: Instance, broken: _Broken) -> list[list[int]]:
+    """Return the open practices (not locked nor standing alone) in groups connected through each other."""
+    adjacency, seen, out = inst.neighbours(), set(), []
+    for start in sorted(broken.free):
+        if start in seen:
+            continue
+        group, stack = [], [start]
+        seen.add(start)
+        while stack:
+            u = stack.pop()
+            group.append(u)
+            for v in adjacency[u]:
+                if v in broken.free and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        out.append(sorted(group))
+    return out
+
+
+def _landing_need(inst: Instance, pieces: list[list[int]], dist: Sequence[int], broken: _Broken) -> int:
+    """Return the fewest moves of a group in pieces, counting one more where a piece that goes cannot land.
+
+    Options: keep one piece (the others go), let every piece go, or connect pieces (their
+    landing not weighed). A piece that goes and can join no group as it is
+    (:func:`_lands`) means another practice near it moves.
+    """
+    n = sum(len(p) for p in pieces)
+    options = [n + int(not all(_lands(inst, p, pieces, broken) for p in pieces))]
+    for k, kept in enumerate(pieces):
+        dropped = [p for j, p in enumerate(pieces) if j != k]
+        options.append(n - len(kept) + int(not all(_lands(inst, p, dropped, broken) for p in dropped)))
+    for tau in sorted(set(dist)):
+        near = [pieces[k] for k, d in enumerate(dist) if d <= tau]
+        # Connected through others, the practices kept make a group of two groups at least:
+        # within the ceiling (parts of the pieces may be kept; two pieces at least).
+        if len(near) < 2:
+            continue
+        smallest = sorted(near, key=lambda piece: min(inst.sizes[i] for i in piece))[:2]
+        if _most_kept(inst, smallest, inst.rules.band.high):
+            together = [i for piece in near for i in piece]
+            options.append(tau + n - _most_kept(inst, [together], inst.rules.band.high))
+    return min(options)
+
+
 def _needs(
     inst: Instance,
     breaks: Sequence[str],
     together: Sequence[tuple[int, int]],
     apart: Sequence[tuple[int, int]],
+    left: int = 0,
 ) -> list[_Need]:
     assert inst.current is not None
     current = inst.current
@@ -182,12 +270,28 @@ def _needs(
         if len(pieces) > 1:
             dist = _piece_distances(inst, pieces, broken.blocked, witness - set(members))
             k = _split_need([len(p) for p in pieces], dist)
+            if k and not left:
+                # The pieces that go must go somewhere: where one can join no group as it is, more move.
+                landed = _landing_need(inst, pieces, dist, broken)
+                if landed > k:
+                    k = landed
+                    hosts = {i for piece in _host_pieces(inst, near) for i in piece}
+                    witness |= hosts | {j for i in hosts for j in adjacency[i] if current[j] >= 0}
             if k:
                 needs.append(_Need(frozenset(witness), k, optional=False))
                 continue
             # Open practices may join the pieces at no cost: then the group is judged whole.
         if inst.status(members) in breaks and (need := _band_need(inst, members, broken)) is not None:
             needs.append(need)
+    if not left and "below" in breaks:
+        # An open practice (with those next to it) below the floor that can join no group as it
+        # is: a practice near it moves.
+        for group in _open_groups(inst, broken):
+            if not _lands(inst, group, [group], broken):
+                around = {j for i in group for j in adjacency[i]} - set(group)
+                hosts = {i for piece in _host_pieces(inst, around) for i in piece}
+                witness = (around | hosts | {j for i in hosts for j in adjacency[i]}) - broken.free
+                needs.append(_Need(frozenset(j for j in witness if current[j] >= 0), 1, optional=True))
     for a, b in together:
         if current[a] >= 0 and current[b] >= 0 and current[a] != current[b]:
             needs.append(_Need(frozenset((a, b)), 1, optional=False))
@@ -232,33 +336,130 @@ def _distances(
     return dist
 
 
-def _split_options(
-    inst: Instance, pieces: list[list[int]], blocked: set[int], free: set[int]
+def _weighted_distances(
+    inst: Instance, sources: Sequence[int], blocked: set[int], mine: set[int]
+) -> dict[int, int]:
+    """Return each practice's fewest patients of other practices between it and ``sources`` (Dijkstra).
+
+    Every practice on the way counts its patients (an open one too: it joins the group);
+    practices of the group itself (``mine``) are reached but not passed through.
+    """
+    adjacency = inst.neighbours()
+    dist = dict.fromkeys(sources, 0)
+    heap = [(0, i) for i in sources]
+    heapq.heapify(heap)
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist.get(u, d) or (u in mine and u not in sources):
+            continue
+        for v in adjacency[u]:
+            if v in blocked:
+                continue
+            step = d + (0 if v in mine else inst.sizes[v])
+            if step < dist.get(v, step + 1):
+                dist[v] = step
+                heapq.heappush(heap, (step, v))
+    return dist
+
+
+def _joiners_to_floor(inst: Instance, members: Sequence[int], blocked: set[int], free: set[int]) -> int:
+    """Return the fewest practices of other groups a group must gain to reach the floor (at most 10).
+
+    0 where open practices within reach may bring it there at no cost.
+    """
+    dist = _distances(inst, members, blocked, free, set(members))
+    total = sum(inst.sizes[i] for i in members)
+    low = inst.rules.band.low
+    for t in range(MOST_JOINERS + 1):
+        # With t joiners, every practice of the group lies within t moved practices of it.
+        reach = [i for i, d in dist.items() if d <= t and i not in members]
+        gained = sum(inst.sizes[i] for i in reach if i in free)
+        gained += sum(sorted((inst.sizes[i] for i in reach if i not in free), reverse=True)[:t])
+        if total + gained >= low:
+            return t
+    return MOST_JOINERS
+
+
+def _most_kept(inst: Instance, pieces: Sequence[list[int]], budget: float) -> int:
+    """Return at most how many practices of ``pieces`` a group of ``budget`` patients holds (smallest first).
+
+    0 where it cannot hold one practice of each piece. A bound: the group may keep parts of them.
+    """
+    if sum(min(inst.sizes[i] for i in piece) for piece in pieces) > budget:
+        return 0
+    count, total = 0, 0
+    for size in sorted(inst.sizes[i] for piece in pieces for i in piece):
+        if total + size > budget:
+            break
+        count, total = count + 1, total + size
+    return count
+
+
+def _kept_options(
+    inst: Instance,
+    kept: list[int],
+    own: int,
+    conn: int,
+    broken: _Broken,
+    breaks: Sequence[str],
+    *,
+    mixed: bool = False,
 ) -> list[Option]:
-    """Return a group in pieces' options: keep its largest piece, or connect pieces within the ceiling."""
+    """Return the options of a group keeping ``kept`` (``own`` moves, ``conn`` joiners so far).
+
+    Keeping only part of ``kept`` needs more own moves, and at least as many joiners to
+    reach the floor. ``mixed``: the group holds others' practices, so ``own`` already keeps
+    it under the ceiling.
+    """
+    status = inst.status(kept)
+    if status == "below" and status in breaks:
+        joiners = _joiners_to_floor(inst, kept, broken.blocked, broken.free)
+        return [(own, max(conn, joiners), 0), (own, conn, 1)]
+    if status == "above" and status in breaks and not mixed:
+        return [(own + _fewest_to_shed(inst, kept), conn, 0), (own, conn, 1)]
+    return [(own, conn, 0)]
+
+
+def _split_options(
+    inst: Instance, pieces: list[list[int]], broken: _Broken, breaks: Sequence[str]
+) -> list[Option]:
+    """Return a group in pieces' options: keep one piece, or connect pieces within the ceiling, or move all.
+
+    Whatever it keeps must then be in band (or the band left unmet): below the floor it
+    needs joiners, above the ceiling it sheds practices.
+    """
+    blocked, free = broken.blocked, broken.free
     mine = {i for piece in pieces for i in piece}
-    count = [len(p) for p in pieces]
     patients = [sum(inst.sizes[i] for i in p) for p in pieces]
-    options: list[Option] = [(len(mine) - max(count), 0, 0)]
-    dist = []
+    options: list[Option] = [(len(mine), 0, 0)]
+    for piece in pieces:
+        options += _kept_options(inst, piece, len(mine) - len(piece), 0, broken, breaks)
+    dist, weight = [], []
     for k, piece in enumerate(pieces):
         reach = _distances(inst, piece, blocked, free, mine)
-        others = [reach[i] for j, other in enumerate(pieces) if j != k for i in other if i in reach]
-        dist.append(min(others) if others else None)
+        heavy = _weighted_distances(inst, piece, blocked, mine)
+        others = [i for j, other in enumerate(pieces) if j != k for i in other]
+        dist.append(min((reach[i] for i in others if i in reach), default=None))
+        weight.append(min((heavy[i] for i in others if i in heavy), default=0))
     high = inst.rules.band.high
     if len(pieces) > MOST_PIECES:
-        high = sum(patients)  # too many subsets: the ceiling is not weighed (a weaker bound)
+        high = sum(patients) + max(weight)  # too many subsets: the ceiling is not weighed (a weaker bound)
     for tau in sorted({d for d in dist if d is not None}):
         near = [k for k, d in enumerate(dist) if d is not None and d <= tau]
-        best = 0
-        for size in range(2, len(near) + 1):
-            for chosen in combinations(near, size):
-                # Connected, the kept pieces and their connectors are practices of two groups at least.
-                if sum(patients[k] for k in chosen) <= high:
-                    best = max(best, sum(count[k] for k in chosen))
-        if best:
-            options.append((len(mine) - best, tau, 0))
-    return options
+        subsets = (
+            [c for size in range(2, len(near) + 1) for c in combinations(near, size)]
+            if len(near) <= MOST_PIECES
+            else [tuple(near)]
+        )
+        for chosen in subsets:
+            # Connected, the practices kept and those between them are of two groups at least:
+            # no more than the ceiling (parts of the pieces may be kept).
+            most = _most_kept(inst, [pieces[k] for k in chosen], high - max(weight[k] for k in chosen))
+            if not most:
+                continue
+            kept = [i for k in chosen for i in pieces[k]]
+            options += _kept_options(inst, kept, len(mine) - most, tau, broken, breaks, mixed=True)
+    return sorted(set(options))
 
 
 def _below_options(
@@ -268,18 +469,7 @@ def _below_options(
 
     ``None`` where open practices within reach may bring it into band at no cost.
     """
-    dist = _distances(inst, members, blocked, free, set(members))
-    total = sum(inst.sizes[i] for i in members)
-    low = inst.rules.band.low
-    joiners = MOST_JOINERS
-    for t in range(MOST_JOINERS + 1):
-        # With t joiners, every practice of the group lies within t moved practices of it.
-        reach = [i for i, d in dist.items() if d <= t and i not in members]
-        gained = sum(inst.sizes[i] for i in reach if i in free)
-        gained += sum(sorted((inst.sizes[i] for i in reach if i not in free), reverse=True)[:t])
-        if total + gained >= low:
-            joiners = t
-            break
+    joiners = _joiners_to_floor(inst, members, blocked, free)
     if not joiners:
         return None
     return [(0, joiners, 0), (len(members), 0, 0), (0, 0, 1)]
@@ -292,9 +482,9 @@ def _role_options(inst: Instance, breaks: Sequence[str]) -> list[list[Option]]:
     for pieces in broken.pieces.values():
         members = [i for piece in pieces for i in piece]
         if len(pieces) > 1:
-            options = _split_options(inst, pieces, broken.blocked, broken.free)
-            if min(own + conn for own, conn, _ in options) > 0:
-                needs.append(options)
+            options = _split_options(inst, pieces, broken, breaks)
+            if min(own + conn for own, conn, unmet in options if not unmet) > 0:
+                needs.append(_pareto(options))
                 continue
         status = inst.status(members)
         if status == "below" and status in breaks:
@@ -304,6 +494,15 @@ def _role_options(inst: Instance, breaks: Sequence[str]) -> list[list[Option]]:
         elif status == "above" and status in breaks:
             needs.append([(_fewest_to_shed(inst, members), 0, 0), (0, 0, 1)])
     return needs
+
+
+def _pareto(options: Sequence[Option]) -> list[Option]:
+    """Return the options no other is at most in every figure."""
+    return [
+        o
+        for o in options
+        if not any(p != o and all(a <= b for a, b in zip(p, o, strict=True)) for p in options)
+    ]
 
 
 def _roles_bound(needs: Sequence[Sequence[Option]], left: int) -> int:
@@ -343,7 +542,9 @@ def moves_lower_bound(
     """
     if inst.current is None:
         return 0
-    needs = sorted(_needs(inst, breaks, together, apart), key=lambda n: (n.optional, len(n.witnesses), -n.k))
+    needs = sorted(
+        _needs(inst, breaks, together, apart, left), key=lambda n: (n.optional, len(n.witnesses), -n.k)
+    )
     counted: set[int] = set()
     bound = 0
     optional = []

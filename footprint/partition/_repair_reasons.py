@@ -3,7 +3,8 @@
 Reasons name the real cause, with figures that agree with the plans: a practice cut off
 from its group ("not connected: 4.6 km from the nearest member of U18195"), a group across
 a CCG line ("U41591 crossed into 15N"), a group below the floor (its total), a group that
-needed the practice to reach the band (its totals before and after), a pair kept together.
+needed the practice to reach the band (its totals before and after), a pair kept together
+(or the practices between its two, on the way).
 """
 
 from __future__ import annotations
@@ -107,14 +108,25 @@ def _reason(
     if into is not None and was.status(into) == "below" and now.status(new) == "in_band":
         named = new if into == new else f"{new} (continuing {into})"
         return f"{named} needed it to reach the band ({was.total[into]:,} → {now.total[new]:,} patients)"
-    status = was.status(old)
-    if status == "below":
-        return f"{old} was below the floor of {rules.band.low:,} ({was.total[old]:,} patients)"
-    if status == "above":
-        return f"{old} was above the ceiling of {rules.band.high:,} ({was.total[old]:,} patients)"
     together = [p for p in partners.get(code, []) if p in now.members.get(new, [])]
     if together:
         return f"kept together with {', '.join(together)}"
+    members = set(now.members.get(new, []))
+    joined = sorted((a, b) for a in members for b in partners.get(a, []) if a < b and b in members)
+    inside = graph.subgraph(members)
+    for a, b in joined:
+        if nx.has_path(inside, a, b) and code in nx.shortest_path(inside, a, b):
+            return f"on the way between {a} and {b}, kept together in {new} ({now.total[new]:,} patients now)"
+    status = was.status(old)
+    if status == "below":
+        return f"{old} was below the floor of {rules.band.low:,} ({was.total[old]:,} patients)"
+    size = int(graph.nodes[code]["list_size"])
+    if now.status(new) == "in_band" and now.total[new] - size < rules.band.low:
+        # Without the practice the group would lie below the floor.
+        verb = "stay in" if into is not None and was.status(into) == "in_band" else "reach"
+        return f"{new} needed it to {verb} the band ({now.total[new] - size:,} → {now.total[new]:,} patients)"
+    if status == "above":
+        return f"{old} was above the ceiling of {rules.band.high:,} ({was.total[old]:,} patients)"
     home = next((n for n, o in continued.items() if o == old), None)
     taken = [c for c in now.members.get(home, []) if c not in was.members[old]] if home is not None else []
     if home is not None and taken:
@@ -144,7 +156,8 @@ def repair_moves(
     blank. ``reason`` names the cause, with the figures of both plans (groups whole):
     ``not connected: 4.6 km from the nearest member of U18195``, ``U41591 crossed into
     15N: ...``, ``U00351 was below the floor of 30,000 (29,595 patients)``, ``U82305
-    needed it to reach the band (27,590 → 33,412 patients)``, ``kept together with ...``.
+    needed it to reach the band (27,590 → 33,412 patients)``, ``kept together with ...``,
+    ``on the way between L82017 and L82059, kept together in ...``.
 
     Examples
     --------

@@ -24,25 +24,18 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import networkx as nx
 
 from footprint.partition._instance import Instance, match_current, members_of
+from footprint.partition._repair_mends import MENDS, SHED_STEPS, SPLIT_TREES, _sheds, _splits
 from footprint.partition._tree_cut import _draws, _induced_edges, _minimum_tree, cut_tree
 
 __all__ = ["RepairRules", "current_pieces", "mended", "repair_rules", "repair_start"]
 
 _BREAKS = ("below", "above")
-#: Practices tried as the first of two given to a group below the floor (largest first).
-PAIR_CANDIDATES = 12
-#: Most practices carved from one neighbouring group to bring a group below the floor into band.
-CARVE_STEPS = 8
-#: Spanning trees along which a group above the ceiling is cut (the shortest, then random ones).
-SPLIT_TREES = 3
-#: Most practices a group above the ceiling gives to its neighbours to come down to it.
-SHED_STEPS = 4
 
 
 # --------------------------------------------------------------------------------------
@@ -111,14 +104,17 @@ class RepairRules:
         """Return each practice's neighbours."""
         return self.inst.neighbours()
 
-    def group_ok(self, members: Iterable[int]) -> bool:
-        """Return whether one group keeps repair's rules (locked groups always do)."""
+    def group_ok(self, members: Iterable[int], *, band_kept: bool = True) -> bool:
+        """Return whether one group keeps repair's rules (locked groups always do).
+
+        Without ``band_kept``, only the rule on groups above the ceiling is checked.
+        """
         members = list(members)
         if not self.active or any(i in self.agreed for i in members):
             return True
         total = sum(self.inst.sizes[i] for i in members)
         band = self.inst.rules.band
-        if any(i in self.protected for i in members) and not band.low <= total <= band.high:
+        if band_kept and any(i in self.protected for i in members) and not band.low <= total <= band.high:
             return False
         return total <= band.high or len({self.origin[i] for i in members}) == 1
 
@@ -166,6 +162,10 @@ def repair_rules(
 # --------------------------------------------------------------------------------------
 
 
+#: A change of groups: label to new members and owner (empty members: the group goes).
+Change = dict[int, tuple[set[int], int | None]]
+
+
 @dataclass
 class _State:
     """A grouping being mended: members and owner (the existing group it continues) per group."""
@@ -179,8 +179,31 @@ class _State:
     fixed: set[int] = field(default_factory=set)
     #: The last label given to a new group (labels of new groups lie above the practices').
     fresh: int = 0
-    #: Whether patients outside the band weigh before moves (a plan's stages), not after.
+    #: Whether patients outside the band and buildings split weigh before moves (a plan's
+    #: stages), not after.
     deviation_first: bool = False
+    #: Whether no change may split a building (a start for a plan that splits none).
+    sites_kept: bool = False
+    #: Whether groups may be shared out among the groups around them (see ``_dissolves``).
+    share_out: bool = True
+    #: Whether a change may leave a group of an in-band group out of band (for mends to bring back).
+    lenient: bool = False
+
+    @cached_property
+    def site_of(self) -> dict[int, list[int]]:
+        """Return, for each practice sharing a building, that building's movable practices."""
+        sites = [[i for i in site if not self.inst.big[i]] for site in self.inst.sites]
+        return {i: site for site in sites if len(site) > 1 for i in site}
+
+    def split_sites(self, new_label: dict[int, int]) -> int:
+        """Return the change in buildings split when the practices of ``new_label`` take those labels."""
+        touched = {id(self.site_of[i]): self.site_of[i] for i in new_label if i in self.site_of}
+        change = 0
+        for site in touched.values():
+            before = len({self.label[i] for i in site}) > 1
+            after = len({new_label.get(i, self.label[i]) for i in site}) > 1
+            change += int(after) - int(before)
+        return change
 
     def total(self, members: Iterable[int]) -> int:
         return sum(self.inst.sizes[i] for i in members)
@@ -216,10 +239,11 @@ class _State:
         best = max(counts, key=lambda c: (c[0], c[1]))
         return best[2] if best[0] > 0 else None
 
-    def cost(self, changed: dict[int, tuple[set[int], int | None]]) -> tuple[int, int, int, int] | None:
-        """Return the change in (errors, deviation, moves, patients moved) of replacing groups, or None.
+    def cost(self, changed: dict[int, tuple[set[int], int | None]]) -> tuple[int, int, int, int, int] | None:
+        """Return the change in (errors, deviation, buildings split, moves, patients moved) of a change.
 
         ``None`` where the change is not allowed (a group not connected, a rule or a pair broken).
+
 
         ``changed`` maps a group's label to its new members and owner (empty: the group goes).
         """
@@ -234,7 +258,7 @@ class _State:
                 moves, patients = moves - m, patients - p
             if not members:
                 continue
-            if not self.connected(members) or not self.rules.group_ok(members):
+            if not self.connected(members) or not self.rules.group_ok(members, band_kept=not self.lenient):
                 return None
             errors += self.error(members)
             deviation += self.inst.deviation(members)
@@ -252,12 +276,17 @@ class _State:
         for a, b in self.rules.apart:
             if (a in touched or b in touched) and after[a] == after[b]:
                 return None
-        return errors, deviation, moves, patients
+        split = self.split_sites(new_label) if self.deviation_first or self.sites_kept else 0
+        if self.sites_kept and split > 0:
+            return None
+        return errors, deviation, split, moves, patients
 
-    def key(self, cost: tuple[int, int, int, int]) -> tuple[int, ...]:
-        """Return a change's cost in stage order: errors, then moves (or patients outside the band)."""
-        errors, deviation, moves, patients = cost
-        return (errors, deviation, moves, patients) if self.deviation_first else (errors, moves, patients)
+    def key(self, cost: tuple[int, int, int, int, int]) -> tuple[int, ...]:
+        """Return a change's cost in stage order: errors, (deviation, buildings split,) moves, patients."""
+        errors, deviation, split, moves, patients = cost
+        if self.deviation_first:
+            return errors, deviation, split, moves, patients
+        return errors, moves, patients
 
     def apply(self, changed: dict[int, tuple[set[int], int | None]]) -> None:
         for g, (members, owner) in changed.items():
@@ -270,179 +299,22 @@ class _State:
                 self.groups.pop(g, None)
                 self.owner.pop(g, None)
 
+    def copy(self) -> _State:
+        """Return a copy that may change apart from this state."""
+        groups = {g: set(m) for g, m in self.groups.items()}
+        owner, fixed = dict(self.owner), set(self.fixed)
+        return replace(self, label=list(self.label), groups=groups, owner=owner, fixed=fixed)
+
     def neighbours(self, members: Iterable[int]) -> set[int]:
         """Return the practices next to a group (outside it)."""
         inside = set(members)
         return {j for i in inside for j in self.rules.adjacency[i] if j not in inside}
 
 
-def _merges(state: _State, g: int) -> Iterable[dict[int, tuple[set[int], int | None]]]:
-    """Yield group ``g`` merged into each neighbouring group that may change."""
-    members = state.groups[g]
-    for h in sorted({state.label[j] for j in state.neighbours(members)} - state.fixed - {g}):
-        union = members | state.groups[h]
-        owner = state.best_owner(union, state.owner.get(h), state.owner.get(g))
-        yield {h: (union, owner), g: (set(), None)}
-
-
-def _gifts(state: _State, g: int) -> Iterable[dict[int, tuple[set[int], int | None]]]:
-    """Yield group ``g`` given one practice next to it, or two, by the groups around it."""
-    members = state.groups[g]
-
-    def give(target: set[int], x: int) -> dict[int, tuple[set[int], int | None]] | None:
-        h = state.label[x]
-        if h in state.fixed or h == g:
-            return None
-        rest = state.groups[h] - {x}
-        if not state.connected(rest):
-            return None
-        return {h: (rest, state.owner.get(h) if rest else None), g: (target | {x}, state.owner.get(g))}
-
-    candidates = sorted(state.neighbours(members), key=lambda x: (-state.inst.sizes[x], x))
-    for x in candidates:
-        one = give(members, x)
-        if one is not None:
-            yield one
-    for x in candidates[:PAIR_CANDIDATES]:
-        first = give(members, x)
-        if first is None:
-            continue
-        grown = first[g][0]
-        for y in sorted(state.neighbours(grown) - {x}, key=lambda y: (-state.inst.sizes[y], y)):
-            h_x, h_y = state.label[x], state.label[y]
-            if state.label[y] in state.fixed or h_y == g:
-                continue
-            if h_x == h_y:
-                rest = state.groups[h_x] - {x, y}
-                if not state.connected(rest):
-                    continue
-                yield {
-                    h_x: (rest, state.owner.get(h_x) if rest else None),
-                    g: (grown | {y}, state.owner.get(g)),
-                }
-            else:
-                rest_y = state.groups[h_y] - {y}
-                if not state.connected(rest_y):
-                    continue
-                yield {
-                    **first,
-                    h_y: (rest_y, state.owner.get(h_y) if rest_y else None),
-                    g: (grown | {y}, state.owner.get(g)),
-                }
-
-
-def _carves(state: _State, g: int) -> Iterable[dict[int, tuple[set[int], int | None]]]:
-    """Yield group ``g`` grown into band with practices carved from one neighbouring group.
-
-    From each neighbouring group that may change, practices next to ``g`` (as it grows)
-    join it one at a time, the neighbour kept whole: the smallest that brings ``g`` into
-    band where one does, else the largest that keeps it under the ceiling.
-    """
-    members = state.groups[g]
-    band = state.inst.rules.band
-    sizes = state.inst.sizes
-    for h in sorted({state.label[j] for j in state.neighbours(members)} - state.fixed - {g}):
-        grown, rest = set(members), set(state.groups[h])
-        total = state.total(grown)
-        for _ in range(CARVE_STEPS):
-            if total >= band.low:
-                break
-            frontier = [x for x in state.neighbours(grown) if x in rest and state.connected(rest - {x})]
-            fits = [x for x in frontier if band.low <= total + sizes[x] <= band.high]
-            under = [x for x in frontier if total + sizes[x] <= band.high]
-            if fits:
-                x = min(fits, key=lambda x: (sizes[x], x))
-            elif under:
-                x = max(under, key=lambda x: (sizes[x], -x))
-            else:
-                break
-            grown.add(x)
-            rest.discard(x)
-            total += sizes[x]
-        if total >= band.low and len(grown) > len(members) + 2:
-            yield {h: (rest, state.owner.get(h) if rest else None), g: (grown, state.owner.get(g))}
-
-
-def _splits(state: _State, g: int) -> Iterable[dict[int, tuple[set[int], int | None]]]:
-    """Yield group ``g``, above the ceiling, cut into connected groups along spanning trees of it.
-
-    Each tree (the shortest, then random ones) is cut optimally under the band rule
-    (:func:`~footprint.partition._tree_cut.cut_tree`); the part keeping most of the
-    group's own practices continues it.
-    """
-    inst = state.inst
-    members = state.groups[g]
-    if state.total(members) <= inst.rules.band.high or len(members) < 2:
-        return
-    adjacency = {i: [j for j in state.rules.adjacency[i] if j in members] for i in sorted(members)}
-    pairs = _induced_edges(adjacency, sorted(members))
-    rng = random.Random(len(members))
-    for k in range(SPLIT_TREES):
-        weights = [inst.metres(a, b) for a, b in pairs] if k == 0 else _draws(rng, len(pairs))
-        tree = _minimum_tree(sorted(members), [(a, b, w) for (a, b), w in zip(pairs, weights, strict=True)])
-        found = cut_tree(
-            tree, {i: inst.sizes[i] for i in members}, {i: inst.rural[i] for i in members}, inst.rules
-        )
-        if found is None:
-            continue
-        parts: dict[int, set[int]] = {}
-        for i, unit in found[1].items():
-            parts.setdefault(unit, set()).add(i)
-        if len(parts) < 2:
-            continue
-        owner = state.owner.get(g)
-        current = inst.current
-        assert current is not None
-        keep = max(parts.values(), key=lambda p: (sum(current[i] == owner for i in p), len(p), -min(p)))
-        change: dict[int, tuple[set[int], int | None]] = {g: (keep, owner)}
-        for part in parts.values():
-            if part is not keep:
-                state.fresh += 1
-                change[state.fresh] = (part, None)
-        yield change
-
-
-def _sheds(state: _State, g: int) -> Iterable[dict[int, tuple[set[int], int | None]]]:
-    """Yield group ``g``, above the ceiling, brought down to it by giving practices on its edge to neighbours.
-
-    The largest practice on its edge that leaves it whole goes to the neighbouring group
-    with most room that stays under the ceiling, one at a time, until it is under it.
-    """
-    inst, band = state.inst, state.inst.rules.band
-    members = state.groups[g]
-    if state.total(members) <= band.high:
-        return
-    change: dict[int, tuple[set[int], int | None]] = {}
-    kept = set(members)
-    for _ in range(SHED_STEPS):
-        options = []
-        for x in sorted(kept, key=lambda x: (-inst.sizes[x], x)):
-            if not state.connected(kept - {x}):
-                continue
-            for h in {state.label[j] for j in state.rules.adjacency[x]} - state.fixed - {g}:
-                room = band.high - state.total(change.get(h, (state.groups[h], None))[0])
-                if inst.sizes[x] <= room:
-                    options.append((-inst.sizes[x], -room, x, h))
-        if not options:
-            return
-        _, _, x, h = min(options)
-        kept.discard(x)
-        members_h, _ = change.get(h, (state.groups[h], None))
-        change[h] = (members_h | {x}, state.owner.get(h))
-        if state.total(kept) <= band.high:
-            change[g] = (kept, state.owner.get(g))
-            yield change
-            return
-
-
-Change = dict[int, tuple[set[int], int | None]]
-
-
 def _best_mend(state: _State, g: int) -> tuple[tuple[int, ...], Change] | None:
     """Return the best mend of group ``g`` that lowers the errors (or, in a plan's order, the deviation)."""
     best: tuple[tuple[int, ...], Change] | None = None
-    mends = (_merges, _gifts, _carves, _splits, _sheds)
-    for change in (change for mend in mends for change in mend(state, g)):
+    for change in (change for mend in MENDS for change in mend(state, g)):
         cost = state.cost(change)
         if cost is None:
             continue
@@ -477,7 +349,14 @@ def _mend(state: _State) -> None:
                 cache[g] = _best_mend(state, g)
         found = [(best[0], g) for g in errors if (best := cache.get(g)) is not None]
         if not found:
-            return
+            steps = _two_steps(state, errors)
+            if steps is None:
+                return
+            for change in steps:
+                state.apply(change)
+            stale = None
+            cache.clear()
+            continue
         key, g = min(found)
         change = cache[g][1]  # type: ignore[index]
         cost = state.cost(change)
@@ -488,6 +367,35 @@ def _mend(state: _State) -> None:
         stale = _near(state, change)
         for gone in [k for k in cache if k not in state.groups]:
             del cache[gone]
+
+
+def _two_steps(state: _State, errors: Sequence[int]) -> list[Change] | None:
+    """Return a cut or shed of a group above the ceiling and a mend of a group it leaves, lowering the errors.
+
+    Where no one mend lowers the errors, a group above the ceiling may still be cut (or give
+    practices) into groups one of which is out of band, and that one then mended: the best
+    such pair of changes that lowers the errors, or ``None``.
+    """
+    best: tuple[tuple[int, ...], list[Change]] | None = None
+    high = state.inst.rules.band.high
+    for g in errors:
+        if state.total(state.groups[g]) <= high:
+            continue
+        for first in (*_splits(state, g), *_sheds(state, g)):
+            cost = state.cost(first)
+            if cost is None:
+                continue
+            trial = state.copy()
+            trial.apply(first)
+            for h in sorted(h for h in first if h in trial.groups and trial.error(trial.groups[h])):
+                mend = _best_mend(trial, h)
+                then = trial.cost(mend[1]) if mend is not None else None
+                if mend is None or then is None:
+                    continue
+                key = state.key(tuple(a + b for a, b in zip(cost, then, strict=True)))  # type: ignore[arg-type]
+                if key < (0,) * len(key) and (best is None or key < best[0]):
+                    best = (key, [first, mend[1]])
+    return None if best is None else best[1]
 
 
 def _path(state: _State, a: int, b: int) -> list[int] | None:
@@ -515,6 +423,7 @@ def _join_pairs(state: _State) -> None:
         if state.label[a] == state.label[b]:
             continue
         options = []
+        joins = []
         for x, y in ((a, b), (b, a)):
             between = _path(state, x, y)
             if between is None or state.label[x] in state.fixed or state.label[y] in state.fixed:
@@ -527,15 +436,96 @@ def _join_pairs(state: _State) -> None:
                 rest = change.get(h, (state.groups[h], None))[0] - {i}
                 change[h] = (rest, state.owner.get(h) if rest else None)
             change[target] = (state.groups[target] | joining, state.owner.get(target))
+            # A group the path leaves may fall into pieces: each piece is then a group.
+            change = _pieces_apart(state, change)
+            joins.append((change, {x, y, *between}))
             cost = state.cost(change)
             if cost is None:
                 # Over the ceiling, the group may give practices on its edge to its neighbours.
                 change = _room_made(state, change, target, keep={a, b, *joining})
                 cost = state.cost(change)
             if cost is not None:
-                options.append((cost, sorted(joining), change))
+                options.append((state.key(cost), sorted(joining), change))
+        if not options:
+            # The groups the pair's path runs through, taken together and cut anew, the path in one.
+            for change, path in joins:
+                for recut in _recuts(state, change, keep=path):
+                    if (cost := state.cost(recut)) is not None:
+                        options.append((state.key(cost), sorted(path), recut))
+        if not options:
+            options = _lenient_joins(state, joins)
         if options:
             state.apply(min(options, key=lambda o: (o[0], o[1]))[2])
+
+
+def _lenient_joins(
+    state: _State, joins: Sequence[tuple[Change, set[int]]]
+) -> list[tuple[tuple[int, ...], list[int], Change]]:
+    """Return the joins that leave groups of in-band groups out of band, for the mends to bring back.
+
+    Each is tried and mended on a copy: ranked by the groups then left breaking repair's
+    rules, then the errors.
+    """
+    state.lenient = True
+    lenient = [(change, path) for change, path in joins if state.cost(change) is not None]
+    state.lenient = False
+    options: list[tuple[tuple[int, ...], list[int], Change]] = []
+    for change, path in lenient:
+        trial = state.copy()
+        trial.apply(change)
+        _mend(trial)
+        errors = sum(trial.error(m) for m in trial.groups.values())
+        options.append(((len(trial.rules.breaks(trial.label)), errors), sorted(path), change))
+    return options
+
+
+def _recuts(state: _State, change: Change, *, keep: set[int]) -> Iterable[Change]:
+    """Yield the groups of ``change`` taken together and cut anew along spanning trees, ``keep`` in one group.
+
+    Each tree (the shortest, then random ones) is cut optimally under the band rule
+    (:func:`~footprint.partition._tree_cut.cut_tree`); each group of ``change`` continues
+    as the part holding most of its existing group's practices, the other parts are new.
+    """
+    inst = state.inst
+    current = inst.current
+    assert current is not None
+    members = {i for group, _ in change.values() for i in group}
+    if len(members) < 2 or not keep <= members:
+        return
+    rep = min(keep)
+    unit_of = {i: rep if i in keep else i for i in members}
+    units = sorted(set(unit_of.values()))
+    adjacency: dict[int, set[int]] = {u: set() for u in units}
+    sizes = dict.fromkeys(units, 0)
+    rural = dict.fromkeys(units, True)
+    for i in members:
+        sizes[unit_of[i]] += inst.sizes[i]
+        rural[unit_of[i]] &= inst.rural[i]
+        adjacency[unit_of[i]] |= {unit_of[j] for j in state.rules.adjacency[i] if j in members} - {unit_of[i]}
+    pairs = _induced_edges(adjacency, units)
+    rng = random.Random(len(members))
+    for k in range(SPLIT_TREES):
+        weights = [inst.metres(a, b) for a, b in pairs] if k == 0 else _draws(rng, len(pairs))
+        tree = _minimum_tree(units, [(a, b, w) for (a, b), w in zip(pairs, weights, strict=True)])
+        found = cut_tree(tree, sizes, rural, inst.rules)
+        if found is None:
+            continue
+        parts: dict[int, set[int]] = {}
+        for i in members:
+            parts.setdefault(found[1][unit_of[i]], set()).add(i)
+        left = list(parts.values())
+        out: Change = {}
+        for g, (_, owner) in sorted(change.items()):
+            best = max(left, key=lambda p: (sum(current[i] == owner for i in p), -min(p)), default=None)
+            if best is not None and owner is not None and any(current[i] == owner for i in best):
+                out[g] = (best, owner)
+                left.remove(best)
+            else:
+                out[g] = (set(), None)
+        for part in left:
+            state.fresh += 1
+            out[state.fresh] = (part, None)
+        yield out
 
 
 def _room_made(state: _State, change: Change, target: int, *, keep: set[int]) -> Change:
@@ -590,25 +580,78 @@ def _join_sites(state: _State) -> None:
                     rest = change.get(h, (state.groups[h], None))[0] - {i}
                     change[h] = (rest, state.owner.get(h) if rest else None)
             change[target] = (state.groups[target] | set(movable), state.owner.get(target))
+            # A group the building leaves may fall into pieces: each piece is then a group (mended later).
+            change = _pieces_apart(state, change)
             if state.cost(change) is not None:
                 state.apply(change)
                 break
 
 
+def _pieces_apart(state: _State, change: Change) -> Change:
+    """Return ``change`` with each group not connected cut into its pieces (new groups but the largest)."""
+    out: Change = {}
+    for g, (members, owner) in change.items():
+        if state.connected(members):
+            out[g] = (members, owner)
+            continue
+        left, pieces = set(members), []
+        while left:
+            piece = _component(state, left, next(iter(sorted(left))))
+            pieces.append(piece)
+            left -= piece
+        current = state.inst.current
+        assert current is not None
+        pieces.sort(key=lambda p: (-sum(current[i] == owner for i in p), -len(p), min(p)))
+        out[g] = (pieces[0], owner)
+        for piece in pieces[1:]:
+            state.fresh += 1
+            out[state.fresh] = (piece, None)
+    return out
+
+
+def _component(state: _State, members: set[int], start: int) -> set[int]:
+    """Return the practices of ``members`` connected to ``start`` within them."""
+    seen, queue = {start}, deque([start])
+    while queue:
+        u = queue.popleft()
+        for v in state.rules.adjacency[u]:
+            if v in members and v not in seen:
+                seen.add(v)
+                queue.append(v)
+    return seen
+
+
 def repair_start(
-    inst: Instance, rules: RepairRules, *, split_large: bool = False, plan_order: bool = False
+    inst: Instance,
+    rules: RepairRules,
+    *,
+    split_large: bool = False,
+    plan_order: bool = False,
+    sites_kept: bool = False,
+    share_out: bool = True,
 ) -> list[int]:
     """Return repair's start: the existing groups in pieces, pairs put together, groups mended greedily.
 
     The pieces keep ``rules`` by construction (each lies in one existing group, in band
     where it was); every mend keeps them too, and keeps every group connected. With
     ``plan_order`` (a start for a plan's moves stage) buildings are put together first and
-    patients outside the band weigh before moves.
+    patients outside the band and buildings split weigh before moves; with ``sites_kept`` no
+    mend splits a building; without ``share_out`` no group is shared out among the groups
+    around it.
     """
     assert inst.current is not None
     labels, main = current_pieces(inst)
     breaks = _BREAKS if split_large else ("below",)
-    state = _State(inst, rules, breaks, labels, fresh=inst.n, deviation_first=plan_order)
+    state = _State(
+        inst,
+        rules,
+        breaks,
+        labels,
+        fresh=inst.n,
+        deviation_first=plan_order,
+        sites_kept=sites_kept,
+        share_out=share_out,
+    )
     lock_labels = {labels[group[0]] for group in inst.locked}
     for g, members in members_of(labels).items():
         state.groups[g] = set(members)

@@ -114,6 +114,9 @@ def stay_close_starts(inst: Instance, labels: Sequence[int], fixed: Mapping[str,
         values = stage_values(inst, start, list(fixed))
         return all(values[s] <= fixed[s] for s in fixed)
 
-    mended = repair_start(inst, repair_rules(inst, active=False), split_large=True, plan_order=True)
-    starts = [closer_to_current(inst, labels), closer_to_current(inst, mended)]
+    rules = repair_rules(inst, active=False)
+    starts = [closer_to_current(inst, labels)]
+    for sites_kept in (False, True):
+        mended = repair_start(inst, rules, split_large=True, plan_order=True, sites_kept=sites_kept)
+        starts.append(closer_to_current(inst, mended))
     return [start for start in starts if meets(start)]

@@ -9,7 +9,12 @@ its nearest piece by an explicit ``bridge`` edge carrying its length. Neighbouri
 cells of different CCGs are joined by ``cross_ccg`` edges, used only to judge plans
 that cross a boundary.
 
-Edge attribute ``type`` is one of ``rook``, ``site``, ``bridge`` or ``cross_ccg``.
+With ``neighbours="patients"`` the cells' borders give way to where patients live
+(:mod:`footprint.neighbours`): practices of one CCG sharing patients in the same or touching
+LSOAs are ``patients`` neighbours, of two CCGs ``cross_ccg``; a practice with no such
+neighbour in its CCG keeps its cell's neighbours; buildings and bridges are as above.
+
+Edge attribute ``type`` is one of ``rook``, ``site``, ``bridge``, ``cross_ccg`` or ``patients``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import networkx as nx
@@ -32,6 +38,7 @@ from scipy.spatial.distance import cdist
 from footprint._io import atomic_write
 from footprint.errors import GraphError
 from footprint.load import CRS, ccg_names
+from footprint.neighbours import NEIGHBOURS, PatientRule, patient_edges
 
 __all__ = [
     "EDGE_TYPES",
@@ -47,9 +54,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The kinds of edge in the adjacency graph.
-EDGE_TYPES = ("rook", "site", "bridge", "cross_ccg")
+EDGE_TYPES = ("rook", "site", "bridge", "cross_ccg", "patients")
 #: Edge types that join practices of one CCG (all but ``cross_ccg``).
-WITHIN_CCG = frozenset({"rook", "site", "bridge"})
+WITHIN_CCG = frozenset({"rook", "site", "bridge", "patients"})
 #: Two cells are neighbours when they share more than this much border, in metres.
 MIN_BORDER_M = 1.0
 #: Gap tolerated between cells of neighbouring CCGs (generalised polygons leave slivers).
@@ -74,6 +81,10 @@ def graph_from_practices(
     practices: gpd.GeoDataFrame,
     boundaries: gpd.GeoDataFrame | None = None,
     *,
+    neighbours: Literal["cells", "patients"] = "cells",
+    registrations: pd.DataFrame | str | os.PathLike[str] | None = None,
+    lsoas: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
+    patient_rule: PatientRule | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
 ) -> nx.Graph:
@@ -87,6 +98,18 @@ def graph_from_practices(
         As returned by :func:`footprint.load.read_boundaries`; ``None`` reads the shipped
         CCG polygons. A CCG code of the practices that the boundaries lack is clipped to a
         buffered hull of its practices instead, with a warning.
+    neighbours
+        What makes two practices of a CCG neighbours: ``"cells"`` (their cells share a
+        border; the default) or ``"patients"`` (their patients live in the same or touching
+        LSOAs, :func:`footprint.neighbours.patient_edges`; a practice with none keeps its
+        cell's neighbours).
+    registrations, lsoas
+        For ``"patients"``: patients by practice and LSOA and the LSOAs with their
+        adjacency, as tables (:func:`footprint.areas.read_registrations`,
+        :func:`footprint.areas.read_lsoas`) or files; ``None`` reads the shipped ones
+        (July 2022, LSOAs of 2011).
+    patient_rule
+        For ``"patients"``: the thresholds (default :class:`footprint.neighbours.PatientRule`).
     cache_dir
         Where built graphs are kept, keyed by a hash of the inputs. Default
         ``$FOOTPRINT_CACHE_DIR``, else ``~/.cache/footprint``.
@@ -98,15 +121,16 @@ def graph_from_practices(
     networkx.Graph
         Nodes are practice codes with attributes ``list_size``, ``ccg_code``, ``x``, ``y``
         (metres, EPSG:27700) and ``practice_name``. Edges carry ``type`` (see
-        :data:`EDGE_TYPES`); rook edges carry ``border_m``, bridges ``length_km``.
+        :data:`EDGE_TYPES`); rook edges carry ``border_m``, bridges ``length_km``, edges
+        by shared patients ``patients`` (how many) and ``share`` (of the smaller practice's).
         ``G.graph`` holds ``cells`` (a GeoSeries of cells by practice code),
         ``pieces`` (CCG code to its number of pieces before bridging), ``bridges``
-        (a list of :class:`Bridge`) and ``ccg_names``.
+        (a list of :class:`Bridge`), ``ccg_names`` and ``neighbours`` (the rule).
 
     Raises
     ------
     GraphError
-        If the practices are not in EPSG:27700.
+        If the practices are not in EPSG:27700, or ``neighbours`` is not a rule named above.
 
     Examples
     --------
@@ -119,13 +143,20 @@ def graph_from_practices(
     if practices.crs is None or practices.crs.to_string() != CRS:
         msg = f"practices must be in {CRS} (as read_practices returns them), not {practices.crs}"
         raise GraphError(msg)
+    if neighbours not in NEIGHBOURS:
+        msg = f"neighbours {neighbours!r} is not one of {', '.join(NEIGHBOURS)}: give e.g. 'cells'"
+        raise GraphError(msg)
     if boundaries is None:
         from footprint.load import read_boundaries
 
         boundaries = read_boundaries()
+    rule = patient_rule or PatientRule()
     path = None
     if use_cache:
         path = _cache_path(practices, boundaries, cache_dir)
+        if neighbours == "patients":  # keyed by the rule and its inputs too
+            key = _patient_key(registrations, lsoas, rule)
+            path = path.with_name(path.name.replace("graph-", f"graph-patients-{key}-"))
         if path.exists():
             try:
                 with path.open("rb") as fh:
@@ -135,7 +166,10 @@ def graph_from_practices(
             else:
                 logger.info("graph read from cache %s", path)
                 return graph
-    graph = _build(practices, boundaries)
+    patients = None
+    if neighbours == "patients":
+        patients = _patient_edges(practices, registrations, lsoas, rule)
+    graph = _build(practices, boundaries, patients=patients)
     if path is not None:
         try:
             with atomic_write(path, mode="wb") as fh:
@@ -160,8 +194,57 @@ def _cache_path(
     return Path(cache_dir) / f"graph-{digest.hexdigest()[:24]}.pickle"
 
 
-def _build(practices: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> nx.Graph:
-    """Build cells, rook and site edges, bridges and cross-CCG edges."""
+def _patient_key(
+    registrations: pd.DataFrame | str | os.PathLike[str] | None,
+    lsoas: gpd.GeoDataFrame | str | os.PathLike[str] | None,
+    rule: PatientRule,
+) -> str:
+    """Return a short hash of the patient neighbours' inputs (files by path, size and time)."""
+    digest = hashlib.sha256(f"{rule.core_share}|{rule.min_shared}".encode())
+    for source in (registrations, lsoas):
+        if isinstance(source, gpd.GeoDataFrame):
+            digest.update(source.index.to_numpy().astype(str).astype(bytes).tobytes())
+            digest.update(np.asarray(source.attrs.get("adjacency", [])).tobytes())
+        elif isinstance(source, pd.DataFrame):
+            digest.update(pd.util.hash_pandas_object(source, index=False).to_numpy().tobytes())
+        else:
+            digest.update(_file_key(source).encode())
+    return digest.hexdigest()[:8]
+
+
+def _file_key(path: str | os.PathLike[str] | None) -> str:
+    if path is None:
+        return "shipped"
+    source = Path(path)
+    if not source.exists():
+        return str(source)
+    stat = source.stat()
+    return f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _patient_edges(
+    practices: gpd.GeoDataFrame,
+    registrations: pd.DataFrame | str | os.PathLike[str] | None,
+    lsoas: gpd.GeoDataFrame | str | os.PathLike[str] | None,
+    rule: PatientRule,
+) -> pd.DataFrame:
+    """Read the registrations and LSOAs given (``None``: the shipped ones); join the practices."""
+    # The readers import only load; they are reached here, not at the top, because the
+    # areas package imports evaluate, which imports this module.
+    from footprint.lsoas import lsoa_adjacency, read_lsoas, read_registrations
+
+    table = registrations if isinstance(registrations, pd.DataFrame) else read_registrations(registrations)
+    polygons = lsoas if isinstance(lsoas, gpd.GeoDataFrame) else read_lsoas(lsoas)
+    adjacency = polygons.attrs.get("adjacency")
+    if adjacency is None:
+        adjacency = lsoa_adjacency(polygons.geometry.to_numpy())
+    return patient_edges(table, polygons.index, adjacency, practices.index, rule=rule)
+
+
+def _build(
+    practices: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, patients: pd.DataFrame | None = None
+) -> nx.Graph:
+    """Build cells, rook and site edges (or edges by shared patients), bridges and cross-CCG edges."""
     names = ccg_names(practices, boundaries)
     xs = practices.geometry.x.to_numpy()
     ys = practices.geometry.y.to_numpy()
@@ -209,14 +292,55 @@ def _build(practices: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> nx.Grap
                 if a < b and ccg_a != ccg_b:
                     graph.add_edge(a, b, type="cross_ccg", border_m=0.0)
 
+    if patients is not None:
+        _use_patients(graph, patients)
     pieces, added = _bridge_pieces(graph, frame, practices, names)
     graph.graph["cells"] = gpd.GeoSeries(site_cells[frame["site"].to_numpy()], index=practices.index, crs=CRS)
     graph.graph["pieces"] = pieces
     graph.graph["bridges"] = added
     graph.graph["ccg_names"] = {c: names.get(c, c) for c in sorted(frame["ccg_code"].unique())}
+    graph.graph["neighbours"] = "cells" if patients is None else "patients"
     counts = pd.Series([d["type"] for _, _, d in graph.edges(data=True)]).value_counts().to_dict()
     logger.info("graph: %d practices, edges %s", graph.number_of_nodes(), counts)
     return graph
+
+
+def _use_patients(graph: nx.Graph, patients: pd.DataFrame) -> None:
+    """Replace the cells' borders by shared patients as what makes neighbours, in place.
+
+    Buildings stay cliques (``site``, and ``cross_ccg`` with no border). A practice that no
+    patients edge joins to its own CCG (not in the registrations, or with its patients too
+    scattered to hold a core LSOA) keeps its cell's neighbours, rook and cross-CCG, so that
+    bridges join only what neither rule joins.
+    """
+    by_cells = [
+        (a, b, d)
+        for a, b, d in graph.edges(data=True)
+        if d["type"] in {"rook", "cross_ccg"} and d.get("border_m", 0.0) > 0
+    ]
+    graph.remove_edges_from(by_cells)
+    ccg = nx.get_node_attributes(graph, "ccg_code")
+    joined: set[str] = set()
+    for a, b, shared, share in patients[["a", "b", "patients", "share"]].itertuples(index=False):
+        if a not in ccg or b not in ccg:
+            continue
+        # Rule: practices sharing patients are neighbours: patients in one CCG, cross_ccg across.
+        kind = "patients" if ccg[a] == ccg[b] else "cross_ccg"
+        if kind == "patients":
+            joined.update((a, b))
+        if graph.has_edge(a, b):  # one building: the site edge stays, with the weight
+            graph.edges[a, b].update(patients=int(shared), share=float(share))
+            continue
+        graph.add_edge(a, b, type=kind, patients=int(shared), share=float(share))
+    # Rule: a practice that no patients edge joins within its CCG keeps its cell's neighbours.
+    kept = [(a, b, d) for a, b, d in by_cells if not ({a, b} <= joined or graph.has_edge(a, b))]
+    graph.add_edges_from(kept)
+    logger.info(
+        "neighbours by shared patients: %d practices joined by patients; %d without keep %d cell edges",
+        len(joined),
+        graph.number_of_nodes() - len(joined),
+        len(kept),
+    )
 
 
 def _ccg_area(

@@ -10,7 +10,7 @@ Reads, under ``--shared`` (the project's shared data folder):
   every practice by LSOA, July 2022 (NHS Digital).
 
 Writes ``lsoa_2011_england.npz`` and ``registrations_2022-07.csv.gz`` (see
-``footprint/areas/_data.py`` for both formats). The polygons are projected to British National
+``footprint/lsoas.py`` for both formats). The polygons are projected to British National
 Grid, snapped to a 1 m grid, made an exact coverage with GEOS's coverage cleaning (the published
 GeoJSON's shared edges differ by millimetres after projection) and simplified as a coverage
 (``shapely.coverage_simplify``, tolerance 20 m), so neighbouring LSOAs still share their edges
@@ -33,13 +33,13 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from footprint.areas._data import (  # noqa: E402 - the checkout's footprint, not an installed one
+from footprint.load import CRS  # noqa: E402
+from footprint.lsoas import (  # noqa: E402 - the checkout's footprint, not an installed one
     lsoa_adjacency,
     registrations_from_nhs,
     write_lsoas,
     write_registrations,
 )
-from footprint.load import CRS  # noqa: E402
 
 SIMPLIFY_M = 20.0
 GRID_M = 1.0

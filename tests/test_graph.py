@@ -157,3 +157,191 @@ def test_cache_round_trip(grid3, tmp_path, caplog):
     changed.loc["A1", "list_size"] = 1
     graph_from_practices(changed, boundaries, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("graph-*.pickle"))) == 2
+
+
+# Neighbours by shared patients (issue 27, part 3).
+
+
+def _lsoa_grid(rows: int = 3, cols: int = 3):
+    """LSOAs ``L<row><col>`` as 1 km squares on the practices' grid, row 0 at the bottom."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from footprint.areas import lsoa_adjacency
+    from tests.conftest import KM, X0, Y0
+
+    codes = [f"L{r}{c}" for r in range(rows) for c in range(cols)]
+    boxes = np.array(
+        [
+            shapely.box(X0 + c * KM, Y0 + r * KM, X0 + (c + 1) * KM, Y0 + (r + 1) * KM)
+            for r in range(rows)
+            for c in range(cols)
+        ]
+    )
+    centres = shapely.centroid(boxes)
+    lsoas = gpd.GeoDataFrame(
+        {"cx": shapely.get_x(centres), "cy": shapely.get_y(centres)},
+        geometry=boxes,
+        index=pd.Index(codes, name="lsoa_code"),
+        crs="EPSG:27700",
+    )
+    lsoas.attrs["adjacency"] = lsoa_adjacency(boxes)
+    return lsoas
+
+
+def _registrations(rows: list[tuple[str, str, int]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["practice_code", "lsoa_code", "patients"])
+
+
+@pytest.fixture
+def six(tmp_path):
+    """Six practices on a 2 x 3 grid (cells 1 km squares) and where their patients live::
+
+        A1  A2  A3          LSOAs   L20 L21 L22     A1 lives in L00, B2 in L01 (touching L00),
+        B1  B2  B3                  L10 L11 L12     A2 in L22, B1 in L12 (touching L22);
+                                    L00 L01 L02     A3 and B3 are not in the registrations.
+
+    By patients A1-B2 and A2-B1 are neighbours, though their cells only meet at a corner.
+    """
+    practices = read_practices(
+        write_practices(tmp_path / "p.csv", grid_rows([[5_000, 5_000, 5_000], [5_000, 5_000, 5_000]]))
+    )
+    boundaries = read_boundaries(write_boxes(tmp_path / "b.gpkg", {"GRD": (0, 0, 3, 2)}))
+    registrations = _registrations(
+        [("A1", "L00", 900), ("B2", "L01", 800), ("A2", "L22", 700), ("B1", "L12", 600), ("A1", "L22", 30)]
+    )
+    return practices, boundaries, registrations, _lsoa_grid()
+
+
+def test_patients_graph_joins_practices_sharing_patients(six, tmp_path):
+    practices, boundaries, registrations, lsoas = six
+    graph = graph_from_practices(
+        practices,
+        boundaries,
+        neighbours="patients",
+        registrations=registrations,
+        lsoas=lsoas,
+        cache_dir=tmp_path / "cache",
+    )
+    assert graph.graph["neighbours"] == "patients"
+    assert edge_set(graph, "patients") == {frozenset(("A1", "B2")), frozenset(("A2", "B1"))}
+    # A3 and B3 are in no registration: they keep their cells' borders; no rook edge joins two
+    # practices the patients join (A1-A2, B1-B2, A1-B1 and A2-B2 are gone).
+    assert edge_set(graph, "rook") == {frozenset(p) for p in [("A2", "A3"), ("A3", "B3"), ("B2", "B3")]}
+    assert graph.edges["A1", "B2"] == {"type": "patients", "patients": 1_700, "share": 2.125}
+    # A1's 30 patients in L22 (4 % of its residents) are no core: A1 and A2 stay apart.
+    assert not graph.has_edge("A1", "A2")
+    assert cells(graph)["B2"].area == pytest.approx(1e6)
+    assert bridges(graph) == []
+    assert_graph_invariants(graph, practices)
+
+
+def test_patients_graph_bridges_what_neither_rule_joins(six, tmp_path):
+    practices, boundaries, registrations, lsoas = six
+    practices = practices.drop(index=["A3", "B3"])  # nothing left to join A1-B2 to A2-B1
+    boundaries = read_boundaries(write_boxes(tmp_path / "b2.gpkg", {"GRD": (0, 0, 2, 2)}))
+    graph = graph_from_practices(
+        practices,
+        boundaries,
+        neighbours="patients",
+        registrations=registrations,
+        lsoas=lsoas,
+        use_cache=False,
+    )
+    assert pieces_before_bridging(graph) == {"GRD": 2}
+    assert len(bridges(graph)) == 1
+    assert edge_set(graph, "rook") == set()
+    assert_graph_invariants(graph, practices)
+
+
+def test_patients_graph_is_cached_apart_from_cells(six, tmp_path, caplog):
+    practices, boundaries, registrations, lsoas = six
+    cache = tmp_path / "cache"
+    kwargs = {"registrations": registrations, "lsoas": lsoas, "cache_dir": cache}
+    by_cells = graph_from_practices(practices, boundaries, cache_dir=cache)
+    first = graph_from_practices(practices, boundaries, neighbours="patients", **kwargs)
+    assert len(list(cache.glob("graph-*.pickle"))) == 2
+    with caplog.at_level(logging.INFO, logger="footprint.graph"):
+        second = graph_from_practices(practices, boundaries, neighbours="patients", **kwargs)
+    assert "graph read from cache" in caplog.text
+    assert edge_set(second) == edge_set(first) != edge_set(by_cells)
+    fewer = registrations[registrations["practice_code"] != "B1"]
+    changed = graph_from_practices(
+        practices, boundaries, neighbours="patients", registrations=fewer, lsoas=lsoas, cache_dir=cache
+    )
+    assert len(list(cache.glob("graph-*.pickle"))) == 3
+    assert not changed.has_edge("A2", "B1")
+
+
+def test_unknown_neighbours_rule_is_refused(grid3):
+    practices, boundaries = grid3
+    with pytest.raises(GraphError, match="neighbours 'voronoi' is not one of cells, patients"):
+        graph_from_practices(practices, boundaries, neighbours="voronoi", use_cache=False)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def slice_patients_graph(slice_practices, slice_boundaries, tmp_path_factory):
+    """The slice's graph by shared patients, from the slice's registrations and LSOAs."""
+    from tests.conftest import DATA
+
+    return graph_from_practices(
+        slice_practices,
+        slice_boundaries,
+        neighbours="patients",
+        registrations=DATA / "lsoa_registrations_slice.csv.gz",
+        lsoas=DATA / "lsoa_slice.npz",
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+
+
+def test_slice_patients_graph_keeps_the_graph_contract(slice_patients_graph, slice_graph, slice_practices):
+    graph = slice_patients_graph
+    assert_graph_invariants(graph, slice_practices)
+    assert cells(graph).equals(cells(slice_graph))
+    assert dict(graph.nodes(data=True)) == dict(slice_graph.nodes(data=True))
+    assert graph.graph["ccg_names"] == slice_graph.graph["ccg_names"]
+    assert edge_set(graph, "site") == edge_set(slice_graph, "site")
+    kinds = {t for _, _, t in graph.edges(data="type")}
+    assert "patients" in kinds and kinds <= {"patients", "site", "rook", "cross_ccg", "bridge"}
+    for a, b, data in graph.edges(data=True):
+        if data["type"] == "patients":
+            assert data["share"] >= 0.5 and data["patients"] > 0, (a, b)
+
+
+def test_plan_and_check_work_on_the_patients_graph(slice_patients_graph):
+    from footprint.config import SolveOptions
+    from footprint.evaluate import check_plan
+    from footprint.partition import solve_plan
+
+    graph = slice_patients_graph.subgraph(
+        [n for n, c in slice_patients_graph.nodes(data="ccg_code") if c == "99G"]
+    ).copy()
+    plan = solve_plan(graph, options=SolveOptions(workers=1, processes=1, seed=0, time_limit_s=5))
+    assert check_plan(plan, graph) == []
+    assert sorted(plan.assignment) == sorted(graph.nodes)
+
+
+def test_graph_command_writes_patient_weights(capsys, tmp_path, monkeypatch):
+    import csv
+
+    from footprint.cli import main
+    from tests.conftest import DATA
+
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ["graph", "--practices", DATA / "practices_slice.csv", "--boundaries", DATA / "ccg_slice.geojson"]
+    argv += ["--impute-missing", "--out", tmp_path, "--neighbours", "patients"]
+    argv += ["--lsoa-registrations", DATA / "lsoa_registrations_slice.csv.gz"]
+    argv += ["--lsoa-boundaries", DATA / "lsoa_slice.npz"]
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "every CCG connected; neighbours by patients" in out
+    with (tmp_path / "edges.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["a", "b", "type", "border_m", "length_km", "patients", "share"]
+    weighted = [r for r in rows if r["type"] == "patients"]
+    assert weighted and all(int(r["patients"]) > 0 and float(r["share"]) >= 0.5 for r in weighted)

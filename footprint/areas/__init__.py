@@ -39,7 +39,10 @@ from footprint.areas._assign import (
     lsoa_ccgs,
     positions,
 )
-from footprint.areas._data import (
+from footprint.errors import DataError
+from footprint.evaluate import FINDING_COLUMNS
+from footprint.load import CRS
+from footprint.lsoas import (
     LSOA_FILE,
     REGISTRATION_COLUMNS,
     REGISTRATIONS_FILE,
@@ -51,9 +54,6 @@ from footprint.areas._data import (
     write_lsoas,
     write_registrations,
 )
-from footprint.errors import DataError
-from footprint.evaluate import FINDING_COLUMNS
-from footprint.load import CRS
 from footprint.plan import Plan
 
 __all__ = [

@@ -240,7 +240,7 @@ def area_pieces(table: pd.DataFrame, lsoas: gpd.GeoDataFrame, own: pd.Series) ->
     position = pd.Series(np.arange(len(lsoas)), index=lsoas.index)
     adjacency = lsoas.attrs.get("adjacency")
     if adjacency is None:
-        from footprint.areas._data import lsoa_adjacency
+        from footprint.lsoas import lsoa_adjacency
 
         adjacency = lsoa_adjacency(lsoas.geometry.to_numpy())
         lsoas.attrs["adjacency"] = adjacency

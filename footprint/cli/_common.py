@@ -35,6 +35,7 @@ from footprint.load import (
     read_practices,
     select_ccgs,
 )
+from footprint.neighbours import NEIGHBOURS
 from footprint.plan import Plan, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
@@ -264,6 +265,14 @@ def data_options() -> Parser:
     )
     group.add_argument(
         "--no-cache", action="store_true", help="rebuild the adjacency graph, ignoring the cache"
+    )
+    group.add_argument(
+        "--neighbours",
+        choices=NEIGHBOURS,
+        help="what makes practices of a CCG neighbours in the graph every command works on: cells "
+        "(their Voronoi cells share a border; the default) or patients (the two share at least half "
+        "the smaller practice's patients in the same or touching LSOAs: the shipped July 2022 "
+        "registrations, or --lsoa-registrations where the command takes it; see docs/guides/areas.md)",
     )
     group.add_argument("--out", metavar="DIR", type=Path, help="output folder (default: out/<command>/)")
     shared.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
@@ -596,7 +605,14 @@ def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
     impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
     everyone = read_practices(practices_path(args), impute=impute)
     boundaries = read_boundaries(boundaries_path(args))
-    graph = graph_from_practices(everyone, boundaries, use_cache=not args.no_cache)
+    graph = graph_from_practices(
+        everyone,
+        boundaries,
+        neighbours=getattr(args, "neighbours", None) or "cells",
+        registrations=getattr(args, "lsoa_registrations", None),
+        lsoas=getattr(args, "lsoa_boundaries", None),
+        use_cache=not args.no_cache,
+    )
     if getattr(args, "icb", None):  # an ICB is its CCGs: every command then reads --ccg alone
         args.ccg = sorted({*(args.ccg or ()), *icb_ccgs(everyone, args.icb)})
     if all_ccgs or not args.ccg:

@@ -9,7 +9,7 @@ import networkx as nx
 
 from footprint._io import atomic_write
 from footprint._text import plural
-from footprint.cli._common import load, out_dir
+from footprint.cli._common import add_area_options, load, out_dir
 from footprint.graph import bridges, ccg_subgraph, pieces_before_bridging
 from footprint.places import display_name
 
@@ -19,11 +19,18 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     parser = commands.add_parser(
         "graph", parents=parents, help="build the graph of neighbouring practices and summarise it per CCG"
     )
+    add_area_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the adjacency graph, print a per-CCG summary and write its edges; 1 if a CCG is split."""
+    """Build the adjacency graph, print a per-CCG summary and write its edges; 1 if a CCG is split.
+
+    ``edges.csv`` has one row per edge: ``a``, ``b``, ``type``, ``border_m`` (rook and
+    cross-CCG edges of cells), ``length_km`` (bridges), and with ``--neighbours patients``
+    the weight of edges by shared patients: ``patients`` shared and ``share``, that over the
+    smaller practice's registered patients.
+    """
     practices, _, graph = load(args)
     pieces = pieces_before_bridging(graph)
     by_ccg: dict[str, list] = {}
@@ -52,14 +59,18 @@ def run(args: argparse.Namespace) -> int:
         counts[kind] = counts.get(kind, 0) + 1
     print(
         f"{plural(len(sizes), 'CCG')}, {len(practices):,} practices, {int(sizes['sum'].sum()):,} patients; "
-        f"{'every CCG connected' if connected_all else 'SOME CCGs NOT CONNECTED'}; edges: "
+        f"{'every CCG connected' if connected_all else 'SOME CCGs NOT CONNECTED'}; "
+        f"neighbours by {graph.graph.get('neighbours', 'cells')}; edges: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
     )
     out = out_dir(args) / "edges.csv"
     with atomic_write(out) as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["a", "b", "type", "border_m", "length_km"])
+        columns = ["border_m", "length_km"]
+        if graph.graph.get("neighbours") == "patients":
+            columns += ["patients", "share"]
+        writer.writerow(["a", "b", "type", *columns])
         for a, b, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1])):
-            writer.writerow([a, b, data["type"], data.get("border_m", ""), data.get("length_km", "")])
+            writer.writerow([a, b, data["type"], *(data.get(c, "") for c in columns)])
     print(f"edges written to {out}")
     return 0 if connected_all else 1

@@ -301,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
         args, inputs, plan, rules=rules, rural=rural, allow_cross=allow_cross, approved=approved
     )
     extra = pd.DataFrame(stranding.findings(), columns=findings.columns)
-    findings = pd.concat([f for f in (findings, extra, area_findings(network)) if len(f)], ignore_index=True)
+    found = [f for f in (findings, extra, area_findings(network)) if len(f)]
+    findings = pd.concat(found, ignore_index=True) if found else findings  # none: the empty table
     order = {"error": 0, "warning": 1}
     findings = findings.sort_values(
         ["severity", "ccg_code", "group", "practice_code"],

@@ -13,6 +13,7 @@ compact form of NHS Digital's ``gp-reg-pat-prac-lsoa-all.csv``, which
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import logging
@@ -83,10 +84,10 @@ def read_lsoas(
         msg = f"LSOA boundaries {path} do not exist: give the path of an LSOA polygon file"
         raise DataError(msg)
     if path.suffix == ".npz":
-        out = _read_npz(path)
         stat = path.stat()
-        out.attrs["digest"] = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        return out
+        # Read once per process and file version (a session or the sweep reads it per command);
+        # each caller gets its own copy.
+        return _read_npz_once(str(path.resolve()), stat.st_size, stat.st_mtime_ns).copy()
     try:
         frame = gpd.read_file(path)
     except Exception as exc:
@@ -115,6 +116,14 @@ def read_lsoas(
     out = out[~out.index.duplicated()]
     out.attrs["adjacency"] = lsoa_adjacency(out.geometry.to_numpy())
     out.attrs["edge"] = lsoa_edges(out.geometry.to_numpy(), out.attrs["adjacency"])
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _read_npz_once(path: str, size: int, mtime_ns: int) -> gpd.GeoDataFrame:
+    """Return :func:`_read_npz` of ``path`` at this size and time, with its digest."""
+    out = _read_npz(Path(path))
+    out.attrs["digest"] = f"{path}|{size}|{mtime_ns}"
     return out
 
 

@@ -78,6 +78,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+#: The registrations read in this process, by cache path (see :func:`_held`).
+_HELD: dict[str, pd.DataFrame] = {}
 
 #: Bump when the way areas are made changes, so cached areas are rebuilt.
 _AREAS_VERSION = 3
@@ -225,7 +227,15 @@ def _registrations(
         return frame
 
     path = _cache_folder(cache_dir) / f"registrations-{key}.pickle"
-    return _pickled(path, read, kind=pd.DataFrame, what="registrations")
+    return _held(str(path), read).copy()
+
+
+def _held(path: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Return the registrations pickled at ``path`` (else read and pickled), once per process."""
+    if path not in _HELD:
+        _HELD.clear()  # one file at a time: a process reads one registrations file
+        _HELD[path] = _pickled(Path(path), read, kind=pd.DataFrame, what="registrations")
+    return _HELD[path]
 
 
 def _pickled(path: Path, build: Callable[[], _T], *, kind: type[_T], what: str) -> _T:

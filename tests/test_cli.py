@@ -351,6 +351,9 @@ def test_plan_stay_close_reports_moves_in_the_headline_summary_and_moves_csv(cap
         stage = next(s for s in report["stages"] if s["stage"] == "moves")
         assert stage["value"] == report["moves"], ccg
     assert f"moved from current PCNs {len(moved)}" in stdout
+    # each move names its destination as plan.csv does
+    named = {r["pcn_id"]: r["pcn_name"] for r in csv.DictReader((out / "plan.csv").read_text().splitlines())}
+    assert moved and all(m["to_name"] == named[m["to"]] for m in moved)
 
 
 def test_plan_fast_says_which_stages_are_proven(capsys, tmp_path, monkeypatch):

@@ -73,11 +73,12 @@ def _write_moves(
     from footprint.partition import repair_moves
 
     frames, counts = [], {}
+    names = group_names(plan, practices)  # as plan.csv names them (to_name)
     for ccg, codes in practices.groupby("ccg_code").groups.items():
         mine = plan.restrict(codes)
         if not mine.assignment:
             continue
-        moves = repair_moves(current.restrict(codes), mine, graph, rules=rules)
+        moves = repair_moves(current.restrict(codes), mine, graph, rules=rules, names=names)
         counts[str(ccg)] = int((moves["from"] != "").sum())
         frames.append(moves)
     table = pd.concat(frames, ignore_index=True).sort_values("practice_code", kind="stable")

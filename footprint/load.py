@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,6 +38,7 @@ __all__ = [
     "read_boundaries",
     "read_outline",
     "read_practices",
+    "read_vector",
     "select_ccgs",
     "validate_practices",
 ]
@@ -398,6 +399,20 @@ def read_outline(path: str | os.PathLike[str] | None = None) -> shapely.Geometry
     return shapely.union_all(outline.geometry.make_valid().to_numpy())
 
 
+def read_vector(path: Path, *, missing: str, unreadable: Callable[[Exception], str]) -> gpd.GeoDataFrame:
+    """Return the vector file at ``path`` (any format geopandas reads), or stop in one line.
+
+    ``missing`` is the message when the file does not exist; ``unreadable`` makes the message
+    from the reader's exception when geopandas cannot read it. Both raise :class:`DataError`.
+    """
+    if not path.exists():
+        raise DataError(missing)
+    try:
+        return gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise DataError(unreadable(exc)) from None
+
+
 def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
     """Read CCG (sub-ICB) polygons and return them indexed by ``ccg_code`` in EPSG:27700.
 
@@ -414,14 +429,13 @@ def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFr
         If the file is missing, has no ``ccg_code`` column, or repeats a code.
     """
     path = Path(BOUNDARIES_FILE if path is None else path)
-    if not path.exists():
-        msg = f"boundaries file {path} does not exist: give a GeoJSON/GeoPackage of CCG polygons"
-        raise DataError(msg)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        msg = f"boundaries file {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
-        raise DataError(msg) from None
+    frame = read_vector(
+        path,
+        missing=f"boundaries file {path} does not exist: give a GeoJSON/GeoPackage of CCG polygons",
+        unreadable=lambda exc: (
+            f"boundaries file {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
+        ),
+    )
     frame.columns = [c if c == "geometry" else str(c).strip().lower() for c in frame.columns]
     if "ccg_code" not in frame.columns:
         msg = (

@@ -29,7 +29,7 @@ import shapely
 
 from footprint._io import atomic_write
 from footprint.errors import DataError
-from footprint.load import CRS, DATA_DIR
+from footprint.load import CRS, DATA_DIR, read_vector
 
 logger = logging.getLogger(__name__)
 
@@ -80,19 +80,21 @@ def read_lsoas(
         If the file is missing, unreadable or names no LSOA codes.
     """
     path = LSOA_FILE if path is None else Path(path)
+    missing = f"LSOA boundaries {path} do not exist: give the path of an LSOA polygon file"
     if not path.exists():
-        msg = f"LSOA boundaries {path} do not exist: give the path of an LSOA polygon file"
-        raise DataError(msg)
+        raise DataError(missing)
     if path.suffix == ".npz":
         stat = path.stat()
         # Read once per process and file version (a session or the sweep reads it per command);
         # each caller gets its own copy.
         return _read_npz_once(str(path.resolve()), stat.st_size, stat.st_mtime_ns).copy()
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:
-        msg = f"LSOA boundaries {path} could not be read ({exc}): give GeoJSON, GeoPackage or a shapefile"
-        raise DataError(msg) from None
+    frame = read_vector(
+        path,
+        missing=missing,
+        unreadable=lambda exc: (
+            f"LSOA boundaries {path} could not be read ({exc}): give GeoJSON, GeoPackage or a shapefile"
+        ),
+    )
     lower = {str(c).lower(): c for c in frame.columns}
     field = code_field or next((lower[f] for f in _CODE_FIELDS if f in lower), None)
     if field is None or field not in frame.columns:

@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from footprint.errors import DataError
+from footprint.load import read_vector
 
 __all__ = ["boundaries_from_ons"]
 
@@ -86,14 +87,15 @@ def _read_boundaries(
 ) -> tuple[gpd.GeoDataFrame, tuple[str, ...], tuple[str, ...], str]:
     """Do :func:`boundaries_from_ons`, also saying which field keyed the polygons and how."""
     path = Path(path)
-    if not path.exists():
-        msg = f"ONS boundaries {path} do not exist: give the GeoJSON, GeoPackage or shapefile ONS publishes"
-        raise DataError(msg)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        msg = f"ONS boundaries {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
-        raise DataError(msg) from None
+    frame = read_vector(
+        path,
+        missing=(
+            f"ONS boundaries {path} do not exist: give the GeoJSON, GeoPackage or shapefile ONS publishes"
+        ),
+        unreadable=lambda exc: (
+            f"ONS boundaries {path} cannot be read as a vector file ({exc}); give GeoJSON or GeoPackage"
+        ),
+    )
     pairs = areas[["ccg_ons_code", "ccg_code", "ccg_name"]].drop_duplicates()
     for column in ("ccg_ons_code", "ccg_code"):
         twice = pairs[column][pairs[column].duplicated()]

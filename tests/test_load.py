@@ -8,6 +8,8 @@ import pytest
 
 from footprint.errors import DataError
 from footprint.load import read_boundaries, read_practices, select_ccgs
+from footprint.lsoas import read_lsoas
+from footprint.ons_boundaries import boundaries_from_ons
 from tests.conftest import DATA, grid_rows, write_practices
 
 GOOD = grid_rows([[10_000, 12_000], [9_000, 11_000]])
@@ -225,3 +227,36 @@ def test_allow_cross_file(tmp_path):
         read_allow_cross(path)
     with pytest.raises(DataError, match="does not exist"):
         read_allow_cross(tmp_path / "none.csv")
+
+
+@pytest.mark.parametrize(
+    ("read", "missing", "unreadable"),
+    [
+        (
+            read_boundaries,
+            r"boundaries file .*none\.geojson does not exist: give a GeoJSON/GeoPackage",
+            r"boundaries file .*bad\.geojson cannot be read as a vector file \(.*\); give GeoJSON",
+        ),
+        (
+            lambda path: read_lsoas(path),
+            r"LSOA boundaries .*none\.geojson do not exist: give the path",
+            r"LSOA boundaries .*bad\.geojson could not be read \(.*\): give GeoJSON",
+        ),
+        (
+            lambda path: boundaries_from_ons(
+                path, pd.DataFrame(columns=["ccg_ons_code", "ccg_code", "ccg_name"])
+            ),
+            r"ONS boundaries .*none\.geojson do not exist: give the GeoJSON",
+            r"ONS boundaries .*bad\.geojson cannot be read as a vector file \(.*\); give GeoJSON",
+        ),
+    ],
+    ids=["ccg", "lsoa", "ons"],
+)
+def test_a_missing_or_unreadable_polygon_file_stops_in_one_line(tmp_path, read, missing, unreadable):
+    """Every reader of polygons (read_vector underneath) names the file and what to give."""
+    with pytest.raises(DataError, match=missing):
+        read(tmp_path / "none.geojson")
+    (tmp_path / "bad.geojson").write_text("not a vector file\n")
+    with pytest.raises(DataError, match=unreadable) as raised:
+        read(tmp_path / "bad.geojson")
+    assert "\n" not in str(raised.value).strip()

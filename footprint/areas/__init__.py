@@ -176,29 +176,23 @@ def network_areas(
         registrations = _registrations(registrations, cache_dir, use_cache=use_cache)
     plan = plan.restrict(practices.index)
     ccgs = sorted(set(practices["ccg_code"]) if ccgs is None else set(ccgs))
-    path = None
-    if use_cache:
-        path = _cache_path(plan, practices, boundaries, lsoas, registrations, cells, cache_dir)
-        path = path.with_name(path.name.replace("areas-", f"areas-{_short(ccgs)}-"))
-        if path.exists():
-            try:
-                with path.open("rb") as fh:
-                    cached = pickle.load(fh)
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-                logger.warning("ignoring unreadable areas cache %s (%s)", path, exc)
-            else:
-                if isinstance(cached, NetworkAreas):
-                    logger.info("areas read from cache %s", path)
-                    return cached
-    base = _cached_base(practices, boundaries, lsoas, registrations, ccgs, cache_dir) if use_cache else None
-    result = _build(plan, practices, boundaries, lsoas, registrations, cells, ccgs, base)
-    if path is not None:
-        try:
-            with atomic_write(path, mode="wb") as fh:
-                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        except OSError as exc:
-            logger.warning("could not cache the areas in %s (%s)", path, exc)
-    return result
+    if not use_cache:
+        return _build(plan, practices, boundaries, lsoas, registrations, cells, ccgs)
+    key = _base_key(practices, boundaries, lsoas, registrations)  # hashed once: both caches use it
+    folder = _cache_folder(cache_dir)
+
+    def build() -> NetworkAreas:
+        based = hashlib.sha256(f"{key}|{_short(ccgs)}".encode()).hexdigest()[:24]
+        base = _pickled(
+            folder / f"areas-base-{based}.pickle",
+            lambda: _base(practices, boundaries, lsoas, registrations, ccgs),
+            kind=_Base,
+            what="areas",
+        )
+        return _build(plan, practices, boundaries, lsoas, registrations, cells, ccgs, base)
+
+    path = folder / f"areas-{_short(ccgs)}-{_plan_digest(key, plan, cells)}.pickle"
+    return _pickled(path, build, kind=NetworkAreas, what="areas")
 
 
 def _short(ccgs: list[str]) -> str:
@@ -252,6 +246,7 @@ def _pickled(path: Path, build: Callable[[], _T], *, kind: type[_T], what: str) 
             logger.warning("ignoring unreadable %s cache %s (%s)", what, path, exc)
         else:
             if isinstance(cached, kind):
+                logger.info("%s read from cache %s", what, path)
                 return cached
     made = build()
     try:
@@ -262,20 +257,13 @@ def _pickled(path: Path, build: Callable[[], _T], *, kind: type[_T], what: str) 
     return made
 
 
-def _cache_path(
-    plan: Plan,
-    practices: gpd.GeoDataFrame,
-    boundaries: gpd.GeoDataFrame,
-    lsoas: gpd.GeoDataFrame,
-    registrations: pd.DataFrame,
-    cells: gpd.GeoSeries | None,
-    cache_dir: str | os.PathLike[str] | None,
-) -> Path:
-    digest = hashlib.sha256(_base_key(practices, boundaries, lsoas, registrations).encode())
+def _plan_digest(base_key: str, plan: Plan, cells: gpd.GeoSeries | None) -> str:
+    """Return the areas' cache key: the inputs' (``base_key``), the plan's groups and the cells."""
+    digest = hashlib.sha256(base_key.encode())
     digest.update(repr(sorted((c, p or "") for c, p in plan.assignment.items())).encode())
     if cells is not None:
         digest.update(b"".join(shapely.to_wkb(cells.to_numpy())))
-    return _cache_folder(cache_dir) / f"areas-{digest.hexdigest()[:24]}.pickle"
+    return digest.hexdigest()[:24]
 
 
 def _base_key(
@@ -415,22 +403,6 @@ def _base(
         patients=("patients", "sum"), practices=("practice_code", "nunique")
     )
     return _Base(lsoa_ccg, ccg_table, unknown_codes.sort_values("patients", ascending=False))
-
-
-def _cached_base(
-    practices: gpd.GeoDataFrame,
-    boundaries: gpd.GeoDataFrame,
-    lsoas: gpd.GeoDataFrame,
-    registrations: pd.DataFrame,
-    ccgs: list[str],
-    cache_dir: str | os.PathLike[str] | None,
-) -> _Base:
-    """Return :func:`_base`, kept in the cache: it is the same for every plan of the same inputs."""
-    key = hashlib.sha256(f"{_base_key(practices, boundaries, lsoas, registrations)}|{_short(ccgs)}".encode())
-    path = _cache_folder(cache_dir) / f"areas-base-{key.hexdigest()[:24]}.pickle"
-    return _pickled(
-        path, lambda: _base(practices, boundaries, lsoas, registrations, ccgs), kind=_Base, what="areas"
-    )
 
 
 def _ccg_table(

@@ -763,6 +763,11 @@ def out_dir(args: argparse.Namespace) -> Path:
     return out
 
 
+def maps_dir(args: argparse.Namespace, default: Path = Path("maps")) -> Path:
+    """Return the folder the command's maps go into: ``--maps``, else ``default``."""
+    return args.maps if args.maps is not None else default
+
+
 @contextmanager
 def progress_bar(desc: str, *, unit: str = "CCG", total: int | None = None) -> Iterator[Callable[..., None]]:
     """Yield a callback ``update(done=None, total=None, postfix="")`` drawing a tqdm bar on stderr."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,6 +15,7 @@ from footprint.cli._common import (
     add_solver_options,
     check_rural,
     load_inputs,
+    maps_dir,
     metrics_table,
     out_dir,
     progress_bar,
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw
 
-        maps = args.maps if args.maps is not None else Path("maps")
+        maps = maps_dir(args)
         draw(
             practices,  # those of --ccg, as the graph
             inputs.graph,

@@ -25,6 +25,7 @@ from footprint.cli._common import (
     areas_line,
     check_rural,
     load_inputs,
+    maps_dir,
     out_dir,
     provenance,
     read_allow_cross_option,
@@ -254,7 +255,7 @@ def _draw(
     """Draw the maps of a check (``--maps``, default ``maps/``) and say where they are."""
     from footprint.cli.maps import draw
 
-    maps = args.maps if args.maps is not None else Path("maps")
+    maps = maps_dir(args)
     draw(
         practices,
         graph,

@@ -11,6 +11,7 @@ from footprint.cli._common import (
     add_band_options,
     in_scope,
     load_inputs,
+    maps_dir,
     metrics_table,
     out_dir,
     provenance,
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw_compare
 
-        maps = args.maps if args.maps is not None else MAPS
+        maps = maps_dir(args, MAPS)
         draw_compare(
             inputs.practices,
             inputs.graph,

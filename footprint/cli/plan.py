@@ -24,6 +24,7 @@ from footprint.cli._common import (
     areas_line,
     check_rural,
     load_inputs,
+    maps_dir,
     out_dir,
     progress_bar,
     provenance,
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw
 
-        maps = args.maps if args.maps is not None else Path("maps")
+        maps = maps_dir(args)
         draw(
             practices,
             graph,

@@ -23,6 +23,7 @@ from footprint.cli._common import (
     areas_line,
     check_rural,
     load_inputs,
+    maps_dir,
     out_dir,
     provenance,
     read_allow_cross_option,
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw
 
-        maps = args.maps if args.maps is not None else Path("maps")
+        maps = maps_dir(args)
         current = plan_from_practices(practices)
         draw(
             practices,

@@ -22,6 +22,7 @@ from footprint.cli._common import (
     cli_words,
     kilometres,
     load_inputs,
+    maps_dir,
     out_dir,
     progress_bar,
     provenance,
@@ -409,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_maps:
         from footprint.cli.maps import draw
 
-        folder = args.maps if args.maps is not None else MAPS
+        folder = maps_dir(args, MAPS)
         ccgs = inputs.ccgs
         arrangement = result.summary()["arrangement"]
         report = Path(os.path.relpath(out_dir(args).resolve() / "report.html", folder.resolve())).as_posix()

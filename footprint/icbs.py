@@ -40,13 +40,15 @@ def icb_totals(
     Examples
     --------
     >>> practices = pd.DataFrame(
-    ...     {"list_size": [20_000, 15_000, 9_000], "ccg_code": ["A", "A", "B"],
-    ...      "stp_code": ["Q1", "Q1", "Q2"], "x": [0, 1000, 5000], "y": [0, 0, 0]},
-    ...     index=["P1", "P2", "P3"],
+    ...     {"list_size": [20_000, 15_000, 9_000, 5_000], "ccg_code": ["A", "A", "B", "A"],
+    ...      "stp_code": ["Q1", "Q1", "Q2", "Q1"], "x": [0, 1000, 5000, 2000], "y": [0, 0, 0, 0]},
+    ...     index=["P1", "P2", "P3", "P4"],
     ... )
-    >>> totals = icb_totals(Plan({"P1": "g", "P2": "g", "P3": None}), practices)
-    >>> totals["Q1"]["groups"], totals["Q1"]["in_band_share"], totals["Q2"]["patients"]
-    (1, 1.0, 9000)
+    >>> totals = icb_totals(Plan({"P1": "g", "P2": "g", "P3": None, "P4": None}), practices)
+    >>> totals["Q1"]["groups"], totals["Q1"]["open"], totals["Q1"]["patients"], totals["Q1"]["in_band_share"]
+    (1, 1, 40000, 1.0)
+    >>> totals["Q2"]["patients"], totals["Q2"]["in_band_share"]
+    (9000, 0.0)
     """
     column = icb_column(practices)
     if column is None:

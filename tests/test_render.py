@@ -424,8 +424,14 @@ def test_assets_beside_the_pages(slice_practices, slice_graph, tmp_path):
     assert (tmp_path / "assets" / "leaflet.js").read_text().startswith("\n/* @preserve\n * Leaflet 1.9")
 
 
-def test_largest_ccg_pages_are_under_5_mb(tmp_path):
-    """Kent and Medway (91Q, 194 practices) and the largest, North West London (W2U3Z, 354)."""
+def test_largest_ccg_pages_are_within_their_budgets(tmp_path):
+    """Kent and Medway (91Q, 194 practices) and the largest, North West London (W2U3Z, 354).
+
+    Drawn as ``footprint map`` draws them: with place names and the network areas from where
+    patients live (the printable pages of W2U3Z were 1.17 MB so).
+    """
+    from footprint.areas import network_areas
+
     practices = read_practices()
     assert practices["ccg_code"].value_counts().idxmax() == "W2U3Z"
     big = select_ccgs(practices, ["91Q", "W2U3Z"])
@@ -433,23 +439,47 @@ def test_largest_ccg_pages_are_under_5_mb(tmp_path):
     boundaries = read_boundaries()
     graph = graph_from_practices(big, boundaries, cache_dir=tmp_path / "cache")
     plan = plan_from_practices(big)
+    graph.graph["areas"] = network_areas(
+        plan, big, boundaries=boundaries, cells=graph.graph["cells"], use_cache=False
+    ).areas
     groups = group_table(plan, big)
+    out = tmp_path / "maps"
     paths = write_maps(
         big,
         graph,
         plan,
-        tmp_path,
+        out,
         groups=groups,
         problems=group_problems(groups),
-        options=MapOptions(boundaries=boundaries),
+        options=MapOptions(boundaries=boundaries, places=read_places()),
     )
+    assert "patients live" in (out / "W2U3Z-pcns.html").read_text()  # the pages draw the areas
     for path in paths:
         # the budgets: a CCG's map 3 MB, its printable pages 1 MB, the index 5 MB
         budget = (
             1_000_000 if path.name.endswith("-pcns.html") else 3_000_000 if path.name != "index.html" else 5e6
         )
         assert path.stat().st_size < budget, (path.name, path.stat().st_size)
-    assert (tmp_path / "91Q.html").stat().st_size > 200_000
+    assert (out / "91Q.html").stat().st_size > 200_000
+
+
+def test_printed_map_paths_are_relative_steps_that_add_up_to_the_shape():
+    """A page's path: one absolute point, then steps; summed, they give each vertex within a unit."""
+    from footprint.render.pages import _svg_path
+
+    square = shapely.Polygon([(1_000, 2_000), (1_994, 2_000), (1_994, 2_996), (1_000, 2_996)])
+    hole = shapely.Polygon(square.exterior, [[(1_200, 2_200), (1_300, 2_200), (1_300, 2_300)]])
+    d = _svg_path(shapely.MultiPolygon([hole]), 1_000.0, 3_000.0, 10.0)
+    rings = []
+    for part in d.split("Z")[:-1]:
+        head, _, steps = part[1:].partition("l")
+        numbers = [int(n) for n in head.split()] + [int(n) for n in re.findall(r"-?\d+", steps)]
+        rings.append(np.cumsum(np.array(numbers).reshape(-1, 2), axis=0))
+    assert [len(r) for r in rings] == [4, 3]
+    expected = shapely.get_coordinates(square.exterior)[:-1]
+    got = np.column_stack([rings[0][:, 0] * 10 + 1_000, 3_000 - rings[0][:, 1] * 10])
+    assert np.abs(got - expected).max() <= 5  # half a unit
+    assert rings[1][0].tolist() == [20, 80]
 
 
 def test_overview_map(slice_practices, slice_graph, slice_boundaries):

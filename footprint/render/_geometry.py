@@ -24,23 +24,44 @@ def areas(
     drawn for the group of the largest practice there, so areas never overlap. Within a CCG
     the areas form a coverage and are simplified together (shared borders stay shared).
     """
+    return simplified(coverages(practices, plan, cells), tolerance_m)
+
+
+#: A CCG's unsimplified areas: their keys (``("pcn", id)`` or ``("open", code)``), the areas, and
+#: whether they form a valid coverage (then simplified together).
+Coverage = tuple[list[tuple[str, str]], np.ndarray, bool]
+
+
+def coverages(practices: pd.DataFrame, plan: Plan, cells: gpd.GeoSeries) -> list[Coverage]:
+    """Return each CCG's unsimplified areas of :func:`areas` (made once, simplified at each tolerance)."""
     assignment = plan.assignment
-    groups: dict[str, list[shapely.Geometry]] = {}
-    open_sites: dict[str, list[shapely.Geometry]] = {}
+    sizes = practices["list_size"].astype("int64").to_dict()
+    out = []
     for _, frame in practices.groupby("ccg_code", sort=True):
         sites: dict[bytes, list[str]] = {}
         for code, wkb in zip(frame.index, shapely.to_wkb(cells.loc[frame.index].to_numpy()), strict=True):
             sites.setdefault(wkb, []).append(code)
         pieces: dict[tuple[str, str], list[shapely.Geometry]] = {}
         for codes in sites.values():
-            owner = max(codes, key=lambda c: (int(practices.at[c, "list_size"]), c))
+            owner = max(codes, key=lambda c: (sizes[c], c))
             pcn = assignment.get(owner)
             key = ("pcn", pcn) if pcn is not None else ("open", owner)
             pieces.setdefault(key, []).append(cells.at[owner])
         keys = list(pieces)
         area = np.array([shapely.union_all(pieces[k]) for k in keys], dtype=object)
+        out.append((keys, area, bool(len(area)) and bool(shapely.coverage_is_valid(area))))
+    return out
+
+
+def simplified(
+    ccgs: Sequence[Coverage], tolerance_m: float
+) -> tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]:
+    """Return the groups' areas and open sites' cells of ``ccgs`` simplified by ``tolerance_m``."""
+    groups: dict[str, list[shapely.Geometry]] = {}
+    open_sites: dict[str, list[shapely.Geometry]] = {}
+    for keys, area, valid in ccgs:
         if tolerance_m > 0 and len(area):
-            if shapely.coverage_is_valid(area):
+            if valid:
                 area = shapely.coverage_simplify(area, tolerance_m)
             else:
                 area = shapely.simplify(area, tolerance_m, preserve_topology=True)
@@ -143,6 +164,7 @@ class Shapes:
         self.boundaries = boundaries
         self._areas: dict[float, tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]] = {}
         self._ccgs: dict[float, gpd.GeoSeries] = {}
+        self._coverages: list[Coverage] | None = None
         #: Each drawn geometry's GeoJSON in longitude and latitude, made once.
         self.cache: LonlatCache = {}
         #: The plan's groups (PCN id to member codes), made once.
@@ -153,7 +175,9 @@ class Shapes:
     ) -> tuple[dict[str, shapely.Geometry], dict[str, shapely.Geometry]]:
         """Return the areas of the groups and open sites among ``codes`` (default all)."""
         if tolerance_m not in self._areas:
-            self._areas[tolerance_m] = areas(self.practices, self.plan, self.cells, tolerance_m=tolerance_m)
+            if self._coverages is None:
+                self._coverages = coverages(self.practices, self.plan, self.cells)
+            self._areas[tolerance_m] = simplified(self._coverages, tolerance_m)
         groups, open_sites = self._areas[tolerance_m]
         if codes is None:
             return groups, open_sites

@@ -140,30 +140,48 @@ AREA_TOLERANCES_M = (20.0, 40.0, 80.0, 160.0, 320.0)
 
 
 class _AreasByScale:
-    """The areas a page draws: cells, or areas from where patients live simplified to the page's scale."""
+    """The areas a page draws: cells, or areas from where patients live simplified to the page's scale.
+
+    The areas from where patients live are those of ``cells``' networks that ``handed`` holds
+    (each network's cells otherwise); drawn together, they are simplified together, so shared
+    borders stay shared.
+    """
 
     def __init__(
         self, cells: Mapping[str, shapely.Geometry], handed: gpd.GeoDataFrame | None, tolerance_m: float
     ) -> None:
-        self.cells, self.handed, self.tolerance_m = cells, handed, tolerance_m
+        self.cells, self.tolerance_m = cells, tolerance_m
         self.made: dict[float, dict[str, shapely.Geometry]] = {}
+        pcns = [p for p in cells if p in handed.index] if handed is not None else []
+        geoms = np.array(handed.geometry.reindex(pcns).to_numpy() if handed is not None else [], dtype=object)
+        keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
+        self.pcns, self.geoms = [pcns[i] for i in keep], geoms[keep]
+        self.bounds = dict(zip(self.pcns, shapely.bounds(self.geoms).tolist(), strict=True))
+        self.valid = bool(len(self.geoms)) and bool(shapely.coverage_is_valid(self.geoms))
 
     def at(self, tolerance_m: float) -> Mapping[str, shapely.Geometry]:
         """Return the areas simplified by ``tolerance_m`` (each scale made once)."""
-        if self.handed is None:
+        if not self.pcns:
             return self.cells
         if tolerance_m not in self.made:
-            self.made[tolerance_m] = _patient_areas(self.cells, self.handed, tolerance_m)
+            geoms = self.geoms
+            if tolerance_m > 0:
+                if self.valid:
+                    geoms = shapely.coverage_simplify(geoms, tolerance_m)
+                else:  # areas drawn from cells overlap their neighbours'
+                    geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+            self.made[tolerance_m] = {**self.cells, **dict(zip(self.pcns, geoms, strict=True))}
         return self.made[tolerance_m]
 
     def for_page(
         self, group: GroupRow, row_of: Mapping[str, int], xy: np.ndarray
     ) -> Mapping[str, shapely.Geometry]:
         """Return the areas to draw on ``group``'s page, simplified to its map's width."""
-        if self.handed is None:
+        if not self.pcns:
             return self.cells
+        own = self.bounds.get(group.pcn)
         rows = np.array([row_of[c] for c in group.members])
-        x0, _, x1, _ = _frame(self.at(AREA_TOLERANCES_M[-1]).get(group.pcn), xy[rows], ASPECT)
+        x0, _, x1, _ = _frame(shapely.box(*own) if own else self.cells.get(group.pcn), xy[rows], ASPECT)
         wanted = max(self.tolerance_m, (x1 - x0) * AREA_TOLERANCE_SHARE)
         return self.at(max([t for t in AREA_TOLERANCES_M if t <= wanted], default=AREA_TOLERANCES_M[0]))
 
@@ -174,25 +192,6 @@ AREA_CAVEAT = (
     "network with most of its patients), as NHS England draws them; networks no registrations cover, "
     "from practice locations (cells)."
 )
-
-
-def _patient_areas(
-    cells: Mapping[str, shapely.Geometry], handed: gpd.GeoDataFrame, tolerance_m: float
-) -> dict[str, shapely.Geometry]:
-    """Return the areas to draw: each network's area from where its patients live, else its cells'.
-
-    The areas drawn together are simplified together, so shared borders stay shared.
-    """
-    pcns = [p for p in cells if p in handed.index]
-    geoms = np.array(handed.geometry.reindex(pcns).to_numpy(), dtype=object)
-    keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
-    pcns, geoms = [pcns[i] for i in keep], geoms[keep]
-    if tolerance_m > 0 and len(geoms):
-        if shapely.coverage_is_valid(geoms):
-            geoms = shapely.coverage_simplify(geoms, tolerance_m)
-        else:  # areas drawn from cells overlap their neighbours'
-            geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
-    return {**cells, **dict(zip(pcns, geoms, strict=True))}
 
 
 #: Member rows (each with room to sign) on a PCN's first page, under its map, and on each page after it.
@@ -207,29 +206,41 @@ def _sheets(members: list[dict]) -> list[list[dict]]:
     return sheets
 
 
-def _svg_path(geom: shapely.Geometry, x0: float, y1: float) -> str:
-    """Return SVG path data of a (multi)polygon, y flipped, in whole metres from (x0, y1)."""
+def _svg_path(geom: shapely.Geometry, x0: float, y1: float, unit: float) -> str:
+    """Return SVG path data of a (multi)polygon, y flipped, in ``unit`` metres from (x0, y1)."""
     parts = []
     for polygon in getattr(geom, "geoms", [geom]):
         if polygon.geom_type != "Polygon":
             continue
         for ring in (polygon.exterior, *polygon.interiors):
-            parts.append(f"M{_points(shapely.get_coordinates(ring)[:-1], x0, y1)}Z")
+            parts.append(f"{_points(shapely.get_coordinates(ring)[:-1], x0, y1, unit)}Z")
     return "".join(parts)
 
 
-def _points(xy: np.ndarray, x0: float, y1: float) -> str:
-    """Return ``"x y x y ..."`` of the points, in whole metres from (x0, y1), y flipped."""
-    flipped = np.rint(np.column_stack([xy[:, 0] - x0, y1 - xy[:, 1]])).astype(np.int64)
-    return " ".join(map(str, flipped.ravel().tolist()))
+def _points(xy: np.ndarray, x0: float, y1: float, unit: float) -> str:
+    """Return ``"Mx y l dx dy ..."``: the points in whole units of ``unit`` metres from (x0, y1), y flipped.
+
+    The first point is absolute and each next one relative to the one before, with points that
+    round onto the one before left out: a printed map's paths in a third of the characters.
+
+    >>> _points(np.array([[0.0, 0.0], [30.0, 0.0], [31.0, 0.0], [30.0, 20.0]]), 0.0, 100.0, 10.0)
+    'M0 10l3 0 0-2'
+    """
+    ints = np.rint(np.column_stack([xy[:, 0] - x0, y1 - xy[:, 1]]) / unit).astype(np.int64)
+    steps = np.diff(ints, axis=0)
+    steps = steps[steps.any(axis=1)]
+    head = f"M{ints[0, 0]} {ints[0, 1]}"
+    if not len(steps):
+        return head
+    return f"{head}l{' '.join(map(str, steps.ravel().tolist())).replace(' -', '-')}"
 
 
-def _svg_lines(geom: shapely.Geometry, x0: float, y1: float) -> list[str]:
-    """Return SVG path data of the line strings of ``geom``, y flipped."""
+def _svg_lines(geom: shapely.Geometry, x0: float, y1: float, unit: float) -> list[str]:
+    """Return SVG path data of the line strings of ``geom``, y flipped, in whole units of ``unit`` metres."""
     out = []
     for line in getattr(geom, "geoms", [geom]):
         if line.geom_type == "LineString" and not line.is_empty:
-            out.append("M" + _points(shapely.get_coordinates(line), x0, y1))
+            out.append(_points(shapely.get_coordinates(line), x0, y1, unit))
     return out
 
 
@@ -246,6 +257,11 @@ def _frame(
     grow_x = max((y1 - y0) * aspect - (x1 - x0), 0) / 2
     grow_y = max((x1 - x0) / aspect - (y1 - y0), 0) / 2
     return x0 - grow_x, y0 - grow_y, x1 + grow_x, y1 + grow_y
+
+
+#: Shapes on a printed map are drawn in steps of a power of ten metres, at least this many across it
+#: (some 0.1 mm on paper at most).
+SHAPE_STEPS = 1_500
 
 
 #: Width of a printed map (metres of ground) up to which places of at least this many people are named on it.
@@ -312,6 +328,7 @@ def _svg(
     for code, (x, y) in zip(group.members, xy[rows].tolist(), strict=True):
         sites.setdefault((x, y), []).append(code)
     step = 10 ** math.floor(math.log10(width / 5))
+    unit = 10 ** max(math.floor(math.log10(width / SHAPE_STEPS)), 0)  # whole metres, or tens, ...
     bar = max(k * step for k in (1, 2, 5) if k * step <= width / 5)
     clip = (x0, y0, x1, y1)
     dots = [(x - x0, y1 - y) for x, y in sites]
@@ -343,14 +360,15 @@ def _svg(
         "colour": group.colour,
         "font": f"{font:.0f}",
         "place_font": f"{place_font:.0f}",
-        "land": [_svg_path(shapely.clip_by_rect(g, *clip), x0, y1) for g in near],
+        "unit": f"{unit:g}",
+        "land": [_svg_path(shapely.clip_by_rect(g, *clip), x0, y1, unit) for g in near],
         "neighbours": [
-            _svg_path(shapely.clip_by_rect(g, *clip), x0, y1)
+            _svg_path(shapely.clip_by_rect(g, *clip), x0, y1, unit)
             for pcn, g in areas.items()
             if pcn != group.pcn and g.intersects(view)
         ],
-        "own": _svg_path(own, x0, y1) if own is not None else None,
-        "lines": [d for g in near for d in _svg_lines(shapely.clip_by_rect(g.boundary, *clip), x0, y1)],
+        "own": _svg_path(own, x0, y1, unit) if own is not None else None,
+        "lines": [d for g in near for d in _svg_lines(shapely.clip_by_rect(g.boundary, *clip), x0, y1, unit)],
         "others": [{"x": f"{x:.0f}", "y": f"{y:.0f}", "r": f"{r * 0.6:.0f}"} for x, y in others],
         "sites": [
             {"x": f"{dx:.0f}", "y": f"{dy:.0f}", "r": f"{r:.0f}", **label}

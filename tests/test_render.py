@@ -344,6 +344,23 @@ def test_layers_and_marker_sizes(map_99f, slice_practices):
     assert radius[sizes.idxmax()] == max(radius.values()) and radius[sizes.idxmin()] == min(radius.values())
 
 
+def test_neighbour_links_draw_the_patients_graphs_edges(slice_practices, slice_graph):
+    """A graph built with ``--neighbours patients`` has its own kind of edge: drawn, with its rule."""
+    practices = select_ccgs(slice_practices, ["99F"])
+    graph = slice_graph.subgraph(practices.index).copy()
+    rook = [(a, b) for a, b, d in graph.edges(data=True) if d["type"] == "rook"]
+    for a, b in rook[:3]:
+        graph.edges[a, b].update(type="patients", patients=1_000, share=0.5)
+    plan = plan_from_practices(practices)
+    tips = {
+        f["properties"]["tip"]: f
+        for f in features(draw(practices, plan, graph), "Neighbour links (bridges dashed)")
+    }
+    drawn = tips["Neighbours: their patients live in the same or touching LSOAs"]
+    assert len(drawn["geometry"]["coordinates"]) == 3
+    assert len(tips["Neighbours: their cells share a border"]["geometry"]["coordinates"]) == len(rook) - 3
+
+
 def attribution_bullets() -> list[str]:
     block = (DATA_DIR / "ATTRIBUTION.md").read_text().split("Attribution, to be kept with any output:")[1]
     return [" ".join(bullet.split()) for bullet in re.split(r"^- ", block, flags=re.MULTILINE)[1:]]

@@ -279,7 +279,7 @@ def _draw_current(
 
 def _draw_edges(m: folium.Map, practices: gpd.GeoDataFrame, graph: nx.Graph) -> folium.GeoJson:
     xy = dict(zip(practices.index, zip(practices.geometry.x, practices.geometry.y, strict=True), strict=True))
-    lines: dict[str, list] = {"rook": [], "cross_ccg": []}
+    lines: dict[str, list] = {"rook": [], "patients": [], "cross_ccg": []}
     geoms, props = [], []
     for a, b, data in sorted(graph.subgraph(practices.index).edges(data=True)):
         kind = data.get("type")
@@ -299,6 +299,7 @@ def _draw_edges(m: folium.Map, practices: gpd.GeoDataFrame, graph: nx.Graph) -> 
             lines[kind].append([xy[a], xy[b]])
     for kind, tip, colour in (
         ("rook", "Neighbours: their cells share a border", "#555555"),
+        ("patients", "Neighbours: their patients live in the same or touching LSOAs", "#1f6f8b"),
         ("cross_ccg", "Neighbours across a CCG boundary", "#9e9e9e"),
     ):
         if lines[kind]:

@@ -483,6 +483,29 @@ AREA_INPUTS = (
 )
 
 
+def test_areas_line_names_the_practices_the_registrations_miss():
+    from footprint.cli._common import areas_line
+
+    figures = {
+        "median_share_inside": 0.77,
+        "in_several_pieces": 2,
+        "networks": 10,
+        "median_share_outside_largest_piece": 0.18,
+        "enclosed": 0,
+        "lsoas_left_to_no_network": 0,
+        "practices_not_in_registrations": [],
+        "networks_drawn_from_cells": [],
+    }
+    assert areas_line(figures).endswith("0 LSOA(s) left to no network")
+    figures.update(
+        practices_not_in_registrations=[f"Y0000{i}" for i in range(7)], networks_drawn_from_cells=["U1"]
+    )
+    assert areas_line(figures).endswith(
+        "; 7 practice(s) not in the registrations (Y00000, Y00001, Y00002, Y00003, Y00004 ...): "
+        "counted for no LSOA, 1 network(s) with none of theirs drawn from cells"
+    )
+
+
 def test_plan_draws_network_areas_from_where_patients_live(capsys, tmp_path, monkeypatch):
     import json
 

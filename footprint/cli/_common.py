@@ -469,7 +469,19 @@ def areas_line(figures: dict) -> str:
         f"patients live in its area; {figures['in_several_pieces']:,} of {figures['networks']:,} areas in "
         f"more than one piece (median {figures['median_share_outside_largest_piece']:.0%} of their patients "
         f"outside the largest), {figures['enclosed']} enclosed by another, "
-        f"{figures['lsoas_left_to_no_network']} LSOA(s) left to no network"
+        f"{figures['lsoas_left_to_no_network']} LSOA(s) left to no network{_uncovered(figures)}"
+    )
+
+
+def _uncovered(figures: dict) -> str:
+    """Say which practices the registrations miss, and how many networks are drawn from cells."""
+    missed, cells = figures["practices_not_in_registrations"], figures["networks_drawn_from_cells"]
+    if not missed:
+        return ""
+    shown = ", ".join(missed[:5]) + (" ..." if len(missed) > 5 else "")
+    return (
+        f"; {len(missed):,} practice(s) not in the registrations ({shown}): counted for no LSOA, "
+        f"{len(cells):,} network(s) with none of theirs drawn from cells"
     )
 
 

@@ -57,6 +57,13 @@ def steps(processes: int) -> float:
     names = group_names(plan, practices, places=places)
     table = group_table(plan, practices, names=names.shown)
     t = _timed("places, names, group table", t)
+    from footprint.areas import network_areas
+
+    # As footprint map draws them: the pages' maps draw the areas from where patients live.
+    graph.graph["areas"] = network_areas(
+        plan, practices, boundaries=boundaries, cells=graph.graph["cells"]
+    ).areas
+    t = _timed("network areas (cached)", t)
     with tempfile.TemporaryDirectory() as out:
         paths = write_maps(
             practices,

@@ -156,7 +156,7 @@ def test_check_current_pcns_of_the_slice_has_warnings_only(capsys, tmp_path, mon
     assert code == 1
     # 7 warnings: the 6 before network areas (issue 27), and U02453's area in 2 pieces.
     assert "1 error(s), 7 warning(s)" in out and "Rahman Practice (F81700) is in no PCN yet" in out
-    assert "RAHMAN PRACTICE (F81700, 4,287) is stranded" in out
+    assert "Rahman Practice (F81700, 4,287) is stranded" in out
     assert "99F: 0 group(s) below the floor and 1 above the ceiling where 0 is unavoidable (proven)" in out
     findings = list(csv.DictReader((tmp_path / "findings.csv").read_text().splitlines()))
     assert {(f["group"], f["rule"]) for f in findings if f["rule"] == "above"} >= {("U09643", "above")}

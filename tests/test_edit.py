@@ -31,6 +31,7 @@ from footprint.edit import (
 )
 from footprint.evaluate import FINDING_COLUMNS
 from footprint.load import select_ccgs
+from footprint.places import display_name
 from footprint.plan import Plan, plan_from_practices, read_plan
 from tests.conftest import DATA, WAIT_S, headless_chromium, wait_for
 
@@ -110,10 +111,15 @@ def test_move_undo_redo(session):
     assert state["assignment"][code] == to and state["version"] == 1
     assert after[to] == before[to] + size
     assert after.get(source, 0) == before[source] - size
-    assert state["moves"] == [
-        {"practice": code, "name": session.practices.at[code, "practice_name"], "from": source, "to": to,
-         "patients": size}
-    ]  # fmt: skip
+    (move,) = state["moves"]
+    assert {k: move[k] for k in ("practice_code", "name", "from", "to", "patients")} == {
+        "practice_code": code, "name": display_name(session.practices.at[code, "practice_name"]),
+        "from": source, "to": to, "patients": size,
+    }  # fmt: skip
+    assert move["reason"] == (
+        f"moved by hand: from {source} ({before[source]:,} -> {after.get(source, 0):,} patients) "
+        f"to {to} ({before[to]:,} -> {after[to]:,})"
+    )
     assert state["undo"] == f"move {code} from {source} to {to}" and state["redo"] is None
     undone = session.undo()
     assert undone["assignment"] == start["assignment"] and undone["moves"] == []
@@ -249,7 +255,11 @@ def test_save_writes_plan_and_moves_atomically(session, ccg, monkeypatch):
         "pcn_name_new",
     ]
     moves = pd.read_csv(moves_path, dtype={"patients": int}, keep_default_na=False)
-    assert tuple(moves.columns) == MOVE_COLUMNS and moves.loc[0, "practice"] == code
+    assert tuple(moves.columns) == MOVE_COLUMNS and moves.loc[0, "practice_code"] == code
+    # The columns of repair's moves file, the destination named as plan.csv names it.
+    assert list(moves.columns) == footprint.partition.MOVES_COLUMNS
+    assert moves.loc[0, "to_name"] == frame.set_index("practice_code").at[code, "pcn_name"]
+    assert moves.loc[0, "reason"].startswith("moved by hand: from ")
     first = plan_path.read_bytes()
     other = next(c for c, ch in session.state()["choices"].items() if ch and c != code)
     session.move(other, session.choices(other)[0])
@@ -537,7 +547,7 @@ def test_api_repairs_with_the_real_solver(ccg, tmp_path):
     # No group below the floor or in pieces (a group above the ceiling may stay: a warning).
     assert all(g["status"] != "below" and g["contiguous"] for g in state["groups"])
     assert state["stranding"]["stranded"] == [] and "no practice is open" in state["stranding"]["message"]
-    moved = {m["practice"] for m in state["moves"]}
+    moved = {m["practice_code"] for m in state["moves"]}
     assert "F81700" in moved and len(moved) <= 3  # the open practice placed, few others moved
 
 

@@ -90,7 +90,7 @@ def test_infeasible_band_returns_full_plan_and_explains(tmp_path, build):
     assert (result.out_of_band, result.exempt) == (1, 0)
     assert result.stages[2].name == "deviation" and result.stages[2].value == 10_000
     (why,) = result.explanations.values()
-    assert "Grid practice A1 (A1, 20,000)" in why and "below the band of 30,000" in why
+    assert "Grid Practice A1 (A1, 20,000)" in why and "below the band of 30,000" in why
     assert "together 65,000" in why and "proved no plan of LIN has fewer than 1" in why
 
 

@@ -460,15 +460,15 @@ class EditSession:
             )
             moves_path = self.out / "moves.csv"
             with atomic_write(moves_path) as fh:
-                self.moves().to_csv(fh, index=False, lineterminator="\n")
+                self.moves(names=names).to_csv(fh, index=False, lineterminator="\n")
             self._saved = {"plan": str(plan_path), "moves": str(moves_path), "version": self._version}
             self._state_cache = None
             logger.info("saved %s and %s", plan_path, moves_path)
             return self.state()
 
-    def moves(self) -> pd.DataFrame:
-        """Return the practices moved since the start (see :func:`moves_between`)."""
-        return moves_between(self.start, self.plan, self.practices)
+    def moves(self, *, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Return the practices moved since the start (see :func:`moves_between`; ``names`` of groups)."""
+        return moves_between(self.start, self.plan, self.practices, names=names)
 
     # -- judging ----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ is locked, in extra builders and in the objective stages (:data:`footprint.confi
 """
 
 from footprint.partition._instance import PlanInputs
+from footprint.partition._repair_reasons import MOVES_COLUMNS
 from footprint.partition.alternatives import Alternatives, CcgAlternatives, alternative_plans
 from footprint.partition.clusters import cluster_groups
 from footprint.partition.repair import repair_moves, repair_plan
@@ -26,6 +27,7 @@ from footprint.partition.solve import CcgResult, StageResult, solve_plan
 from footprint.partition.strand import Cancel, ProposalVerdict, Stranding, judge_proposal, strands
 
 __all__ = [
+    "MOVES_COLUMNS",
     "Alternatives",
     "Cancel",
     "CcgAlternatives",

@@ -369,7 +369,7 @@ def instances_from_graph(graph: nx.Graph, rules: Rules, inputs: PlanInputs) -> l
         inst = Instance(
             ccg=ccg,
             codes=codes,
-            names=[str(d.get("practice_name", "")) for d in data],
+            names=[display_name(str(d.get("practice_name", ""))) for d in data],
             sizes=sizes,
             xy=[(float(d["x"]), float(d["y"])) for d in data],
             edges=edges,
@@ -407,7 +407,8 @@ def _planning_ccgs(
             raise PlanError(msg)
         if not any(home[n] == target for n in graph[code]):
             msg = (
-                f"allow-cross lets {code} ({graph.nodes[code]['practice_name']}, CCG {home[code]}) join CCG "
+                f"allow-cross lets {code} ({display_name(graph.nodes[code]['practice_name'])}, CCG "
+                f"{home[code]}) join CCG "
                 f"{target}, but none of its neighbouring practices is in {target}; name a neighbouring CCG"
             )
             raise PlanError(msg)
@@ -496,7 +497,7 @@ def _check_sites_keepable(inst: Instance) -> None:
         held = {lock_of.get(i) for i in movable}
         if len(movable) < 2 or len(held) < 2:
             continue
-        names = ", ".join(f"{display_name(inst.names[i])} ({inst.codes[i]})" for i in movable)
+        names = ", ".join(f"{inst.names[i]} ({inst.codes[i]})" for i in movable)
         locks = sorted(
             inst.locked_ids[k] if k < len(inst.locked_ids) else str(k) for k in held if k is not None
         )

@@ -19,6 +19,7 @@ from footprint.config import Rules
 from footprint.graph import WITHIN_CCG
 from footprint.partition._instance import Instance, members_of
 from footprint.partition._repair_start import RepairRules
+from footprint.places import display_name
 from footprint.plan import Plan, match_groups
 
 __all__ = ["MOVES_COLUMNS", "continuations", "repair_moves", "unrepairable_reasons"]
@@ -199,7 +200,7 @@ def repair_moves(
                 (code, "", placed, f"open practice placed in {placed} ({now.total[placed]:,} patients now)")
             )
     frame = pd.DataFrame(rows, columns=["practice_code", "from", "to", "reason"])
-    names_of = {c: str(graph.nodes[c].get("practice_name", "")) for c in frame["practice_code"]}
+    names_of = {c: display_name(str(graph.nodes[c].get("practice_name", ""))) for c in frame["practice_code"]}
     frame.insert(1, "name", frame["practice_code"].map(names_of))
     frame.insert(4, "to_name", frame["to"].map(lambda pcn: names.get(pcn, "")))
     sizes = np.array([int(graph.nodes[c]["list_size"]) for c in frame["practice_code"]], dtype=int)

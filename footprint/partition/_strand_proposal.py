@@ -297,7 +297,7 @@ def judge_proposal(  # noqa: PLR0913 - the public keyword-only options, as stran
         result = report.ccgs.get(ccgs[0])
     return ProposalVerdict(
         codes=codes,
-        names={c: str(graph.nodes[c].get("practice_name", "")) for c in codes},
+        names={c: display_name(str(graph.nodes[c].get("practice_name", ""))) for c in codes},
         sizes={c: int(graph.nodes[c]["list_size"]) for c in codes},
         ccgs=ccgs,
         patients=total,

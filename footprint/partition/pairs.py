@@ -15,6 +15,7 @@ import networkx as nx
 from footprint.errors import DataError, PlanError
 from footprint.partition._instance import Instance
 from footprint.partition.model import Builder, add_apart, add_together, pair_indices
+from footprint.places import display_name
 
 __all__ = ["check_locks", "check_pairs", "pair_builders"]
 
@@ -23,7 +24,7 @@ Pair = tuple[str, str]
 
 def _name(graph: nx.Graph, code: str) -> str:
     name = str(graph.nodes[code].get("practice_name") or "").strip()
-    return f"{name} ({code})" if name else code
+    return f"{display_name(name)} ({code})" if name else code
 
 
 def check_pairs(

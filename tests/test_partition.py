@@ -794,9 +794,9 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
     import random
 
     from footprint.partition._compact_bound import compactness_bound
-    from footprint.partition._compactness import compactness_lower_bound, model_compactness
+    from footprint.partition._compactness import _columns, least_compactness, model_compactness
     from footprint.partition.solve import _least_compactness
-    from footprint.partition.stages import STAGE_REGISTRY
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
     rng = random.Random(seed)
     n = rng.randrange(6, 10)
@@ -812,13 +812,21 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
         assert STAGE_REGISTRY[result.name].lower_bound(inst, done) <= result.value, result.name
         done[result.name] = result
     exact = _least_compactness(inst, {k: r.value for k, r in done.items()}, labels, budget=10**6)
-    assert 0 < compactness_lower_bound(inst, done, labels) <= exact[1] + 1e-6
+    better, bound = least_compactness(inst, done, labels)
+    assert 0 < bound <= exact[1] + 1e-6
+    if better is not None:  # the set partitioning's grouping: never below the least, itself valid
+        assert exact[1] - 1e-6 <= model_compactness(inst, better) < model_compactness(inst, labels)
+        assert [STAGE_REGISTRY[r.name].evaluate(Grouping(inst, better)) for r in found[:-1]] == [
+            r.value for r in found[:-1]
+        ]
+    columns = _columns(inst, done, 10**6)
+    assert columns is None or columns.bound(labels) <= exact[1] + 1e-6  # the prices alone
     assert 0 < compactness_bound(inst, done, labels, model_compactness(inst, labels)) <= exact[1] + 1e-6
 
 
-def test_compactness_gets_a_bound_from_its_connected_groups_and_its_gap_is_reported(build, tmp_path):
-    """A 3 x 4 grid of 10k practices: the prices bound the least tree distance closely, never above it."""
-    from footprint.partition._compactness import compactness_lower_bound, model_compactness
+def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported(build, tmp_path):
+    """A 3 x 4 grid of 10k practices: the set partitioning betters a poor grouping to the least."""
+    from footprint.partition._compactness import _columns, least_compactness, model_compactness
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import StageResult
 
@@ -827,9 +835,14 @@ def test_compactness_gets_a_bound_from_its_connected_groups_and_its_gap_is_repor
     row = [0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 2, 2]  # a row of four: its ends far apart
     least = _least_compactness(inst, {k: r.value for k, r in done.items()}, row, budget=10**6)[1]
     assert least < model_compactness(inst, row)
-    assert 0.9 * least < compactness_lower_bound(inst, done, row) <= least
+    better, bound = least_compactness(inst, done, row)
+    assert better is not None and model_compactness(inst, better) == pytest.approx(least)
+    assert least - len(set(better)) <= bound <= least  # each group priced rounded down
+    columns = _columns(inst, done, 10**6)
+    assert columns is not None and 0.9 * least < columns.bound(row) <= least  # the prices alone
+    # Too few seconds to find a cover: no grouping, and the prices' bound.
+    assert least_compactness(inst, done, row, limit_s=1e-9)[0] is None
     practices, boundaries = grid(tmp_path, [[10_000] * 4] * 3)
     plan = solve_plan(build(practices, boundaries), options=OPTIONS)
     stage = plan.info["ccgs"]["GRD"].to_dict()["stages"][-1]
-    assert stage["stage"] == "compactness" and 0 <= stage["gap"] < 0.1
-    assert stage["gap"] == 0.0 or stage["status"] == "FEASIBLE"
+    assert stage["stage"] == "compactness" and stage["status"] == "OPTIMAL" and stage["gap"] == 0.0

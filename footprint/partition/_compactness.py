@@ -4,15 +4,18 @@ Where the stages before compactness leave no room (every group of free practices
 band, no building split: most CCGs), a plan is a partition of the free units (buildings
 and practices outside them; the groups no plan changes kept) into connected groups in
 band. Those groups are enumerated once (``connected_groups``, within a budget), each
-priced at its least tree distance through its own practices (the model's figure). Prices
-per unit (a Lagrangian relaxation of "each unit in exactly one group", improved by
-subgradient steps aimed at the plan found) then bound every partition from below.
+priced at its least tree distance through its own practices (the model's figure). The
+stage is then a set partitioning of the free units over these groups: CP-SAT solves it
+(one worker, a deterministic limit, started from the plan found), which gives the least
+compactness where it finishes, and a better plan where the stage's search left one.
+Prices per unit (a Lagrangian relaxation of "each unit in exactly one group", improved by
+subgradient steps aimed at the plan found) bound every partition from below where it does
+not.
 
 Elsewhere (room left by the earlier stages, a split building, too many groups to
-enumerate) the bound comes from :func:`footprint.partition._compact_bound.compactness_bound`.
-Either way the bound is only a figure: it tells how far the plan found may lie from the
-least compactness, so :func:`footprint.partition.solve.run_stages` reports a gap for
-every CCG.
+enumerate) the bound comes from :func:`footprint.partition._compact_bound.compactness_bound`
+and the plan is left as found. Either way
+:func:`footprint.partition.solve.run_stages` reports a gap for every CCG.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
 
 from footprint.partition._compact_bound import compactness_bound, least_tree
@@ -32,10 +36,12 @@ from footprint.partition.warmstart import units_of
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["COLUMN_BUDGET", "compactness_lower_bound", "model_compactness"]
+__all__ = ["COLUMN_BUDGET", "COVER_LIMIT_S", "least_compactness", "model_compactness"]
 
 #: Connected groups enumerated per CCG, at most (else the bound of ``_compact_bound``).
 COLUMN_BUDGET = 10_000
+#: Deterministic seconds for the set partitioning over a CCG's connected groups (one worker).
+COVER_LIMIT_S = 0.2
 #: Subgradient steps on the prices, at most; steps without a better bound before halving.
 STEPS = 120
 STALL = 20
@@ -47,10 +53,16 @@ def model_compactness(inst: Instance, labels: Sequence[int]) -> float:
     return float(sum(least_tree(inst, members) for members in groups if len(members) > 1))
 
 
-def compactness_lower_bound(
-    inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int], *, columns: int = COLUMN_BUDGET
-) -> float:
-    """Return a bound on the compactness no plan of ``inst`` meeting the stages ``done`` beats.
+def least_compactness(
+    inst: Instance,
+    done: Mapping[str, StageResult],
+    labels: Sequence[int],
+    *,
+    columns: int = COLUMN_BUDGET,
+    limit_s: float = COVER_LIMIT_S,
+    seed: int = 0,
+) -> tuple[list[int] | None, float]:
+    """Return a grouping of less compactness than ``labels`` (or ``None``) and a bound no plan beats.
 
     Parameters
     ----------
@@ -59,23 +71,33 @@ def compactness_lower_bound(
     done
         The stages before compactness, their values held.
     labels
-        A grouping that meets them (the prices aim at its compactness).
+        A grouping that meets them (the search starts from it; the prices aim at it).
     columns
         Connected groups enumerated at most; beyond it, the bound of
-        :func:`~footprint.partition._compact_bound.compactness_bound`.
+        :func:`~footprint.partition._compact_bound.compactness_bound` and no new grouping.
+    limit_s, seed
+        The set partitioning's deterministic time limit and CP-SAT's random seed.
 
     Returns
     -------
-    float
-        No more than the model's compactness of ``labels``, nor of any plan meeting ``done``.
+    tuple
+        A grouping meeting ``done`` whose model compactness is less than that of ``labels``
+        (groups of the CCG's free units only: the caller checks its own hard rules), else
+        ``None``; and a bound on the model's compactness of any plan meeting ``done``, no
+        more than the better grouping's.
     """
     start = model_compactness(inst, labels)
     found = _columns(inst, done, columns)
     if found is None:
-        return compactness_bound(inst, done, labels, start)
+        return None, compactness_bound(inst, done, labels, start)
     # The groups no plan changes cost what they cost in every plan.
     fixed = sum(least_tree(inst, group) for group in inst.fixed_groups() if len(group) > 1)
-    return min(fixed + found.bound(labels), start)
+    chosen, bound = found.least_cover(labels, limit_s=limit_s, seed=seed)
+    better = found.grouping(chosen, labels) if chosen is not None else None
+    if better is not None and model_compactness(inst, better) >= start:
+        better = None
+    value = start if better is None else model_compactness(inst, better)
+    return better, min(fixed + bound, value)
 
 
 def _room_left(inst: Instance, done: Mapping[str, StageResult]) -> bool:
@@ -165,6 +187,57 @@ class _Columns:
         """Return the bound the prices give alone (aimed at the grouping ``labels``)."""
         start = self._start(labels)
         return self._prices(start[0] if start else float(self.cost.sum()))[1]
+
+    def least_cover(
+        self, labels: Sequence[int], *, limit_s: float, seed: int
+    ) -> tuple[list[int] | None, float]:
+        """Return the groups of the least cover CP-SAT finds from ``labels`` (or ``None``), and a bound.
+
+        The prices' reduced costs leave out every group that no cover better than
+        ``labels`` can hold (its reduced cost above the gap between ``labels`` and the
+        prices' bound), so CP-SAT weighs the few that can. Each unit in exactly one group,
+        groups priced at their cost rounded down (so the bound holds for the true costs).
+        The bound is the better of the prices' and CP-SAT's (capped by ``labels``' cost,
+        as the groups left out cost more).
+        """
+        start = self._start(labels)
+        least = start[0] if start else math.inf
+        prices, bound = self._prices(least if start else float(self.cost.sum()))
+        reduced = self.cost - self.held_by @ prices
+        keep = np.flatnonzero(reduced <= least - bound + 1e-6) if start else np.arange(len(self.masks))
+        keep = np.union1d(keep, start[1]) if start else keep
+        model = cp_model.CpModel()
+        take = {int(c): model.new_bool_var(f"group[{c}]") for c in keep}
+        cover = self.cover.tocsr()
+        for k in range(len(self.free)):
+            model.add_exactly_one(
+                take[c] for c in cover.indices[cover.indptr[k] : cover.indptr[k + 1]].tolist() if c in take
+            )
+        model.minimize(sum(math.floor(self.cost[c]) * x for c, x in take.items()))
+        if start is not None:
+            chosen = set(start[1])
+            for c, x in take.items():
+                model.add_hint(x, c in chosen)
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, limit_s
+        # A set partitioning is all linear: the LP's cuts pay, presolve's probing does not.
+        params.cp_model_presolve, params.linearization_level = False, 2
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None, bound
+        found = [c for c, x in take.items() if solver.boolean_value(x)]
+        return found, max(bound, min(least, float(solver.best_objective_bound)))
+
+    def grouping(self, chosen: Sequence[int], labels: Sequence[int]) -> list[int]:
+        """Return ``labels`` with the free units grouped as the groups ``chosen`` say."""
+        out = list(labels)
+        base = max(labels, default=0) + 1
+        for k, c in enumerate(chosen):
+            for bit in self.bits[c]:
+                for i in self.practices_of[bit]:
+                    out[i] = base + k
+        return out
 
     def _start(self, labels: Sequence[int]) -> tuple[float, list[int]] | None:
         """Return the start's priced cost and groups, if every one of its free groups is a column."""

@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
-from footprint.partition._compactness import compactness_lower_bound
+from footprint.partition._compactness import least_compactness
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, path_lengths
 from footprint.partition._stay_close import stay_close_starts
@@ -439,7 +439,8 @@ def run_stages(
     is proven without search. Before the compactness stage, boundary practices are moved
     between in-band groups (polish); where every stage is the registry's own, the
     compactness stage gets a bound from the plan found
-    (:func:`footprint.partition._compactness.compactness_lower_bound`), so its gap is known.
+    (:func:`footprint.partition._compactness.least_compactness`, which solves the stage over
+    the CCG's connected groups where they can be listed), so its gap is known.
     A stage searched by CP-SAT carries its bound as a redundant constraint. ``done`` holds
     the results of the first stages when they were already run on ``pm`` (their values
     already fixed); the run continues after them. ``registry`` names the stages (default
@@ -474,9 +475,15 @@ def run_stages(
             and exact is None
             and _own_stages(registry, stages[: k + 1])
         ):
-            # The registry gives no bound here: it needs the plan to aim at (see _compactness).
+            # The registry gives no bound here: it needs the plan to aim at. Where the CCG's
+            # connected groups in band can be listed, the stage is solved over them as a set
+            # partitioning, which may also better the plan (see _compactness).
             t0 = time.perf_counter()
-            bound = min(compactness_lower_bound(inst, results, labels), value)
+            better, bound = least_compactness(inst, results, labels, seed=options.seed)
+            if better is not None and pm.holds(better):
+                labels = better
+                value = registry[stage].evaluate(Grouping(inst, labels))
+            bound = min(bound, value)
             bound_s = time.perf_counter() - t0
         if exact is not None:
             labels = exact[0]

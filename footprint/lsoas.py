@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: England's 32,844 LSOAs of 2011, simplified (see data/lsoa/PROVENANCE.md).
 LSOA_FILE = DATA_DIR / "lsoa" / "lsoa_2011_england.npz"
-#: Patients of every practice by LSOA of residence, 1 July 2022 (NHS Digital).
+#: Patients of every practice by LSOA of residence, 1 July 2022 (NHS Digital), and its month.
 REGISTRATIONS_FILE = DATA_DIR / "lsoa" / "registrations_2022-07.csv.gz"
+REGISTRATIONS_MONTH = "2022-07"
 #: Columns of the compact registrations, in order.
 REGISTRATION_COLUMNS = ("practice_code", "lsoa_code", "patients")
 #: Column names NHS Digital (and re-publishers) give the three fields, lower case.

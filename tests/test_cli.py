@@ -532,8 +532,30 @@ def test_plan_draws_network_areas_from_where_patients_live(capsys, tmp_path, mon
     summary = json.loads((out / "summary.json").read_text())
     assert summary["areas"]["networks"] == len(areas["features"])
     assert set(summary["areas"]["per_ccg"]) == {"99F"}
+    files = summary["provenance"]
+    assert files["registrations_file"] == str(DATA / "lsoa_registrations_slice.csv.gz")
+    assert files["lsoa_boundaries_file"] == str(DATA / "lsoa_slice.npz")
     assert "Network areas (where patients live)" in (maps / "99F.html").read_text()
     assert "where the networks&#39; registered patients live" in (maps / "99F-pcns.html").read_text()
+
+
+def test_shipped_registrations_far_from_the_practices_date_are_said(capsys):
+    import argparse
+
+    import pandas as pd
+
+    from footprint.cli._common import far_registrations_note
+
+    args = argparse.Namespace(lsoa_registrations=None)
+    far_registrations_note(args, pd.DataFrame({"data_date": ["2022-01-01"]}))
+    assert capsys.readouterr().err == ""  # six months from July 2022: nothing to say
+    far_registrations_note(args, pd.DataFrame({"data_date": ["2025-10-01", "2025-04-01"]}))
+    assert (
+        "registrations of 2022-07, 39 months from the practices' date 2025-10-01" in capsys.readouterr().err
+    )
+    args.lsoa_registrations = "given.csv.gz"
+    far_registrations_note(args, pd.DataFrame({"data_date": ["2025-10-01"]}))
+    assert capsys.readouterr().err == ""  # a file given: its month is the user's choice
 
 
 def test_check_warns_of_an_area_in_pieces(capsys, tmp_path, monkeypatch):

@@ -541,6 +541,7 @@ def areas_from_args(args: argparse.Namespace, inputs: Inputs, plan: Plan) -> Net
         cells=inputs.graph.graph.get("cells"),
         use_cache=not args.no_cache,
     )
+    far_registrations_note(args, inputs.practices)
     unknown = areas.unknown_codes
     if len(unknown):
         shown = ", ".join(f"{c} ({int(n):,})" for c, n in unknown["patients"].head(3).items())
@@ -550,6 +551,31 @@ def areas_from_args(args: argparse.Namespace, inputs: Inputs, plan: Plan) -> Net
             file=sys.stderr,
         )
     return areas
+
+
+#: Months between the practices' date and the shipped registrations' beyond which a command says so.
+FAR_REGISTRATIONS_MONTHS = 12
+
+
+def far_registrations_note(args: argparse.Namespace, practices: pd.DataFrame) -> None:
+    """Say on stderr when the shipped registrations are over a year from the practices' date."""
+    from footprint.lsoas import REGISTRATIONS_MONTH
+
+    if getattr(args, "lsoa_registrations", None) is not None or "data_date" not in practices:
+        return
+    dates = pd.to_datetime(practices["data_date"], errors="coerce").dropna()
+    if dates.empty:
+        return
+    newest = dates.max()
+    shipped = pd.Timestamp(f"{REGISTRATIONS_MONTH}-01")
+    months = abs((newest.year - shipped.year) * 12 + newest.month - shipped.month)
+    if months > FAR_REGISTRATIONS_MONTHS:
+        print(
+            f"network areas: drawn from the shipped registrations of {REGISTRATIONS_MONTH}, "
+            f"{months} months from the practices' date {newest.date()}: practices not in them count "
+            "for no LSOA; give --lsoa-registrations FILE of a nearer month (footprint import --lsoa)",
+            file=sys.stderr,
+        )
 
 
 def rules_from_args(args: argparse.Namespace) -> Rules:
@@ -821,8 +847,24 @@ def provenance(args: argparse.Namespace, practices: pd.DataFrame) -> dict[str, A
         **({"list_size_date": ", ".join(sizes)} if sizes and sizes != dates else {}),
         "practices_file": _shipped_or(args.practices, args, "practices"),
         "boundaries_file": _shipped_or(args.boundaries, args, "boundaries"),
+        **(_area_files(args) if "lsoa_registrations" in args else {}),
         "command": shlex.join(["footprint", *args.argv]),
         "options": options,
+    }
+
+
+def _area_files(args: argparse.Namespace) -> dict[str, str]:
+    """Name the registrations and LSOA polygons the network areas are drawn from."""
+    from footprint.lsoas import LSOA_FILE, REGISTRATIONS_FILE, REGISTRATIONS_MONTH
+
+    root = DATA_DIR.parent
+    return {
+        "registrations_file": str(args.lsoa_registrations)
+        if args.lsoa_registrations is not None
+        else f"shipped {REGISTRATIONS_MONTH}: {REGISTRATIONS_FILE.relative_to(root)}",
+        "lsoa_boundaries_file": str(args.lsoa_boundaries)
+        if args.lsoa_boundaries is not None
+        else f"shipped: {LSOA_FILE.relative_to(root)}",
     }
 
 

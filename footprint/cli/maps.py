@@ -16,6 +16,7 @@ from footprint.cli._common import (
     add_area_options,
     add_band_options,
     add_plan_argument,
+    far_registrations_note,
     load,
     progress_bar,
     provenance,
@@ -324,6 +325,7 @@ def _network_areas(
     """Return the plan's network areas from where patients live, drawn beside the cells."""
     from footprint.areas import AreaSources, network_areas
 
+    far_registrations_note(args, practices)
     return network_areas(
         plan,
         practices,

@@ -221,7 +221,7 @@ def _points(xy: np.ndarray, x0: float, y1: float, unit: float) -> str:
     """Return ``"Mx y l dx dy ..."``: the points in whole units of ``unit`` metres from (x0, y1), y flipped.
 
     The first point is absolute and each next one relative to the one before, with points that
-    round onto the one before left out: a printed map's paths in a third of the characters.
+    round onto the one before left out: short numbers, most of one or two digits.
 
     >>> _points(np.array([[0.0, 0.0], [30.0, 0.0], [31.0, 0.0], [30.0, 20.0]]), 0.0, 100.0, 10.0)
     'M0 10l3 0 0-2'

@@ -33,13 +33,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from footprint.partition._instance import Instance, centres, members_of, path_lengths
+from footprint.partition._instance import Instance, centres, least_tree, members_of, path_lengths
 from footprint.partition.warmstart import units_of
 
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["compactness_bound", "least_tree"]
+__all__ = ["compactness_bound"]
 
 #: Roots times subsets of their nearest units weighed exactly per step, at most.
 SUBSETS = 4_000
@@ -175,15 +175,6 @@ def _relaxed(p: _Problem, lam: np.ndarray) -> tuple[float, np.ndarray]:
     np.add.at(cover, p.root_unit[chosen], 1.0)
     np.add.at(cover, p.near[chosen].ravel(), p.subsets[choice[chosen]].ravel())
     return value, 1.0 - cover
-
-
-def least_tree(inst: Instance, group: Sequence[int]) -> float:
-    """Return a group's least tree distance: over its roots, list size times path within it."""
-    adjacency = inst.neighbours()
-    return min(
-        sum(inst.sizes[v] * d for v, d in path_lengths(adjacency, inst.arc_length, group, r).items())
-        for r in group
-    )
 
 
 def _shares(inst: Instance, labels: Sequence[int], unit: Sequence[int], free: Sequence[int]) -> np.ndarray:

@@ -28,9 +28,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
 
-from footprint.partition._compact_bound import compactness_bound, least_tree
+from footprint.partition._compact_bound import compactness_bound
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
-from footprint.partition._instance import Instance, members_of
+from footprint.partition._instance import Instance, least_tree, members_of
 from footprint.partition.warmstart import units_of
 
 if TYPE_CHECKING:

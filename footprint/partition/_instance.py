@@ -255,6 +255,24 @@ def path_lengths(
     return done
 
 
+def least_tree(inst: Instance, group: Sequence[int]) -> int:
+    """Return a group's tree distance: the model's compactness, its root free.
+
+    The least over its roots of each practice's list size times its shortest path from the
+    root within the group (the model's arc lengths: the shortest-path tree's sum of arc length
+    times subtree size). Raises ``AssertionError`` for a group its own practices do not connect.
+    """
+    adjacency, least = inst.neighbours(), None
+    for root in group:
+        reach = path_lengths(adjacency, inst.arc_length, group, root)
+        if len(reach) != len(group):
+            msg = f"internal: group {sorted(group)} of {inst.ccg} is not connected"
+            raise AssertionError(msg)
+        cost = sum(inst.sizes[v] * d for v, d in reach.items())
+        least = cost if least is None else min(least, cost)
+    return least or 0
+
+
 def forest(inst: Instance, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:
     """Return each practice's root and parent: per group, a shortest-path tree from its root.
 

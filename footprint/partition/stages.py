@@ -37,7 +37,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from footprint.config import GroupStatus
-from footprint.partition._instance import Instance, centres, forest, match_current, members_of, path_lengths
+from footprint.partition._instance import (
+    Instance,
+    centres,
+    forest,
+    least_tree,
+    match_current,
+    members_of,
+)
 from footprint.partition._pieces import band_bounds
 
 if TYPE_CHECKING:
@@ -215,21 +222,8 @@ def _moves(g: Grouping) -> float:
 
 
 def _tree_distance(g: Grouping) -> float:
-    # Patients times distance along each group's shortest-path tree from its centre: each
-    # practice's list size times its shortest path (the model's arc lengths, within the
-    # group) from the centre, the same integer as summing arc length times subtree size.
-    inst, centre_of = g.inst, g.centres
-    length, adjacency = inst.arc_length, inst.neighbours()
-    total = 0
-    for members in g.groups:
-        if len(members) == 1:
-            continue
-        done = path_lengths(adjacency, length, members, centre_of[members[0]])
-        total += sum(inst.sizes[u] * d for u, d in done.items())
-        if len(done) != len(members):
-            msg = f"internal: group {sorted(members)} of {inst.ccg} is not connected"
-            raise AssertionError(msg)
-    return float(total)
+    # The model's compactness: the compactness stage lets each group's root move to its best.
+    return float(sum(least_tree(g.inst, members) for members in g.groups if len(members) > 1))
 
 
 #: Every objective stage, by name (the keys are :data:`footprint.config.STAGES`).

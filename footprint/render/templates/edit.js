@@ -140,7 +140,7 @@
     });
     document.getElementById("fp-counts").textContent = "(" + s.errors + " error(s), " + s.warnings + " warning(s))";
     renderList("fp-moves", s.moves, function (m) {
-      return el("li", {}, m.practice_code + " " + m.name + ": " + (m.from || "open") + " \u2192 " + (m.to || "open") + " (" + thousands(m.patients) + ")");
+      return el("li", { "title": m.reason }, m.practice_code + " " + m.name + ": " + (m.from || "open") + " \u2192 " + (m.to || "open") + " (" + thousands(m.patients) + ")");
     });
     document.getElementById("fp-moves-count").textContent = "(" + s.moves.length + ")";
     tool("fp-undo", s.undo, "Undo: ");

@@ -221,15 +221,7 @@ class _State:
     def connected(self, members: set[int]) -> bool:
         if not members:
             return True
-        start = next(iter(members))
-        seen, queue = {start}, deque([start])
-        while queue:
-            u = queue.popleft()
-            for v in self.rules.adjacency[u]:
-                if v in members and v not in seen:
-                    seen.add(v)
-                    queue.append(v)
-        return len(seen) == len(members)
+        return len(_component(self, members, next(iter(members)))) == len(members)
 
     def best_owner(self, members: set[int], *owners: int | None) -> int | None:
         """Return which of ``owners`` keeps most of its practices in ``members`` (the matching's choice)."""

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import folium
 import geopandas as gpd
 import numpy as np
-import shapely
 from markupsafe import escape
 
 from footprint.render import _geometry as geo
@@ -62,17 +61,10 @@ def draw_area_layer(
     """
     if areas is None or not len(areas):
         return []
-    shown = [p for p in rows if p in areas.index]
-    geoms = np.array(areas.geometry.reindex(shown).to_numpy(), dtype=object)
-    keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
-    if not keep:
+    shown, geoms = geo.present(areas, list(rows))
+    if not shown:
         return []
-    shown, geoms = [shown[i] for i in keep], geoms[keep]
-    if tolerance_m > 0:
-        if shapely.coverage_is_valid(geoms):
-            geoms = shapely.coverage_simplify(geoms, tolerance_m)
-        else:  # areas drawn from cells overlap their neighbours'
-            geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    geoms = geo.simplify_together(geoms, tolerance_m, coverage=tolerance_m > 0 and geo.is_coverage(geoms))
     props = []
     for pcn in shown:
         group = rows[pcn]

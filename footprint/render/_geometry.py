@@ -49,8 +49,34 @@ def coverages(practices: pd.DataFrame, plan: Plan, cells: gpd.GeoSeries) -> list
             pieces.setdefault(key, []).append(cells.at[owner])
         keys = list(pieces)
         area = np.array([shapely.union_all(pieces[k]) for k in keys], dtype=object)
-        out.append((keys, area, bool(len(area)) and bool(shapely.coverage_is_valid(area))))
+        out.append((keys, area, is_coverage(area)))
     return out
+
+
+def is_coverage(geoms: np.ndarray) -> bool:
+    """Return whether ``geoms`` (a non-empty array) tile without overlaps, so can be simplified together."""
+    return bool(len(geoms)) and bool(shapely.coverage_is_valid(geoms))
+
+
+def simplify_together(geoms: np.ndarray, tolerance_m: float, *, coverage: bool) -> np.ndarray:
+    """Return ``geoms`` simplified by ``tolerance_m`` metres (none at 0).
+
+    A ``coverage`` (:func:`is_coverage`) is simplified together, so shared borders stay shared;
+    else (areas drawn from cells overlap their neighbours') each keeps its own topology.
+    """
+    if tolerance_m <= 0 or not len(geoms):
+        return geoms
+    if coverage:
+        return shapely.coverage_simplify(geoms, tolerance_m)
+    return shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+
+
+def present(areas: gpd.GeoDataFrame | None, pcns: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Return those of ``pcns`` that ``areas`` holds a non-empty geometry for, and the geometries."""
+    held = [p for p in pcns if p in areas.index] if areas is not None else []
+    geoms = np.array(areas.geometry.reindex(held).to_numpy() if areas is not None else [], dtype=object)
+    keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
+    return [held[i] for i in keep], geoms[keep]
 
 
 def simplified(
@@ -60,11 +86,7 @@ def simplified(
     groups: dict[str, list[shapely.Geometry]] = {}
     open_sites: dict[str, list[shapely.Geometry]] = {}
     for keys, area, valid in ccgs:
-        if tolerance_m > 0 and len(area):
-            if valid:
-                area = shapely.coverage_simplify(area, tolerance_m)
-            else:
-                area = shapely.simplify(area, tolerance_m, preserve_topology=True)
+        area = simplify_together(area, tolerance_m, coverage=valid)
         for (kind, name), geom in zip(keys, area, strict=True):
             (groups if kind == "pcn" else open_sites).setdefault(name, []).append(geom)
     merge = {k: v[0] if len(v) == 1 else shapely.union_all(v) for k, v in groups.items()}

@@ -152,24 +152,16 @@ class _AreasByScale:
     ) -> None:
         self.cells, self.tolerance_m = cells, tolerance_m
         self.made: dict[float, dict[str, shapely.Geometry]] = {}
-        pcns = [p for p in cells if p in handed.index] if handed is not None else []
-        geoms = np.array(handed.geometry.reindex(pcns).to_numpy() if handed is not None else [], dtype=object)
-        keep = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
-        self.pcns, self.geoms = [pcns[i] for i in keep], geoms[keep]
+        self.pcns, self.geoms = geo.present(handed, list(cells))
         self.bounds = dict(zip(self.pcns, shapely.bounds(self.geoms).tolist(), strict=True))
-        self.valid = bool(len(self.geoms)) and bool(shapely.coverage_is_valid(self.geoms))
+        self.coverage = geo.is_coverage(self.geoms)
 
     def at(self, tolerance_m: float) -> Mapping[str, shapely.Geometry]:
         """Return the areas simplified by ``tolerance_m`` (each scale made once)."""
         if not self.pcns:
             return self.cells
         if tolerance_m not in self.made:
-            geoms = self.geoms
-            if tolerance_m > 0:
-                if self.valid:
-                    geoms = shapely.coverage_simplify(geoms, tolerance_m)
-                else:  # areas drawn from cells overlap their neighbours'
-                    geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+            geoms = geo.simplify_together(self.geoms, tolerance_m, coverage=self.coverage)
             self.made[tolerance_m] = {**self.cells, **dict(zip(self.pcns, geoms, strict=True))}
         return self.made[tolerance_m]
 

@@ -846,3 +846,34 @@ def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported
     plan = solve_plan(build(practices, boundaries), options=OPTIONS)
     stage = plan.info["ccgs"]["GRD"].to_dict()["stages"][-1]
     assert stage["stage"] == "compactness" and stage["status"] == "OPTIMAL" and stage["gap"] == 0.0
+
+
+def test_the_compactness_stage_is_the_models_own_each_root_free(slice_practices, slice_graph):
+    """The stage's value is each group's tree distance from its best root, as the model lets it be.
+
+    On the slice's current PCNs of 99F, one group's crow-flies centre is not its best root: the
+    tree from it lies above (1,048,826 against 1,033,162).
+    """
+    from footprint.partition._instance import (
+        PlanInputs,
+        centres,
+        instances_from_graph,
+        members_of,
+        path_lengths,
+    )
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping
+
+    current = plan_from_practices(slice_practices)
+    for inst in instances_from_graph(slice_graph, Rules(), PlanInputs(current=current)):
+        labels = [c if c >= 0 else inst.n + i for i, c in enumerate(inst.current)]
+        groups = [m for m in members_of(labels).values() if len(m) > 1]
+
+        def tree(members, root, inst=inst):
+            reach = path_lengths(inst.neighbours(), inst.arc_length, members, root)
+            return sum(inst.sizes[u] * d for u, d in reach.items())
+
+        least = sum(min(tree(m, r) for r in m) for m in groups)
+        assert STAGE_REGISTRY["compactness"].evaluate(Grouping(inst, labels)) == least
+        if inst.ccg == "99F":
+            centre = centres(inst, labels)
+            assert sum(tree(m, centre[m[0]]) for m in groups) > least

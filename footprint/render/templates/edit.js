@@ -60,19 +60,29 @@
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body || {});
     }
-    busy = true;
-    document.body.classList.add("fp-busy");
+    // Only a change makes the page busy: a poll of the state in flight must not swallow a click.
+    var change = method === "POST";
+    if (change) {
+      busy = true;
+      document.body.classList.add("fp-busy");
+    }
     return fetch(path, options)
       .then(function (response) {
         return response.json().then(function (json) { return { ok: response.ok, json: json }; });
       })
       .then(function (answer) {
         if (!answer.ok) { say(answer.json.error || "refused", true); return null; }
-        render(answer.json);
+        // A poll sent before a change may answer after it: never draw an older plan over a newer.
+        if (change || !state || answer.json.version >= state.version) { render(answer.json); }
         return answer.json;
       })
       .catch(function (error) { say("the editor did not answer: " + error, true); return null; })
-      .finally(function () { busy = false; document.body.classList.remove("fp-busy"); });
+      .finally(function () {
+        if (change) {
+          busy = false;
+          document.body.classList.remove("fp-busy");
+        }
+      });
   }
   function post(path, body, done) {
     if (busy) { return; }

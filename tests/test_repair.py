@@ -6,6 +6,7 @@ import random
 
 import networkx as nx
 import pytest
+from ortools.sat.python import cp_model
 
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError
@@ -17,6 +18,7 @@ from footprint.partition._repair_bound import moves_lower_bound
 from footprint.partition._repair_reasons import continuations
 from footprint.partition._repair_start import repair_rules, repair_start
 from footprint.partition._stay_close import closer_to_current, stay_close_starts
+from footprint.partition.model import _joinable, build_model
 from footprint.partition.stages import STAGE_REGISTRY, Grouping
 from footprint.plan import Plan, plan_from_practices, transfer_distance
 from tests.conftest import grid_rows, write_boxes, write_practices
@@ -330,8 +332,8 @@ def test_the_moves_bound_is_never_above_the_least_moves(tmp_path, build, seed):
     repaired = repair_plan(graph, current, options=OPTIONS, split_large=split)
     figures = repaired.info["repair"]["GRD"]
     assert figures["errors_left"] == errors and figures["bound"] <= least <= figures["moves"]
-    if figures["proven"]:
-        assert figures["moves"] == least
+    # The moves' flags give CP-SAT a bound: on grids this small every repair is proven.
+    assert figures["proven"] and figures["moves"] == least
 
 
 @pytest.mark.parametrize("seed", range(220, 244))
@@ -519,3 +521,49 @@ def test_the_stay_close_start_keeps_buildings_and_shares_out_a_group():
     best = min(starts, key=lambda s: STAGE_REGISTRY["moves"].evaluate(Grouping(inst, s)))
     assert {frozenset(g) for g in _members(best)} == {frozenset({0, 1, 2}), frozenset({3, 4})}
     assert STAGE_REGISTRY["moves"].evaluate(Grouping(inst, best)) == 1  # b continues in {A, B, C}
+
+
+def test_a_pcn_is_flagged_only_on_practices_within_the_ceiling_of_it(tmp_path, build):
+    """A1 20k p -- A2 20k q -- A3 20k q -- A4 20k r: a group of p and others holds at most
+    50,000, so only A2 may join p's group (A1 + A2 = 40,000; A1 + A2 + A3 = 60,000); without
+    repair's ceiling every practice may."""
+    practices, boundaries = line(tmp_path, [20_000] * 4)
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "p", "A2": "q", "A3": "q", "A4": "r"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    assert inst.current is not None
+    pcn = {inst.codes[i]: c for i, c in enumerate(inst.current)}
+    flagged = {
+        c: {inst.codes[i] for i in members}
+        for c, members in _joinable(inst, sorted(set(pcn.values())), 50_000).items()
+    }
+    assert flagged[pcn["A1"]] == {"A1", "A2"}
+    assert flagged[pcn["A2"]] == {"A1", "A2", "A3", "A4"}  # A2 + A3 = 40,000 takes in either end
+    assert flagged[pcn["A4"]] == {"A3", "A4"}
+    unlimited = _joinable(inst, sorted(set(pcn.values())), None)
+    assert all(len(members) == 4 for members in unlimited.values())
+
+
+def test_the_moves_flags_mark_the_group_matched_to_each_pcn_whole(tmp_path, build):
+    """A1 20k x | A2 15k y, A3 15k y | A4 20k z, A5 12k z, every group in band: one move (A1
+    joins y at 50,000). Solved, each PCN's flags cover one whole group or none, and a practice
+    stays exactly where it is flagged for its own PCN."""
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000, 12_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "x", "A2": "y", "A3": "y", "A4": "z", "A5": "z"})
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    pm = build_model(inst, stages=["moves"], mixed_high=50_000)
+    assert pm.moves is not None
+    pm.model.add(sum(pm.band.not_exempt.values()) == 0)  # every group in band
+    pm.model.minimize(pm.moves.moved)
+    solver = cp_model.CpSolver()
+    assert solver.solve(pm.model) == cp_model.OPTIMAL
+    labels = pm.labels(solver)
+    assert solver.objective_value == STAGE_REGISTRY["moves"].evaluate(Grouping(inst, labels)) == 1
+    assert inst.current is not None
+    for c in set(inst.current):
+        flagged = {i for (i, k), flag in pm.moves.member.items() if k == c and solver.value(flag)}
+        assert len({labels[i] for i in flagged}) <= 1
+        assert flagged == {i for i in range(inst.n) if flagged and labels[i] == labels[min(flagged)]}
+    for i, stay in pm.moves.stay.items():
+        assert solver.value(stay) == solver.value(pm.moves.member[i, inst.current[i]])

@@ -247,6 +247,22 @@ def test_repair(ccg, england, capsys, tmp_path):
             assert pcn == top, (pcn, sorted(members))
 
 
+@pytest.mark.parametrize("ccg", ["01Y", "05W", "14Y"])
+def test_repair_proves_moves_beyond_the_bound_of_the_broken_groups(ccg, england):
+    """The moves' flags give CP-SAT a bound of its own: these repairs are proven minimal
+    where what the broken groups must lose, counted alone, falls short of the moves."""
+    from footprint.partition import repair_plan
+    from footprint.partition._instance import PlanInputs, instances_from_graph
+    from footprint.partition._repair_bound import moves_lower_bound
+
+    options = SolveOptions(processes=1, workers=1)
+    figures = repair_plan(england.graph, england.current, ccgs=[ccg], options=options).info["repair"][ccg]
+    inputs = PlanInputs(current=england.current, ccgs=[ccg])
+    (inst,) = instances_from_graph(england.graph, Rules(), inputs)
+    counted = moves_lower_bound(inst, breaks=("below",), left=figures["errors_left"])
+    assert figures["proven"] and figures["bound"] == figures["moves"] > counted
+
+
 @pytest.mark.parametrize("ccg", CCGS)
 def test_share(ccg, england, capsys, tmp_path):
     code, _, err = run(capsys, "share", "--ccg", ccg, "--no-maps", "--sensitivity", "10", "--out", tmp_path)

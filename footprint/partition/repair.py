@@ -84,7 +84,11 @@ SPLIT_LIMIT_S = 5.0
 UNMET_LIMIT_S = 3.0
 #: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
 #: bound, the gap is reported.
-MOVES_LIMIT_S = 0.25
+MOVES_LIMIT_S = 0.75
+#: CP-SAT parameters of the moves' searches (the caller's own ``params`` come after them): one
+#: round of presolve and light probing leave the proofs more of their limit (a presolve of
+#: several rounds took half a second of each search on 11J).
+MOVES_PARAMS = "cp_model_probing_level:1 max_presolve_iterations:1"
 
 
 # --------------------------------------------------------------------------------------
@@ -140,6 +144,34 @@ def add_repair_rules(pm: PartitionModel, rules: RepairRules) -> None:
             # Practices of two existing groups together: their group may not lie above the ceiling.
             model.add_implication(tree.arc[i, j], large[j].Not())
     pm.parts["large"] = large
+    if pm.moves is not None:
+        _add_rules_on_flags(pm, rules)
+
+
+def _add_rules_on_flags(pm: PartitionModel, rules: RepairRules) -> None:
+    """Restate repair's rules as linear sums over the moves' flags (redundant, for CP-SAT's bound).
+
+    A protected practice left in the group flagged for its PCN holds that group in band, so
+    a group that loses practices must be joined by others (each of them a move) to stay
+    there; a flagged group holds a practice of its PCN (else it may as well go unflagged),
+    so it lies within the ceiling or is that PCN's alone, no larger (unless locked groups,
+    which may exceed it, are about).
+    """
+    assert pm.moves is not None and pm.inst.current is not None
+    model, inst, moves, current = pm.model, pm.inst, pm.moves, pm.inst.current
+    band, sizes = inst.rules.band, inst.sizes
+    flags: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+    for (j, c), flag in moves.member.items():
+        flags.setdefault(c, []).append((j, flag))
+    size = {c: sum(sizes[j] * flag for j, flag in pairs) for c, pairs in flags.items()}
+    for i in sorted(rules.protected):
+        model.add(size[current[i]] >= band.low * moves.stay[i])
+    if rules.agreed:
+        return
+    for c, pairs in flags.items():
+        model.add(sum(flag for j, flag in pairs if current[j] == c) >= moves.flagged[c])
+        total = sum(sizes[j] for j, _ in pairs if current[j] == c)
+        model.add(size[c] <= max(band.high, total) * moves.flagged[c])
 
 
 def _below_expression(pm: PartitionModel) -> cp_model.LinearExprT:
@@ -265,8 +297,18 @@ def _solve(
     together, apart = pairs
     rules = repair_rules(inst, together=together, apart=apart, active=active)
     builders: list[Builder] = [*extra, partial(add_repair_rules, rules=rules)]
-    pm = build_model(inst, stages=stages, keep_sites=inst.rules.keep_sites, extra=builders)
-    add_below(pm)
+    # A group of two existing groups may not lie above the ceiling: the moves' flags use it.
+    high = inst.rules.band.high if rules.active else None
+
+    def built(searched: Sequence[str]) -> PartitionModel:
+        keep = inst.rules.keep_sites
+        pm = build_model(inst, stages=searched, keep_sites=keep, extra=builders, mixed_high=high)
+        add_below(pm)
+        return pm
+
+    # The errors are searched on a model without the moves' flags, which slow that search
+    # down (15 groups left unrepairable over England at the same limit, not 10).
+    pm = built(stages[:1])
     split_large = stages[0] == "out_of_band"
     # Two greedy starts, groups shared out or not (each does better in some CCGs): the better one.
     starts = [repair_start(inst, rules, split_large=split_large, share_out=share) for share in (False, True)]
@@ -292,8 +334,14 @@ def _solve(
         # mended (72Q: 3 groups out of band at 0.5 s, none at 5 s): searched on where not proven.
         longer = replace(options, proof_limit_s=min(options.proof_limit_s, SPLIT_LIMIT_S))
         labels, results = run_stages(pm, labels, stages[:1], longer, registry=registry)
+    if rank(start)[:2] == rank(labels)[:2]:
+        # The errors' search may leave as many errors as the start with more moves: the fewer.
+        labels = min(labels, start, key=rank)
     # The moves rarely improve on the start in a search, and are proven by their bound or not at all.
-    moving = replace(options, proof_limit_s=min(options.proof_limit_s, MOVES_LIMIT_S))
+    pm = built(stages)
+    pm.model.add(registry[stages[0]].expression(pm) <= round(results[0].value))
+    params = f"{MOVES_PARAMS} {options.params}".strip()
+    moving = replace(options, proof_limit_s=min(options.proof_limit_s, MOVES_LIMIT_S), params=params)
     head = list(stages[:3])  # the errors, the moves, the patients moved
     labels, results = run_stages(pm, labels, head, moving, done=results, registry=registry, proof_stages=2)
     # The plan's stages only break ties: evaluated on the repair, not searched.

@@ -373,7 +373,7 @@ def _solve_stage(
             raise InfeasibleError(msg)
         value = stage.evaluate(Grouping(pm.inst, labels))
         bound = max(float(solver.best_objective_bound), bound or 0.0)
-        return labels, StageResult(stage.name, value, min(bound, value), "FEASIBLE", seconds)
+        return labels, StageResult(stage.name, value, min(bound, value), _status(value, bound), seconds)
     found = pm.labels(solver)
     # The value is the grouping's own figure (the model's can be higher in a solution not
     # proven optimal, e.g. a matching of current PCNs that is not the best); a search cut
@@ -383,7 +383,12 @@ def _solve_stage(
     if start < value and pm.holds(labels):
         found, value = list(labels), start
     bound = min(max(float(solver.best_objective_bound), bound or 0.0), value)
-    return found, StageResult(stage.name, value, bound, "OPTIMAL" if value <= bound else "FEASIBLE", seconds)
+    return found, StageResult(stage.name, value, bound, _status(value, bound), seconds)
+
+
+def _status(value: float, bound: float) -> str:
+    """Return a stage's status: optimal where its value meets its bound."""
+    return "OPTIMAL" if value <= bound else "FEASIBLE"
 
 
 class ModelOnDemand:
@@ -525,7 +530,9 @@ def run_stages(
     for stage, value in final.items():
         result = results[stage]
         if value < result.value:
-            results[stage] = replace(result, value=value, bound=min(result.bound, value))
+            # Lowered to its bound (the patients moved may lower the moves), it is proven.
+            bound = min(result.bound, value)
+            results[stage] = replace(result, value=value, bound=bound, status=_status(value, result.bound))
     return labels, [results[stage] for stage in stages]
 
 

@@ -87,8 +87,8 @@ SPLIT_LIMIT_S = 5.0
 #: (pairs kept together it could not put together).
 UNMET_LIMIT_S = 3.0
 #: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
-#: bound, the gap is reported. Over England 0.25 s proves 46 CCGs, 0.5 s 59-60, 0.75 s 64 and
-#: 1 s 67, the moves' searches taking about 2.5 s of wall per deterministic second.
+#: bound, the gap is reported. Over England 0.5 s proves 59-60 CCGs, 0.75 s 64 and 1 s 67 (for
+#: a third more time than 0.5 s), the moves' searches taking about 2.5 s of wall per second.
 MOVES_LIMIT_S = 0.5
 #: CP-SAT parameters of the moves' searches (the caller's own ``params`` come after them): one
 #: round of presolve and light probing leave the proofs more of their limit (a presolve of

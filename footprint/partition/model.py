@@ -282,10 +282,10 @@ def add_moves(
     Besides the matching (``match[c]``, the root of the group matched to PCN ``c``), each
     practice carries a flag per PCN, ``member[i, c]``, the same along every arc of the
     forest: a group is flagged whole for the PCN it is matched to, or not at all, and one
-    root at most is flagged per PCN. The flags state the moves as linear sums (a practice
-    stays when flagged for its own PCN; a practice is flagged for one PCN at most), which
-    gives CP-SAT's relaxation a bound on the moves where the matching alone gives none (14Y's
-    repair proven at 4 moves in 4 s with two workers, not 39 s).
+    root at most is flagged per PCN. The flags state the moves as sums of Booleans (a practice
+    stays when flagged for its own PCN; a practice is flagged for one PCN at most) that
+    CP-SAT propagates and learns from, where an equality of labels gives it nothing to bound
+    the moves with (14Y's repair proven at 4 moves in 4 s with two workers, not 39 s).
 
     Parameters
     ----------

@@ -87,13 +87,15 @@ SPLIT_LIMIT_S = 5.0
 #: (pairs kept together it could not put together).
 UNMET_LIMIT_S = 3.0
 #: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
-#: bound, the gap is reported. Over England 0.5 s proves 59-60 CCGs, 0.75 s 64 and 1 s 67 (for
-#: a third more time than 0.5 s), the moves' searches taking about 2.5 s of wall per second.
+#: bound, the gap is reported. Over England 0.5 s proves 69 CCGs in 64 s, 0.75 s 74 in 75 s, 1 s
+#: 78 in 81 s (a quiet machine; it runs a third slower at times).
 MOVES_LIMIT_S = 0.5
 #: CP-SAT parameters of the moves' searches (the caller's own ``params`` come after them): one
 #: round of presolve and light probing leave the proofs more of their limit (a presolve of
-#: several rounds took half a second of each search on 11J).
-MOVES_PARAMS = "cp_model_probing_level:1 max_presolve_iterations:1"
+#: several rounds took half a second of each search on 11J), and the proofs come from
+#: propagation, not the linear relaxation, which only slows them (without it 69 CCGs proven
+#: over England at 0.5 s, not 59, in 64 s, not 89).
+MOVES_PARAMS = "cp_model_probing_level:1 max_presolve_iterations:1 linearization_level:0"
 
 
 # --------------------------------------------------------------------------------------

@@ -794,7 +794,8 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
     import random
 
     from footprint.partition._compact_bound import compactness_bound
-    from footprint.partition._compactness import _columns, least_compactness, model_compactness
+    from footprint.partition._compactness import _columns, least_compactness
+    from footprint.partition._instance import model_compactness
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
@@ -826,7 +827,8 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
 
 def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported(build, tmp_path):
     """A 3 x 4 grid of 10k practices: the set partitioning betters a poor grouping to the least."""
-    from footprint.partition._compactness import _columns, least_compactness, model_compactness
+    from footprint.partition._compactness import _columns, least_compactness
+    from footprint.partition._instance import model_compactness
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import StageResult
 

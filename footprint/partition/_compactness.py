@@ -30,13 +30,13 @@ from scipy.sparse import csr_matrix
 
 from footprint.partition._compact_bound import compactness_bound
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
-from footprint.partition._instance import Instance, least_tree, members_of
+from footprint.partition._instance import Instance, least_tree, members_of, model_compactness
 from footprint.partition.warmstart import units_of
 
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["COLUMN_BUDGET", "COVER_LIMIT_S", "least_compactness", "model_compactness"]
+__all__ = ["COLUMN_BUDGET", "COVER_LIMIT_S", "least_compactness"]
 
 #: Connected groups enumerated per CCG, at most (else the bound of ``_compact_bound``).
 COLUMN_BUDGET = 10_000
@@ -45,12 +45,6 @@ COVER_LIMIT_S = 0.2
 #: Subgradient steps on the prices, at most; steps without a better bound before halving.
 STEPS = 120
 STALL = 20
-
-
-def model_compactness(inst: Instance, labels: Sequence[int]) -> float:
-    """Return the model's compactness of a grouping: each group's least tree distance over its roots."""
-    groups = members_of(labels).values()
-    return float(sum(least_tree(inst, members) for members in groups if len(members) > 1))
 
 
 def least_compactness(

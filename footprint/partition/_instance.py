@@ -273,6 +273,12 @@ def least_tree(inst: Instance, group: Sequence[int]) -> int:
     return least or 0
 
 
+def model_compactness(inst: Instance, labels: Sequence[int]) -> float:
+    """Return the model's compactness of a grouping: each group's least tree distance over its roots."""
+    groups = members_of(labels).values()
+    return float(sum(least_tree(inst, members) for members in groups if len(members) > 1))
+
+
 def forest(inst: Instance, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:
     """Return each practice's root and parent: per group, a shortest-path tree from its root.
 

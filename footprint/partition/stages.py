@@ -41,9 +41,9 @@ from footprint.partition._instance import (
     Instance,
     centres,
     forest,
-    least_tree,
     match_current,
     members_of,
+    model_compactness,
 )
 from footprint.partition._pieces import band_bounds
 
@@ -223,7 +223,7 @@ def _moves(g: Grouping) -> float:
 
 def _tree_distance(g: Grouping) -> float:
     # The model's compactness: the compactness stage lets each group's root move to its best.
-    return float(sum(least_tree(g.inst, members) for members in g.groups if len(members) > 1))
+    return model_compactness(g.inst, g.labels)
 
 
 #: Every objective stage, by name (the keys are :data:`footprint.config.STAGES`).

@@ -247,10 +247,14 @@ def test_repair(ccg, england, capsys, tmp_path):
             assert pcn == top, (pcn, sorted(members))
 
 
-@pytest.mark.parametrize("ccg", ["01Y", "05W", "14Y"])
+@pytest.mark.parametrize("ccg", ["01Y", "05W", "14Y", "01T"])
 def test_repair_proves_moves_beyond_the_bound_of_the_broken_groups(ccg, england):
     """The moves' flags give CP-SAT a bound of its own: these repairs are proven minimal
-    where what the broken groups must lose, counted alone, falls short of the moves."""
+    where what the broken groups must lose, counted alone, falls short of the moves.
+
+    01T: a PCN above the ceiling in two pieces and a one-practice PCN below the floor; its
+    repair is proven at 9 moves only where a PCN above the ceiling that takes anyone in is
+    held to the ceiling on its flags."""
     from footprint.partition import repair_plan
     from footprint.partition._instance import PlanInputs, instances_from_graph
     from footprint.partition._repair_bound import moves_lower_bound

@@ -87,15 +87,16 @@ SPLIT_LIMIT_S = 5.0
 #: (pairs kept together it could not put together).
 UNMET_LIMIT_S = 3.0
 #: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
-#: bound, the gap is reported. Over England 0.5 s proves 76 CCGs in 62 s, 0.75 s 81 in 69 s, 1 s
-#: 83 in 81 s (a quiet machine; it runs a third slower at times, and 90 s must hold then too).
-MOVES_LIMIT_S = 0.75
+#: bound, the gap is reported. Over England 0.75 s proves 82 CCGs in 60 s, 1 s 85 in 63 s, 1.5 s
+#: 87 in 74 s (a quiet machine; it runs a third slower at times, and 90 s must hold then too).
+MOVES_LIMIT_S = 1.0
 #: CP-SAT parameters of the moves' searches (the caller's own ``params`` come after them): one
-#: round of presolve and light probing leave the proofs more of their limit (a presolve of
-#: several rounds took half a second of each search on 11J), and the proofs come from
-#: propagation, not the linear relaxation, which only slows them (without it 69 CCGs proven
-#: over England at 0.5 s, not 59, in 64 s, not 89).
-MOVES_PARAMS = "cp_model_probing_level:1 max_presolve_iterations:1 linearization_level:0"
+#: round of presolve and no probing in it leave the search its limit (probing took all of
+#: W2U3Z's 0.75 s; without it, 82 CCGs proven over England, not 81, and 709 moves, not 719), and
+#: the proofs come from propagation, not the linear relaxation, which only slows them (without
+#: it 69 CCGs proven over England at 0.5 s, not 59, in 64 s, not 89). The errors' search keeps
+#: its probing: without it, 7 groups were left unrepairable over England, not 6.
+MOVES_PARAMS = "cp_model_probing_level:0 max_presolve_iterations:1 linearization_level:0"
 
 
 # --------------------------------------------------------------------------------------

@@ -567,3 +567,28 @@ def test_the_moves_flags_mark_the_group_matched_to_each_pcn_whole(tmp_path, buil
         assert flagged == {i for i in range(inst.n) if flagged and labels[i] == labels[min(flagged)]}
     for i, stay in pm.moves.stay.items():
         assert solver.value(stay) == solver.value(pm.moves.member[i, inst.current[i]])
+
+
+@pytest.mark.parametrize(("time_limit", "searched"), [(0.05, 1.0), (5.0, 5.0), (120.0, 60.0)])
+def test_the_moves_are_searched_for_the_time_limit_where_longer(
+    tmp_path, build, monkeypatch, time_limit, searched
+):
+    """The moves get MOVES_LIMIT_S, or the time limit where it is longer, at most the proof limit."""
+    import footprint.partition.repair as repair
+
+    limits = []
+
+    def run_stages(pm, labels, stages, options, **kwargs):
+        if stages[-1] == "moves":
+            limits.append(options.proof_limit_s)
+        return real(pm, labels, stages, options, **kwargs)
+
+    real = repair.run_stages
+    monkeypatch.setattr(repair, "run_stages", run_stages)
+    monkeypatch.setattr(repair, "MOVES_LIMIT_S", 1.0)
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
+    graph = build(practices, boundaries)
+    current = Plan({"A1": "x", "A2": "y", "A3": "y", "A4": "z"})
+    options = SolveOptions(workers=1, processes=1, time_limit_s=time_limit, proof_limit_s=60.0)
+    repair_plan(graph, current, options=options)
+    assert limits == [searched]

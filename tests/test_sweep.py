@@ -267,6 +267,16 @@ def test_repair_proves_moves_beyond_the_bound_of_the_broken_groups(ccg, england)
     assert figures["proven"] and figures["bound"] == figures["moves"] > counted
 
 
+def test_repair_searched_longer_proves_what_the_default_leaves_open(england):
+    """71E's 8 moves are left unproven at the default limit (bound 3); with a time limit of
+    5 s the moves are searched that long, and proven."""
+    from footprint.partition import repair_plan
+
+    options = SolveOptions(processes=1, workers=1, time_limit_s=5)
+    figures = repair_plan(england.graph, england.current, ccgs=["71E"], options=options).info["repair"]["71E"]
+    assert figures["proven"] and figures["moves"] == figures["bound"]
+
+
 @pytest.mark.parametrize("ccg", CCGS)
 def test_share(ccg, england, capsys, tmp_path):
     code, _, err = run(capsys, "share", "--ccg", ccg, "--no-maps", "--sensitivity", "10", "--out", tmp_path)

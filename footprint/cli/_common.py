@@ -384,8 +384,8 @@ def add_solver_options(parser: argparse.ArgumentParser) -> None:
         type=seconds,
         default=defaults.time_limit_s,
         metavar="S",
-        help="deterministic seconds per CCG for each stage after the first, above 0 and at most "
-        f"{MAX_SECONDS:,.0f} (%(default)s)",
+        help="deterministic seconds per CCG for each stage after the first (repair: for the moves "
+        f"where longer than 1 s), above 0 and at most {MAX_SECONDS:,.0f} (%(default)s)",
     )
     solve.add_argument(
         "--proof-limit",

@@ -19,7 +19,8 @@ The stages, in order:
   are; those that cannot are kept and explained (:attr:`CcgRepair.unrepairable`); with
   ``split_large`` a search that leaves them unproven searches on longer (``SPLIT_LIMIT_S``);
 - ``moves``: practices not left in the group matched to their existing group (the
-  transfer distance; open practices are placed and counted apart), with a lower bound
+  transfer distance; open practices are placed and counted apart), searched for
+  ``MOVES_LIMIT_S`` or the options' ``time_limit_s`` where longer, with a lower bound
   from what each broken group must lose at least (see ``_repair_bound``) beside CP-SAT's
   own, which the moves' flags and repair's rules restated on them give it
   (:func:`~footprint.partition.model.add_moves`);
@@ -350,9 +351,11 @@ def _solve(
         if rank(start)[:2] == rank(labels)[:2]:
             # The search may leave as many errors as the start with more moves: the fewer.
             labels = min(labels, start, key=rank)
-    # The moves rarely improve on the start in a search, and are proven by their bound or not at all.
+    # The moves are searched MOVES_LIMIT_S, or the time limit where it is longer (a planner
+    # searching one CCG longer), at most the proof limit.
     params = f"{MOVES_PARAMS} {options.params}".strip()
-    moving = replace(options, proof_limit_s=min(options.proof_limit_s, MOVES_LIMIT_S), params=params)
+    limit = min(options.proof_limit_s, max(MOVES_LIMIT_S, options.time_limit_s))
+    moving = replace(options, proof_limit_s=limit, params=params)
     labels, results = run_stages(
         pm, labels, stages[:2], moving, done=results, registry=registry, proof_stages=2
     )

@@ -879,3 +879,22 @@ def test_the_compactness_stage_is_the_models_own_each_root_free(slice_practices,
         if inst.ccg == "99F":
             centre = centres(inst, labels)
             assert sum(tree(m, centre[m[0]]) for m in groups) > least
+
+
+def test_a_stage_a_later_stage_lowers_to_its_bound_is_reported_proven(tmp_path, build):
+    """Repair runs its first stage apart and hands the result on (``done``): where the grouping
+    reached later meets that stage's bound, the stage is reported proven, not only lowered."""
+    from footprint.partition._instance import PlanInputs, instances_from_graph
+    from footprint.partition.model import build_model
+    from footprint.partition.solve import run_stages
+    from footprint.partition.stages import STAGE_REGISTRY, StageResult
+
+    practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
+    graph = build(practices, boundaries)
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs())
+    stages = ("out_of_band", "deviation")
+    pm = build_model(inst, stages=stages)
+    pm.model.add(STAGE_REGISTRY["out_of_band"].expression(pm) <= 2)
+    done = [StageResult("out_of_band", 2.0, 0.0, "FEASIBLE", 0.0)]
+    _, (first, _) = run_stages(pm, [0, 0, 2, 2], stages, OPTIONS, done=done)  # {A1, A2}, {A3, A4}
+    assert (first.value, first.bound, first.status) == (0.0, 0.0, "OPTIMAL")

@@ -197,6 +197,10 @@ def test_repair(ccg, england, capsys, tmp_path):
     after, before = england.totals(repaired), england.totals(england.current)
     mine = in_ccg(england, ccg)
     figures = summary["ccgs"][ccg]["repair"]
+    # a stage is proven exactly where its value meets its bound
+    for stage in summary["ccgs"][ccg]["stages"]:
+        assert (stage["status"] == "OPTIMAL") == (stage["value"] <= stage["bound"]), stage
+    assert figures["proven"] == (figures["moves"] <= figures["bound"])
     low, high = 30_000, 50_000
     # hard rules: no in-band group leaves the band (a current PCN in band, connected, within the
     # CCG: its practices end in groups in band); no group above 50,000 gains patients (a group

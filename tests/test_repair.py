@@ -16,7 +16,7 @@ from footprint.partition import repair_moves, repair_plan
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph
 from footprint.partition._repair_bound import moves_lower_bound
 from footprint.partition._repair_reasons import continuations
-from footprint.partition._repair_start import repair_rules, repair_start
+from footprint.partition._repair_start import current_pieces, repair_rules, repair_start
 from footprint.partition._stay_close import closer_to_current, stay_close_starts
 from footprint.partition.model import _joinable, build_model
 from footprint.partition.stages import STAGE_REGISTRY, Grouping
@@ -569,11 +569,15 @@ def test_the_moves_flags_mark_the_group_matched_to_each_pcn_whole(tmp_path, buil
         assert solver.value(stay) == solver.value(pm.moves.member[i, inst.current[i]])
 
 
-@pytest.mark.parametrize(("time_limit", "searched"), [(0.05, 1.0), (5.0, 5.0), (120.0, 60.0)])
+@pytest.mark.parametrize(
+    ("time_limit", "errors_searched", "searched"),
+    [(0.05, False, 1.5), (0.05, True, 1.0), (5.0, False, 5.0), (120.0, True, 60.0)],
+)
 def test_the_moves_are_searched_for_the_time_limit_where_longer(
-    tmp_path, build, monkeypatch, time_limit, searched
+    tmp_path, build, monkeypatch, time_limit, errors_searched, searched
 ):
-    """The moves get MOVES_LIMIT_S, or the time limit where it is longer, at most the proof limit."""
+    """The moves get MOVES_LIMIT_S (and REPAIR_LIMIT_S where the errors needed no search), or
+    the time limit where it is longer, at most the proof limit."""
     import footprint.partition.repair as repair
 
     limits = []
@@ -586,9 +590,22 @@ def test_the_moves_are_searched_for_the_time_limit_where_longer(
     real = repair.run_stages
     monkeypatch.setattr(repair, "run_stages", run_stages)
     monkeypatch.setattr(repair, "MOVES_LIMIT_S", 1.0)
+    monkeypatch.setattr(repair, "REPAIR_LIMIT_S", 0.5)
+    if errors_searched:
+        # Started from the existing groups unmended (two below the floor), the errors are searched.
+        monkeypatch.setattr(repair, "repair_start", lambda inst, *_a, **_k: current_pieces(inst)[0])
     practices, boundaries = line(tmp_path, [20_000, 15_000, 15_000, 20_000])
     graph = build(practices, boundaries)
     current = Plan({"A1": "x", "A2": "y", "A3": "y", "A4": "z"})
     options = SolveOptions(workers=1, processes=1, time_limit_s=time_limit, proof_limit_s=60.0)
+    searches = []
+
+    def errors(*args, **kwargs):
+        searches.append(args[0].inst.ccg)
+        return real_errors(*args, **kwargs)
+
+    real_errors = repair._errors
+    monkeypatch.setattr(repair, "_errors", errors)
     repair_plan(graph, current, options=options)
+    assert bool(searches) == errors_searched
     assert limits == [searched]

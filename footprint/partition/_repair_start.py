@@ -110,11 +110,11 @@ class RepairRules:
         Without ``band_kept``, only the rule on groups above the ceiling is checked.
         """
         members = list(members)
-        if not self.active or any(i in self.agreed for i in members):
+        if not self.active or not self.agreed.isdisjoint(members):
             return True
         total = sum(self.inst.sizes[i] for i in members)
         band = self.inst.rules.band
-        if band_kept and any(i in self.protected for i in members) and not band.low <= total <= band.high:
+        if band_kept and not band.low <= total <= band.high and not self.protected.isdisjoint(members):
             return False
         return total <= band.high or len({self.origin[i] for i in members}) == 1
 
@@ -188,6 +188,9 @@ class _State:
     share_out: bool = True
     #: Whether a change may leave a group of an in-band group out of band (for mends to bring back).
     lenient: bool = False
+    #: Each group's figures as :meth:`figures` gives them, kept until :meth:`apply` changes it
+    #: (a group's mends are costed many times over while it stays as it is).
+    known: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @cached_property
     def site_of(self) -> dict[int, list[int]]:
@@ -210,6 +213,15 @@ class _State:
 
     def error(self, members: Sequence[int] | set[int]) -> int:
         return int(self.inst.status(sorted(members)) in self.breaks)
+
+    def figures(self, members: set[int], owner: int | None) -> tuple[int, int, int, int]:
+        """Return a group's errors, deviation, practices moved and patients moved (owned by ``owner``)."""
+        ordered = sorted(members)
+        return (
+            int(self.inst.status(ordered) in self.breaks),
+            self.inst.deviation(ordered),
+            *self.moved(ordered, owner),
+        )
 
     def moved(self, members: Iterable[int], owner: int | None) -> tuple[int, int]:
         """Return the practices (and patients) of ``members`` not of their group's ``owner``."""
@@ -242,20 +254,17 @@ class _State:
         new_label = {i: g for g, (members, _) in changed.items() for i in members}
         errors = deviation = moves = patients = 0
         for g, (members, owner) in changed.items():
-            old = self.groups.get(g, set())
-            if old:
-                errors -= self.error(old)
-                deviation -= self.inst.deviation(old)
-                m, p = self.moved(old, self.owner.get(g))
-                moves, patients = moves - m, patients - p
+            if g in self.groups:
+                if g not in self.known:
+                    self.known[g] = self.figures(self.groups[g], self.owner.get(g))
+                e, d, m, p = self.known[g]
+                errors, deviation, moves, patients = errors - e, deviation - d, moves - m, patients - p
             if not members:
                 continue
             if not self.connected(members) or not self.rules.group_ok(members, band_kept=not self.lenient):
                 return None
-            errors += self.error(members)
-            deviation += self.inst.deviation(members)
-            m, p = self.moved(members, owner)
-            moves, patients = moves + m, patients + p
+            e, d, m, p = self.figures(members, owner)
+            errors, deviation, moves, patients = errors + e, deviation + d, moves + m, patients + p
         touched = set(new_label)
         after = {
             i: new_label.get(i, self.label[i])
@@ -282,6 +291,7 @@ class _State:
 
     def apply(self, changed: dict[int, tuple[set[int], int | None]]) -> None:
         for g, (members, owner) in changed.items():
+            self.known.pop(g, None)
             if members:
                 self.groups[g] = set(members)
                 self.owner[g] = owner
@@ -294,8 +304,8 @@ class _State:
     def copy(self) -> _State:
         """Return a copy that may change apart from this state."""
         groups = {g: set(m) for g, m in self.groups.items()}
-        owner, fixed = dict(self.owner), set(self.fixed)
-        return replace(self, label=list(self.label), groups=groups, owner=owner, fixed=fixed)
+        owner, fixed, known = dict(self.owner), set(self.fixed), dict(self.known)
+        return replace(self, label=list(self.label), groups=groups, owner=owner, fixed=fixed, known=known)
 
     def neighbours(self, members: Iterable[int]) -> set[int]:
         """Return the practices next to a group (outside it)."""
@@ -603,13 +613,13 @@ def _pieces_apart(state: _State, change: Change) -> Change:
 
 def _component(state: _State, members: set[int], start: int) -> set[int]:
     """Return the practices of ``members`` connected to ``start`` within them."""
-    seen, queue = {start}, deque([start])
-    while queue:
-        u = queue.popleft()
-        for v in state.rules.adjacency[u]:
+    adjacency = state.rules.adjacency
+    seen, stack = {start}, [start]
+    while stack:
+        for v in adjacency[stack.pop()]:
             if v in members and v not in seen:
                 seen.add(v)
-                queue.append(v)
+                stack.append(v)
     return seen
 
 

@@ -340,7 +340,8 @@ def _solve(
     limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
     registry = _registry(stages, together, apart)
     bound = registry[stages[0]].lower_bound(inst, {})
-    if pm.holds(start) and bound is not None and first(Grouping(inst, start)) <= bound:
+    searched = not (pm.holds(start) and bound is not None and first(Grouping(inst, start)) <= bound)
+    if not searched:
         # The start leaves no more errors than the bound: proven without a search.
         labels, results = run_stages(pm, start, stages[:1], limited, registry=registry)
     else:
@@ -351,10 +352,12 @@ def _solve(
         if rank(start)[:2] == rank(labels)[:2]:
             # The search may leave as many errors as the start with more moves: the fewer.
             labels = min(labels, start, key=rank)
-    # The moves are searched MOVES_LIMIT_S, or the time limit where it is longer (a planner
+    # The moves are searched MOVES_LIMIT_S, and the errors' REPAIR_LIMIT_S too where the errors
+    # needed no search (one budget per CCG), or the time limit where it is longer (a planner
     # searching one CCG longer), at most the proof limit.
     params = f"{MOVES_PARAMS} {options.params}".strip()
-    limit = min(options.proof_limit_s, max(MOVES_LIMIT_S, options.time_limit_s))
+    budget = MOVES_LIMIT_S + (0.0 if searched else REPAIR_LIMIT_S)
+    limit = min(options.proof_limit_s, max(budget, options.time_limit_s))
     moving = replace(options, proof_limit_s=limit, params=params)
     labels, results = run_stages(
         pm, labels, stages[:2], moving, done=results, registry=registry, proof_stages=2

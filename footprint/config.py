@@ -252,7 +252,8 @@ class SolveOptions:
     time_limit_s
         Time budget per CCG for each objective stage after the first, in seconds.
         With ``deterministic`` it is CP-SAT's deterministic time (about seconds). Repair
-        searches its moves for 1 s, or for this where longer.
+        searches its moves for 1 s (1.5 s where its errors need no search), or for this
+        where longer.
     proof_limit_s
         Time allowed per CCG to prove the first stage (fewest out-of-band groups).
     workers

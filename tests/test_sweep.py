@@ -272,13 +272,18 @@ def test_repair_proves_moves_beyond_the_bound_of_the_broken_groups(ccg, england)
 
 
 def test_repair_searched_longer_proves_what_the_default_leaves_open(england):
-    """71E's 8 moves are left unproven at the default limit (bound 3); with a time limit of
+    """36J's 10 moves are left unproven at the default limit (bound 4); with a time limit of
     5 s the moves are searched that long, and proven."""
     from footprint.partition import repair_plan
 
-    options = SolveOptions(processes=1, workers=1, time_limit_s=5)
-    figures = repair_plan(england.graph, england.current, ccgs=["71E"], options=options).info["repair"]["71E"]
-    assert figures["proven"] and figures["moves"] == figures["bound"]
+    def figures(**limit: float) -> dict:
+        options = SolveOptions(processes=1, workers=1, **limit)
+        repaired = repair_plan(england.graph, england.current, ccgs=["36J"], options=options)
+        return repaired.info["repair"]["36J"]
+
+    default, longer = figures(), figures(time_limit_s=5)
+    assert not default["proven"] and default["bound"] < default["moves"]
+    assert longer["proven"] and longer["moves"] == longer["bound"] <= default["moves"]
 
 
 @pytest.mark.parametrize("ccg", CCGS)

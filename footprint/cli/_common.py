@@ -385,7 +385,7 @@ def add_solver_options(parser: argparse.ArgumentParser) -> None:
         default=defaults.time_limit_s,
         metavar="S",
         help="deterministic seconds per CCG for each stage after the first (repair: for the moves "
-        f"where longer than 1 s), above 0 and at most {MAX_SECONDS:,.0f} (%(default)s)",
+        f"where longer than their 1 to 1.5 s), above 0 and at most {MAX_SECONDS:,.0f} (%(default)s)",
     )
     solve.add_argument(
         "--proof-limit",

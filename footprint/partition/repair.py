@@ -20,7 +20,8 @@ The stages, in order:
   ``split_large`` a search that leaves them unproven searches on longer (``SPLIT_LIMIT_S``);
 - ``moves``: practices not left in the group matched to their existing group (the
   transfer distance; open practices are placed and counted apart), searched for
-  ``MOVES_LIMIT_S`` or the options' ``time_limit_s`` where longer, with a lower bound
+  ``MOVES_LIMIT_S`` (and ``REPAIR_LIMIT_S`` where the errors needed no search: one budget
+  per CCG) or the options' ``time_limit_s`` where longer, with a lower bound
   from what each broken group must lose at least (see ``_repair_bound``) beside CP-SAT's
   own, which the moves' flags and repair's rules restated on them give it
   (:func:`~footprint.partition.model.add_moves`);
@@ -87,9 +88,11 @@ SPLIT_LIMIT_S = 5.0
 #: Deterministic seconds to find a grouping within the rules where repair's start breaks one
 #: (pairs kept together it could not put together).
 UNMET_LIMIT_S = 3.0
-#: Deterministic seconds per CCG for the moves (at most the proof limit); where they miss their
-#: bound, the gap is reported. Over England 0.75 s proves 82 CCGs in 60 s, 1 s 85 in 63 s, 1.5 s
-#: 87 in 74 s (a quiet machine; it runs a third slower at times, and 90 s must hold then too).
+#: Deterministic seconds per CCG for the moves (at most the proof limit), and REPAIR_LIMIT_S
+#: more where the errors needed no search; where they miss their bound, the gap is reported.
+#: Over England 0.75 s proves 82 CCGs in 60 s, 1 s 85 in 63 s, 1.5 s 87 in 74 s (a quiet
+#: machine; it runs a third slower at times, and 90 s must hold then too); 1 s with the errors'
+#: 0.5 s where unused, 87 in 60 s.
 MOVES_LIMIT_S = 1.0
 #: CP-SAT parameters of the moves' searches (the caller's own ``params`` come after them): one
 #: round of presolve and no probing in it leave the search its limit (probing took all of

@@ -467,6 +467,29 @@ def test_a_group_above_the_ceiling_is_cut_and_the_part_below_mended(tmp_path, bu
     }
 
 
+@pytest.mark.parametrize("split_large", [False, True])
+def test_the_start_keeps_what_it_judged_of_each_group(monkeypatch, split_large):
+    """The start keeps each group's figures and each judged group (practices, owner): it makes
+    the same start as one that judges every group afresh, on real CCGs with many mends."""
+    from footprint.graph import graph_from_practices
+    from footprint.load import select_ccgs
+    from footprint.partition import _repair_start
+
+    practices = select_ccgs(read_practices(), ["15E", "11N", "01T"])
+    graph = graph_from_practices(practices)
+    instances = instances_from_graph(graph, Rules(), PlanInputs(current=plan_from_practices(practices)))
+    kept = [repair_start(inst, repair_rules(inst), split_large=split_large) for inst in instances]
+    real = _repair_start._State.cost
+
+    def afresh(state, changed):
+        state.known.clear()
+        state.judgements.clear()
+        return real(state, changed)
+
+    monkeypatch.setattr(_repair_start._State, "cost", afresh)
+    assert kept == [repair_start(inst, repair_rules(inst), split_large=split_large) for inst in instances]
+
+
 def test_the_reasons_name_the_practices_on_the_way_between_a_pair():
     """A and C kept together; B (of v) lies between them in u."""
     graph = nx.Graph()

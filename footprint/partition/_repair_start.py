@@ -191,6 +191,10 @@ class _State:
     #: Each group's figures as :meth:`figures` gives them, kept until :meth:`apply` changes it
     #: (a group's mends are costed many times over while it stays as it is).
     known: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: What :meth:`judged` said of each group (practices, owner, lenient) costed so far.
+    judgements: dict[tuple[frozenset[int], int | None, bool], tuple[int, int, int, int] | None] = field(
+        default_factory=dict
+    )
 
     @cached_property
     def site_of(self) -> dict[int, list[int]]:
@@ -213,6 +217,18 @@ class _State:
 
     def error(self, members: Sequence[int] | set[int]) -> int:
         return int(self.inst.status(sorted(members)) in self.breaks)
+
+    def judged(self, members: set[int], owner: int | None) -> tuple[int, int, int, int] | None:
+        """Return a group's :meth:`figures`, or ``None`` where it is not connected or breaks a rule.
+
+        Kept per set of practices and owner: the mends of a group are costed again after
+        every change near it, and the same groups recur.
+        """
+        key = (frozenset(members), owner, self.lenient)
+        if key not in self.judgements:
+            allowed = self.connected(members) and self.rules.group_ok(members, band_kept=not self.lenient)
+            self.judgements[key] = self.figures(members, owner) if allowed else None
+        return self.judgements[key]
 
     def figures(self, members: set[int], owner: int | None) -> tuple[int, int, int, int]:
         """Return a group's errors, deviation, practices moved and patients moved (owned by ``owner``)."""
@@ -261,9 +277,10 @@ class _State:
                 errors, deviation, moves, patients = errors - e, deviation - d, moves - m, patients - p
             if not members:
                 continue
-            if not self.connected(members) or not self.rules.group_ok(members, band_kept=not self.lenient):
+            judged = self.judged(members, owner)
+            if judged is None:
                 return None
-            e, d, m, p = self.figures(members, owner)
+            e, d, m, p = judged
             errors, deviation, moves, patients = errors + e, deviation + d, moves + m, patients + p
         touched = set(new_label)
         after = {

@@ -265,6 +265,7 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "repair", *args)
     assert code == 0
     assert "99F:" in out and "open placed" in out and "practices moved in all" in out
+    assert "proven minimal" in out and "not proven" not in out  # nothing to search longer
     moves = list(csv.DictReader((tmp_path / "moves.csv").read_text().splitlines()))
     assert list(moves[0]) == ["practice_code", "name", "from", "to", "to_name", "patients", "reason"]
     assert any(m["practice_code"] == "F81700" and m["from"] == "" for m in moves)
@@ -280,6 +281,19 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
     assert sum(i["practices"] for i in summary["icbs"].values()) == len(repaired)
     code, out, _ = run(capsys, "check", tmp_path / "plan.csv", *args[:-2], "--out", tmp_path / "check")
     assert code == 0, out
+
+
+def test_repair_says_how_to_search_longer_where_moves_are_not_proven(capsys, tmp_path):
+    """36J's moves are not proven minimal at the default limit: the run says so and how to search on."""
+    code, out, _ = run(
+        capsys, "repair", "--ccg", "36J", "11N", "--no-maps", "--processes", "1", "--out", tmp_path
+    )
+    assert code == 0
+    assert "36J: 10 practices moved" in out and "not proven" in out
+    assert (
+        "moves not proven minimal in 1 CCG (36J): --time-limit S searches their moves S deterministic "
+        "seconds each, e.g. --ccg 36J --time-limit 5"
+    ) in out.splitlines()
 
 
 def test_repair_and_plan_pair_file_errors_are_one_line(capsys, tmp_path, monkeypatch):

@@ -123,6 +123,13 @@ def _print_report(report: dict, england: dict, *, high: int, seconds: float) -> 
         f"above {high:,} {before['above']} → {after['above']}; below the floor {before['below']} → "
         f"{after['below']} ({plural(england['unrepairable'], 'group')} unrepairable); {seconds:.1f} s"
     )
+    unproven = [ccg for ccg, f in report.items() if not f["proven"]]
+    if unproven:
+        named = ", ".join(unproven[:8]) + (" ..." if len(unproven) > 8 else "")
+        print(
+            f"moves not proven minimal in {plural(len(unproven), 'CCG')} ({named}): --time-limit S searches "
+            f"their moves S deterministic seconds each, e.g. --ccg {' '.join(unproven[:3])} --time-limit 5"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

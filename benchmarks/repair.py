@@ -6,9 +6,10 @@ Run: .venv/bin/python benchmarks/repair.py [--skip-england] [--skip-split] [--sk
    graph cache): patients in band before and after (target: not lower), groups above 50,000
    before and after (target: none added), PCNs, practices moved (the transfer distance, and
    the CCGs' own counts against the sum of their bounds), CCGs whose moves are proven
-   minimal or within 10 % of the bound (target: 90 %; those that are not, named), groups left out of band as
-   unrepairable, and the wall time (target 90 s), with its ratio to ``footprint plan
-   --no-maps`` of England timed in the same run (the peer: the machine's speed varies).
+   minimal or within 10 % of the bound (target: 90 %; those that are not, named), groups
+   left out of band as unrepairable, and the wall time (target 90 s), with its ratio to
+   ``footprint plan --no-maps`` of England timed in the same run (the peer: the machine's
+   speed varies).
 2. ``--split-large``: patients in band (target 98 %).
 3. ``--ccg 15E 11N``: the same figures, and what becomes of the PCNs the issue names
    (U13655, the Alliance of Sutton U47609, Harborne U46454, Launceston U11625).

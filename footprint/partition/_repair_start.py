@@ -232,12 +232,7 @@ class _State:
 
     def figures(self, members: set[int], owner: int | None) -> tuple[int, int, int, int]:
         """Return a group's errors, deviation, practices moved and patients moved (owned by ``owner``)."""
-        ordered = sorted(members)
-        return (
-            int(self.inst.status(ordered) in self.breaks),
-            self.inst.deviation(ordered),
-            *self.moved(ordered, owner),
-        )
+        return (self.error(members), self.inst.deviation(members), *self.moved(members, owner))
 
     def moved(self, members: Iterable[int], owner: int | None) -> tuple[int, int]:
         """Return the practices (and patients) of ``members`` not of their group's ``owner``."""

@@ -343,8 +343,8 @@ def _solve(
     limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
     registry = _registry(stages, together, apart)
     bound = registry[stages[0]].lower_bound(inst, {})
-    searched = not (pm.holds(start) and bound is not None and first(Grouping(inst, start)) <= bound)
-    if not searched:
+    proven_at_start = pm.holds(start) and bound is not None and first(Grouping(inst, start)) <= bound
+    if proven_at_start:
         # The start leaves no more errors than the bound: proven without a search.
         labels, results = run_stages(pm, start, stages[:1], limited, registry=registry)
     else:
@@ -359,7 +359,7 @@ def _solve(
     # needed no search (one budget per CCG), or the time limit where it is longer (a planner
     # searching one CCG longer), at most the proof limit.
     params = f"{MOVES_PARAMS} {options.params}".strip()
-    budget = MOVES_LIMIT_S + (0.0 if searched else REPAIR_LIMIT_S)
+    budget = MOVES_LIMIT_S + (REPAIR_LIMIT_S if proven_at_start else 0.0)
     limit = min(options.proof_limit_s, max(budget, options.time_limit_s))
     moving = replace(options, proof_limit_s=limit, params=params)
     labels, results = run_stages(

@@ -1,32 +1,47 @@
-"""A bound on the compactness stage from its connected groups (the plan itself is not changed).
+"""The compactness stage solved over its connected groups by column generation, with a real bound.
 
 Where the stages before compactness leave no room (every group of free practices in
 band, no building split: most CCGs), a plan is a partition of the free units (buildings
 and practices outside them; the groups no plan changes kept) into connected groups in
-band. Those groups are enumerated once (``connected_groups``, within a budget), each
-priced at its least tree distance through its own practices (the model's figure). The
-stage is then a set partitioning of the free units over these groups: CP-SAT solves it
-(one worker, a deterministic limit, started from the plan found), which gives the least
-compactness where it finishes, and a better plan where the stage's search left one.
-Prices per unit (a Lagrangian relaxation of "each unit in exactly one group", improved by
-subgradient steps aimed at the plan found) bound every partition from below where it does
-not.
+band, each costing its least tree distance through its own practices (the model's
+figure). The stage is then a set partitioning over those groups, far too many to list
+in most CCGs. Its linear relaxation is solved by column generation instead:
 
-Elsewhere (room left by the earlier stages, a split building, too many groups to
-enumerate) the bound comes from :func:`footprint.partition._compact_bound.compactness_bound`
-and the plan is left as found. Either way
-:func:`footprint.partition.solve.run_stages` reports a gap for every CCG.
+- GLOP (OR-Tools' linear solver, re-solved from its last basis) solves the relaxation
+  over the groups found so far, starting from the plan's own;
+- *pricing* finds groups of negative reduced cost (their cost less the duals of their
+  units) by growing connected groups from each root practice, each once, and dropping
+  every group grown from one that cannot reach a negative reduced cost: a group's cost
+  from a root is at least its members' list sizes times their shortest distance from the
+  root through any free practice, and what further units can take off is at most their
+  negative terms, within what the ceiling leaves (a fractional knapsack);
+- when a full pass finds none, the relaxation's value is a bound no plan beats
+  (certified from the duals as a Lagrangian bound, whatever the solver's tolerances).
+
+The groups within ``value - bound`` of zero reduced cost hold every plan better than the
+one found (a plan costs the bound plus its groups' reduced costs), so CP-SAT solves the
+set partitioning over those (the cheapest :data:`KEPT_GROUPS` of them by reduced cost,
+where they are more; then the bound rises to what the rest must cost at least), started
+from the plan: it proves the plan optimal or betters it. Where pricing overruns its
+budget, or the stages leave room, the bound comes from
+:func:`footprint.partition._compact_bound.compactness_bound` and the plan is left as
+found. Either way :func:`footprint.partition.solve.run_stages` reports a gap for every CCG.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
+from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from footprint.partition._compact_bound import compactness_bound
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
@@ -36,15 +51,279 @@ from footprint.partition.warmstart import units_of
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["COLUMN_BUDGET", "COVER_LIMIT_S", "least_compactness"]
+__all__ = ["COVER_LIMIT_S", "KEPT_GROUPS", "PRICING_NODES", "least_compactness"]
 
-#: Connected groups enumerated per CCG, at most (else the bound of ``_compact_bound``).
-COLUMN_BUDGET = 10_000
-#: Deterministic seconds for the set partitioning over a CCG's connected groups (one worker).
+#: Groups weighed by pricing per CCG, at most (over all its passes); beyond, the weaker bound.
+PRICING_NODES = 100_000
+#: Regroupings of two neighbouring groups of the plan the relaxation may start from, at most.
+POOL_GROUPS = 20_000
+#: Groups of negative reduced cost a pricing pass collects before the relaxation is re-solved.
+NEW_PER_PASS = 100
+#: Groups of least reduced cost the set partitioning is solved over, at most.
+KEPT_GROUPS = 1_000
+#: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
-#: Subgradient steps on the prices, at most; steps without a better bound before halving.
-STEPS = 120
-STALL = 20
+#: A stand-in for "no path" in the distance matrix (finite, so that products stay numbers).
+_FAR = 1e15
+#: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
+_TOLERANCE = 1e-7
+
+
+class _OverBudgetError(Exception):
+    """Pricing weighed more groups than its budget."""
+
+
+class _Groups:
+    """A CCG's free units: sizes, adjacency (bit masks), each group's least cost, and pricing."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        unit, fixed = units_of(inst, sites=True)
+        free = sorted({u for u in unit if u not in fixed})
+        bit = {u: k for k, u in enumerate(free)}
+        self.unit, self.bit, self.m = unit, bit, len(free)
+        self.practices = [i for i in range(inst.n) if unit[i] in bit]
+        self.practices_of: list[list[int]] = [[] for _ in free]
+        for i in self.practices:
+            self.practices_of[bit[unit[i]]].append(i)
+        self.sizes = [sum(inst.sizes[i] for i in ps) for ps in self.practices_of]
+        self.near = [0] * self.m
+        for i, j in inst.edges:
+            a, b = bit.get(unit[i]), bit.get(unit[j])
+            if a is not None and b is not None and a != b:
+                self.near[a] |= 1 << b
+                self.near[b] |= 1 << a
+        self.arc, self.weight = self._distances()
+        self.root_unit = [bit[unit[i]] for i in self.practices]
+        self.cost: dict[int, float] = {}
+        self.bits: dict[int, list[int]] = {}
+        self.left = PRICING_NODES
+
+    def _distances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the arcs between free practices and, per root practice, each unit's least cost from it.
+
+        The least cost of unit ``u`` from root ``r`` is its list sizes times their shortest
+        distance from ``r`` through the free practices: no group's tree is shorter.
+        """
+        inst, practices = self.inst, self.practices
+        row = {i: k for k, i in enumerate(practices)}
+        arc = np.full((len(practices), len(practices)), np.inf)
+        np.fill_diagonal(arc, 0.0)
+        for i, j in inst.edges:
+            if i in row and j in row:
+                arc[row[i], row[j]] = arc[row[j], row[i]] = inst.arc_length[i, j]
+        pairs = [(row[i], row[j], inst.arc_length[i, j]) for i, j in inst.edges if i in row and j in row]
+        a, b, length = zip(*pairs, strict=True) if pairs else ((), (), ())
+        graph = csr_matrix((length + length, (a + b, b + a)), shape=arc.shape)
+        distance = np.minimum(dijkstra(graph, directed=True), _FAR)
+        size = np.array([inst.sizes[i] for i in practices], dtype=float)
+        member = np.zeros((len(practices), self.m))
+        member[np.arange(len(practices)), [self.bit[self.unit[i]] for i in practices]] = 1.0
+        weight = (distance * size[None, :]) @ member
+        weight[weight >= _FAR] = math.inf  # no path: no group of that root holds the unit
+        return arc, weight
+
+    def mask_of(self, members: Sequence[int]) -> int:
+        """Return the bit mask of the free units among ``members``."""
+        mask = 0
+        for i in members:
+            if self.unit[i] in self.bit:
+                mask |= 1 << self.bit[self.unit[i]]
+        return mask
+
+    def costs(self, masks: Sequence[int]) -> np.ndarray:
+        """Return each group's least tree distance over its roots, paths within the group (the model's)."""
+        new = [mask for mask in masks if mask not in self.cost]
+        by_count: dict[int, list[int]] = {}
+        members = {}
+        row = {i: k for k, i in enumerate(self.practices)}
+        for mask in new:
+            members[mask] = [row[i] for k in self.units_of(mask) for i in self.practices_of[k]]
+            by_count.setdefault(len(members[mask]), []).append(mask)
+        size = np.array([self.inst.sizes[i] for i in self.practices], dtype=float)
+        for count, which in by_count.items():
+            for chunk in range(0, len(which), 2048):
+                part = which[chunk : chunk + 2048]
+                p = np.array([members[mask] for mask in part]).reshape(len(part), count)
+                # Shortest paths within each group (Floyd-Warshall on its own arcs), then the
+                # least, over its roots, of list size times distance from the root.
+                d = self.arc[p[:, :, None], p[:, None, :]]
+                for k in range(count):
+                    np.minimum(d, d[:, :, k : k + 1] + d[:, k : k + 1, :], out=d)
+                for mask, cost in zip(part, (d * size[p][:, None, :]).sum(axis=2).min(axis=1), strict=True):
+                    self.cost[mask] = float(cost)
+        return np.array([self.cost[mask] for mask in masks])
+
+    def units_of(self, mask: int) -> list[int]:
+        """Return the units of a group (its mask's bits), remembered."""
+        units = self.bits.get(mask)
+        if units is None:
+            units = self.bits[mask] = _bits(mask)
+        return units
+
+    def incidence(self, masks: Sequence[int]) -> csr_matrix:
+        """Return which units (rows) each group (column) holds."""
+        bits = [self.units_of(mask) for mask in masks]
+        holder = np.repeat(np.arange(len(masks)), [len(b) for b in bits])
+        units = np.fromiter(chain.from_iterable(bits), dtype=np.int64, count=len(holder))
+        return csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))
+
+    def reduced(self, masks: Sequence[int], duals: np.ndarray) -> np.ndarray:
+        """Return each group's reduced cost: its cost less the duals of its units."""
+        return self.costs(masks) - self.incidence(masks).T @ duals
+
+    def price(
+        self, duals: np.ndarray, most: float, *, keep: int | None = None, enough: int | None = None
+    ) -> tuple[dict[int, float], float, bool]:
+        """Return the groups in band whose reduced cost from some root may be ``most`` or less.
+
+        Each connected group of free units holding a root practice's unit is grown once
+        from that root (as :func:`~footprint.partition._connected_groups.connected_groups`),
+        with a lower bound on its reduced cost (its units' least costs from the root less
+        their duals); a group whose bound, with what any further units can take off, is
+        above ``most`` is dropped with all grown from it. A group's reduced cost is at least
+        its bound from its best root, so every group of reduced cost ``most`` or less is
+        found (with its bound).
+
+        ``keep``: only the ``keep`` groups of least bound are kept, ``most`` lowered as
+        others are dropped. ``enough``: stop once that many are found (a pass not
+        complete). Returns the groups and their bounds, ``most`` as lowered (every group
+        of reduced cost up to it is among them, whatever the rounding of the bounds), and
+        whether the pass was complete. Raises :class:`_OverBudgetError` past the groups
+        left to weigh.
+        """
+        low, high = self.inst.rules.band.low, self.inst.rules.band.high
+        # The bounds are sums of floats: a group is weighed within a rounding allowance of ``most``.
+        slack = 1e-9 * max(1.0, float(np.abs(duals).sum()), abs(most))
+        limit = most + slack
+        found: dict[int, float] = {}
+        heap: list[tuple[float, int]] = []
+        near, sizes = self.near, self.sizes
+        knapsacks = _Knapsacks(self, duals)
+        for r, own in enumerate(self.root_unit):
+            if enough is not None and len(found) >= enough:
+                return found, limit - slack, False
+            if knapsacks.least_root[r] > limit:
+                continue  # no group of this root can reach ``most``
+            knapsack = knapsacks.of(r)
+            profits, gain = knapsacks.profit[r].tolist(), knapsacks.gains[r].tolist()
+            stack = [
+                (1 << own, near[own] & ~(1 << own), 1 << own, sizes[own], profits[own], knapsacks.rest[r])
+            ]
+            while stack:
+                mask, frontier, barred, total, bound, rest = stack.pop()
+                if total > high or bound + rest > limit or bound + knapsack.least(high - total) > limit:
+                    continue
+                self.left -= 1
+                if self.left < 0:
+                    raise _OverBudgetError
+                if total >= low and bound <= limit and bound < found.get(mask, math.inf):
+                    found[mask] = bound
+                    if keep is not None:
+                        heapq.heappush(heap, (-bound, mask))
+                        while len(heap) > keep:
+                            worst, dropped = heapq.heappop(heap)
+                            if found.get(dropped) == -worst:
+                                del found[dropped]
+                                limit = min(limit, -worst - slack)
+                while frontier:
+                    low_bit = frontier & -frontier
+                    frontier &= ~low_bit
+                    barred |= low_bit
+                    v = low_bit.bit_length() - 1
+                    rest -= gain[v]
+                    grown = mask | low_bit
+                    stack.append(
+                        (
+                            grown,
+                            (frontier | near[v]) & ~grown & ~barred,
+                            barred,
+                            total + sizes[v],
+                            bound + profits[v],
+                            rest,
+                        )
+                    )
+        return found, limit - slack, True
+
+
+class _Knapsacks:
+    """Per root, the most its units of negative least reduced cost can take off within a number of patients.
+
+    A fractional knapsack: the units by gain per patient, most first (numpy, every root at once).
+    """
+
+    def __init__(self, groups: _Groups, duals: np.ndarray) -> None:
+        roots = np.arange(len(groups.root_unit))
+        own = np.array(groups.root_unit)
+        sizes = np.array(groups.sizes, dtype=float)
+        self.profit = groups.weight - duals[None, :]
+        gains = np.minimum(self.profit, 0.0)
+        gains[roots, own] = 0.0
+        self.gains = gains
+        self.rest = gains.sum(axis=1).tolist()
+        order = np.argsort(gains / sizes[None, :], axis=1, kind="stable")
+        self.rate = np.take_along_axis(gains / sizes[None, :], order, axis=1)
+        zero = np.zeros((len(roots), 1))
+        self.sizes = np.concatenate([zero, np.cumsum(sizes[order], axis=1)], axis=1)
+        self.cum = np.concatenate([zero, np.cumsum(np.take_along_axis(gains, order, axis=1), axis=1)], axis=1)
+        # The units that fit whole, then part of the next (past the last one: all of it, a bound).
+        room = groups.inst.rules.band.high - sizes[own]
+        k = np.clip((self.sizes <= room[:, None]).sum(axis=1) - 1, 0, len(sizes) - 1)
+        most = self.cum[roots, k] + (room - self.sizes[roots, k]) * self.rate[roots, k]
+        #: Per root, a bound on the reduced cost of its groups: its own unit's, less what others take off.
+        self.least_root = (self.profit[roots, own] + np.maximum(gains.sum(axis=1), most)).tolist()
+
+    def of(self, r: int) -> _Knapsack:
+        """Return root ``r``'s knapsack."""
+        count = int((self.rate[r] < 0).sum())
+        return _Knapsack(
+            self.rate[r, :count].tolist(),
+            self.sizes[r, : count + 1].tolist(),
+            self.cum[r, : count + 1].tolist(),
+        )
+
+
+class _Knapsack:
+    """One root's units of negative gain by gain per patient: cumulative patients and gains."""
+
+    def __init__(self, rate: list[float], sizes: list[float], gains: list[float]) -> None:
+        self.rate, self.sizes, self.gains = rate, sizes, gains
+
+    def least(self, room: float) -> float:
+        """Return the least sum of gains of units holding ``room`` patients at most (fractions allowed)."""
+        k = bisect.bisect_right(self.sizes, room) - 1
+        if k >= len(self.rate):
+            return self.gains[-1]
+        return self.gains[k] + (room - self.sizes[k]) * self.rate[k]
+
+
+class _Relaxation:
+    """The set partitioning's linear relaxation over the groups found so far.
+
+    GLOP, re-solved from its last basis as groups are added.
+    """
+
+    def __init__(self, m: int) -> None:
+        self.solver = pywraplp.Solver.CreateSolver("GLOP")
+        self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(m)]
+        self.solver.Objective().SetMinimization()
+        self.masks: list[int] = []
+
+    def add(self, masks: Sequence[int], costs: np.ndarray) -> None:
+        """Add groups (bit masks) and their costs as columns."""
+        objective = self.solver.Objective()
+        for mask, cost in zip(masks, costs, strict=True):
+            x = self.solver.NumVar(0.0, self.solver.infinity(), "")
+            objective.SetCoefficient(x, float(cost))
+            for k in _bits(mask):
+                self.rows[k].SetCoefficient(x, 1.0)
+            self.masks.append(mask)
+
+    def duals(self) -> tuple[np.ndarray, float] | None:
+        """Return the duals of "each unit in one group" and the relaxation's value (``None``: not solved)."""
+        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        return np.array([row.dual_value() for row in self.rows]), self.solver.Objective().Value()
 
 
 def least_compactness(
@@ -52,7 +331,6 @@ def least_compactness(
     done: Mapping[str, StageResult],
     labels: Sequence[int],
     *,
-    columns: int = COLUMN_BUDGET,
     limit_s: float = COVER_LIMIT_S,
     seed: int = 0,
 ) -> tuple[list[int] | None, float]:
@@ -65,10 +343,7 @@ def least_compactness(
     done
         The stages before compactness, their values held.
     labels
-        A grouping that meets them (the search starts from it; the prices aim at it).
-    columns
-        Connected groups enumerated at most; beyond it, the bound of
-        :func:`~footprint.partition._compact_bound.compactness_bound` and no new grouping.
+        A grouping that meets them (the set partitioning starts from it).
     limit_s, seed
         The set partitioning's deterministic time limit and CP-SAT's random seed.
 
@@ -81,17 +356,163 @@ def least_compactness(
         more than the better grouping's.
     """
     start = model_compactness(inst, labels)
-    found = _columns(inst, done, columns)
-    if found is None:
+    if _room_left(inst, done):
         return None, compactness_bound(inst, done, labels, start)
+    groups = _Groups(inst)
+    if not groups.m:
+        return None, start  # every group fixed: the plan is the only one
+    own = sorted({mask for members in members_of(labels).values() if (mask := groups.mask_of(members))})
     # The groups no plan changes cost what they cost in every plan.
     fixed = sum(least_tree(inst, group) for group in inst.fixed_groups() if len(group) > 1)
-    chosen, bound = found.least_cover(labels, limit_s=limit_s, seed=seed)
-    better = found.grouping(chosen, labels) if chosen is not None else None
-    if better is not None and model_compactness(inst, better) >= start:
-        better = None
-    value = start if better is None else model_compactness(inst, better)
-    return better, min(fixed + bound, value)
+    try:
+        relaxed = _relaxation(groups, own, _pairs_regrouped(groups, own))
+    except _OverBudgetError:
+        relaxed = None
+    if relaxed is None:
+        return None, compactness_bound(inst, done, labels, start)
+    duals, relaxed_value = relaxed
+    value = start - fixed
+    # Plans cost whole numbers (list sizes times whole 100 m units): the bound rounds up.
+    bound = math.ceil(relaxed_value - 1e-9 * max(abs(relaxed_value), 1.0))
+    if bound >= value:
+        return None, start  # the plan is the least
+    # A plan costs the bound plus its groups' reduced costs: one better than ``value`` holds
+    # only groups whose reduced cost is less than the gap, and CP-SAT weighs those.
+    try:
+        found, most, _ = groups.price(duals, value - bound, keep=KEPT_GROUPS)
+    except _OverBudgetError:
+        return None, fixed + bound
+    masks = sorted(set(found) | set(own))
+    reduced = groups.reduced(masks, duals)
+    kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= most]
+    chosen, least = _least_cover(groups, kept, own, limit_s=limit_s, seed=seed)
+    # A plan holding a group left out costs more than the bound plus ``most``.
+    bound = max(bound, min(least, bound + most))
+    if chosen is None or sum(groups.cost[mask] for mask in chosen) >= value:
+        return None, fixed + min(bound, value)
+    better = _grouping(groups, chosen, labels)
+    return better, fixed + min(bound, sum(groups.cost[mask] for mask in chosen))
+
+
+def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> tuple[np.ndarray, float] | None:
+    """Solve the linear relaxation by column generation; return its duals and the bound they certify.
+
+    The relaxation starts from the plan's groups (``own``); each round adds the groups of
+    ``pool`` (groups known beforehand) of negative reduced cost, else those pricing finds.
+    ``None`` where GLOP fails. Raises :class:`_OverBudgetError` where pricing overruns its budget.
+    """
+    lp = _Relaxation(groups.m)
+    lp.add(own, groups.costs(own))
+    pool = sorted(set(pool) - set(own))
+    pool_cost, pool_units = groups.costs(pool), groups.incidence(pool)
+    waiting = np.ones(len(pool), dtype=bool)  # not yet in the relaxation
+    have = set(own)
+    complete = False
+    while True:
+        solved = lp.duals()
+        if solved is None:
+            return None
+        duals, value = solved
+        tolerance = _TOLERANCE * max(abs(value), 1.0)
+        pooled = np.flatnonzero(waiting & (pool_cost - pool_units.T @ duals < -tolerance))
+        if len(pooled):
+            lp.add([pool[k] for k in pooled], pool_cost[pooled])
+            waiting[pooled] = False
+            have.update(pool[k] for k in pooled)
+            complete = False
+            continue
+        # A pass that stops early is followed by a full one where it found nothing new.
+        found, _, complete = groups.price(duals, 0.0, enough=None if complete else NEW_PER_PASS)
+        fresh = sorted(mask for mask in found if mask not in have)
+        reduced = groups.reduced(fresh, duals)
+        new = [mask for mask, r in zip(fresh, reduced, strict=True) if r < -tolerance]
+        if new:
+            lp.add(new, groups.costs(new))
+            have.update(new)
+            complete = False
+        elif complete:
+            # A full pass finds every group of reduced cost zero or less: the Lagrangian bound
+            # of these duals (each group at most once) holds whatever the solver's tolerances.
+            listed = sorted(found)
+            slack = groups.reduced(listed, duals)
+            return duals, float(duals.sum() + slack[slack < 0].sum())
+        else:
+            complete = True
+
+
+def _pairs_regrouped(groups: _Groups, own: list[int]) -> list[int]:
+    """Return the connected groups in band within two neighbouring groups of the plan (a budget).
+
+    Every way of regrouping two neighbours, :data:`POOL_GROUPS` at most: the relaxation
+    takes those of negative reduced cost first, which brings it far nearer its end than
+    pricing from the plan's own groups alone (a few rounds of pricing, not dozens).
+    """
+    band, budget = groups.inst.rules.band, Budget(POOL_GROUPS)
+    found: set[int] = set()
+    try:
+        for a in own:
+            reach = 0
+            for k in groups.units_of(a):
+                reach |= groups.near[k]
+            for b in own:
+                if a < b and reach & b:
+                    both = a | b
+                    for k in groups.units_of(both):
+                        after = both & ~((1 << k) - 1)
+                        for mask, total in connected_groups(
+                            k, after, groups.near, groups.sizes, budget, most=band.high
+                        ):
+                            if total >= band.low:
+                                found.add(mask)
+    except OverBudgetError:
+        pass
+    return sorted(found)
+
+
+def _least_cover(
+    groups: _Groups, kept: list[int], own: list[int], *, limit_s: float, seed: int
+) -> tuple[list[int] | None, float]:
+    """Return the least cover CP-SAT finds over the groups ``kept`` (or ``None``), and its bound.
+
+    Each unit in exactly one group, groups priced at their cost rounded down (so the bound
+    holds for the true costs), started from the plan's groups where all are kept.
+    """
+    model = cp_model.CpModel()
+    take = [model.new_bool_var(f"group[{c}]") for c in range(len(kept))]
+    holding: list[list[cp_model.IntVar]] = [[] for _ in range(groups.m)]
+    for mask, x in zip(kept, take, strict=True):
+        for k in _bits(mask):
+            holding[k].append(x)
+    for xs in holding:
+        model.add_exactly_one(xs)
+    model.minimize(sum(math.floor(groups.cost[mask]) * x for mask, x in zip(kept, take, strict=True)))
+    if set(own) <= set(kept):
+        for mask, x in zip(kept, take, strict=True):
+            model.add_hint(x, mask in own)
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, limit_s
+    # A set partitioning is all linear: the LP's cuts pay, presolve's probing does not.
+    params.cp_model_presolve, params.linearization_level = False, 2
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE:
+        return None, math.inf
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, -math.inf
+    return [
+        mask for mask, x in zip(kept, take, strict=True) if solver.boolean_value(x)
+    ], solver.best_objective_bound
+
+
+def _grouping(groups: _Groups, chosen: Sequence[int], labels: Sequence[int]) -> list[int]:
+    """Return ``labels`` with the free units grouped as the groups ``chosen`` say."""
+    out = list(labels)
+    base = max(labels, default=0) + 1
+    for k, mask in enumerate(chosen):
+        for bit in _bits(mask):
+            for i in groups.practices_of[bit]:
+                out[i] = base + k
+    return out
 
 
 def _room_left(inst: Instance, done: Mapping[str, StageResult]) -> bool:
@@ -106,197 +527,11 @@ def _room_left(inst: Instance, done: Mapping[str, StageResult]) -> bool:
     return not whole or done["out_of_band_all"].value > out or done["deviation"].value > deviation
 
 
-class _Columns:
-    """The connected groups in band of a CCG's free units, priced from below, and their prices."""
-
-    def __init__(
-        self, inst: Instance, unit: list[int], free: list[int], masks: list[int], near: list[int]
-    ) -> None:
-        self.inst, self.unit, self.free, self.masks, self.near = inst, unit, free, masks, near
-        practices_of: list[list[int]] = [[] for _ in free]
-        index = {u: k for k, u in enumerate(free)}
-        for i in range(inst.n):
-            if unit[i] in index:
-                practices_of[index[unit[i]]].append(i)
-        self.practices_of = practices_of
-        self.sizes = np.array([sum(inst.sizes[i] for i in ps) for ps in practices_of], dtype=float)
-        self.bits = [_bits(mask) for mask in masks]
-        self.cost = self._least_costs()
-        rows = [k for bits in self.bits for k in bits]
-        cols = [c for c, bits in enumerate(self.bits) for _ in bits]
-        self.cover = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(free), len(masks)))
-        self.held_by = self.cover.T.tocsr()  # group -> its units
-
-    def _least_costs(self) -> np.ndarray:
-        """Return each group's least tree distance over its roots, paths within the group (the model's)."""
-        inst = self.inst
-        practices = [i for ps in self.practices_of for i in ps]
-        row = {i: k for k, i in enumerate(practices)}
-        arc = np.full((len(practices), len(practices)), np.inf)
-        np.fill_diagonal(arc, 0.0)
-        for i, j in inst.edges:
-            if i in row and j in row:
-                arc[row[i], row[j]] = arc[row[j], row[i]] = inst.arc_length[i, j]
-        size = np.array([inst.sizes[i] for i in practices], dtype=float)
-        members = [[row[i] for k in bits for i in self.practices_of[k]] for bits in self.bits]
-        cost = np.zeros(len(members))
-        by_count: dict[int, list[int]] = {}
-        for c, group in enumerate(members):
-            by_count.setdefault(len(group), []).append(c)
-        for count, which in by_count.items():
-            for chunk in range(0, len(which), 2048):
-                ids = np.array(which[chunk : chunk + 2048])
-                p = np.array([members[c] for c in ids]).reshape(len(ids), count)
-                # Shortest paths within each group (Floyd-Warshall on its own arcs), then the
-                # least, over its roots, of list size times distance from the root.
-                d = arc[p[:, :, None], p[:, None, :]]
-                for k in range(count):
-                    np.minimum(d, d[:, :, k : k + 1] + d[:, k : k + 1, :], out=d)
-                cost[ids] = (d * size[p][:, None, :]).sum(axis=2).min(axis=1)
-        return cost
-
-    def _prices(self, target: float) -> tuple[np.ndarray, float]:
-        """Return prices per unit from subgradient steps aimed at ``target``, and the best bound they gave."""
-        lam = np.zeros(len(self.free))
-        best_lam, best = lam, -math.inf
-        theta, stall = 1.0, 0
-        for _ in range(STEPS):
-            reduced = self.cost - self.held_by @ lam
-            taken = reduced < 0
-            value = float(lam.sum() + reduced[taken].sum())
-            if value > best:
-                best, best_lam, stall = value, lam, 0
-            else:
-                stall += 1
-                if stall >= STALL:
-                    theta, stall = theta / 2, 0
-            g = 1.0 - self.cover @ taken.astype(float)
-            norm = float(g @ g)
-            if norm == 0 or theta < 1e-3 or best >= target - 1e-6:
-                break
-            lam = lam + theta * max(target - value, 1e-3 * abs(target)) / norm * g
-        return best_lam, best
-
-    def bound(self, labels: Sequence[int]) -> float:
-        """Return the bound the prices give alone (aimed at the grouping ``labels``)."""
-        start = self._start(labels)
-        return self._prices(start[0] if start else float(self.cost.sum()))[1]
-
-    def least_cover(
-        self, labels: Sequence[int], *, limit_s: float, seed: int
-    ) -> tuple[list[int] | None, float]:
-        """Return the groups of the least cover CP-SAT finds from ``labels`` (or ``None``), and a bound.
-
-        The prices' reduced costs leave out every group that no cover better than
-        ``labels`` can hold (its reduced cost above the gap between ``labels`` and the
-        prices' bound), so CP-SAT weighs the few that can. Each unit in exactly one group,
-        groups priced at their cost rounded down (so the bound holds for the true costs).
-        The bound is the better of the prices' and CP-SAT's (capped by ``labels``' cost,
-        as the groups left out cost more).
-        """
-        start = self._start(labels)
-        least = start[0] if start else math.inf
-        prices, bound = self._prices(least if start else float(self.cost.sum()))
-        reduced = self.cost - self.held_by @ prices
-        keep = np.flatnonzero(reduced <= least - bound + 1e-6) if start else np.arange(len(self.masks))
-        keep = np.union1d(keep, start[1]) if start else keep
-        model = cp_model.CpModel()
-        take = {int(c): model.new_bool_var(f"group[{c}]") for c in keep}
-        cover = self.cover.tocsr()
-        for k in range(len(self.free)):
-            model.add_exactly_one(
-                take[c] for c in cover.indices[cover.indptr[k] : cover.indptr[k + 1]].tolist() if c in take
-            )
-        model.minimize(sum(math.floor(self.cost[c]) * x for c, x in take.items()))
-        if start is not None:
-            chosen = set(start[1])
-            for c, x in take.items():
-                model.add_hint(x, c in chosen)
-        solver = cp_model.CpSolver()
-        params = solver.parameters
-        params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, limit_s
-        # A set partitioning is all linear: the LP's cuts pay, presolve's probing does not.
-        params.cp_model_presolve, params.linearization_level = False, 2
-        status = solver.solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return None, bound
-        found = [c for c, x in take.items() if solver.boolean_value(x)]
-        return found, max(bound, min(least, float(solver.best_objective_bound)))
-
-    def grouping(self, chosen: Sequence[int], labels: Sequence[int]) -> list[int]:
-        """Return ``labels`` with the free units grouped as the groups ``chosen`` say."""
-        out = list(labels)
-        base = max(labels, default=0) + 1
-        for k, c in enumerate(chosen):
-            for bit in self.bits[c]:
-                for i in self.practices_of[bit]:
-                    out[i] = base + k
-        return out
-
-    def _start(self, labels: Sequence[int]) -> tuple[float, list[int]] | None:
-        """Return the start's priced cost and groups, if every one of its free groups is a column."""
-        index = {mask: c for c, mask in enumerate(self.masks)}
-        unit_bit = {u: k for k, u in enumerate(self.free)}
-        groups = []
-        for members in members_of(labels).values():
-            mask = 0
-            for i in members:
-                if self.unit[i] in unit_bit:
-                    mask |= 1 << unit_bit[self.unit[i]]
-            if mask:
-                if mask not in index:
-                    return None
-                groups.append(index[mask])
-        return float(sum(self.cost[c] for c in groups)), groups
-
-
 def _bits(mask: int) -> list[int]:
     """Return the positions of a mask's set bits, lowest first."""
-    return [k for k in range(mask.bit_length()) if mask >> k & 1]
-
-
-def _columns(inst: Instance, done: Mapping[str, StageResult], budget: int) -> _Columns | None:
-    """Return the connected groups in band of ``inst``'s free units, or ``None`` where they settle nothing.
-
-    ``None`` where the stages before leave room (see :func:`_room_left`), a unit cannot
-    be in band, or the groups number more than ``budget``.
-    """
-    if _room_left(inst, done):
-        return None
-    unit, fixed = units_of(inst, sites=True)
-    free = sorted({u for u in unit if u not in fixed})
-    if not free:
-        return None
-    bit = {u: k for k, u in enumerate(free)}
-    sizes = [0] * len(free)
-    for i in range(inst.n):
-        if unit[i] in bit:
-            sizes[bit[unit[i]]] += inst.sizes[i]
-    near = [0] * len(free)
-    for i, j in inst.edges:
-        a, b = bit.get(unit[i]), bit.get(unit[j])
-        if a is not None and b is not None and a != b:
-            near[a] |= 1 << b
-            near[b] |= 1 << a
-    band, left = inst.rules.band, Budget(budget)
-    everything = (1 << len(free)) - 1
-    masks = []
-    try:
-        for k in range(len(free)):
-            higher = everything & ~((1 << k) - 1)
-            for mask, total in connected_groups(k, higher, near, sizes, left, most=band.high):
-                if total >= band.low:
-                    masks.append(mask)
-            # Units taken first hold the most groups (each unit's are those of it and the
-            # units after it): where those so far, as many again for every unit, overrun
-            # the budget, stop now rather than at the end.
-            if (budget - left.left) * len(free) > 4 * budget * (k + 1):
-                return None
-    except OverBudgetError:
-        return None
-    covered = 0
-    for mask in masks:
-        covered |= mask
-    if covered != everything:
-        return None
-    return _Columns(inst, unit, free, masks, near)
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out

@@ -445,7 +445,7 @@ def run_stages(
     between in-band groups (polish); where every stage is the registry's own, the
     compactness stage gets a bound from the plan found
     (:func:`footprint.partition._compactness.least_compactness`, which solves the stage over
-    the CCG's connected groups where they can be listed), so its gap is known.
+    the CCG's connected groups by column generation), so its gap is known.
     A stage searched by CP-SAT carries its bound as a redundant constraint. ``done`` holds
     the results of the first stages when they were already run on ``pm`` (their values
     already fixed); the run continues after them. ``registry`` names the stages (default
@@ -480,9 +480,9 @@ def run_stages(
             and exact is None
             and _own_stages(registry, stages[: k + 1])
         ):
-            # The registry gives no bound here: it needs the plan to aim at. Where the CCG's
-            # connected groups in band can be listed, the stage is solved over them as a set
-            # partitioning, which may also better the plan (see _compactness).
+            # The registry gives no bound here: it needs the plan to start from. The stage is
+            # solved over the CCG's connected groups in band as a set partitioning (column
+            # generation), which may also better the plan (see _compactness).
             t0 = time.perf_counter()
             better, bound = least_compactness(inst, results, labels, seed=options.seed)
             if better is not None and pm.holds(better):

@@ -365,33 +365,35 @@ def least_compactness(
     # The groups no plan changes cost what they cost in every plan.
     fixed = sum(least_tree(inst, group) for group in inst.fixed_groups() if len(group) > 1)
     try:
-        relaxed = _relaxation(groups, own, _pairs_regrouped(groups, own))
+        solved = _relaxation(groups, own, _pairs_regrouped(groups, own))
     except _OverBudgetError:
-        relaxed = None
-    if relaxed is None:
+        solved = None
+    if solved is None:
         return None, compactness_bound(inst, done, labels, start)
-    duals, relaxed_value = relaxed
+    duals, relaxed = solved
     value = start - fixed
-    # Plans cost whole numbers (list sizes times whole 100 m units): the bound rounds up.
-    bound = math.ceil(relaxed_value - 1e-9 * max(abs(relaxed_value), 1.0))
-    if bound >= value:
+    if _whole(relaxed) >= value:
         return None, start  # the plan is the least
-    # A plan costs the bound plus its groups' reduced costs: one better than ``value`` holds
-    # only groups whose reduced cost is less than the gap, and CP-SAT weighs those.
+    # A plan costs the relaxation's bound plus its groups' reduced costs: one better than
+    # ``value`` holds only groups whose reduced cost is less than the gap; CP-SAT weighs those.
     try:
-        found, most, _ = groups.price(duals, value - bound, keep=KEPT_GROUPS)
+        found, most, _ = groups.price(duals, value - relaxed, keep=KEPT_GROUPS)
     except _OverBudgetError:
-        return None, fixed + bound
+        return None, fixed + _whole(relaxed)
     masks = sorted(set(found) | set(own))
     reduced = groups.reduced(masks, duals)
     kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= most]
     chosen, least = _least_cover(groups, kept, own, limit_s=limit_s, seed=seed)
     # A plan holding a group left out costs more than the bound plus ``most``.
-    bound = max(bound, min(least, bound + most))
-    if chosen is None or sum(groups.cost[mask] for mask in chosen) >= value:
+    bound = max(_whole(relaxed), min(least, _whole(relaxed + most)))
+    if chosen is None or (least_value := sum(groups.cost[mask] for mask in chosen)) >= value:
         return None, fixed + min(bound, value)
-    better = _grouping(groups, chosen, labels)
-    return better, fixed + min(bound, sum(groups.cost[mask] for mask in chosen))
+    return _grouping(groups, chosen, labels), fixed + min(bound, least_value)
+
+
+def _whole(bound: float) -> float:
+    """Return a bound rounded up, less a rounding allowance: plans cost whole numbers."""
+    return float(math.ceil(bound - 1e-9 * max(abs(bound), 1.0)))
 
 
 def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> tuple[np.ndarray, float] | None:

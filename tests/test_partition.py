@@ -840,10 +840,10 @@ def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported
     assert least - len(set(better)) <= bound <= least  # each group priced rounded down
     groups = _Groups(inst)
     own = sorted(groups.mask_of(members) for members in members_of(row).values())
-    _, relaxed = _relaxation(groups, own, [])  # the relaxation alone, from the poor grouping
+    _, relaxed, whole = _relaxation(groups, own, [])  # the relaxation alone, from the poor grouping
     assert 0.9 * least < relaxed <= least
-    # Too few seconds to find a cover: no grouping, and the prices' bound.
-    assert least_compactness(inst, done, row, limit_s=1e-9)[0] is None
+    # Its solution takes each group whole: a partition, the least, found with no search.
+    assert whole is not None and sum(groups.costs(whole)) == pytest.approx(least)
     practices, boundaries = grid(tmp_path, [[10_000] * 4] * 3)
     plan = solve_plan(build(practices, boundaries), options=OPTIONS)
     stage = plan.info["ccgs"]["GRD"].to_dict()["stages"][-1]
@@ -931,7 +931,7 @@ def _relaxed_uneven_grid():
     inst = _grid_instance(UNEVEN)
     groups = _Groups(inst)
     own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
-    duals, value = _relaxation(groups, own, [])
+    duals, value, _ = _relaxation(groups, own, [])
     return groups, duals, value
 
 

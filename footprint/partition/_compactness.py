@@ -34,7 +34,6 @@ import bisect
 import heapq
 import math
 from collections.abc import Mapping, Sequence
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -58,7 +57,7 @@ PRICING_NODES = 100_000
 #: Regroupings of two neighbouring groups of the plan the relaxation may start from, at most.
 POOL_GROUPS = 20_000
 #: Groups of negative reduced cost a pricing pass collects before the relaxation is re-solved.
-NEW_PER_PASS = 100
+NEW_PER_PASS = 400
 #: Groups of least reduced cost the set partitioning is solved over, at most.
 KEPT_GROUPS = 1_000
 #: Deterministic seconds for the set partitioning over them (one worker).
@@ -95,8 +94,8 @@ class _Groups:
                 self.near[b] |= 1 << a
         self.arc, self.weight = self._distances()
         self.root_unit = [bit[unit[i]] for i in self.practices]
+        self.practice_unit = np.array(self.root_unit, dtype=np.int64)  # the unit of each free practice
         self.cost: dict[int, float] = {}
-        self.bits: dict[int, list[int]] = {}
         self.left = PRICING_NODES
 
     def _distances(self) -> tuple[np.ndarray, np.ndarray]:
@@ -131,41 +130,39 @@ class _Groups:
                 mask |= 1 << self.bit[self.unit[i]]
         return mask
 
+    def holds(self, masks: Sequence[int]) -> np.ndarray:
+        """Return which units (columns) each group (row) holds, as booleans."""
+        width = (self.m + 7) // 8
+        data = b"".join(mask.to_bytes(width, "little") for mask in masks)
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(len(masks), width)
+        return np.unpackbits(rows, axis=1, count=self.m, bitorder="little").astype(bool)
+
     def costs(self, masks: Sequence[int]) -> np.ndarray:
         """Return each group's least tree distance over its roots, paths within the group (the model's)."""
         new = [mask for mask in masks if mask not in self.cost]
-        by_count: dict[int, list[int]] = {}
-        members = {}
-        row = {i: k for k, i in enumerate(self.practices)}
-        for mask in new:
-            members[mask] = [row[i] for k in self.units_of(mask) for i in self.practices_of[k]]
-            by_count.setdefault(len(members[mask]), []).append(mask)
-        size = np.array([self.inst.sizes[i] for i in self.practices], dtype=float)
-        for count, which in by_count.items():
-            for chunk in range(0, len(which), 2048):
-                part = which[chunk : chunk + 2048]
-                p = np.array([members[mask] for mask in part]).reshape(len(part), count)
-                # Shortest paths within each group (Floyd-Warshall on its own arcs), then the
-                # least, over its roots, of list size times distance from the root.
-                d = self.arc[p[:, :, None], p[:, None, :]]
-                for k in range(count):
-                    np.minimum(d, d[:, :, k : k + 1] + d[:, k : k + 1, :], out=d)
-                for mask, cost in zip(part, (d * size[p][:, None, :]).sum(axis=2).min(axis=1), strict=True):
-                    self.cost[mask] = float(cost)
+        if new:
+            # Each group's practices, in index order (a row per group), grouped by how many.
+            practices = self.holds(new)[:, self.practice_unit]
+            count = practices.sum(axis=1)
+            size = np.array([self.inst.sizes[i] for i in self.practices], dtype=float)
+            for n in np.unique(count):
+                which = np.flatnonzero(count == n)
+                for chunk in range(0, len(which), 2048):
+                    part = which[chunk : chunk + 2048]
+                    p = np.nonzero(practices[part])[1].reshape(len(part), n)
+                    # Shortest paths within each group (Floyd-Warshall on its own arcs), then the
+                    # least, over its roots, of list size times distance from the root.
+                    d = self.arc[p[:, :, None], p[:, None, :]]
+                    for k in range(n):
+                        np.minimum(d, d[:, :, k : k + 1] + d[:, k : k + 1, :], out=d)
+                    least = (d * size[p][:, None, :]).sum(axis=2).min(axis=1)
+                    for g, cost in zip(part.tolist(), least.tolist(), strict=True):
+                        self.cost[new[g]] = cost
         return np.array([self.cost[mask] for mask in masks])
-
-    def units_of(self, mask: int) -> list[int]:
-        """Return the units of a group (its mask's bits), remembered."""
-        units = self.bits.get(mask)
-        if units is None:
-            units = self.bits[mask] = _bits(mask)
-        return units
 
     def incidence(self, masks: Sequence[int]) -> csr_matrix:
         """Return which units (rows) each group (column) holds."""
-        bits = [self.units_of(mask) for mask in masks]
-        holder = np.repeat(np.arange(len(masks)), [len(b) for b in bits])
-        units = np.fromiter(chain.from_iterable(bits), dtype=np.int64, count=len(holder))
+        holder, units = np.nonzero(self.holds(masks)) if masks else (np.zeros(0, int), np.zeros(0, int))
         return csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))
 
     def reduced(self, masks: Sequence[int], duals: np.ndarray) -> np.ndarray:
@@ -200,22 +197,23 @@ class _Groups:
         heap: list[tuple[float, int]] = []
         near, sizes = self.near, self.sizes
         knapsacks = _Knapsacks(self, duals)
+        left = self.left
         for r, own in enumerate(self.root_unit):
             if enough is not None and len(found) >= enough:
+                self.left = left
                 return found, limit - slack, False
             if knapsacks.least_root[r] > limit:
                 continue  # no group of this root can reach ``most``
-            knapsack = knapsacks.of(r)
+            least = knapsacks.of(r).least
             profits, gain = knapsacks.profit[r].tolist(), knapsacks.gains[r].tolist()
-            stack = [
-                (1 << own, near[own] & ~(1 << own), 1 << own, sizes[own], profits[own], knapsacks.rest[r])
-            ]
+            first = 1 << own
+            stack = [(first, near[own] & ~first, first, sizes[own], profits[own], knapsacks.rest[r])]
             while stack:
                 mask, frontier, barred, total, bound, rest = stack.pop()
-                if total > high or bound + rest > limit or bound + knapsack.least(high - total) > limit:
+                if bound + least(high - total) > limit:
                     continue
-                self.left -= 1
-                if self.left < 0:
+                left -= 1
+                if left < 0:
                     raise _OverBudgetError
                 if total >= low and bound <= limit and bound < found.get(mask, math.inf):
                     found[mask] = bound
@@ -228,21 +226,26 @@ class _Groups:
                                 limit = min(limit, -worst - slack)
                 while frontier:
                     low_bit = frontier & -frontier
-                    frontier &= ~low_bit
+                    frontier ^= low_bit
                     barred |= low_bit
                     v = low_bit.bit_length() - 1
                     rest -= gain[v]
-                    grown = mask | low_bit
-                    stack.append(
-                        (
-                            grown,
-                            (frontier | near[v]) & ~grown & ~barred,
-                            barred,
-                            total + sizes[v],
-                            bound + profits[v],
-                            rest,
+                    # A group over the ceiling, or whose bound with all further gains passes the
+                    # limit, is dropped with all grown from it before it is stacked.
+                    grown_total, grown_bound = total + sizes[v], bound + profits[v]
+                    if grown_total <= high and grown_bound + rest <= limit:
+                        grown = mask | low_bit
+                        stack.append(
+                            (
+                                grown,
+                                (frontier | near[v]) & ~grown & ~barred,
+                                barred,
+                                grown_total,
+                                grown_bound,
+                                rest,
+                            )
                         )
-                    )
+        self.left = left
         return found, limit - slack, True
 
 
@@ -308,6 +311,7 @@ class _Relaxation:
         self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(m)]
         self.solver.Objective().SetMinimization()
         self.masks: list[int] = []
+        self.columns: list[pywraplp.Variable] = []
 
     def add(self, masks: Sequence[int], costs: np.ndarray) -> None:
         """Add groups (bit masks) and their costs as columns."""
@@ -318,6 +322,14 @@ class _Relaxation:
             for k in _bits(mask):
                 self.rows[k].SetCoefficient(x, 1.0)
             self.masks.append(mask)
+            self.columns.append(x)
+
+    def whole(self) -> list[int] | None:
+        """Return the groups of the last solution where it takes each whole or not at all (else ``None``)."""
+        values = [x.solution_value() for x in self.columns]
+        if any(1e-6 < v < 1 - 1e-6 for v in values):
+            return None
+        return [mask for mask, v in zip(self.masks, values, strict=True) if v > 0.5]
 
     def duals(self) -> tuple[np.ndarray, float] | None:
         """Return the duals of "each unit in one group" and the relaxation's value (``None``: not solved)."""
@@ -370,10 +382,14 @@ def least_compactness(
         solved = None
     if solved is None:
         return None, compactness_bound(inst, done, labels, start)
-    duals, relaxed = solved
+    duals, relaxed, whole = solved
     value = start - fixed
     if _whole(relaxed) >= value:
         return None, start  # the plan is the least
+    if whole is not None:
+        # The relaxation's solution is a partition: the least, with no search.
+        least_value = sum(groups.cost[mask] for mask in whole)
+        return _grouping(groups, whole, labels), fixed + min(_whole(relaxed), least_value)
     # A plan costs the relaxation's bound plus its groups' reduced costs: one better than
     # ``value`` holds only groups whose reduced cost is less than the gap; CP-SAT weighs those.
     try:
@@ -396,10 +412,14 @@ def _whole(bound: float) -> float:
     return float(math.ceil(bound - 1e-9 * max(abs(bound), 1.0)))
 
 
-def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> tuple[np.ndarray, float] | None:
-    """Solve the linear relaxation by column generation; return its duals and the bound they certify.
+def _relaxation(
+    groups: _Groups, own: list[int], pool: list[int]
+) -> tuple[np.ndarray, float, list[int] | None] | None:
+    """Solve the linear relaxation by column generation; return its duals, bound, and whole solution.
 
-    The relaxation starts from the plan's groups (``own``); each round adds the groups of
+    The bound is the one the duals certify; the solution's groups are returned where it
+    takes each whole or not at all (a partition, then the least), else ``None``. The
+    relaxation starts from the plan's groups (``own``); each round adds the groups of
     ``pool`` (groups known beforehand) of negative reduced cost, else those pricing finds.
     ``None`` where GLOP fails. Raises :class:`_OverBudgetError` where pricing overruns its budget.
     """
@@ -437,7 +457,7 @@ def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> tuple[np.nd
             # of these duals (each group at most once) holds whatever the solver's tolerances.
             listed = sorted(found)
             slack = groups.reduced(listed, duals)
-            return duals, float(duals.sum() + slack[slack < 0].sum())
+            return duals, float(duals.sum() + slack[slack < 0].sum()), lp.whole()
         else:
             complete = True
 
@@ -454,12 +474,12 @@ def _pairs_regrouped(groups: _Groups, own: list[int]) -> list[int]:
     try:
         for a in own:
             reach = 0
-            for k in groups.units_of(a):
+            for k in _bits(a):
                 reach |= groups.near[k]
             for b in own:
                 if a < b and reach & b:
                     both = a | b
-                    for k in groups.units_of(both):
+                    for k in _bits(both):
                         after = both & ~((1 << k) - 1)
                         for mask, total in connected_groups(
                             k, after, groups.near, groups.sizes, budget, most=band.high

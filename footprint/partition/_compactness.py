@@ -59,7 +59,7 @@ POOL_GROUPS = 20_000
 #: Groups of negative reduced cost a pricing pass collects before the relaxation is re-solved.
 NEW_PER_PASS = 400
 #: Groups of least reduced cost the set partitioning is solved over, at most.
-KEPT_GROUPS = 1_000
+KEPT_GROUPS = 2_000
 #: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
 #: A stand-in for "no path" in the distance matrix (finite, so that products stay numbers).
@@ -398,10 +398,24 @@ def least_compactness(
         return None, fixed + _whole(relaxed)
     masks = sorted(set(found) | set(own))
     reduced = groups.reduced(masks, duals)
-    kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= most]
-    chosen, least = _least_cover(groups, kept, own, limit_s=limit_s, seed=seed)
-    # A plan holding a group left out costs more than the bound plus ``most``.
-    bound = max(_whole(relaxed), min(least, _whole(relaxed + most)))
+    # The groups within ``most`` of zero, in two windows: the cheapest fifth first (where its
+    # least is within the window's own limit, the least of all), then all of them.
+    order = np.argsort(reduced, kind="stable")
+    narrow = KEPT_GROUPS // 5
+    bound, hint = _whole(relaxed), own
+    windows = [(most, len(masks))]
+    if len(masks) > narrow and reduced[order[narrow]] <= most:
+        windows.insert(0, (float(np.nextafter(reduced[order[narrow]], -math.inf)), narrow))
+    chosen = None
+    for limit, count in windows:
+        kept = [masks[k] for k in order[:count] if reduced[k] <= limit]
+        found_cover, least = _least_cover(groups, kept, hint, limit_s=limit_s, seed=seed)
+        chosen, hint = found_cover or chosen, found_cover or hint
+        # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
+        window_bound = min(least, _whole(relaxed + limit))
+        bound = max(bound, window_bound)
+        if chosen is not None and sum(groups.cost[mask] for mask in chosen) <= window_bound:
+            break  # the least of all
     if chosen is None or (least_value := sum(groups.cost[mask] for mask in chosen)) >= value:
         return None, fixed + min(bound, value)
     return _grouping(groups, chosen, labels), fixed + min(bound, least_value)

@@ -788,10 +788,19 @@ def test_an_island_that_no_grouping_puts_in_band_is_proven_from_its_bridge():
     assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
 
 
+@pytest.mark.parametrize("kept", [2_000, 3])
 @pytest.mark.parametrize("seed", range(10))
-def test_piece_and_compactness_bounds_never_pass_the_optimum(seed):
-    """Random sparse instances (cut practices, big practices, a lock): every bound is real."""
+def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeypatch):
+    """Random sparse instances (cut practices, big practices, a lock): every bound is real.
+
+    Also with the set partitioning's groups cut to 3 (its windows capped, the bound raised
+    by what the groups left out must cost).
+    """
     import random
+
+    from footprint.partition import _compactness
+
+    monkeypatch.setattr(_compactness, "KEPT_GROUPS", kept)
 
     from footprint.partition._compact_bound import compactness_bound
     from footprint.partition._compactness import least_compactness
@@ -989,3 +998,38 @@ def test_a_real_ccgs_compactness_is_proven_least(ccg):
     assert_plan_invariants(plan, graph)
     stage = plan.info["ccgs"][ccg].to_dict()["stages"][-1]
     assert stage["stage"] == "compactness" and stage["status"] == "OPTIMAL", stage
+
+
+@pytest.mark.parametrize("kept", [2_000, 10, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_stage_holds_against_the_least_partition(seed, kept, monkeypatch):
+    """Random 4 x 4 grids whose relaxation is fractional: the bound never passes the least
+    partition (solved over every group), nor the plan falls below it; proven at the default,
+    and still valid with the set partitioning cut to 10 or 3 groups (its windows capped).
+    """
+    import random
+
+    from footprint.partition import _compactness
+    from footprint.partition._compactness import _Groups, _least_cover, least_compactness
+    from footprint.partition._instance import members_of, model_compactness
+    from footprint.partition.stages import StageResult
+    from footprint.partition.warmstart import warm_start
+
+    rng = random.Random(seed)
+    inst = _grid_instance(
+        [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000]) for _ in range(4)] for _ in range(4)]
+    )
+    groups = _Groups(inst)
+    every = _every_group(groups)
+    groups.costs(every)
+    chosen, proven = _least_cover(groups, every, [], limit_s=60, seed=0)
+    assert chosen is not None and proven == sum(groups.costs(chosen))  # the least partition
+    labels = warm_start(inst, seed=0)
+    assert all(inst.status(members) == "in_band" for members in members_of(labels).values())
+    done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:4]}
+    monkeypatch.setattr(_compactness, "KEPT_GROUPS", kept)
+    better, bound = least_compactness(inst, done, labels)
+    value = model_compactness(inst, better or labels)
+    assert bound <= proven <= value
+    if kept == 2_000:
+        assert bound == proven == value

@@ -8,7 +8,8 @@ figure). The stage is then a set partitioning over those groups, far too many to
 in most CCGs. Its linear relaxation is solved by column generation instead:
 
 - GLOP (OR-Tools' linear solver, re-solved from its last basis) solves the relaxation
-  over the groups found so far, starting from the plan's own;
+  over the groups found so far: the plan's own, then those of negative reduced cost among
+  every regrouping of two neighbouring groups of the plan (:func:`_pairs_regrouped`);
 - *pricing* finds groups of negative reduced cost (their cost less the duals of their
   units) by growing connected groups from each root practice, each once, and dropping
   every group grown from one that cannot reach a negative reduced cost: a group's cost
@@ -18,12 +19,13 @@ in most CCGs. Its linear relaxation is solved by column generation instead:
 - when a full pass finds none, the relaxation's value is a bound no plan beats
   (certified from the duals as a Lagrangian bound, whatever the solver's tolerances).
 
-The groups within ``value - bound`` of zero reduced cost hold every plan better than the
+Where the relaxation's solution takes each group whole, it is the least partition. Else
+the groups within ``value - bound`` of zero reduced cost hold every plan better than the
 one found (a plan costs the bound plus its groups' reduced costs), so CP-SAT solves the
-set partitioning over those (the cheapest :data:`KEPT_GROUPS` of them by reduced cost,
-where they are more; then the bound rises to what the rest must cost at least), started
-from the plan: it proves the plan optimal or betters it. Where pricing overruns its
-budget, or the stages leave room, the bound comes from
+set partitioning over those (the :data:`KEPT_GROUPS` of least reduced cost where they are
+more; then the bound rises to what the rest must cost at least), the cheapest fifth
+first: it proves the plan optimal or betters it. Where pricing overruns its budget, or
+the stages leave room, the bound comes from
 :func:`footprint.partition._compact_bound.compactness_bound` and the plan is left as
 found. Either way :func:`footprint.partition.solve.run_stages` reports a gap for every CCG.
 """

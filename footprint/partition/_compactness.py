@@ -508,12 +508,12 @@ def _pairs_regrouped(groups: _Groups, own: list[int]) -> list[int]:
 
 
 def _least_cover(
-    groups: _Groups, kept: list[int], own: list[int], *, limit_s: float, seed: int
+    groups: _Groups, kept: list[int], hint: list[int], *, limit_s: float, seed: int
 ) -> tuple[list[int] | None, float]:
     """Return the least cover CP-SAT finds over the groups ``kept`` (or ``None``), and its bound.
 
     Each unit in exactly one group, groups priced at their cost rounded down (so the bound
-    holds for the true costs), started from the plan's groups where all are kept.
+    holds for the true costs), started from the cover ``hint`` where all its groups are kept.
     """
     model = cp_model.CpModel()
     take = [model.new_bool_var(f"group[{c}]") for c in range(len(kept))]
@@ -524,9 +524,10 @@ def _least_cover(
     for xs in holding:
         model.add_exactly_one(xs)
     model.minimize(sum(math.floor(groups.cost[mask]) * x for mask, x in zip(kept, take, strict=True)))
-    if set(own) <= set(kept):
+    start = set(hint)
+    if start <= set(kept):
         for mask, x in zip(kept, take, strict=True):
-            model.add_hint(x, mask in own)
+            model.add_hint(x, mask in start)
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, limit_s

@@ -39,7 +39,7 @@ from footprint.partition.warmstart import units_of
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["compactness_bound"]
+__all__ = ["compactness_bound", "root_costs"]
 
 #: Roots times subsets of their nearest units weighed exactly per step, at most.
 SUBSETS = 4_000
@@ -69,8 +69,13 @@ class _Problem:
     room: np.ndarray  # (roots, 2**m) patients left under the window's top
 
 
-def _problem(inst: Instance, unit: Sequence[int], free: Sequence[int], low: float, high: float) -> _Problem:
-    """Return the relaxation's arrays for the ``free`` units (``unit``: a unit id per practice)."""
+def root_costs(inst: Instance, unit: Sequence[int], free: Sequence[int]) -> tuple[list[int], np.ndarray]:
+    """Return the free units' practices and, per such practice as root, each free unit's least cost.
+
+    A unit's least cost from a root is its list sizes times their shortest distance from
+    the root through the free practices (``inf`` where none joins them): no group's tree
+    is shorter. Practices in index order, one row each; units in the order of ``free``.
+    """
     index = {u: k for k, u in enumerate(free)}
     practices = [i for i in range(inst.n) if unit[i] in index]
     row = {i: k for k, i in enumerate(practices)}
@@ -84,6 +89,17 @@ def _problem(inst: Instance, unit: Sequence[int], free: Sequence[int], low: floa
     member[np.arange(m_all), [index[unit[i]] for i in practices]] = 1.0
     cost = (distance * size[None, :]) @ member
     cost[cost >= _FAR] = np.inf
+    return practices, cost
+
+
+def _problem(inst: Instance, unit: Sequence[int], free: Sequence[int], low: float, high: float) -> _Problem:
+    """Return the relaxation's arrays for the ``free`` units (``unit``: a unit id per practice)."""
+    index = {u: k for k, u in enumerate(free)}
+    practices, cost = root_costs(inst, unit, free)
+    m_all = len(practices)
+    size = np.array([inst.sizes[i] for i in practices], dtype=float)
+    member = np.zeros((m_all, len(free)))
+    member[np.arange(m_all), [index[unit[i]] for i in practices]] = 1.0
     sizes = size @ member
     root_unit = np.array([index[unit[i]] for i in practices])
     roots = np.arange(m_all)

@@ -42,9 +42,8 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
-from footprint.partition._compact_bound import compactness_bound
+from footprint.partition._compact_bound import compactness_bound, root_costs
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, least_tree, members_of, model_compactness
 from footprint.partition.warmstart import units_of
@@ -64,8 +63,6 @@ NEW_PER_PASS = 400
 KEPT_GROUPS = 2_000
 #: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
-#: A stand-in for "no path" in the distance matrix (finite, so that products stay numbers).
-_FAR = 1e15
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
 
@@ -94,35 +91,23 @@ class _Groups:
             if a is not None and b is not None and a != b:
                 self.near[a] |= 1 << b
                 self.near[b] |= 1 << a
-        self.arc, self.weight = self._distances()
+        # Per root practice, each unit's least cost from it (list sizes times shortest distance).
+        _, self.weight = root_costs(inst, unit, free)
+        self.arc = self._arcs()
         self.root_unit = [bit[unit[i]] for i in self.practices]
         self.practice_unit = np.array(self.root_unit, dtype=np.int64)  # the unit of each free practice
         self.cost: dict[int, float] = {}
         self.left = PRICING_NODES
 
-    def _distances(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the arcs between free practices and, per root practice, each unit's least cost from it.
-
-        The least cost of unit ``u`` from root ``r`` is its list sizes times their shortest
-        distance from ``r`` through the free practices: no group's tree is shorter.
-        """
-        inst, practices = self.inst, self.practices
-        row = {i: k for k, i in enumerate(practices)}
-        arc = np.full((len(practices), len(practices)), np.inf)
+    def _arcs(self) -> np.ndarray:
+        """Return the arc lengths between free practices (``inf``: no arc), for the groups' trees."""
+        row = {i: k for k, i in enumerate(self.practices)}
+        arc = np.full((len(row), len(row)), np.inf)
         np.fill_diagonal(arc, 0.0)
-        for i, j in inst.edges:
+        for i, j in self.inst.edges:
             if i in row and j in row:
-                arc[row[i], row[j]] = arc[row[j], row[i]] = inst.arc_length[i, j]
-        pairs = [(row[i], row[j], inst.arc_length[i, j]) for i, j in inst.edges if i in row and j in row]
-        a, b, length = zip(*pairs, strict=True) if pairs else ((), (), ())
-        graph = csr_matrix((length + length, (a + b, b + a)), shape=arc.shape)
-        distance = np.minimum(dijkstra(graph, directed=True), _FAR)
-        size = np.array([inst.sizes[i] for i in practices], dtype=float)
-        member = np.zeros((len(practices), self.m))
-        member[np.arange(len(practices)), [self.bit[self.unit[i]] for i in practices]] = 1.0
-        weight = (distance * size[None, :]) @ member
-        weight[weight >= _FAR] = math.inf  # no path: no group of that root holds the unit
-        return arc, weight
+                arc[row[i], row[j]] = arc[row[j], row[i]] = self.inst.arc_length[i, j]
+        return arc
 
     def mask_of(self, members: Sequence[int]) -> int:
         """Return the bit mask of the free units among ``members``."""

@@ -68,12 +68,17 @@ def _practices() -> pd.DataFrame:
     return read_practices()
 
 
+def _close(figures: dict) -> bool:
+    """Return whether a CCG's moves are proven minimal or within 10 % of their bound."""
+    return figures["proven"] or figures["moves"] <= 1.1 * figures["bound"]
+
+
 def _figures(folder: Path, seconds: float, name: str) -> dict:
     """Print a repair's figures against the targets; return its summary."""
     summary = json.loads((folder / "summary.json").read_text())
     england, report = summary["england"], {c: r["repair"] for c, r in summary["ccgs"].items()}
     before, after = england["before"], england["after"]
-    close = sum(f["proven"] or f["moves"] <= 1.1 * f["bound"] for f in report.values())
+    close = sum(_close(f) for f in report.values())
     proven = sum(f["proven"] for f in report.values())
     print(
         f"{name}: {seconds:.1f} s wall, {LAST_CPU[0]:.1f} s CPU "
@@ -93,7 +98,7 @@ def _figures(folder: Path, seconds: float, name: str) -> dict:
         f"{england['open_placed']} open placed"
     )
     far = sorted(
-        ((c, f) for c, f in report.items() if not (f["proven"] or f["moves"] <= 1.1 * f["bound"])),
+        ((c, f) for c, f in report.items() if not _close(f)),
         key=lambda item: (item[1]["moves"] - item[1]["bound"], item[0]),
     )
     if far:

@@ -1,10 +1,13 @@
 """The compactness stage solved over its connected groups by column generation, with a real bound.
 
-Where the stages before compactness leave no room (every group of free practices in
-band, no building split: most CCGs), a plan is a partition of the free units (buildings
-and practices outside them; the groups no plan changes kept) into connected groups in
-band, each costing its least tree distance through its own practices (the model's
-figure). The stage is then a set partitioning over those groups, far too many to list
+Where the stages before compactness leave every group of free practices in band (most
+CCGs), a plan is a partition of the free units (buildings and practices outside them; the
+groups no plan changes kept) into connected groups in band, each costing its least tree
+distance through its own practices (the model's figure). Where the stage before splits
+buildings, the practices are the units instead and a partition may split no more buildings
+than that stage's value (a constraint of the set partitioning below; the relaxation
+ignores it, so its bound holds). The stage is then a set partitioning over those groups,
+far too many to list
 in most CCGs. Its linear relaxation is solved by column generation instead:
 
 - GLOP (OR-Tools' linear solver, re-solved from its last basis) solves the relaxation
@@ -24,8 +27,12 @@ the groups within ``value - bound`` of zero reduced cost hold every plan better 
 one found (a plan costs the bound plus its groups' reduced costs), so CP-SAT solves the
 set partitioning over those (the :data:`KEPT_GROUPS` of least reduced cost where they are
 more; then the bound rises to what the rest must cost at least), the cheapest fifth
-first: it proves the plan optimal or betters it. Where pricing overruns its budget, or
-the stages leave room, the bound comes from
+first. Where the plan is still more than :data:`GAP` above the bound, CP-SAT solves the
+set partitioning over the relaxation's own groups (a restricted master: a good plan,
+most often the least or near it), and then over every group that can better that plan
+(its reduced cost within the new, narrower gap), which proves it or betters it. Where
+pricing overruns its budget before the relaxation is solved, or the stages leave groups
+out of band, the bound comes from
 :func:`footprint.partition._compact_bound.compactness_bound` and the plan is left as
 found. Either way :func:`footprint.partition.solve.run_stages` reports a gap for every CCG.
 """
@@ -36,7 +43,7 @@ import bisect
 import heapq
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -51,7 +58,7 @@ from footprint.partition.warmstart import units_of
 if TYPE_CHECKING:
     from footprint.partition.stages import StageResult
 
-__all__ = ["COVER_LIMIT_S", "KEPT_GROUPS", "PRICING_NODES", "least_compactness"]
+__all__ = ["COVER_LIMIT_S", "GAP", "KEPT_GROUPS", "PRICING_NODES", "least_compactness"]
 
 #: Groups weighed by pricing per CCG, at most (over all its passes); beyond, the weaker bound.
 PRICING_NODES = 100_000
@@ -63,6 +70,8 @@ NEW_PER_PASS = 400
 KEPT_GROUPS = 2_000
 #: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
+#: The search stops once the plan is within this share of its bound (the gap reported as "within").
+GAP = 0.02
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
 
@@ -74,9 +83,9 @@ class _OverBudgetError(Exception):
 class _Groups:
     """A CCG's free units: sizes, adjacency (bit masks), each group's least cost, and pricing."""
 
-    def __init__(self, inst: Instance) -> None:
+    def __init__(self, inst: Instance, *, sites: bool = True) -> None:
         self.inst = inst
-        unit, fixed = units_of(inst, sites=True)
+        unit, fixed = units_of(inst, sites=sites)
         free = sorted({u for u in unit if u not in fixed})
         bit = {u: k for k, u in enumerate(free)}
         self.unit, self.bit, self.m = unit, bit, len(free)
@@ -98,6 +107,26 @@ class _Groups:
         self.practice_unit = np.array(self.root_unit, dtype=np.int64)  # the unit of each free practice
         self.cost: dict[int, float] = {}
         self.left = PRICING_NODES
+        #: Where buildings may be split: each building of free practices (a mask) and how
+        #: many of them a cover may split (``None``: buildings are units, none split).
+        self.buildings: list[int] = []
+        self.splits: int | None = None
+
+    def allow_splits(self, labels: Sequence[int], allowed: int) -> None:
+        """Let covers split at most ``allowed`` buildings, those split in every plan counted.
+
+        A building with a practice in a fixed group is split where ``labels`` split it,
+        whatever the cover.
+        """
+        self.splits = allowed
+        for site in self.inst.sites:
+            movable = [i for i in site if not self.inst.big[i]]
+            if len(movable) < 2:
+                continue
+            if all(self.unit[i] in self.bit for i in movable):
+                self.buildings.append(self.mask_of(movable))
+            elif len({labels[i] for i in movable}) > 1:
+                self.splits -= 1
 
     def _arcs(self) -> np.ndarray:
         """Return the arc lengths between free practices (``inf``: no arc), for the groups' trees."""
@@ -108,6 +137,11 @@ class _Groups:
             if i in row and j in row:
                 arc[row[i], row[j]] = arc[row[j], row[i]] = self.inst.arc_length[i, j]
         return arc
+
+    def split_within(self, cover: Sequence[int]) -> bool:
+        """Return whether a cover splits no more buildings than allowed."""
+        whole = sum(any(mask & b == b for mask in cover) for b in self.buildings)
+        return self.splits is None or len(self.buildings) - whole <= self.splits
 
     def mask_of(self, members: Sequence[int]) -> int:
         """Return the bit mask of the free units among ``members``."""
@@ -146,6 +180,10 @@ class _Groups:
                     for g, cost in zip(part.tolist(), least.tolist(), strict=True):
                         self.cost[new[g]] = cost
         return np.array([self.cost[mask] for mask in masks])
+
+    def total(self, cover: Sequence[int]) -> float:
+        """Return the cost of a cover (its groups' least costs summed)."""
+        return float(self.costs(cover).sum())
 
     def incidence(self, masks: Sequence[int]) -> csr_matrix:
         """Return which units (rows) each group (column) holds."""
@@ -191,13 +229,21 @@ class _Groups:
                 return found, limit - slack, False
             if knapsacks.least_root[r] > limit:
                 continue  # no group of this root can reach ``most``
-            least = knapsacks.of(r).least
+            # The knapsack (see _Knapsack.least), inlined: this loop is pricing's whole cost.
+            knapsack = knapsacks.of(r)
+            rates, filled, taken = knapsack.rate, knapsack.sizes, knapsack.gains
+            count, most_off = len(rates), taken[-1]
             profits, gain = knapsacks.profit[r].tolist(), knapsacks.gains[r].tolist()
             first = 1 << own
             stack = [(first, near[own] & ~first, first, sizes[own], profits[own], knapsacks.rest[r])]
             while stack:
                 mask, frontier, barred, total, bound, rest = stack.pop()
-                if bound + least(high - total) > limit:
+                if bound + most_off > limit:
+                    continue  # more than all further units can take off
+                # What further units take off within the ceiling (a fractional knapsack).
+                room = high - total
+                k = bisect.bisect_right(filled, room) - 1
+                if k < count and bound + taken[k] + (room - filled[k]) * rates[k] > limit:
                     continue
                 left -= 1
                 if left < 0:
@@ -225,7 +271,7 @@ class _Groups:
                         stack.append(
                             (
                                 grown,
-                                (frontier | near[v]) & ~grown & ~barred,
+                                (frontier | near[v]) & ~(grown | barred),
                                 barred,
                                 grown_total,
                                 grown_bound,
@@ -357,55 +403,93 @@ def least_compactness(
     start = model_compactness(inst, labels)
     if _room_left(inst, done):
         return None, compactness_bound(inst, done, labels, start)
-    groups = _Groups(inst)
+    # Where buildings may be split, the practices are the units, and covers split no more
+    # buildings than the stage before allows.
+    split = done.get("split_sites")
+    whole_sites = inst.rules.keep_sites or (split is not None and split.value == 0)
+    groups = _Groups(inst, sites=whole_sites)
+    if split is not None and not whole_sites:
+        groups.allow_splits(labels, int(split.value))
     if not groups.m:
         return None, start  # every group fixed: the plan is the only one
     own = sorted({mask for members in members_of(labels).values() if (mask := groups.mask_of(members))})
     # The groups no plan changes cost what they cost in every plan.
     fixed = sum(least_tree(inst, group) for group in inst.fixed_groups() if len(group) > 1)
     try:
-        solved = _relaxation(groups, own, _pairs_regrouped(groups, own))
+        found = _least(groups, own, start - fixed, limit_s=limit_s, seed=seed)
     except _OverBudgetError:
-        solved = None
-    if solved is None:
+        found = None
+    if found is None:
         return None, compactness_bound(inst, done, labels, start)
-    duals, relaxed, whole = solved
-    value = start - fixed
+    cover, bound = found
+    if groups.total(cover) >= start - fixed:
+        return None, fixed + bound
+    return _grouping(groups, cover, labels), fixed + bound
+
+
+def _least(
+    groups: _Groups, own: list[int], value: float, *, limit_s: float, seed: int
+) -> tuple[list[int], float] | None:
+    """Return the least cover found (``own`` if none better) and a bound on every cover.
+
+    ``None`` where GLOP fails. Raises :class:`_OverBudgetError` where pricing overruns its
+    budget before the relaxation is solved.
+    """
+    solved = _relaxation(groups, own, _pairs_regrouped(groups, own))
+    if solved is None:
+        return None
+    duals, relaxed, whole, columns = solved
     if _whole(relaxed) >= value:
-        return None, start  # the plan is the least
-    if whole is not None:
+        return own, value  # the plan is the least
+    if whole is not None and groups.split_within(whole):
         # The relaxation's solution is a partition: the least, with no search.
-        least_value = sum(groups.cost[mask] for mask in whole)
-        return _grouping(groups, whole, labels), fixed + min(_whole(relaxed), least_value)
+        return whole, min(_whole(relaxed), groups.total(whole))
     # A plan costs the relaxation's bound plus its groups' reduced costs: one better than
     # ``value`` holds only groups whose reduced cost is less than the gap; CP-SAT weighs those.
     try:
         found, most, _ = groups.price(duals, value - relaxed, keep=KEPT_GROUPS)
     except _OverBudgetError:
-        return None, fixed + _whole(relaxed)
+        return own, _whole(relaxed)
     masks = sorted(set(found) | set(own))
     reduced = groups.reduced(masks, duals)
     # The groups within ``most`` of zero, in two windows: the cheapest fifth first (where its
     # least is within the window's own limit, the least of all), then all of them.
     order = np.argsort(reduced, kind="stable")
     narrow = KEPT_GROUPS // 5
-    bound, hint = _whole(relaxed), own
-    windows = [(most, len(masks))]
+    limits = [most]
     if len(masks) > narrow and reduced[order[narrow]] <= most:
-        windows.insert(0, (float(np.nextafter(reduced[order[narrow]], -math.inf)), narrow))
-    chosen = None
-    for limit, count in windows:
-        kept = [masks[k] for k in order[:count] if reduced[k] <= limit]
-        found_cover, least = _least_cover(groups, kept, hint, limit_s=limit_s, seed=seed)
-        chosen, hint = found_cover or chosen, found_cover or hint
+        limits.insert(0, float(np.nextafter(reduced[order[narrow]], -math.inf)))
+    bound, best = _whole(relaxed), own
+    for limit in limits:
+        kept = [masks[k] for k in order if reduced[k] <= limit]
+        cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
         # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
-        window_bound = min(least, _whole(relaxed + limit))
-        bound = max(bound, window_bound)
-        if chosen is not None and sum(groups.cost[mask] for mask in chosen) <= window_bound:
-            break  # the least of all
-    if chosen is None or (least_value := sum(groups.cost[mask] for mask in chosen)) >= value:
-        return None, fixed + min(bound, value)
-    return _grouping(groups, chosen, labels), fixed + min(bound, least_value)
+        bound = max(bound, min(least, _whole(relaxed + limit)))
+        best = min((best, cover or best), key=groups.total)
+        if groups.total(best) <= (1 + GAP) * bound:
+            return best, min(bound, groups.total(best))
+    # Still apart: the best cover of the relaxation's own groups (a restricted master; those
+    # that can better the plan) is most often near the least; then CP-SAT weighs every group
+    # that can better that cover (its reduced cost within the new gap, listed by pricing
+    # where past ``most``).
+    limit = groups.total(best) - relaxed
+    useful = [mask for mask, r in zip(columns, groups.reduced(columns, duals), strict=True) if r <= limit]
+    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
+    best = min((best, cover or best), key=groups.total)
+    limit = groups.total(best) - relaxed
+    if limit > most:
+        try:
+            found, limit, _ = groups.price(duals, limit, keep=2 * KEPT_GROUPS)
+        except _OverBudgetError:
+            limit = most
+        else:
+            masks = sorted(set(found) | set(best))
+            reduced = groups.reduced(masks, duals)
+    kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
+    cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
+    bound = max(bound, min(least, _whole(relaxed + limit)))
+    best = min((best, cover or best), key=groups.total)
+    return best, min(bound, groups.total(best))
 
 
 def _whole(bound: float) -> float:
@@ -413,16 +497,25 @@ def _whole(bound: float) -> float:
     return float(math.ceil(bound - 1e-9 * max(abs(bound), 1.0)))
 
 
-def _relaxation(
-    groups: _Groups, own: list[int], pool: list[int]
-) -> tuple[np.ndarray, float, list[int] | None] | None:
-    """Solve the linear relaxation by column generation; return its duals, bound, and whole solution.
+class _Relaxed(NamedTuple):
+    """The relaxation solved: its duals, the bound they certify, and its groups."""
 
-    The bound is the one the duals certify; the solution's groups are returned where it
-    takes each whole or not at all (a partition, then the least), else ``None``. The
-    relaxation starts from the plan's groups (``own``); each round adds the groups of
-    ``pool`` (groups known beforehand) of negative reduced cost, else those pricing finds.
-    ``None`` where GLOP fails. Raises :class:`_OverBudgetError` where pricing overruns its budget.
+    duals: np.ndarray
+    bound: float
+    #: The solution's groups where it takes each whole or not at all (a partition), else ``None``.
+    whole: list[int] | None
+    #: Every group the relaxation was solved over.
+    columns: list[int]
+
+
+def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> _Relaxed | None:
+    """Solve the linear relaxation by column generation.
+
+    The bound is the one the duals certify; where the solution takes each group whole or
+    not at all, it is a partition, then the least. The relaxation starts from the plan's
+    groups (``own``); each round adds the groups of ``pool`` (groups known beforehand) of
+    negative reduced cost, else those pricing finds. ``None`` where GLOP fails. Raises
+    :class:`_OverBudgetError` where pricing overruns its budget.
     """
     lp = _Relaxation(groups.m)
     lp.add(own, groups.costs(own))
@@ -458,7 +551,7 @@ def _relaxation(
             # of these duals (each group at most once) holds whatever the solver's tolerances.
             listed = sorted(found)
             slack = groups.reduced(listed, duals)
-            return duals, float(duals.sum() + slack[slack < 0].sum()), lp.whole()
+            return _Relaxed(duals, float(duals.sum() + slack[slack < 0].sum()), lp.whole(), lp.masks)
         else:
             complete = True
 
@@ -501,14 +594,20 @@ def _least_cover(
     holds for the true costs), started from the cover ``hint`` where all its groups are kept.
     """
     model = cp_model.CpModel()
-    take = [model.new_bool_var(f"group[{c}]") for c in range(len(kept))]
+    take = [model.new_bool_var("") for _ in kept]
     holding: list[list[cp_model.IntVar]] = [[] for _ in range(groups.m)]
     for mask, x in zip(kept, take, strict=True):
         for k in _bits(mask):
             holding[k].append(x)
     for xs in holding:
         model.add_exactly_one(xs)
-    model.minimize(sum(math.floor(groups.cost[mask]) * x for mask, x in zip(kept, take, strict=True)))
+    if groups.splits is not None:
+        # A building is whole only where a group taken holds all of it.
+        whole = [model.new_bool_var(f"whole[{b}]") for b in range(len(groups.buildings))]
+        for building, w in zip(groups.buildings, whole, strict=True):
+            model.add(w <= sum(x for mask, x in zip(kept, take, strict=True) if mask & building == building))
+        model.add(sum(whole) >= len(whole) - groups.splits)
+    model.minimize(cp_model.LinearExpr.weighted_sum(take, [math.floor(groups.cost[mask]) for mask in kept]))
     start = set(hint)
     if start <= set(kept):
         for mask, x in zip(kept, take, strict=True):
@@ -540,15 +639,13 @@ def _grouping(groups: _Groups, chosen: Sequence[int], labels: Sequence[int]) -> 
 
 
 def _room_left(inst: Instance, done: Mapping[str, StageResult]) -> bool:
-    """Return whether the stages in ``done`` leave free groups out of band or buildings split."""
+    """Return whether the stages in ``done`` leave free groups out of band (or are repair's)."""
     if "moves" in done or any(name not in done for name in ("out_of_band_all", "deviation")):
         return True
     fixed = inst.fixed_groups()
     out = sum(inst.status(group) != "in_band" for group in fixed)
     deviation = sum(inst.deviation(group) for group in fixed)
-    split = done.get("split_sites")
-    whole = inst.rules.keep_sites or (split is not None and split.value == 0)
-    return not whole or done["out_of_band_all"].value > out or done["deviation"].value > deviation
+    return done["out_of_band_all"].value > out or done["deviation"].value > deviation
 
 
 def _bits(mask: int) -> list[int]:

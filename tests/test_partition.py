@@ -984,13 +984,14 @@ def test_the_relaxation_is_the_linear_programme_over_every_group():
     assert solved is not None and value == pytest.approx(solved[1], rel=1e-9)
 
 
-@pytest.mark.parametrize("ccg", ["36J", "78H", "11X", "02M"])
+@pytest.mark.parametrize("ccg", ["36J", "78H", "11X", "02M", "06N"])
 def test_a_real_ccgs_compactness_is_proven_least(ccg):
     """The shipped 2022 data: the stage betters the searched plan to the proven least.
 
     Before column generation 36J and 78H were left 18 % and 13 % above their bound. 11X
     needs the restricted master and the narrowed window (the windows alone left 3 %); 02M
-    must split a building (the per-root bound left 19 %).
+    and 06N must split a building (the per-root bound left 19 % and 36 %), and 06N's split
+    is proven needed by the split bound (bound 0 before).
     """
     from footprint.graph import graph_from_practices
     from footprint.load import select_ccgs
@@ -998,8 +999,9 @@ def test_a_real_ccgs_compactness_is_proven_least(ccg):
     graph = graph_from_practices(select_ccgs(read_practices(), [ccg]))
     plan = solve_plan(graph, options=OPTIONS)
     assert_plan_invariants(plan, graph)
-    stage = plan.info["ccgs"][ccg].to_dict()["stages"][-1]
-    assert stage["stage"] == "compactness" and stage["status"] == "OPTIMAL", stage
+    stages = plan.info["ccgs"][ccg].to_dict()["stages"]
+    assert stages[-1]["stage"] == "compactness"
+    assert all(stage["status"] == "OPTIMAL" for stage in stages), stages
 
 
 @pytest.mark.parametrize("more", [0, 1])
@@ -1062,6 +1064,44 @@ def test_buildings_are_split_as_the_stage_before_allows_and_no_more(more, monkey
     plan = better or labels
     assert STAGE_REGISTRY["split_sites"].evaluate(Grouping(inst, plan)) <= allowed
     assert bound == least == model_compactness(inst, plan)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "bound"),
+    [([20_000, 15_000, 15_000, 20_000], 1.0), ([30_000, 15_000, 15_000, 30_000], 0.0)],
+)
+def test_the_split_bound_is_one_only_where_no_plan_keeps_every_building_whole(sizes, bound):
+    """Four practices in a row, the middle two in one building.
+
+    20,000 / 15,000 + 15,000 / 20,000: the building whole leaves an end alone below the floor
+    (or, with one end, 50,000 and the other end alone), so every plan in band splits it;
+    30,000 / 15,000 + 15,000 / 30,000: three groups of 30,000 keep it whole.
+    """
+    from footprint.partition._instance import Instance
+    from footprint.partition._split_bound import split_bound
+    from footprint.partition.stages import StageResult
+
+    inst = Instance(
+        ccg="T",
+        codes=[f"P{i}" for i in range(4)],
+        names=[f"P{i}" for i in range(4)],
+        sizes=sizes,
+        xy=[(1000.0 * i, 0.0) for i in range(4)],
+        edges=[(0, 1), (1, 2), (2, 3)],
+        bridges={},
+        sites=[[1, 2]],
+        big=[False] * 4,
+        rural=[False] * 4,
+        locked=[],
+        current=None,
+        rules=Rules(),
+    )
+    done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:3]}
+    for labels in ([0, 0, 1, 1], [0, 1, 1, 2], [0, 0, 0, 0]):  # from any plan, in band or not
+        assert split_bound(inst, done, labels) == bound
+    # Where groups may stand out of band, a whole building may stand in one: no bound.
+    done["out_of_band_all"] = StageResult("out_of_band_all", 1.0, 1.0, "OPTIMAL", 0.0)
+    assert split_bound(inst, done, [0, 0, 1, 1]) == 0.0
 
 
 @pytest.mark.parametrize("kept", [2_000, 10, 3])

@@ -70,7 +70,7 @@ NEW_PER_PASS = 400
 KEPT_GROUPS = 2_000
 #: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
-#: The search stops once the plan is within this share of its bound (the gap reported as "within").
+#: The search stops once the bound is within this share of the plan (the gap the stage reports).
 GAP = 0.02
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
@@ -227,8 +227,8 @@ class _Groups:
             if enough is not None and len(found) >= enough:
                 self.left = left
                 return found, limit - slack, False
-            if knapsacks.least_root[r] > limit:
-                continue  # no group of this root can reach ``most``
+            if knapsacks.least_root[r] > limit or sizes[own] > high:
+                continue  # no group of this root can reach ``most``, or be in band
             # The knapsack (see _Knapsack.least), inlined: this loop is pricing's whole cost.
             knapsack = knapsacks.of(r)
             rates, filled, taken = knapsack.rate, knapsack.sizes, knapsack.gains
@@ -357,6 +357,14 @@ class _Relaxation:
             self.masks.append(mask)
             self.columns.append(x)
 
+    def leave(self, cost: float) -> None:
+        """Let each unit be left in no group at ``cost`` (a column per unit, not a group)."""
+        objective = self.solver.Objective()
+        for row in self.rows:
+            x = self.solver.NumVar(0.0, self.solver.infinity(), "")
+            objective.SetCoefficient(x, cost)
+            row.SetCoefficient(x, 1.0)
+
     def whole(self) -> list[int] | None:
         """Return the groups of the last solution where it takes each whole or not at all (else ``None``)."""
         values = [x.solution_value() for x in self.columns]
@@ -466,7 +474,7 @@ def _least(
         # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
         bound = max(bound, min(least, _whole(relaxed + limit)))
         best = min((best, cover or best), key=groups.total)
-        if groups.total(best) <= (1 + GAP) * bound:
+        if (1 - GAP) * groups.total(best) <= bound:
             return best, min(bound, groups.total(best))
     # Still apart: the best cover of the relaxation's own groups (a restricted master; those
     # that can better the plan) is most often near the least; then CP-SAT weighs every group
@@ -485,6 +493,8 @@ def _least(
         else:
             masks = sorted(set(found) | set(best))
             reduced = groups.reduced(masks, duals)
+    if (1 - GAP) * groups.total(best) > _whole(relaxed + limit):
+        return best, min(bound, groups.total(best))  # the groups past the budget keep the gap open
     kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
     cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
     bound = max(bound, min(least, _whole(relaxed + limit)))
@@ -508,16 +518,28 @@ class _Relaxed(NamedTuple):
     columns: list[int]
 
 
-def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> _Relaxed | None:
+def _relaxation(
+    groups: _Groups,
+    own: list[int],
+    pool: list[int],
+    *,
+    uncovered: float | None = None,
+    above: float | None = None,
+) -> _Relaxed | None:
     """Solve the linear relaxation by column generation.
 
     The bound is the one the duals certify; where the solution takes each group whole or
     not at all, it is a partition, then the least. The relaxation starts from the plan's
     groups (``own``); each round adds the groups of ``pool`` (groups known beforehand) of
-    negative reduced cost, else those pricing finds. ``None`` where GLOP fails. Raises
+    negative reduced cost, else those pricing finds. ``uncovered``: each unit may be left in
+    no group at this cost (a column of its own, not a group). ``above``: stop, returning
+    ``None``, as soon as the relaxation's value is ``above`` or less (more groups only lower
+    it, and the bound lies under it). ``None`` also where GLOP fails. Raises
     :class:`_OverBudgetError` where pricing overruns its budget.
     """
     lp = _Relaxation(groups.m)
+    if uncovered is not None:
+        lp.leave(uncovered)
     lp.add(own, groups.costs(own))
     pool = sorted(set(pool) - set(own))
     pool_cost, pool_units = groups.costs(pool), groups.incidence(pool)
@@ -529,6 +551,8 @@ def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> _Relaxed | 
         if solved is None:
             return None
         duals, value = solved
+        if above is not None and value <= above:
+            return None
         tolerance = _TOLERANCE * max(abs(value), 1.0)
         pooled = np.flatnonzero(waiting & (pool_cost - pool_units.T @ duals < -tolerance))
         if len(pooled):
@@ -551,6 +575,8 @@ def _relaxation(groups: _Groups, own: list[int], pool: list[int]) -> _Relaxed | 
             # of these duals (each group at most once) holds whatever the solver's tolerances.
             listed = sorted(found)
             slack = groups.reduced(listed, duals)
+            if uncovered is not None:
+                slack = np.concatenate([slack, uncovered - duals])
             return _Relaxed(duals, float(duals.sum() + slack[slack < 0].sum()), lp.whole(), lp.masks)
         else:
             complete = True

@@ -473,7 +473,7 @@ def run_stages(
             polished = polish(inst, labels, values=values, keep=stages[:k], seed=options.seed)
             labels = polished if pm.holds(polished) else labels
         value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
-        bound = registry[stage].lower_bound(inst, results)
+        bound = _lower_bound(registry[stage], inst, results, labels, value, fast=options.fast)
         if (
             stage == "compactness"
             and not options.fast
@@ -534,6 +534,25 @@ def run_stages(
             bound = min(result.bound, value)
             results[stage] = replace(result, value=value, bound=bound, status=_status(value, result.bound))
     return labels, [results[stage] for stage in stages]
+
+
+def _lower_bound(
+    stage: Stage,
+    inst: Instance,
+    done: Mapping[str, StageResult],
+    labels: Sequence[int],
+    value: float,
+    *,
+    fast: bool,
+) -> float | None:
+    """Return the stage's bound: its plain one, or its stronger one where the plan lies above it.
+
+    ``labels`` is the plan found so far and ``value`` its figure for the stage.
+    """
+    bound = stage.lower_bound(inst, done)
+    if stage.stronger is not None and not fast and bound is not None and value > bound:
+        bound = max(bound, stage.stronger(inst, done, labels))
+    return bound
 
 
 #: Stages an enumeration checks per grouping before the compactness stage (see

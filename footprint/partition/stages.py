@@ -46,6 +46,7 @@ from footprint.partition._instance import (
     model_compactness,
 )
 from footprint.partition._pieces import band_bounds
+from footprint.partition._split_bound import split_bound
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -120,6 +121,9 @@ class Stage:
     expression: Callable[[PartitionModel], cp_model.LinearExprT]
     evaluate: Callable[[Grouping], float]
     lower_bound: LowerBound
+    #: A bound that costs a search of its own, from the plan found so far: weighed only where
+    #: that plan lies above ``lower_bound``.
+    stronger: Callable[[Instance, Mapping[str, StageResult], Sequence[int]], float] | None = None
 
 
 def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
@@ -248,7 +252,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
         ),
-        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero),
+        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, split_bound),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),
         Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),
     )

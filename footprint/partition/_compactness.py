@@ -424,7 +424,7 @@ def least_compactness(
     # The groups no plan changes cost what they cost in every plan.
     fixed = sum(least_tree(inst, group) for group in inst.fixed_groups() if len(group) > 1)
     try:
-        found = _least(groups, own, start - fixed, limit_s=limit_s, seed=seed)
+        found = _least(groups, own, start - fixed, fixed=fixed, limit_s=limit_s, seed=seed)
     except _OverBudgetError:
         found = None
     if found is None:
@@ -436,12 +436,13 @@ def least_compactness(
 
 
 def _least(
-    groups: _Groups, own: list[int], value: float, *, limit_s: float, seed: int
+    groups: _Groups, own: list[int], value: float, *, fixed: float, limit_s: float, seed: int
 ) -> tuple[list[int], float] | None:
     """Return the least cover found (``own`` if none better) and a bound on every cover.
 
-    ``None`` where GLOP fails. Raises :class:`_OverBudgetError` where pricing overruns its
-    budget before the relaxation is solved.
+    ``value`` is the cost of ``own``; ``fixed`` what the groups no plan changes add to every
+    plan (the gap is the plan's, theirs included). ``None`` where GLOP fails. Raises
+    :class:`_OverBudgetError` where pricing overruns its budget before the relaxation is solved.
     """
     solved = _relaxation(groups, own, _pairs_regrouped(groups, own))
     if solved is None:
@@ -474,15 +475,15 @@ def _least(
         # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
         bound = max(bound, min(least, _whole(relaxed + limit)))
         best = min((best, cover or best), key=groups.total)
-        if (1 - GAP) * groups.total(best) <= bound:
+        if (1 - GAP) * (fixed + groups.total(best)) <= fixed + bound:
             return best, min(bound, groups.total(best))
     # Still apart: the best cover of the relaxation's own groups (a restricted master; those
-    # that can better the plan) is most often near the least; then CP-SAT weighs every group
-    # that can better that cover (its reduced cost within the new gap, listed by pricing
-    # where past ``most``).
+    # that can better the plan; a heuristic, so half the time) is most often near the least;
+    # then CP-SAT weighs every group that can better that cover (its reduced cost within the
+    # new gap, listed by pricing where past ``most``).
     limit = groups.total(best) - relaxed
     useful = [mask for mask, r in zip(columns, groups.reduced(columns, duals), strict=True) if r <= limit]
-    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
+    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s / 2, seed=seed)
     best = min((best, cover or best), key=groups.total)
     limit = groups.total(best) - relaxed
     if limit > most:
@@ -493,7 +494,7 @@ def _least(
         else:
             masks = sorted(set(found) | set(best))
             reduced = groups.reduced(masks, duals)
-    if (1 - GAP) * groups.total(best) > _whole(relaxed + limit):
+    if (1 - GAP) * (fixed + groups.total(best)) > fixed + _whole(relaxed + limit):
         return best, min(bound, groups.total(best))  # the groups past the budget keep the gap open
     kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
     cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)

@@ -23,6 +23,9 @@ __all__ = [
 STAGES = ("out_of_band", "out_of_band_all", "deviation", "split_sites", "moves", "compactness")
 #: The stages of a plan made from scratch, in order.
 DEFAULT_STAGES = ("out_of_band", "out_of_band_all", "deviation", "split_sites", "compactness")
+#: The compactness stage stops searching once its bound is within this share of the plan's
+#: figure; a CCG whose every stage is proven or within it counts as "within the gap".
+COMPACTNESS_GAP = 0.02
 
 #: Why a group out of band may still be approved: a practice over the ceiling standing
 #: alone, a group of rural practices down to the rural floor, or a group a commissioner

@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from footprint.config import Rules
+from footprint.config import COMPACTNESS_GAP, Rules
 from footprint.graph import WITHIN_CCG
 from footprint.places import display_name
 from footprint.plan import Plan, aligned_groups, rename_ids_in, transfer_distance
@@ -459,6 +459,10 @@ def plan_summary(
         "compactness_km": round(score.compactness_km, 3),
         "ccgs": len(results),
         "ccgs_optimal": sum(r.status == "OPTIMAL" for r in results.values()),
+        # Every stage proven or its bound within COMPACTNESS_GAP of its figure.
+        "ccgs_within_gap": sum(
+            all(s.status == "OPTIMAL" or s.gap <= COMPACTNESS_GAP for s in r.stages) for r in results.values()
+        ),
         # How far each CCG's compactness may lie above the least (0 where proven): the median CCG's.
         "compactness_gap_median": round(
             statistics.median([r.stages[-1].gap for r in results.values() if r.stages] or [0.0]), 4

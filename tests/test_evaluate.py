@@ -192,3 +192,24 @@ def test_plan_summary_lists_far_flung_practices():
     # Centre of p: (20k * 0 + 5k * 45,000) / 25k = 9,000 m; C is 36 km from it, A 9 km.
     assert far == [{"practice_code": "C", "practice_name": "Practice C", "pcn_id": "p", "km": 36.0}]
     assert plan_summary(plan, graph, far_km=40)["england"]["far_flung"] == []
+
+
+def test_plan_summary_counts_the_ccgs_proven_or_within_the_gap():
+    """A CCG counts where every stage is proven or its bound within 2% of its figure."""
+    from footprint.evaluate import plan_summary
+    from footprint.partition import CcgResult, StageResult
+
+    def ccg(code: str, *stages: StageResult) -> CcgResult:
+        status = "OPTIMAL" if all(s.status == "OPTIMAL" for s in stages) else "FEASIBLE"
+        return CcgResult(code, status, stages, 0.0, 1, 0, 0)
+
+    proven = StageResult("out_of_band", 0.0, 0.0, "OPTIMAL", 0.0)
+    results = {
+        "X": ccg("X", proven, StageResult("compactness", 100.0, 100.0, "OPTIMAL", 0.0)),
+        "Y": ccg("Y", proven, StageResult("compactness", 100.0, 98.0, "FEASIBLE", 0.0)),  # 2%
+        "Z": ccg("Z", proven, StageResult("compactness", 100.0, 97.0, "FEASIBLE", 0.0)),  # 3%
+        "W": ccg("W", StageResult("out_of_band", 1.0, 0.0, "FEASIBLE", 0.0)),
+    }
+    graph = path_graph({"A": 20_000, "B": 20_000})
+    england = plan_summary(Plan({"A": "p", "B": "p"}, {"ccgs": results}), graph)["england"]
+    assert england["ccgs_optimal"] == 1 and england["ccgs_within_gap"] == 2

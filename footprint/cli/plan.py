@@ -35,7 +35,7 @@ from footprint.cli._common import (
     write_pcns,
 )
 from footprint.cli.repair import add_pair_options, read_pair_options
-from footprint.config import Rules
+from footprint.config import COMPACTNESS_GAP, Rules
 from footprint.errors import DataError
 from footprint.evaluate import plan_summary
 from footprint.icbs import icb_totals
@@ -117,7 +117,8 @@ def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
         f"{england['in_band_share']:.2%} of patients in band); {moved}"
         f"buildings split {england['split_sites']}; compactness {england['compactness_km']:.2f} km; "
         f"stage 1 proven in {len(results) - len(england['stage1_unproven'])}/{len(results)} CCGs; "
-        f"{plural(england['ccgs_optimal'], 'CCG')} optimal in every stage "
+        f"{plural(england['ccgs_optimal'], 'CCG')} optimal in every stage, "
+        f"{england['ccgs_within_gap']} proven or within {COMPACTNESS_GAP:.0%} "
         f"(compactness within {england['compactness_gap_median']:.0%} of its bound in the median CCG); "
         f"{seconds:.1f} s"
     )

@@ -50,6 +50,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
 
+from footprint.config import COMPACTNESS_GAP
 from footprint.partition._compact_bound import compactness_bound, root_costs
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, least_tree, members_of, model_compactness
@@ -71,7 +72,7 @@ KEPT_GROUPS = 2_000
 #: Deterministic seconds for the set partitioning over them (one worker).
 COVER_LIMIT_S = 0.2
 #: The search stops once the bound is within this share of the plan (the gap the stage reports).
-GAP = 0.02
+GAP = COMPACTNESS_GAP
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
 

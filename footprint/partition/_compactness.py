@@ -479,12 +479,12 @@ def _least(
         if (1 - GAP) * (fixed + groups.total(best)) <= fixed + bound:
             return best, min(bound, groups.total(best))
     # Still apart: the best cover of the relaxation's own groups (a restricted master; those
-    # that can better the plan; a heuristic, so half the time) is most often near the least;
-    # then CP-SAT weighs every group that can better that cover (its reduced cost within the
-    # new gap, listed by pricing where past ``most``).
+    # that can better the plan) is most often near the least; then CP-SAT weighs every group
+    # that can better that cover (its reduced cost within the new gap, listed by pricing
+    # where past ``most``).
     limit = groups.total(best) - relaxed
     useful = [mask for mask, r in zip(columns, groups.reduced(columns, duals), strict=True) if r <= limit]
-    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s / 2, seed=seed)
+    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
     best = min((best, cover or best), key=groups.total)
     limit = groups.total(best) - relaxed
     if limit > most:
@@ -495,8 +495,6 @@ def _least(
         else:
             masks = sorted(set(found) | set(best))
             reduced = groups.reduced(masks, duals)
-    if (1 - GAP) * (fixed + groups.total(best)) > fixed + _whole(relaxed + limit):
-        return best, min(bound, groups.total(best))  # the groups past the budget keep the gap open
     kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
     cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
     bound = max(bound, min(least, _whole(relaxed + limit)))

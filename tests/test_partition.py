@@ -521,26 +521,10 @@ def test_fast_returns_the_first_valid_plan_and_says_what_is_proven(slice_graph):
 def test_warm_start_meets_a_bound_that_needs_a_building_split():
     """Five practices in a row, the first three in one building: only a split puts both groups in band."""
 
-    from footprint.partition._instance import Instance
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
     from footprint.partition.warmstart import warm_start
 
-    sizes = [20_000, 20_000, 20_000, 20_000, 5_000]
-    inst = Instance(
-        ccg="T",
-        codes=[f"P{i}" for i in range(5)],
-        names=[f"P{i}" for i in range(5)],
-        sizes=sizes,
-        xy=[(1000.0 * i, 0.0) for i in range(5)],
-        edges=[(0, 1), (1, 2), (2, 3), (3, 4)],
-        bridges={},
-        sites=[[0, 1, 2]],
-        big=[False] * 5,
-        rural=[False] * 5,
-        locked=[],
-        current=None,
-        rules=Rules(),
-    )
+    inst = _grid_instance([[20_000, 20_000, 20_000, 20_000, 5_000]], sites=[[0, 1, 2]])
     stage = STAGE_REGISTRY["out_of_band"]
     bound = stage.lower_bound(inst, {})
     assert bound == 0
@@ -1077,25 +1061,10 @@ def test_the_split_bound_is_one_only_where_no_plan_keeps_every_building_whole(si
     (or, with one end, 50,000 and the other end alone), so every plan in band splits it;
     30,000 / 15,000 + 15,000 / 30,000: three groups of 30,000 keep it whole.
     """
-    from footprint.partition._instance import Instance
     from footprint.partition._split_bound import split_bound
     from footprint.partition.stages import StageResult
 
-    inst = Instance(
-        ccg="T",
-        codes=[f"P{i}" for i in range(4)],
-        names=[f"P{i}" for i in range(4)],
-        sizes=sizes,
-        xy=[(1000.0 * i, 0.0) for i in range(4)],
-        edges=[(0, 1), (1, 2), (2, 3)],
-        bridges={},
-        sites=[[1, 2]],
-        big=[False] * 4,
-        rural=[False] * 4,
-        locked=[],
-        current=None,
-        rules=Rules(),
-    )
+    inst = _grid_instance([sizes], sites=[[1, 2]])
     done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:3]}
     for labels in ([0, 0, 1, 1], [0, 1, 1, 2], [0, 0, 0, 0]):  # from any plan, in band or not
         assert split_bound(inst, done, labels) == bound

@@ -43,6 +43,7 @@ import bisect
 import heapq
 import math
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -101,9 +102,7 @@ class _Groups:
             if a is not None and b is not None and a != b:
                 self.near[a] |= 1 << b
                 self.near[b] |= 1 << a
-        # Per root practice, each unit's least cost from it (list sizes times shortest distance).
-        _, self.weight = root_costs(inst, unit, free)
-        self.arc = self._arcs()
+        self.free = free
         self.root_unit = [bit[unit[i]] for i in self.practices]
         self.practice_unit = np.array(self.root_unit, dtype=np.int64)  # the unit of each free practice
         self.cost: dict[int, float] = {}
@@ -129,8 +128,14 @@ class _Groups:
             elif len({labels[i] for i in movable}) > 1:
                 self.splits -= 1
 
-    def _arcs(self) -> np.ndarray:
-        """Return the arc lengths between free practices (``inf``: no arc), for the groups' trees."""
+    @cached_property
+    def weight(self) -> np.ndarray:
+        """Per root practice, each unit's least cost from it (list sizes times shortest distance)."""
+        return root_costs(self.inst, self.unit, self.free)[1]
+
+    @cached_property
+    def arc(self) -> np.ndarray:
+        """The arc lengths between free practices (``inf``: no arc), for the groups' trees."""
         row = {i: k for k, i in enumerate(self.practices)}
         arc = np.full((len(row), len(row)), np.inf)
         np.fill_diagonal(arc, 0.0)
@@ -230,9 +235,7 @@ class _Groups:
                 return found, limit - slack, False
             if knapsacks.least_root[r] > limit or sizes[own] > high:
                 continue  # no group of this root can reach ``most``, or be in band
-            # The knapsack (see _Knapsack.least), inlined: this loop is pricing's whole cost.
-            knapsack = knapsacks.of(r)
-            rates, filled, taken = knapsack.rate, knapsack.sizes, knapsack.gains
+            rates, filled, taken = knapsacks.of(r)
             count, most_off = len(rates), taken[-1]
             profits, gain = knapsacks.profit[r].tolist(), knapsacks.gains[r].tolist()
             first = 1 << own
@@ -241,7 +244,9 @@ class _Groups:
                 mask, frontier, barred, total, bound, rest = stack.pop()
                 if bound + most_off > limit:
                     continue  # more than all further units can take off
-                # What further units take off within the ceiling (a fractional knapsack).
+                # What further units take off within the ceiling: the units that fit whole,
+                # then part of the next (a fractional knapsack; inlined, as this loop is
+                # pricing's whole cost).
                 room = high - total
                 k = bisect.bisect_right(filled, room) - 1
                 if k < count and bound + taken[k] + (room - filled[k]) * rates[k] > limit:
@@ -310,28 +315,17 @@ class _Knapsacks:
         #: Per root, a bound on the reduced cost of its groups: its own unit's, less what others take off.
         self.least_root = (self.profit[roots, own] + np.maximum(gains.sum(axis=1), most)).tolist()
 
-    def of(self, r: int) -> _Knapsack:
-        """Return root ``r``'s knapsack."""
+    def of(self, r: int) -> tuple[list[float], list[float], list[float]]:
+        """Return root ``r``'s units of negative gain by gain per patient, most first.
+
+        Their gains per patient, then (from none) the cumulative patients and gains.
+        """
         count = int((self.rate[r] < 0).sum())
-        return _Knapsack(
+        return (
             self.rate[r, :count].tolist(),
             self.sizes[r, : count + 1].tolist(),
             self.cum[r, : count + 1].tolist(),
         )
-
-
-class _Knapsack:
-    """One root's units of negative gain by gain per patient: cumulative patients and gains."""
-
-    def __init__(self, rate: list[float], sizes: list[float], gains: list[float]) -> None:
-        self.rate, self.sizes, self.gains = rate, sizes, gains
-
-    def least(self, room: float) -> float:
-        """Return the least sum of gains of units holding ``room`` patients at most (fractions allowed)."""
-        k = bisect.bisect_right(self.sizes, room) - 1
-        if k >= len(self.rate):
-            return self.gains[-1]
-        return self.gains[k] + (room - self.sizes[k]) * self.rate[k]
 
 
 class _Relaxation:

@@ -13,6 +13,7 @@ whatever the solver's tolerances (see :func:`~footprint.partition._compactness._
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,8 +47,12 @@ class _Feasibility(_Groups):
 
     def __init__(self, inst: Instance) -> None:
         super().__init__(inst, sites=True)
-        self.weight = np.zeros_like(self.weight)
         self.left = FEASIBILITY_NODES
+
+    @cached_property
+    def weight(self) -> np.ndarray:
+        """Per root practice, nothing for every unit."""
+        return np.zeros((len(self.practices), self.m))
 
     def costs(self, masks: Sequence[int]) -> np.ndarray:
         """Return nothing for every group."""

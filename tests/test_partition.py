@@ -962,7 +962,7 @@ def test_the_relaxation_is_the_linear_programme_over_every_group():
 
     groups, _, value = _relaxed_uneven_grid()
     every = _every_group(groups)
-    full = _Relaxation(groups.m)
+    full = _Relaxation(groups)
     full.add(every, groups.costs(every))
     solved = full.duals()
     assert solved is not None and value == pytest.approx(solved[1], rel=1e-9)
@@ -1131,3 +1131,78 @@ def test_the_stage_holds_against_the_least_partition(seed, kept, monkeypatch):
     assert bound <= proven <= value
     if kept == 2_000:
         assert bound == proven == value
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [[7_000, 9_000, 12_000], [26_000, 7_000, 16_000], [26_000, 26_000, 12_000]],
+        [[9_000, 7_000, 9_000], [26_000, 3_000, 26_000], [26_000, 3_000, 26_000]],
+    ],
+)
+def test_compactness_is_proven_least_where_the_stages_leave_groups_out_of_band(sizes, monkeypatch):
+    """A 3 x 3 grid whose stages before compactness leave a group out of band (2,000 above the ceiling).
+
+    Against every partition into connected groups (enumerated), of those with the least
+    groups out of band and then the least patients outside the band (the stages' values):
+    the bound and the plan are the least of them, from their costliest. Both least
+    partitions hold a group above the ceiling (groups up to the ceiling and the patients
+    left, not the ceiling alone), and partitions whose groups each fit the room but
+    together take more of it cost less (610,000 against 820,000; 790,000 against
+    1,010,000): a relaxation or a search without the side rows would fail.
+    """
+    from footprint.partition import _compactness
+    from footprint.partition._compactness import _bits, _Groups, least_compactness
+    from footprint.partition._connected_groups import Budget, connected_groups
+    from footprint.partition._instance import model_compactness
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping, StageResult
+
+    inst = _grid_instance(sizes)
+    groups = _Groups(inst, sites=False)
+    everything = (1 << groups.m) - 1
+    every = []
+    for k in range(groups.m):
+        after = everything & ~((1 << k) - 1)
+        every += [mask for mask, _ in connected_groups(k, after, groups.near, groups.sizes, Budget(10**7))]
+    holding = {k: [mask for mask in every if mask >> k & 1] for k in range(groups.m)}
+    partitions: list[list[int]] = []
+
+    def grow(covered: int, chosen: list[int]) -> None:
+        if covered == everything:
+            partitions.append(chosen)
+            return
+        first = (~covered & (covered + 1)).bit_length() - 1
+        for mask in holding[first]:
+            if not mask & covered:
+                grow(covered | mask, [*chosen, mask])
+
+    grow(0, [])
+
+    def labels_of(partition: list[int]) -> list[int]:
+        labels = [0] * inst.n
+        for label, mask in enumerate(partition):
+            for k in _bits(mask):
+                labels[k] = label
+        return labels
+
+    stages = DEFAULT_STAGES[:3]
+    figures = [
+        tuple(STAGE_REGISTRY[s].evaluate(Grouping(inst, labels_of(p))) for s in stages) for p in partitions
+    ]
+    least_figures = min(figures)
+    assert least_figures[1] > 0  # a group is left out of band
+    valid = [p for p, f in zip(partitions, figures, strict=True) if f == least_figures]
+    cost = {tuple(p): model_compactness(inst, labels_of(p)) for p in valid}
+    least = min(cost.values())
+    assert any(inst.status(_bits(mask)) == "above" for mask in min(cost, key=cost.get))
+    done = {
+        s: StageResult(s, value, value, "OPTIMAL", 0.0)
+        for s, value in zip(stages, least_figures, strict=True)
+    }
+    done["split_sites"] = StageResult("split_sites", 0.0, 0.0, "OPTIMAL", 0.0)
+    monkeypatch.setattr(_compactness, "GAP", 0.0)
+    start = labels_of(list(max(cost, key=cost.get)))
+    better, bound = least_compactness(inst, done, start)
+    plan = better or start
+    assert tuple(STAGE_REGISTRY[s].evaluate(Grouping(inst, plan)) for s in stages) == least_figures
+    assert bound == least == model_compactness(inst, plan)

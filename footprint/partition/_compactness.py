@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 
 from footprint.config import COMPACTNESS_GAP
 from footprint.partition._compact_bound import compactness_bound, root_costs
@@ -82,6 +82,27 @@ class _OverBudgetError(Exception):
     """Pricing weighed more groups than its budget."""
 
 
+class _Room(NamedTuple):
+    """What the stages before compactness leave to the free groups outside the band, at most."""
+
+    #: Groups out of band and not exempt (stage ``out_of_band``).
+    breaking: int
+    #: Groups out of band (stage ``out_of_band_all``).
+    out: int
+    #: Patients outside the band (stage ``deviation``).
+    deviation: int
+
+    def rows(self, status: str, deviation: int) -> tuple[int, int, int]:
+        """Return what one group of ``status`` takes of each (its side rows' coefficients)."""
+        if status == "in_band":
+            return (0, 0, 0)
+        return (int(not status.startswith("exempt_")), 1, deviation)
+
+
+#: No room: every free group in band.
+_NO_ROOM = _Room(0, 0, 0)
+
+
 class _Groups:
     """A CCG's free units: sizes, adjacency (bit masks), each group's least cost, and pricing."""
 
@@ -111,6 +132,30 @@ class _Groups:
         #: many of them a cover may split (``None``: buildings are units, none split).
         self.buildings: list[int] = []
         self.splits: int | None = None
+        #: What the stages before leave to groups outside the band (side rows where any).
+        self.room = _NO_ROOM
+
+    @property
+    def cap(self) -> int:
+        """Return the most patients a group may hold: the ceiling, and the deviation left."""
+        return self.inst.rules.band.high + self.room.deviation
+
+    @property
+    def rhs(self) -> np.ndarray:
+        """Return the right-hand sides of the rows: each unit once, then the room's where any."""
+        side = list(self.room) if self.room != _NO_ROOM else []
+        return np.array([1.0] * self.m + side)
+
+    def side(self, mask: int, total: int) -> tuple[int, int, int] | None:
+        """Return a group's side rows' coefficients, or ``None`` where it cannot fit the room."""
+        band = self.inst.rules.band
+        if band.low <= total <= band.high:
+            return (0, 0, 0)
+        if self.room == _NO_ROOM:
+            return None
+        members = [i for k in _bits(mask) for i in self.practices_of[k]]
+        rows = self.room.rows(self.inst.status(members), self.inst.deviation(members))
+        return rows if all(r <= most for r, most in zip(rows, self.room, strict=True)) else None
 
     def allow_splits(self, labels: Sequence[int], allowed: int) -> None:
         """Let covers split at most ``allowed`` buildings, those split in every plan counted.
@@ -148,6 +193,12 @@ class _Groups:
         """Return whether a cover splits no more buildings than allowed."""
         whole = sum(any(mask & b == b for mask in cover) for b in self.buildings)
         return self.splits is None or len(self.buildings) - whole <= self.splits
+
+    def _outside(self, mask: int, total: int, bound: float, side_duals: np.ndarray) -> float:
+        """Return the reduced cost of a group outside the band from its bound (``inf``: not allowed)."""
+        if (rows := self.side(mask, total)) is None:
+            return math.inf
+        return bound - float(np.dot(rows, side_duals))
 
     def mask_of(self, members: Sequence[int]) -> int:
         """Return the bit mask of the free units among ``members``."""
@@ -192,9 +243,15 @@ class _Groups:
         return float(self.costs(cover).sum())
 
     def incidence(self, masks: Sequence[int]) -> csr_matrix:
-        """Return which units (rows) each group (column) holds."""
+        """Return which units (rows) each group (column) holds, then its side rows where any."""
         holder, units = np.nonzero(self.holds(masks)) if masks else (np.zeros(0, int), np.zeros(0, int))
-        return csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))
+        held = csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))
+        if self.room == _NO_ROOM:
+            return held
+        sizes = np.array(self.sizes)
+        totals = self.holds(masks).astype(float) @ sizes if masks else np.zeros(0)
+        rows = [self.side(mask, int(total)) or (0, 0, 0) for mask, total in zip(masks, totals, strict=True)]
+        return vstack([held, csr_matrix(np.array(rows, dtype=float).reshape(len(masks), 3).T)]).tocsr()
 
     def reduced(self, masks: Sequence[int], duals: np.ndarray) -> np.ndarray:
         """Return each group's reduced cost: its cost less the duals of its units."""
@@ -220,7 +277,10 @@ class _Groups:
         whether the pass was complete. Raises :class:`_OverBudgetError` past the groups
         left to weigh.
         """
-        low, high = self.inst.rules.band.low, self.inst.rules.band.high
+        low, high, cap = self.inst.rules.band.low, self.inst.rules.band.high, self.cap
+        # Groups outside the band (where the room lets any) pay their side rows' duals (at most 0).
+        side_duals, duals = duals[self.m :], duals[: self.m]
+        outside = self._outside if self.room != _NO_ROOM else None
         # The bounds are sums of floats: a group is weighed within a rounding allowance of ``most``.
         slack = 1e-9 * max(1.0, float(np.abs(duals).sum()), abs(most))
         limit = most + slack
@@ -233,7 +293,7 @@ class _Groups:
             if enough is not None and len(found) >= enough:
                 self.left = left
                 return found, limit - slack, False
-            if knapsacks.least_root[r] > limit or sizes[own] > high:
+            if knapsacks.least_root[r] > limit or sizes[own] > cap:
                 continue  # no group of this root can reach ``most``, or be in band
             rates, filled, taken = knapsacks.of(r)
             count, most_off = len(rates), taken[-1]
@@ -247,22 +307,21 @@ class _Groups:
                 # What further units take off within the ceiling: the units that fit whole,
                 # then part of the next (a fractional knapsack; inlined, as this loop is
                 # pricing's whole cost).
-                room = high - total
+                room = cap - total
                 k = bisect.bisect_right(filled, room) - 1
                 if k < count and bound + taken[k] + (room - filled[k]) * rates[k] > limit:
                     continue
                 left -= 1
                 if left < 0:
                     raise _OverBudgetError
-                if total >= low and bound <= limit and bound < found.get(mask, math.inf):
-                    found[mask] = bound
+                if low <= total <= high:
+                    reduced = bound
+                else:  # outside the band: only where the room lets it (a call, so not in most CCGs)
+                    reduced = outside(mask, total, bound, side_duals) if outside else math.inf
+                if reduced <= limit and reduced < found.get(mask, math.inf):
+                    found[mask] = reduced
                     if keep is not None:
-                        heapq.heappush(heap, (-bound, mask))
-                        while len(heap) > keep:
-                            worst, dropped = heapq.heappop(heap)
-                            if found.get(dropped) == -worst:
-                                del found[dropped]
-                                limit = min(limit, -worst - slack)
+                        limit = min(limit, _keep_least(found, heap, keep, mask) - slack)
                 while frontier:
                     low_bit = frontier & -frontier
                     frontier ^= low_bit
@@ -272,7 +331,7 @@ class _Groups:
                     # A group over the ceiling, or whose bound with all further gains passes the
                     # limit, is dropped with all grown from it before it is stacked.
                     grown_total, grown_bound = total + sizes[v], bound + profits[v]
-                    if grown_total <= high and grown_bound + rest <= limit:
+                    if grown_total <= cap and grown_bound + rest <= limit:
                         grown = mask | low_bit
                         stack.append(
                             (
@@ -288,6 +347,21 @@ class _Groups:
         return found, limit - slack, True
 
 
+def _keep_least(found: dict[int, float], heap: list[tuple[float, int]], keep: int, mask: int) -> float:
+    """Keep the ``keep`` groups of least bound in ``found`` (``mask`` just added); return the least dropped.
+
+    ``heap`` holds the groups found, largest bound first (``inf`` where none is dropped).
+    """
+    heapq.heappush(heap, (-found[mask], mask))
+    least = math.inf
+    while len(heap) > keep:
+        worst, dropped = heapq.heappop(heap)
+        if found.get(dropped) == -worst:
+            del found[dropped]
+            least = min(least, -worst)
+    return least
+
+
 class _Knapsacks:
     """Per root, the most its units of negative least reduced cost can take off within a number of patients.
 
@@ -298,7 +372,7 @@ class _Knapsacks:
         roots = np.arange(len(groups.root_unit))
         own = np.array(groups.root_unit)
         sizes = np.array(groups.sizes, dtype=float)
-        self.profit = groups.weight - duals[None, :]
+        self.profit = groups.weight - duals[None, : groups.m]
         gains = np.minimum(self.profit, 0.0)
         gains[roots, own] = 0.0
         self.gains = gains
@@ -309,7 +383,7 @@ class _Knapsacks:
         self.sizes = np.concatenate([zero, np.cumsum(sizes[order], axis=1)], axis=1)
         self.cum = np.concatenate([zero, np.cumsum(np.take_along_axis(gains, order, axis=1), axis=1)], axis=1)
         # The units that fit whole, then part of the next (past the last one: all of it, a bound).
-        room = groups.inst.rules.band.high - sizes[own]
+        room = groups.cap - sizes[own]
         k = np.clip((self.sizes <= room[:, None]).sum(axis=1) - 1, 0, len(sizes) - 1)
         most = self.cum[roots, k] + (room - self.sizes[roots, k]) * self.rate[roots, k]
         #: Per root, a bound on the reduced cost of its groups: its own unit's, less what others take off.
@@ -331,12 +405,17 @@ class _Knapsacks:
 class _Relaxation:
     """The set partitioning's linear relaxation over the groups found so far.
 
-    GLOP, re-solved from its last basis as groups are added.
+    GLOP, re-solved from its last basis as groups are added. Each unit lies in one group;
+    where the stages before leave room outside the band, the groups outside it take no
+    more than the room (side rows).
     """
 
-    def __init__(self, m: int) -> None:
+    def __init__(self, groups: _Groups) -> None:
+        self.groups = groups
         self.solver = pywraplp.Solver.CreateSolver("GLOP")
-        self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(m)]
+        self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(groups.m)]
+        room = groups.room if groups.room != _NO_ROOM else ()
+        self.side = [self.solver.Constraint(-self.solver.infinity(), float(most)) for most in room]
         self.solver.Objective().SetMinimization()
         self.masks: list[int] = []
         self.columns: list[pywraplp.Variable] = []
@@ -347,8 +426,13 @@ class _Relaxation:
         for mask, cost in zip(masks, costs, strict=True):
             x = self.solver.NumVar(0.0, self.solver.infinity(), "")
             objective.SetCoefficient(x, float(cost))
-            for k in _bits(mask):
+            units = _bits(mask)
+            for k in units:
                 self.rows[k].SetCoefficient(x, 1.0)
+            if self.side:
+                rows = self.groups.side(mask, sum(self.groups.sizes[k] for k in units))
+                for row, coefficient in zip(self.side, rows or (), strict=False):
+                    row.SetCoefficient(x, float(coefficient))
             self.masks.append(mask)
             self.columns.append(x)
 
@@ -368,10 +452,15 @@ class _Relaxation:
         return [mask for mask, v in zip(self.masks, values, strict=True) if v > 0.5]
 
     def duals(self) -> tuple[np.ndarray, float] | None:
-        """Return the duals of "each unit in one group" and the relaxation's value (``None``: not solved)."""
+        """Return the rows' duals and the relaxation's value (``None``: not solved).
+
+        The duals of "each unit in one group", then the side rows' (at most zero, as a
+        bound needs them, whatever the solver's tolerances).
+        """
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
-        return np.array([row.dual_value() for row in self.rows]), self.solver.Objective().Value()
+        side = [min(row.dual_value(), 0.0) for row in self.side]
+        return np.array([row.dual_value() for row in self.rows] + side), self.solver.Objective().Value()
 
 
 def least_compactness(
@@ -404,7 +493,8 @@ def least_compactness(
         more than the better grouping's.
     """
     start = model_compactness(inst, labels)
-    if _room_left(inst, done):
+    room = _room(inst, done)
+    if room is None:
         return None, compactness_bound(inst, done, labels, start)
     # Where buildings may be split, the practices are the units, and covers split no more
     # buildings than the stage before allows.
@@ -413,6 +503,7 @@ def least_compactness(
     groups = _Groups(inst, sites=whole_sites)
     if split is not None and not whole_sites:
         groups.allow_splits(labels, int(split.value))
+    groups.room = room
     if not groups.m:
         return None, start  # every group fixed: the plan is the only one
     own = sorted({mask for members in members_of(labels).values() if (mask := groups.mask_of(members))})
@@ -531,7 +622,7 @@ def _relaxation(
     it, and the bound lies under it). ``None`` also where GLOP fails. Raises
     :class:`_OverBudgetError` where pricing overruns its budget.
     """
-    lp = _Relaxation(groups.m)
+    lp = _Relaxation(groups)
     if uncovered is not None:
         lp.leave(uncovered)
     lp.add(own, groups.costs(own))
@@ -570,8 +661,8 @@ def _relaxation(
             listed = sorted(found)
             slack = groups.reduced(listed, duals)
             if uncovered is not None:
-                slack = np.concatenate([slack, uncovered - duals])
-            return _Relaxed(duals, float(duals.sum() + slack[slack < 0].sum()), lp.whole(), lp.masks)
+                slack = np.concatenate([slack, uncovered - duals[: groups.m]])
+            return _Relaxed(duals, float(duals @ groups.rhs + slack[slack < 0].sum()), lp.whole(), lp.masks)
         else:
             complete = True
 
@@ -621,6 +712,11 @@ def _least_cover(
             holding[k].append(x)
     for xs in holding:
         model.add_exactly_one(xs)
+    if groups.room != _NO_ROOM:
+        # Groups outside the band take no more than the stages before leave them.
+        rows = [groups.side(mask, sum(groups.sizes[k] for k in _bits(mask))) or (0, 0, 0) for mask in kept]
+        for r, most in enumerate(groups.room):
+            model.add(sum(row[r] * x for row, x in zip(rows, take, strict=True) if row[r]) <= most)
     if groups.splits is not None:
         # A building is whole only where a group taken holds all of it.
         whole = [model.new_bool_var(f"whole[{b}]") for b in range(len(groups.buildings))]
@@ -658,14 +754,23 @@ def _grouping(groups: _Groups, chosen: Sequence[int], labels: Sequence[int]) -> 
     return out
 
 
+def _room(inst: Instance, done: Mapping[str, StageResult]) -> _Room | None:
+    """Return what the stages in ``done`` leave to free groups outside the band (``None``: repair's)."""
+    if "moves" in done or any(name not in done for name in ("out_of_band_all", "deviation")):
+        return None
+    fixed = [_NO_ROOM.rows(inst.status(group), inst.deviation(group)) for group in inst.fixed_groups()]
+    out = round(done["out_of_band_all"].value) - sum(row[1] for row in fixed)
+    breaking = (
+        round(done["out_of_band"].value) - sum(row[0] for row in fixed) if "out_of_band" in done else out
+    )
+    return _Room(
+        max(breaking, 0), max(out, 0), max(round(done["deviation"].value) - sum(row[2] for row in fixed), 0)
+    )
+
+
 def _room_left(inst: Instance, done: Mapping[str, StageResult]) -> bool:
     """Return whether the stages in ``done`` leave free groups out of band (or are repair's)."""
-    if "moves" in done or any(name not in done for name in ("out_of_band_all", "deviation")):
-        return True
-    fixed = inst.fixed_groups()
-    out = sum(inst.status(group) != "in_band" for group in fixed)
-    deviation = sum(inst.deviation(group) for group in fixed)
-    return done["out_of_band_all"].value > out or done["deviation"].value > deviation
+    return _room(inst, done) != _NO_ROOM
 
 
 def _bits(mask: int) -> list[int]:

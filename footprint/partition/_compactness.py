@@ -74,6 +74,12 @@ KEPT_GROUPS = 2_000
 COVER_LIMIT_S = 0.2
 #: The search stops once the bound is within this share of the plan (the gap the stage reports).
 GAP = COMPACTNESS_GAP
+#: Rounds of subset-row cuts where the relaxation is further than the gap from the plan, at most,
+#: and cuts added per round (the most violated).
+CUT_ROUNDS = 5
+CUTS_PER_ROUND = 30
+#: How far the relaxation's solution must break a cut for it to be added.
+_VIOLATION = 1e-3
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
 
@@ -134,6 +140,14 @@ class _Groups:
         self.splits: int | None = None
         #: What the stages before leave to groups outside the band (side rows where any).
         self.room = _NO_ROOM
+        #: Subset-row cuts: three units (a mask) of which a partition's groups holding two or
+        #: more number at most one.
+        self.cuts: list[int] = []
+
+    @property
+    def sides(self) -> int:
+        """Return how many side rows the room adds (0 where there is none)."""
+        return 0 if self.room == _NO_ROOM else len(self.room)
 
     @property
     def cap(self) -> int:
@@ -144,7 +158,7 @@ class _Groups:
     def rhs(self) -> np.ndarray:
         """Return the right-hand sides of the rows: each unit once, then the room's where any."""
         side = list(self.room) if self.room != _NO_ROOM else []
-        return np.array([1.0] * self.m + side)
+        return np.array([1.0] * self.m + side + [1.0] * len(self.cuts))
 
     def side(self, mask: int, total: int) -> tuple[int, int, int] | None:
         """Return a group's side rows' coefficients, or ``None`` where it cannot fit the room."""
@@ -243,15 +257,20 @@ class _Groups:
         return float(self.costs(cover).sum())
 
     def incidence(self, masks: Sequence[int]) -> csr_matrix:
-        """Return which units (rows) each group (column) holds, then its side rows where any."""
-        holder, units = np.nonzero(self.holds(masks)) if masks else (np.zeros(0, int), np.zeros(0, int))
-        held = csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))
-        if self.room == _NO_ROOM:
-            return held
-        sizes = np.array(self.sizes)
-        totals = self.holds(masks).astype(float) @ sizes if masks else np.zeros(0)
-        rows = [self.side(mask, int(total)) or (0, 0, 0) for mask, total in zip(masks, totals, strict=True)]
-        return vstack([held, csr_matrix(np.array(rows, dtype=float).reshape(len(masks), 3).T)]).tocsr()
+        """Return which units (rows) each group (column) holds, then its side rows and cuts where any."""
+        holds = self.holds(masks) if masks else np.zeros((0, self.m), dtype=bool)
+        holder, units = np.nonzero(holds)
+        blocks = [csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))]
+        if self.room != _NO_ROOM:
+            totals = holds.astype(float) @ np.array(self.sizes, dtype=float)
+            rows = [
+                self.side(mask, int(total)) or (0, 0, 0) for mask, total in zip(masks, totals, strict=True)
+            ]
+            blocks.append(csr_matrix(np.array(rows, dtype=float).reshape(len(masks), self.sides).T))
+        if self.cuts:
+            triples = self.holds(self.cuts).T.astype(float)  # units by cuts
+            blocks.append(csr_matrix((holds.astype(float) @ triples >= 2).astype(float).T))
+        return vstack(blocks).tocsr() if len(blocks) > 1 else blocks[0]
 
     def reduced(self, masks: Sequence[int], duals: np.ndarray) -> np.ndarray:
         """Return each group's reduced cost: its cost less the duals of its units."""
@@ -279,7 +298,7 @@ class _Groups:
         """
         low, high, cap = self.inst.rules.band.low, self.inst.rules.band.high, self.cap
         # Groups outside the band (where the room lets any) pay their side rows' duals (at most 0).
-        side_duals, duals = duals[self.m :], duals[: self.m]
+        side_duals, duals = duals[self.m : self.m + self.sides], duals[: self.m]
         outside = self._outside if self.room != _NO_ROOM else None
         # The bounds are sums of floats: a group is weighed within a rounding allowance of ``most``.
         slack = 1e-9 * max(1.0, float(np.abs(duals).sum()), abs(most))
@@ -416,6 +435,7 @@ class _Relaxation:
         self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(groups.m)]
         room = groups.room if groups.room != _NO_ROOM else ()
         self.side = [self.solver.Constraint(-self.solver.infinity(), float(most)) for most in room]
+        self.cut_rows: list[pywraplp.Constraint] = []
         self.solver.Objective().SetMinimization()
         self.masks: list[int] = []
         self.columns: list[pywraplp.Variable] = []
@@ -433,6 +453,9 @@ class _Relaxation:
                 rows = self.groups.side(mask, sum(self.groups.sizes[k] for k in units))
                 for row, coefficient in zip(self.side, rows or (), strict=False):
                     row.SetCoefficient(x, float(coefficient))
+            for triple, row in zip(self.groups.cuts, self.cut_rows, strict=True):
+                if (mask & triple).bit_count() >= 2:
+                    row.SetCoefficient(x, 1.0)
             self.masks.append(mask)
             self.columns.append(x)
 
@@ -444,6 +467,19 @@ class _Relaxation:
             objective.SetCoefficient(x, cost)
             row.SetCoefficient(x, 1.0)
 
+    def cut(self, triples: Sequence[int]) -> None:
+        """Add subset-row cuts (three units each; ``groups.cuts`` must already hold them)."""
+        for triple in triples:
+            row = self.solver.Constraint(-self.solver.infinity(), 1.0)
+            for mask, x in zip(self.masks, self.columns, strict=True):
+                if (mask & triple).bit_count() >= 2:
+                    row.SetCoefficient(x, 1.0)
+            self.cut_rows.append(row)
+
+    def values(self) -> np.ndarray:
+        """Return the last solution's value of each group."""
+        return np.array([x.solution_value() for x in self.columns])
+
     def whole(self) -> list[int] | None:
         """Return the groups of the last solution where it takes each whole or not at all (else ``None``)."""
         values = [x.solution_value() for x in self.columns]
@@ -454,12 +490,12 @@ class _Relaxation:
     def duals(self) -> tuple[np.ndarray, float] | None:
         """Return the rows' duals and the relaxation's value (``None``: not solved).
 
-        The duals of "each unit in one group", then the side rows' (at most zero, as a
-        bound needs them, whatever the solver's tolerances).
+        The duals of "each unit in one group", then the side rows' and the cuts' (at most
+        zero, as a bound needs them, whatever the solver's tolerances).
         """
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
-        side = [min(row.dual_value(), 0.0) for row in self.side]
+        side = [min(row.dual_value(), 0.0) for row in self.side + self.cut_rows]
         return np.array([row.dual_value() for row in self.rows] + side), self.solver.Objective().Value()
 
 
@@ -533,12 +569,16 @@ def _least(
     solved = _relaxation(groups, own, _pairs_regrouped(groups, own))
     if solved is None:
         return None
-    duals, relaxed, whole, columns = solved
+    duals, relaxed = solved.duals, solved.bound
     if _whole(relaxed) >= value:
         return own, value  # the plan is the least
-    if whole is not None and groups.split_within(whole):
+    if solved.whole is not None and groups.split_within(solved.whole):
         # The relaxation's solution is a partition: the least, with no search.
-        return whole, min(_whole(relaxed), groups.total(whole))
+        return solved.whole, min(_whole(relaxed), groups.total(solved.whole))
+
+    def within(best: list[int], bound: float) -> bool:
+        return (1 - GAP) * (fixed + groups.total(best)) <= fixed + bound
+
     # A plan costs the relaxation's bound plus its groups' reduced costs: one better than
     # ``value`` holds only groups whose reduced cost is less than the gap; CP-SAT weighs those.
     try:
@@ -561,16 +601,13 @@ def _least(
         # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
         bound = max(bound, min(least, _whole(relaxed + limit)))
         best = min((best, cover or best), key=groups.total)
-        if (1 - GAP) * (fixed + groups.total(best)) <= fixed + bound:
+        if within(best, bound):
             return best, min(bound, groups.total(best))
     # Still apart: the best cover of the relaxation's own groups (a restricted master; those
     # that can better the plan) is most often near the least; then CP-SAT weighs every group
     # that can better that cover (its reduced cost within the new gap, listed by pricing
     # where past ``most``).
-    limit = groups.total(best) - relaxed
-    useful = [mask for mask, r in zip(columns, groups.reduced(columns, duals), strict=True) if r <= limit]
-    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
-    best = min((best, cover or best), key=groups.total)
+    best = _master(groups, solved, best, limit_s=limit_s, seed=seed)
     limit = groups.total(best) - relaxed
     if limit > most:
         try:
@@ -584,7 +621,78 @@ def _least(
     cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
     bound = max(bound, min(least, _whole(relaxed + limit)))
     best = min((best, cover or best), key=groups.total)
+    if within(best, bound) or groups.left <= 0:
+        return best, min(bound, groups.total(best))
+    return _with_cuts(groups, solved, best, bound, fixed=fixed, limit_s=limit_s, seed=seed)
+
+
+def _with_cuts(
+    groups: _Groups,
+    solved: _Relaxed,
+    best: list[int],
+    bound: float,
+    *,
+    fixed: float,
+    limit_s: float,
+    seed: int,
+) -> tuple[list[int], float]:
+    """Return the cover ``best`` or a better one, and ``bound`` or a higher one, from subset-row cuts.
+
+    The cuts raise the relaxation towards the least partition (:func:`_cut`); where the
+    plan is still apart from it, CP-SAT weighs the relaxation's groups that can better the
+    plan at the stronger duals (fewer, and nearer the least).
+    """
+    cut = _cut(groups, solved, groups.total(best), fixed=fixed)
+    if cut is None or cut is solved:
+        return best, min(bound, groups.total(best))
+    bound = max(bound, _whole(cut.bound))
+    if cut.whole is not None and groups.split_within(cut.whole):
+        best = min((best, cut.whole), key=groups.total)  # the least partition
+    elif (1 - GAP) * (fixed + groups.total(best)) > fixed + bound:
+        best = _master(groups, cut, best, limit_s=limit_s, seed=seed)
     return best, min(bound, groups.total(best))
+
+
+def _master(groups: _Groups, solved: _Relaxed, best: list[int], *, limit_s: float, seed: int) -> list[int]:
+    """Return the least cover CP-SAT finds over the relaxation's groups that can better ``best``.
+
+    ``best`` itself where it finds none better.
+    """
+    limit = groups.total(best) - solved.bound
+    reduced = groups.reduced(solved.columns, solved.duals)
+    useful = [mask for mask, r in zip(solved.columns, reduced, strict=True) if r <= limit]
+    cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
+    return min((best, cover or best), key=groups.total)
+
+
+def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _Relaxed | None:
+    """Return the relaxation re-solved with rounds of subset-row cuts (``solved`` where it breaks none).
+
+    Rounds of the cuts the last solution breaks most (:func:`_subset_row_cuts`), each
+    followed by column generation, until the bound is within the gap of ``value`` (a
+    cover's cost, ``fixed`` the fixed groups'), the solution is a partition, a round raises
+    the bound by less than a tenth of the gap left (the cuts tail off), or after
+    :data:`CUT_ROUNDS`. ``None`` where pricing overruns its budget or GLOP fails.
+    """
+    for _ in range(CUT_ROUNDS):
+        cuts = _subset_row_cuts(groups, solved.lp)
+        if not cuts:
+            break
+        before = solved.bound
+        groups.cuts += cuts
+        solved.lp.cut(cuts)
+        try:
+            again = _generate(groups, solved.lp, [])
+        except _OverBudgetError:
+            return None
+        if again is None:
+            return None
+        solved = again
+        if solved.whole is not None or (1 - GAP) * (fixed + value) <= fixed + _whole(solved.bound):
+            break
+        if solved.bound - before < (value - before) / 10:
+            break
+    return solved
 
 
 def _whole(bound: float) -> float:
@@ -601,6 +709,8 @@ class _Relaxed(NamedTuple):
     whole: list[int] | None
     #: Every group the relaxation was solved over.
     columns: list[int]
+    #: The relaxation itself (cuts are added to it).
+    lp: _Relaxation
 
 
 def _relaxation(
@@ -626,10 +736,22 @@ def _relaxation(
     if uncovered is not None:
         lp.leave(uncovered)
     lp.add(own, groups.costs(own))
-    pool = sorted(set(pool) - set(own))
+    return _generate(groups, lp, pool, uncovered=uncovered, above=above)
+
+
+def _generate(
+    groups: _Groups,
+    lp: _Relaxation,
+    pool: list[int],
+    *,
+    uncovered: float | None = None,
+    above: float | None = None,
+) -> _Relaxed | None:
+    """Solve ``lp`` by column generation, from the groups it holds (see :func:`_relaxation`)."""
+    have = set(lp.masks)
+    pool = sorted(set(pool) - have)
     pool_cost, pool_units = groups.costs(pool), groups.incidence(pool)
     waiting = np.ones(len(pool), dtype=bool)  # not yet in the relaxation
-    have = set(own)
     complete = False
     while True:
         solved = lp.duals()
@@ -656,15 +778,44 @@ def _relaxation(
             have.update(new)
             complete = False
         elif complete:
-            # A full pass finds every group of reduced cost zero or less: the Lagrangian bound
-            # of these duals (each group at most once) holds whatever the solver's tolerances.
+            # A full pass finds every group of reduced cost zero or less (pricing's bounds
+            # leave out the cuts, which only add to it): the Lagrangian bound of these duals
+            # (each group at most once, each side row and cut within its right-hand side)
+            # holds whatever the solver's tolerances.
             listed = sorted(found)
             slack = groups.reduced(listed, duals)
             if uncovered is not None:
                 slack = np.concatenate([slack, uncovered - duals[: groups.m]])
-            return _Relaxed(duals, float(duals @ groups.rhs + slack[slack < 0].sum()), lp.whole(), lp.masks)
+            bound = float(duals @ groups.rhs + slack[slack < 0].sum())
+            return _Relaxed(duals, bound, lp.whole(), lp.masks, lp)
         else:
             complete = True
+
+
+def _subset_row_cuts(groups: _Groups, lp: _Relaxation) -> list[int]:
+    """Return the subset-row cuts the relaxation's last solution breaks most, :data:`CUTS_PER_ROUND` at most.
+
+    For three units, the groups holding two or more of them are taken once at most
+    together (a partition holds one such group at most); a fractional solution may take
+    more. Weighed over every three units its fractional groups hold.
+    """
+    values = lp.values()
+    support = np.flatnonzero((values > 1e-6) & (values < 1 - 1e-6))
+    held = groups.holds([lp.masks[k] for k in support]).astype(float)
+    units = np.flatnonzero(held.sum(axis=0))
+    if len(units) < 3:
+        return []
+    held, weight = held[:, units], values[support]
+    u = len(units)
+    pairs = (weight[:, None] * held).T @ held  # pairs[i, j]: the groups holding both
+    both = (held[:, :, None] * held[:, None, :]).reshape(len(support), u * u)
+    three = ((weight[:, None] * held).T @ both).reshape(u, u, u)  # the groups holding all three
+    taken = pairs[:, :, None] + pairs[:, None, :] + pairs[None, :, :] - 2 * three
+    i, j, k = np.nonzero(taken > 1 + _VIOLATION)
+    ordered = (i < j) & (j < k)
+    i, j, k = i[ordered], j[ordered], k[ordered]
+    order = np.argsort(-taken[i, j, k], kind="stable")[:CUTS_PER_ROUND]
+    return [(1 << int(units[i[n]])) | (1 << int(units[j[n]])) | (1 << int(units[k[n]])) for n in order]
 
 
 def _pairs_regrouped(groups: _Groups, own: list[int]) -> list[int]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import pytest
 
@@ -1206,3 +1208,64 @@ def test_compactness_is_proven_least_where_the_stages_leave_groups_out_of_band(s
     plan = better or start
     assert tuple(STAGE_REGISTRY[s].evaluate(Grouping(inst, plan)) for s in stages) == least_figures
     assert bound == least == model_compactness(inst, plan)
+
+
+def _least_partition_cost(groups) -> float:
+    """The least cost of a partition of the free units into connected groups in band (enumerated)."""
+    every = _every_group(groups)
+    cost = dict(zip(every, groups.costs(every).tolist(), strict=True))
+    holding = {k: [mask for mask in every if mask >> k & 1] for k in range(groups.m)}
+    best = [math.inf]
+
+    def grow(covered: int, total: float) -> None:
+        if total >= best[0]:
+            return
+        if covered == (1 << groups.m) - 1:
+            best[0] = total
+            return
+        first = (~covered & (covered + 1)).bit_length() - 1
+        for mask in holding[first]:
+            if not mask & covered:
+                grow(covered | mask, total + cost[mask])
+
+    grow(0, 0.0)
+    return best[0]
+
+
+@pytest.mark.parametrize(("seed", "whole"), [(0, True), (23, True), (26, True), (2, False), (16, False)])
+def test_subset_row_cuts_raise_the_relaxation_and_never_past_the_least_partition(seed, whole):
+    """4 x 4 grids whose relaxation is fractional: the cuts raise its bound, never above the least.
+
+    Against the least partition into connected groups in band (enumerated): in three grids
+    the relaxation with cuts takes each group whole (the least partition itself), in two
+    it is raised but stays fractional, below the least.
+    """
+    import random
+
+    from footprint.partition._compactness import _cut, _Groups, _relaxation
+    from footprint.partition._instance import members_of
+    from footprint.partition.warmstart import warm_start
+
+    rng = random.Random(seed)
+    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
+    inst = _grid_instance(sizes)
+    groups = _Groups(inst)
+    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
+    solved = _relaxation(groups, own, [])
+    assert solved is not None and solved.whole is None  # fractional
+    least = _least_partition_cost(groups)
+    cut = _cut(groups, solved, 10 * least, fixed=0.0)  # a plan far above: the rounds run on
+    assert cut is not None and groups.cuts
+    assert solved.bound < cut.bound <= least + 1e-6
+    # The bound the duals certify is the relaxation's: no group in band prices below zero,
+    # its reduced cost counted here apart (its units' duals, then those of the cuts it holds two of).
+    assert cut.bound == pytest.approx(cut.lp.solver.Objective().Value(), rel=1e-9)
+    every = _every_group(groups)
+    units, cuts = cut.duals[: groups.m], cut.duals[groups.m :]
+    for mask, cost in zip(every, groups.costs(every), strict=True):
+        held = [k for k in range(groups.m) if mask >> k & 1]
+        twice = [d for triple, d in zip(groups.cuts, cuts, strict=True) if (mask & triple).bit_count() >= 2]
+        assert cost - units[held].sum() - sum(twice) >= -1e-6 * least
+    assert (cut.whole is not None) == whole
+    if whole:
+        assert groups.total(cut.whole) == pytest.approx(least)

@@ -1269,3 +1269,27 @@ def test_subset_row_cuts_raise_the_relaxation_and_never_past_the_least_partition
     assert (cut.whole is not None) == whole
     if whole:
         assert groups.total(cut.whole) == pytest.approx(least)
+
+
+def test_a_cut_round_past_the_pricing_budget_leaves_the_bound_as_it_was():
+    """Pricing overruns its budget in the first round: the relaxation before it, its cuts priced at zero."""
+    import random
+
+    from footprint.partition._compactness import _cut, _Groups, _relaxation
+    from footprint.partition._instance import members_of
+    from footprint.partition.warmstart import warm_start
+
+    rng = random.Random(16)
+    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
+    inst = _grid_instance(sizes)
+    groups = _Groups(inst)
+    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
+    solved = _relaxation(groups, own, [])
+    assert solved is not None
+    groups.left = 0
+    cut = _cut(groups, solved, 10 * solved.bound, fixed=0.0)
+    assert groups.cuts and cut.bound == solved.bound
+    assert len(cut.duals) == groups.m + len(groups.cuts) and not cut.duals[groups.m :].any()
+    every = _every_group(groups)
+    units = groups.holds(every).astype(float) @ solved.duals
+    assert groups.reduced(every, cut.duals) == pytest.approx(groups.costs(every) - units, abs=1e-6)

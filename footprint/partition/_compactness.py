@@ -78,6 +78,8 @@ GAP = COMPACTNESS_GAP
 #: and cuts added per round (the most violated).
 CUT_ROUNDS = 5
 CUTS_PER_ROUND = 30
+#: Groups weighed by pricing for the cuts and the searches after them, per CCG, at most.
+CUT_NODES = PRICING_NODES // 2
 #: How far the relaxation's solution must break a cut for it to be added.
 _VIOLATION = 1e-3
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
@@ -607,50 +609,59 @@ def _least(
     # that can better the plan) is most often near the least; then CP-SAT weighs every group
     # that can better that cover (its reduced cost within the new gap, listed by pricing
     # where past ``most``).
-    best = _master(groups, solved, best, limit_s=limit_s, seed=seed)
-    limit = groups.total(best) - relaxed
-    if limit > most:
-        try:
-            found, limit, _ = groups.price(duals, limit, keep=2 * KEPT_GROUPS)
-        except _OverBudgetError:
-            limit = most
-        else:
-            masks = sorted(set(found) | set(best))
-            reduced = groups.reduced(masks, duals)
-    kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
-    cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
-    bound = max(bound, min(least, _whole(relaxed + limit)))
-    best = min((best, cover or best), key=groups.total)
-    if within(best, bound) or groups.left <= 0:
+    best, bound = _narrowed(groups, solved, best, bound, (masks, reduced, most), limit_s=limit_s, seed=seed)
+    if within(best, bound):
         return best, min(bound, groups.total(best))
-    return _with_cuts(groups, solved, best, bound, fixed=fixed, limit_s=limit_s, seed=seed)
-
-
-def _with_cuts(
-    groups: _Groups,
-    solved: _Relaxed,
-    best: list[int],
-    bound: float,
-    *,
-    fixed: float,
-    limit_s: float,
-    seed: int,
-) -> tuple[list[int], float]:
-    """Return the cover ``best`` or a better one, and ``bound`` or a higher one, from subset-row cuts.
-
-    The cuts raise the relaxation towards the least partition (:func:`_cut`); where the
-    plan is still apart from it, CP-SAT weighs the relaxation's groups that can better the
-    plan at the stronger duals (fewer, and nearer the least).
-    """
+    # Still apart: subset-row cuts raise the relaxation towards the least partition, with a
+    # pricing budget of their own; then the same two searches at the stronger duals.
+    groups.left = CUT_NODES
     cut = _cut(groups, solved, groups.total(best), fixed=fixed)
-    if cut is None or cut is solved:
+    if cut is solved:
         return best, min(bound, groups.total(best))
     bound = max(bound, _whole(cut.bound))
     if cut.whole is not None and groups.split_within(cut.whole):
         best = min((best, cut.whole), key=groups.total)  # the least partition
-    elif (1 - GAP) * (fixed + groups.total(best)) > fixed + bound:
-        best = _master(groups, cut, best, limit_s=limit_s, seed=seed)
+    elif not within(best, bound):
+        best, bound = _narrowed(groups, cut, best, bound, None, limit_s=limit_s, seed=seed)
     return best, min(bound, groups.total(best))
+
+
+def _narrowed(
+    groups: _Groups,
+    solved: _Relaxed,
+    best: list[int],
+    bound: float,
+    listed: tuple[list[int], np.ndarray, float] | None,
+    *,
+    limit_s: float,
+    seed: int,
+) -> tuple[list[int], float]:
+    """Return a cover no worse than ``best`` and a bound no lower than ``bound``: two searches.
+
+    The restricted master (:func:`_master`), then CP-SAT over every group whose reduced
+    cost (at ``solved``'s duals) is within the gap the better cover leaves: priced, or
+    taken from ``listed`` (groups, their reduced costs, and the limit up to which they are
+    all there) where that list reaches far enough or pricing overruns its budget.
+    """
+    best = _master(groups, solved, best, limit_s=limit_s, seed=seed)
+    limit = groups.total(best) - solved.bound
+    if listed is not None and limit <= listed[2]:
+        masks, reduced, _ = listed
+    else:
+        try:
+            found, limit, _ = groups.price(solved.duals, limit, keep=2 * KEPT_GROUPS)
+        except _OverBudgetError:
+            if listed is None:
+                return best, bound
+            masks, reduced, limit = listed
+        else:
+            masks = sorted(set(found) | set(best))
+            reduced = groups.reduced(masks, solved.duals)
+    kept = [mask for mask, r in zip(masks, reduced, strict=True) if r <= limit]
+    cover, least = _least_cover(groups, kept, best, limit_s=limit_s, seed=seed)
+    # A plan holding a group outside the window costs more than the relaxation plus ``limit``.
+    bound = max(bound, min(least, _whole(solved.bound + limit)))
+    return min((best, cover or best), key=groups.total), bound
 
 
 def _master(groups: _Groups, solved: _Relaxed, best: list[int], *, limit_s: float, seed: int) -> list[int]:
@@ -665,14 +676,15 @@ def _master(groups: _Groups, solved: _Relaxed, best: list[int], *, limit_s: floa
     return min((best, cover or best), key=groups.total)
 
 
-def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _Relaxed | None:
+def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _Relaxed:
     """Return the relaxation re-solved with rounds of subset-row cuts (``solved`` where it breaks none).
 
     Rounds of the cuts the last solution breaks most (:func:`_subset_row_cuts`), each
     followed by column generation, until the bound is within the gap of ``value`` (a
     cover's cost, ``fixed`` the fixed groups'), the solution is a partition, a round raises
     the bound by less than a tenth of the gap left (the cuts tail off), or after
-    :data:`CUT_ROUNDS`. ``None`` where pricing overruns its budget or GLOP fails.
+    :data:`CUT_ROUNDS`. Where pricing overruns its budget (or GLOP fails) in a round, the
+    relaxation as the round before left it.
     """
     for _ in range(CUT_ROUNDS):
         cuts = _subset_row_cuts(groups, solved.lp)
@@ -684,9 +696,11 @@ def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _R
         try:
             again = _generate(groups, solved.lp, [])
         except _OverBudgetError:
-            return None
+            again = None
         if again is None:
-            return None
+            # The round could not be solved: the last round's duals, the new cuts' at zero
+            # (any duals of at most zero certify a bound), and what they certify.
+            return solved._replace(duals=np.concatenate([solved.duals, np.zeros(len(cuts))]))
         solved = again
         if solved.whole is not None or (1 - GAP) * (fixed + value) <= fixed + _whole(solved.bound):
             break

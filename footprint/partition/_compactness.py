@@ -482,6 +482,49 @@ class _Relaxation:
         """Return the last solution's value of each group."""
         return np.array([x.solution_value() for x in self.columns])
 
+    def dive(self) -> list[int] | None:
+        """Return a partition found by diving from the last solution (``None`` where none is found).
+
+        The groups the solution takes more than half of (they are disjoint) are fixed in,
+        or, where that leaves no solution, the one it takes most of (fixed out instead where
+        that too leaves none), and the relaxation over the groups it holds is solved again,
+        until its solution is a partition. The relaxation is left as it was.
+        """
+        changed: list[pywraplp.Variable] = []
+        found = None
+        try:
+            for _ in range(len(self.rows) + 1):
+                values = self.values()
+                fractional = np.flatnonzero((values > 1e-6) & (values < 1 - 1e-6))
+                if not len(fractional):
+                    found = [mask for mask, v in zip(self.masks, values, strict=True) if v > 0.5]
+                    break
+                over = fractional[values[fractional] > 0.5]
+                most = fractional[[int(np.argmax(values[fractional]))]]
+                if not any(self._fixed(chosen, changed) for chosen in (over, most) if len(chosen)):
+                    x = self.columns[int(most[0])]
+                    x.SetBounds(0.0, 0.0)
+                    changed.append(x)
+                    if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+                        break
+        finally:
+            for x in changed:
+                x.SetBounds(0.0, self.solver.infinity())
+            self.solver.Solve()
+        return found
+
+    def _fixed(self, chosen: np.ndarray, changed: list[pywraplp.Variable]) -> bool:
+        """Fix the groups ``chosen`` in and solve; return whether a solution remains (else undo)."""
+        columns = [self.columns[k] for k in chosen.tolist()]
+        for x in columns:
+            x.SetLb(1.0)
+        if self.solver.Solve() == pywraplp.Solver.OPTIMAL:
+            changed.extend(columns)
+            return True
+        for x in columns:
+            x.SetLb(0.0)
+        return False
+
     def whole(self) -> list[int] | None:
         """Return the groups of the last solution where it takes each whole or not at all (else ``None``)."""
         values = [x.solution_value() for x in self.columns]
@@ -643,6 +686,9 @@ def _narrowed(
     taken from ``listed`` (groups, their reduced costs, and the limit up to which they are
     all there) where that list reaches far enough or pricing overruns its budget.
     """
+    dived = solved.lp.dive()
+    if dived is not None and groups.split_within(dived):
+        best = min((best, dived), key=groups.total)
     best = _master(groups, solved, best, limit_s=limit_s, seed=seed)
     limit = groups.total(best) - solved.bound
     if listed is not None and limit <= listed[2]:
@@ -681,13 +727,13 @@ def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _R
 
     Rounds of the cuts the last solution breaks most (:func:`_subset_row_cuts`), each
     followed by column generation, until the bound is within the gap of ``value`` (a
-    cover's cost, ``fixed`` the fixed groups'), the solution is a partition, a round raises
-    the bound by less than a tenth of the gap left (the cuts tail off), or after
-    :data:`CUT_ROUNDS`. Where pricing overruns its budget (or GLOP fails) in a round, the
-    relaxation as the round before left it.
+    cover's cost, ``fixed`` the fixed groups'), the solution is a partition, or the rounds
+    left (of :data:`CUT_ROUNDS`), each raising the bound as much as the last, would not
+    bring it within the gap (the cuts tail off). Where pricing overruns its budget (or GLOP
+    fails) in a round, the relaxation as the round before left it.
     """
-    for _ in range(CUT_ROUNDS):
-        cuts = _subset_row_cuts(groups, solved.lp)
+    for round_ in range(CUT_ROUNDS):
+        cuts = _subset_row_cuts(groups, solved)
         if not cuts:
             break
         before = solved.bound
@@ -702,10 +748,11 @@ def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _R
             # (any duals of at most zero certify a bound), and what they certify.
             return solved._replace(duals=np.concatenate([solved.duals, np.zeros(len(cuts))]))
         solved = again
-        if solved.whole is not None or (1 - GAP) * (fixed + value) <= fixed + _whole(solved.bound):
+        needed = (1 - GAP) * (fixed + value) - (fixed + _whole(solved.bound))
+        if solved.whole is not None or needed <= 0:
             break
-        if solved.bound - before < (value - before) / 10:
-            break
+        if (solved.bound - before) * (CUT_ROUNDS - 1 - round_) < needed:
+            break  # the rounds left, each raising the bound as much as this one, would not do
     return solved
 
 
@@ -725,6 +772,8 @@ class _Relaxed(NamedTuple):
     columns: list[int]
     #: The relaxation itself (cuts are added to it).
     lp: _Relaxation
+    #: The solution: each group's value, in the relaxation's order.
+    values: np.ndarray
 
 
 def _relaxation(
@@ -801,21 +850,21 @@ def _generate(
             if uncovered is not None:
                 slack = np.concatenate([slack, uncovered - duals[: groups.m]])
             bound = float(duals @ groups.rhs + slack[slack < 0].sum())
-            return _Relaxed(duals, bound, lp.whole(), lp.masks, lp)
+            return _Relaxed(duals, bound, lp.whole(), lp.masks, lp, lp.values())
         else:
             complete = True
 
 
-def _subset_row_cuts(groups: _Groups, lp: _Relaxation) -> list[int]:
+def _subset_row_cuts(groups: _Groups, solved: _Relaxed) -> list[int]:
     """Return the subset-row cuts the relaxation's last solution breaks most, :data:`CUTS_PER_ROUND` at most.
 
     For three units, the groups holding two or more of them are taken once at most
     together (a partition holds one such group at most); a fractional solution may take
     more. Weighed over every three units its fractional groups hold.
     """
-    values = lp.values()
+    values = solved.values
     support = np.flatnonzero((values > 1e-6) & (values < 1 - 1e-6))
-    held = groups.holds([lp.masks[k] for k in support]).astype(float)
+    held = groups.holds([solved.columns[k] for k in support]).astype(float)
     units = np.flatnonzero(held.sum(axis=0))
     if len(units) < 3:
         return []

@@ -307,9 +307,7 @@ class _Groups:
         limit = most + slack
         found: dict[int, float] = {}
         heap: list[tuple[float, int]] = []
-        near, sizes = self.near, self.sizes
-        knapsacks = _Knapsacks(self, duals)
-        left = self.left
+        near, sizes, knapsacks, left = self.near, self.sizes, _Knapsacks(self, duals), self.left
         for r, own in enumerate(self.root_unit):
             if enough is not None and len(found) >= enough:
                 self.left = left
@@ -342,7 +340,9 @@ class _Groups:
                 if reduced <= limit and reduced < found.get(mask, math.inf):
                     found[mask] = reduced
                     if keep is not None:
-                        limit = min(limit, _keep_least(found, heap, keep, mask) - slack)
+                        heapq.heappush(heap, (-reduced, mask))
+                        if len(heap) > keep:
+                            limit = min(limit, _drop_worst(found, heap, keep) - slack)
                 while frontier:
                     low_bit = frontier & -frontier
                     frontier ^= low_bit
@@ -368,12 +368,12 @@ class _Groups:
         return found, limit - slack, True
 
 
-def _keep_least(found: dict[int, float], heap: list[tuple[float, int]], keep: int, mask: int) -> float:
-    """Keep the ``keep`` groups of least bound in ``found`` (``mask`` just added); return the least dropped.
+def _drop_worst(found: dict[int, float], heap: list[tuple[float, int]], keep: int) -> float:
+    """Drop from ``found`` the groups of largest bound past the ``keep`` least; return the least dropped.
 
-    ``heap`` holds the groups found, largest bound first (``inf`` where none is dropped).
+    ``heap`` holds the groups found, largest bound first (a group found again at a lower
+    bound stands in it twice: its old entry is passed over).
     """
-    heapq.heappush(heap, (-found[mask], mask))
     least = math.inf
     while len(heap) > keep:
         worst, dropped = heapq.heappop(heap)

@@ -1293,3 +1293,38 @@ def test_a_cut_round_past_the_pricing_budget_leaves_the_bound_as_it_was():
     every = _every_group(groups)
     units = groups.holds(every).astype(float) @ solved.duals
     assert groups.reduced(every, cut.duals) == pytest.approx(groups.costs(every) - units, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [2, 12, 16, 28])
+def test_a_dive_finds_a_partition_and_leaves_the_relaxation_as_it_was(seed):
+    """4 x 4 grids whose relaxation is fractional: the dive's cover is a partition into groups in band.
+
+    It costs no less than the least partition (enumerated); the relaxation keeps its value
+    and every group's bounds (0 to unbounded) after it.
+    """
+    import random
+
+    from footprint.partition._compactness import _Groups, _relaxation
+    from footprint.partition._instance import members_of
+    from footprint.partition.warmstart import warm_start
+
+    rng = random.Random(seed)
+    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
+    inst = _grid_instance(sizes)
+    groups = _Groups(inst)
+    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
+    solved = _relaxation(groups, own, [])
+    assert solved is not None and solved.whole is None
+    lp = solved.lp
+    value = lp.solver.Objective().Value()
+    cover = lp.dive()
+    assert cover is not None
+    covered, every = 0, set(_every_group(groups))
+    for mask in cover:
+        assert not covered & mask
+        covered |= mask
+        assert mask in every  # connected and in band
+    assert covered == (1 << groups.m) - 1
+    assert groups.total(cover) >= _least_partition_cost(groups) - 1e-6
+    assert lp.solver.Objective().Value() == pytest.approx(value)
+    assert all(x.lb() == 0.0 and x.ub() == lp.solver.infinity() for x in lp.columns)

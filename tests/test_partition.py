@@ -904,6 +904,24 @@ UNEVEN = [
 ]
 
 
+def _partitions(m: int, every: list[int]) -> list[list[int]]:
+    """Every partition of ``m`` units into the groups ``every`` (bit masks), enumerated."""
+    holding = {k: [mask for mask in every if mask >> k & 1] for k in range(m)}
+    partitions: list[list[int]] = []
+
+    def grow(covered: int, chosen: list[int]) -> None:
+        if covered == (1 << m) - 1:
+            partitions.append(chosen)
+            return
+        first = (~covered & (covered + 1)).bit_length() - 1
+        for mask in holding[first]:
+            if not mask & covered:
+                grow(covered | mask, [*chosen, mask])
+
+    grow(0, [])
+    return partitions
+
+
 def _every_group(groups):
     """Every connected group in band of the free units, enumerated (the columns pricing must find)."""
     from footprint.partition._connected_groups import Budget, connected_groups
@@ -1013,19 +1031,7 @@ def test_buildings_are_split_as_the_stage_before_allows_and_no_more(more, monkey
     groups = _Groups(inst, sites=False)
     every = _every_group(groups)
     cost = dict(zip(every, groups.costs(every).tolist(), strict=True))
-    holding = {k: [mask for mask in every if mask >> k & 1] for k in range(groups.m)}
-    partitions: list[list[int]] = []
-
-    def grow(covered: int, chosen: list[int]) -> None:
-        if covered == (1 << groups.m) - 1:
-            partitions.append(chosen)
-            return
-        first = (~covered & (covered + 1)).bit_length() - 1
-        for mask in holding[first]:
-            if not mask & covered:
-                grow(covered | mask, [*chosen, mask])
-
-    grow(0, [])
+    partitions = _partitions(groups.m, every)
     buildings = [groups.mask_of(site) for site in inst.sites]
 
     def splits(partition: list[int]) -> int:
@@ -1166,19 +1172,7 @@ def test_compactness_is_proven_least_where_the_stages_leave_groups_out_of_band(s
     for k in range(groups.m):
         after = everything & ~((1 << k) - 1)
         every += [mask for mask, _ in connected_groups(k, after, groups.near, groups.sizes, Budget(10**7))]
-    holding = {k: [mask for mask in every if mask >> k & 1] for k in range(groups.m)}
-    partitions: list[list[int]] = []
-
-    def grow(covered: int, chosen: list[int]) -> None:
-        if covered == everything:
-            partitions.append(chosen)
-            return
-        first = (~covered & (covered + 1)).bit_length() - 1
-        for mask in holding[first]:
-            if not mask & covered:
-                grow(covered | mask, [*chosen, mask])
-
-    grow(0, [])
+    partitions = _partitions(groups.m, every)
 
     def labels_of(partition: list[int]) -> list[int]:
         labels = [0] * inst.n

@@ -1204,6 +1204,22 @@ def test_compactness_is_proven_least_where_the_stages_leave_groups_out_of_band(s
     assert bound == least == model_compactness(inst, plan)
 
 
+def _fractional_grid(seed: int):
+    """A 4 x 4 grid of list sizes drawn with ``seed``: its free units and its relaxation solved."""
+    import random
+
+    from footprint.partition._compactness import _Groups, _relaxation
+    from footprint.partition._instance import members_of
+    from footprint.partition.warmstart import warm_start
+
+    rng = random.Random(seed)
+    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
+    inst = _grid_instance(sizes)
+    groups = _Groups(inst)
+    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
+    return groups, _relaxation(groups, own, [])
+
+
 def _least_partition_cost(groups) -> float:
     """The least cost of a partition of the free units into connected groups in band (enumerated)."""
     every = _every_group(groups)
@@ -1234,18 +1250,9 @@ def test_subset_row_cuts_raise_the_relaxation_and_never_past_the_least_partition
     the relaxation with cuts takes each group whole (the least partition itself), in two
     it is raised but stays fractional, below the least.
     """
-    import random
+    from footprint.partition._compactness import _cut
 
-    from footprint.partition._compactness import _cut, _Groups, _relaxation
-    from footprint.partition._instance import members_of
-    from footprint.partition.warmstart import warm_start
-
-    rng = random.Random(seed)
-    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
-    inst = _grid_instance(sizes)
-    groups = _Groups(inst)
-    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
-    solved = _relaxation(groups, own, [])
+    groups, solved = _fractional_grid(seed)
     assert solved is not None and solved.whole is None  # fractional
     least = _least_partition_cost(groups)
     cut = _cut(groups, solved, 10 * least, fixed=0.0)  # a plan far above: the rounds run on
@@ -1267,18 +1274,9 @@ def test_subset_row_cuts_raise_the_relaxation_and_never_past_the_least_partition
 
 def test_a_cut_round_past_the_pricing_budget_leaves_the_bound_as_it_was():
     """Pricing overruns its budget in the first round: the relaxation before it, its cuts priced at zero."""
-    import random
+    from footprint.partition._compactness import _cut
 
-    from footprint.partition._compactness import _cut, _Groups, _relaxation
-    from footprint.partition._instance import members_of
-    from footprint.partition.warmstart import warm_start
-
-    rng = random.Random(16)
-    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
-    inst = _grid_instance(sizes)
-    groups = _Groups(inst)
-    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
-    solved = _relaxation(groups, own, [])
+    groups, solved = _fractional_grid(16)
     assert solved is not None
     groups.left = 0
     cut = _cut(groups, solved, 10 * solved.bound, fixed=0.0)
@@ -1296,18 +1294,7 @@ def test_a_dive_finds_a_partition_and_leaves_the_relaxation_as_it_was(seed):
     It costs no less than the least partition (enumerated); the relaxation keeps its value
     and every group's bounds (0 to unbounded) after it.
     """
-    import random
-
-    from footprint.partition._compactness import _Groups, _relaxation
-    from footprint.partition._instance import members_of
-    from footprint.partition.warmstart import warm_start
-
-    rng = random.Random(seed)
-    sizes = [[rng.choice([5_000, 8_000, 11_000, 14_000, 17_000, 20_000]) for _ in range(4)] for _ in range(4)]
-    inst = _grid_instance(sizes)
-    groups = _Groups(inst)
-    own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
-    solved = _relaxation(groups, own, [])
+    groups, solved = _fractional_grid(seed)
     assert solved is not None and solved.whole is None
     lp = solved.lp
     value = lp.solver.Objective().Value()

@@ -488,19 +488,23 @@ def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gp
         in the cells' CRS. Practices of one building in different groups share their cell,
         so such groups overlap there.
     """
-    assigned = pd.Series({c: p for c, p in plan.assignment.items() if p is not None}, dtype=object)
-    frame = practices.loc[assigned.index, ["ccg_code", "list_size"]].assign(
-        pcn_id=assigned.to_numpy(), wkb=shapely.to_wkb(cells.loc[assigned.index].to_numpy())
-    )
+    codes = [c for c, p in plan.assignment.items() if p is not None]
+    ccgs = practices.loc[codes, "ccg_code"].tolist()
+    sizes = practices.loc[codes, "list_size"].tolist()
+    wkbs = shapely.to_wkb(cells.loc[codes].to_numpy()).tolist()
+    members: dict[str, list[int]] = {}
+    for k, code in enumerate(codes):
+        members.setdefault(plan.assignment[code], []).append(k)  # type: ignore[arg-type]
     rows = []
-    for pcn, group in frame.groupby("pcn_id", sort=True):
-        # Practices of one building share a cell: union each distinct cell once.
-        unique = shapely.from_wkb(group["wkb"].drop_duplicates().to_numpy())
+    for pcn in sorted(members):
+        group = members[pcn]
+        # Practices of one building share a cell: union each distinct cell once (first seen first).
+        unique = shapely.from_wkb(list(dict.fromkeys(wkbs[k] for k in group)))
         rows.append(
             {
                 "pcn_id": pcn,
-                "ccg_code": ",".join(sorted(set(group["ccg_code"]))),
-                "list_size": int(group["list_size"].sum()),
+                "ccg_code": ",".join(sorted({ccgs[k] for k in group})),
+                "list_size": int(sum(sizes[k] for k in group)),
                 "members": len(group),
                 "geometry": unique[0] if len(unique) == 1 else shapely.union_all(unique),
             }

@@ -652,7 +652,8 @@ def _least(
     # that can better the plan) is most often near the least; then CP-SAT weighs every group
     # that can better that cover (its reduced cost within the new gap, listed by pricing
     # where past ``most``).
-    best, bound = _narrowed(groups, solved, best, bound, (masks, reduced, most), limit_s=limit_s, seed=seed)
+    listed = (masks, reduced, most)
+    best, bound = _narrowed(groups, solved, best, bound, listed, fixed=fixed, limit_s=limit_s, seed=seed)
     if within(best, bound):
         return best, min(bound, groups.total(best))
     if groups.splits is not None:
@@ -667,7 +668,7 @@ def _least(
     if cut.whole is not None and groups.split_within(cut.whole):
         best = min((best, cut.whole), key=groups.total)  # the least partition
     elif not within(best, bound):
-        best, bound = _narrowed(groups, cut, best, bound, None, limit_s=limit_s, seed=seed)
+        best, bound = _narrowed(groups, cut, best, bound, None, fixed=fixed, limit_s=limit_s, seed=seed)
     return best, min(bound, groups.total(best))
 
 
@@ -678,6 +679,7 @@ def _narrowed(
     bound: float,
     listed: tuple[list[int], np.ndarray, float] | None,
     *,
+    fixed: float,
     limit_s: float,
     seed: int,
 ) -> tuple[list[int], float]:
@@ -694,7 +696,12 @@ def _narrowed(
     dived = solved.lp.dive() if listed is None else None
     if dived is not None and groups.split_within(dived):
         best = min((best, dived), key=groups.total)
-    best = _master(groups, solved, best, limit_s=limit_s, seed=seed)
+    # After the cuts, only the groups a cover within the gap of the bound may hold (their
+    # reduced costs sum to at most what it costs above the bound): far fewer where the plan
+    # is poor, so CP-SAT's 0.2 s finds a cover among them (July 2022's B2M3M: 15.84M, where
+    # over all the relaxation's groups it found none better than the plan's 18.0M).
+    most = None if listed is not None else (fixed + solved.bound) * GAP / (1 - GAP)
+    best = _master(groups, solved, best, most=most, limit_s=limit_s, seed=seed)
     limit = groups.total(best) - solved.bound
     if listed is not None and limit <= listed[2]:
         masks, reduced, _ = listed
@@ -715,12 +722,17 @@ def _narrowed(
     return min((best, cover or best), key=groups.total), bound
 
 
-def _master(groups: _Groups, solved: _Relaxed, best: list[int], *, limit_s: float, seed: int) -> list[int]:
+def _master(
+    groups: _Groups, solved: _Relaxed, best: list[int], *, most: float | None, limit_s: float, seed: int
+) -> list[int]:
     """Return the least cover CP-SAT finds over the relaxation's groups that can better ``best``.
 
-    ``best`` itself where it finds none better.
+    ``best`` itself where it finds none better. ``most``: only groups of reduced cost up to
+    it are weighed.
     """
-    limit = groups.total(best) - solved.bound
+    limit = (
+        groups.total(best) - solved.bound if most is None else min(most, groups.total(best) - solved.bound)
+    )
     reduced = groups.reduced(solved.columns, solved.duals)
     useful = [mask for mask, r in zip(solved.columns, reduced, strict=True) if r <= limit]
     cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)

@@ -158,7 +158,7 @@ class _Groups:
 
     @property
     def rhs(self) -> np.ndarray:
-        """Return the right-hand sides of the rows: each unit once, then the room's where any."""
+        """Return the right-hand sides of the rows: each unit once, the room's where any, each cut's one."""
         side = list(self.room) if self.room != _NO_ROOM else []
         return np.array([1.0] * self.m + side + [1.0] * len(self.cuts))
 

@@ -210,6 +210,12 @@ class _Groups:
         whole = sum(any(mask & b == b for mask in cover) for b in self.buildings)
         return self.splits is None or len(self.buildings) - whole <= self.splits
 
+    def side_rows(self, mask: int, total: int | None = None) -> tuple[int, int, int]:
+        """Return a group's side rows' coefficients (zeros where the room cannot hold it: never a column)."""
+        if total is None:
+            total = sum(self.sizes[k] for k in _bits(mask))
+        return self.side(mask, total) or (0, 0, 0)
+
     def _outside(self, mask: int, total: int, bound: float, side_duals: np.ndarray) -> float:
         """Return the reduced cost of a group outside the band from its bound (``inf``: not allowed)."""
         if (rows := self.side(mask, total)) is None:
@@ -265,9 +271,7 @@ class _Groups:
         blocks = [csr_matrix((np.ones(len(units)), (units, holder)), shape=(self.m, len(masks)))]
         if self.room != _NO_ROOM:
             totals = holds.astype(float) @ np.array(self.sizes, dtype=float)
-            rows = [
-                self.side(mask, int(total)) or (0, 0, 0) for mask, total in zip(masks, totals, strict=True)
-            ]
+            rows = [self.side_rows(mask, int(total)) for mask, total in zip(masks, totals, strict=True)]
             blocks.append(csr_matrix(np.array(rows, dtype=float).reshape(len(masks), self.sides).T))
         if self.cuts:
             triples = self.holds(self.cuts).T.astype(float)  # units by cuts
@@ -452,8 +456,7 @@ class _Relaxation:
             for k in units:
                 self.rows[k].SetCoefficient(x, 1.0)
             if self.side:
-                rows = self.groups.side(mask, sum(self.groups.sizes[k] for k in units))
-                for row, coefficient in zip(self.side, rows or (), strict=False):
+                for row, coefficient in zip(self.side, self.groups.side_rows(mask), strict=True):
                     row.SetCoefficient(x, float(coefficient))
             for triple, row in zip(self.groups.cuts, self.cut_rows, strict=True):
                 if (mask & triple).bit_count() >= 2:
@@ -630,8 +633,8 @@ def _least(
         found, most, _ = groups.price(duals, value - relaxed, keep=KEPT_GROUPS)
     except _OverBudgetError:
         # No windows: the restricted master alone, over the groups a cover within the gap
-        # may hold (A3A8R: 12.8M to 10.9M).
-        most = (fixed + relaxed) * GAP / (1 - GAP)
+        # may hold (A3A8R: 12.8M to 11.2M).
+        most = _allowance(relaxed, fixed=fixed)
         return _master(groups, solved, own, most=most, limit_s=limit_s, seed=seed), _whole(relaxed)
     masks = sorted(set(found) | set(own))
     reduced = groups.reduced(masks, duals)
@@ -703,7 +706,7 @@ def _narrowed(
     # reduced costs sum to at most what it costs above the bound): far fewer where the plan
     # is poor, so CP-SAT's 0.2 s finds a cover among them (July 2022's B2M3M: 15.84M, where
     # over all the relaxation's groups it found none better than the plan's 18.0M).
-    most = None if listed is not None else (fixed + solved.bound) * GAP / (1 - GAP)
+    most = math.inf if listed is not None else _allowance(solved.bound, fixed=fixed)
     best = _master(groups, solved, best, most=most, limit_s=limit_s, seed=seed)
     limit = groups.total(best) - solved.bound
     if listed is not None and limit <= listed[2]:
@@ -726,16 +729,14 @@ def _narrowed(
 
 
 def _master(
-    groups: _Groups, solved: _Relaxed, best: list[int], *, most: float | None, limit_s: float, seed: int
+    groups: _Groups, solved: _Relaxed, best: list[int], *, most: float, limit_s: float, seed: int
 ) -> list[int]:
     """Return the least cover CP-SAT finds over the relaxation's groups that can better ``best``.
 
     ``best`` itself where it finds none better. ``most``: only groups of reduced cost up to
     it are weighed.
     """
-    limit = (
-        groups.total(best) - solved.bound if most is None else min(most, groups.total(best) - solved.bound)
-    )
+    limit = min(groups.total(best) - solved.bound, most)
     reduced = groups.reduced(solved.columns, solved.duals)
     useful = [mask for mask, r in zip(solved.columns, reduced, strict=True) if r <= limit]
     cover, _ = _least_cover(groups, sorted(set(useful) | set(best)), best, limit_s=limit_s, seed=seed)
@@ -774,6 +775,14 @@ def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _R
         if (solved.bound - before) * (CUT_ROUNDS - 1 - round_) < needed:
             break  # the rounds left, each raising the bound as much as this one, would not do
     return solved
+
+
+def _allowance(bound: float, *, fixed: float) -> float:
+    """Return the most a cover within the gap of ``bound`` costs above it (``fixed`` counted in the gap).
+
+    So also the most reduced cost a group of such a cover has, at the duals certifying ``bound``.
+    """
+    return (fixed + bound) * GAP / (1 - GAP)
 
 
 def _whole(bound: float) -> float:
@@ -948,7 +957,7 @@ def _least_cover(
         model.add_exactly_one(xs)
     if groups.room != _NO_ROOM:
         # Groups outside the band take no more than the stages before leave them.
-        rows = [groups.side(mask, sum(groups.sizes[k] for k in _bits(mask))) or (0, 0, 0) for mask in kept]
+        rows = [groups.side_rows(mask) for mask in kept]
         for r, most in enumerate(groups.room):
             model.add(sum(row[r] * x for row, x in zip(rows, take, strict=True) if row[r]) <= most)
     if groups.splits is not None:

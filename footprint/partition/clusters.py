@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 
 import networkx as nx
 from ortools.sat.python import cp_model
 
+from footprint._pool import imap_unordered
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError
 from footprint.partition._instance import Instance, subtree_sizes
@@ -595,12 +596,15 @@ def _solve_all(
         for sub, codes, part in searched:
             yield _solve_part(sub, codes, part, limits, options)
         return
-    with ProcessPoolExecutor(max_workers=options.processes) as pool:
-        futures = [
-            pool.submit(_solve_part, sub, codes, part, limits, options) for sub, codes, part in searched
-        ]
-        for future in as_completed(futures):
-            yield future.result()
+    job = partial(_solve_job, limits=limits, options=options)
+    yield from imap_unordered(job, searched, processes=options.processes)
+
+
+def _solve_job(
+    part: tuple[nx.Graph, list[str], _Reach], *, limits: _Limits, options: SolveOptions
+) -> tuple[list[str], _Arrangement, list[StageResult]]:
+    """Solve one component given as (graph, codes, reach) (a worker's job)."""
+    return _solve_part(*part, limits, options)
 
 
 def _check_arrangement(

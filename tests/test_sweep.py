@@ -1,22 +1,21 @@
 """Every command on every CCG of the shipped data, as a planner uses each: invariants, not snapshots.
 
-For each of the 106 CCGs: ``check`` of today's PCNs and of footprint's own plan, one
-``--proposal`` (the CCG's first current PCN without its smallest member), ``repair``, ``share``,
-the editor (its state, one move and its verdict, through the app's test client), and ``map`` of
-each ICB (all its CCGs at once).
+For each of the 106 CCGs of each shipped snapshot (January 2022 and October 2025): ``check``
+of today's PCNs and of footprint's own plan, one ``--proposal`` (the CCG's first current PCN
+without its smallest member), ``repair``, ``share``, the editor (its state, one move and its
+verdict, through the app's test client), and ``map`` of each ICB (all its CCGs at once).
 Each case holds: no traceback and no HTTP 500; every group's patients equal the sum of all its
 members' list sizes whatever ``--ccg`` selects (a PCN across a CCG line is whole); JSON output
 parses; every practice that goes in comes out exactly once.
 
-The shipped practices, boundaries and graph are read once (the commands' readers are
-replaced by the module's copies), and footprint's plan of England is solved once.
+Each snapshot's practices, boundaries and graph are read once (the commands' readers are
+replaced by the module's copies), and footprint's plan of its England is solved once.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
@@ -28,25 +27,38 @@ from footprint.cli import main
 from footprint.config import Rules, SolveOptions
 from footprint.edit import EditSession, edit_app, origins_for
 from footprint.graph import graph_from_practices
-from footprint.load import read_boundaries, read_practices
+from footprint.load import DEFAULT_SNAPSHOT, SNAPSHOTS, read_boundaries, read_practices
 from footprint.plan import Plan, plan_from_practices, write_plan
 
-ROOT = Path(__file__).parent.parent
-_AREAS = pd.read_csv(ROOT / "data" / "practices_england.csv", usecols=["ccg_code", "stp_code"])
-CCGS = sorted(_AREAS["ccg_code"].unique())
-#: The CCGs of each ICB (STP), as a planner of a whole ICB selects them.
-ICBS = {stp: sorted(set(frame["ccg_code"])) for stp, frame in _AREAS.groupby("stp_code")}
+
+def _areas(data: str) -> pd.DataFrame:
+    return pd.read_csv(SNAPSHOTS[data].practices, dtype=str).rename(columns={"stp_code": "icb_code"})
+
+
+_AREAS = {data: _areas(data) for data in SNAPSHOTS}
+#: Each snapshot's CCGs (sub-ICB locations), as (snapshot, CCG).
+CCGS = [
+    pytest.param(d, c, id=f"{d}-{c}") for d, areas in _AREAS.items() for c in sorted(set(areas["ccg_code"]))
+]
+#: The CCGs of each ICB (STP on 2022 data), as a planner of a whole ICB selects them.
+ICBS = [
+    pytest.param(d, sorted(set(frame["ccg_code"])), id=f"{d}-{icb}")
+    for d, areas in _AREAS.items()
+    for icb, frame in areas.groupby("icb_code")
+]
 TOKEN = "sweep-token-0123456789abcdef"
 #: "<group> has <patients> patients in <k> practice(s)", as findings and reasons say it.
 HAS_PATIENTS = re.compile(r"(?<![\w-])([\w-]+) has ([\d,]+) patients in (\d+) practice")
 
 
 class England:
-    """The shipped data, read once, and footprint's plan of it."""
+    """A shipped snapshot, read once, and footprint's plan of it."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.practices = read_practices()
-        self.boundaries = read_boundaries()
+    def __init__(self, data: str, tmp: Path) -> None:
+        # as the commands read it: the default snapshot's two practices without coordinates placed
+        default = data == DEFAULT_SNAPSHOT
+        self.practices = read_practices(None if default else SNAPSHOTS[data].practices)
+        self.boundaries = read_boundaries(None if default else SNAPSHOTS[data].boundaries)
         self.graph = graph_from_practices(self.practices, self.boundaries)
         self.current = plan_from_practices(self.practices)
         from footprint.partition import solve_plan
@@ -61,20 +73,28 @@ class England:
         return {g: (int(self.sizes.loc[sorted(m)].sum()), len(m)) for g, m in plan.groups.items()}
 
 
-@pytest.fixture(scope="module")
-def england(tmp_path_factory) -> England:
-    return England(tmp_path_factory.mktemp("england"))
+_ENGLANDS: dict[str, England] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def read_once(england) -> Iterator[None]:
-    """Let every command read the module's copy of the shipped data instead of the files."""
-    patch = pytest.MonkeyPatch()
-    patch.setattr(common, "read_practices", lambda *_a, **_k: england.practices.copy())
-    patch.setattr(common, "read_boundaries", lambda *_a, **_k: england.boundaries.copy())
-    patch.setattr(common, "graph_from_practices", lambda *_a, **_k: england.graph)
-    yield
-    patch.undo()
+@pytest.fixture
+def data() -> str:
+    """The snapshot of a case that names none: the default."""
+    return DEFAULT_SNAPSHOT
+
+
+@pytest.fixture
+def england(data, tmp_path_factory) -> England:
+    if data not in _ENGLANDS:  # once per snapshot in each test process
+        _ENGLANDS[data] = England(data, tmp_path_factory.mktemp(f"england-{data}"))
+    return _ENGLANDS[data]
+
+
+@pytest.fixture(autouse=True)
+def read_once(england, monkeypatch) -> None:
+    """Let every command read the module's copy of the snapshot instead of the files."""
+    monkeypatch.setattr(common, "read_practices", lambda *_a, **_k: england.practices.copy())
+    monkeypatch.setattr(common, "read_boundaries", lambda *_a, **_k: england.boundaries.copy())
+    monkeypatch.setattr(common, "graph_from_practices", lambda *_a, **_k: england.graph)
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -106,7 +126,7 @@ def groups_of(plan: Plan, codes: set[str]) -> dict[str, frozenset[str]]:
     return {g: m for g, m in plan.groups.items() if m & codes}
 
 
-@pytest.mark.parametrize("ccg", CCGS)
+@pytest.mark.parametrize(("data", "ccg"), CCGS)
 def test_check_current_and_ours(ccg, england, capsys, tmp_path):
     for name, plan, args in (
         ("current", england.current, []),
@@ -129,7 +149,7 @@ def test_check_current_and_ours(ccg, england, capsys, tmp_path):
             assert crossing == (set(members) if len(ccgs) > 1 else set())
 
 
-@pytest.mark.parametrize("ccg", CCGS)
+@pytest.mark.parametrize(("data", "ccg"), CCGS)
 def test_proposal(ccg, england, capsys, tmp_path):
     mine = in_ccg(england, ccg)
     groups = groups_of(england.current, mine)
@@ -179,7 +199,7 @@ def test_proposal(ccg, england, capsys, tmp_path):
             assert low <= after <= high, changes
 
 
-@pytest.mark.parametrize("ccg", CCGS)
+@pytest.mark.parametrize(("data", "ccg"), CCGS)
 def test_repair(ccg, england, capsys, tmp_path):
     code, out, err = run(capsys, "repair", "--ccg", ccg, "--no-maps", "--processes", "1", "--out", tmp_path)
     assert code == 0, err
@@ -286,7 +306,7 @@ def test_repair_searched_longer_proves_what_the_default_leaves_open(england):
     assert longer["proven"] and longer["moves"] == longer["bound"] <= default["moves"]
 
 
-@pytest.mark.parametrize("ccg", CCGS)
+@pytest.mark.parametrize(("data", "ccg"), CCGS)
 def test_share(ccg, england, capsys, tmp_path):
     code, _, err = run(capsys, "share", "--ccg", ccg, "--no-maps", "--sensitivity", "10", "--out", tmp_path)
     assert code == 0, err
@@ -301,7 +321,7 @@ def test_share(ccg, england, capsys, tmp_path):
         assert (row.patients, row.practices) == totals[row.pcn_id]
 
 
-@pytest.mark.parametrize("ccg", CCGS)
+@pytest.mark.parametrize(("data", "ccg"), CCGS)
 def test_editor_state_move_and_verdict(ccg, england, tmp_path):
     from starlette.testclient import TestClient
 
@@ -346,11 +366,10 @@ def _assert_state(state: dict, practices: pd.DataFrame) -> None:
         assert group["practices"] == len(members)
 
 
-@pytest.mark.parametrize("icb", sorted(ICBS))
-def test_map_of_an_icb(icb, capsys, tmp_path):
+@pytest.mark.parametrize(("data", "ccgs"), ICBS)
+def test_map_of_an_icb(ccgs, capsys, tmp_path):
     # every CCG, in the ICB a planner would draw it with (42 runs, not 106: each run's fixed cost
     # is most of it); its maps hold every PCN with a member in it, whole
-    ccgs = ICBS[icb]
     code, _, err = run(capsys, "map", "--ccg", *ccgs, "--maps", tmp_path)
     assert code == 0, err
     for ccg in ccgs:

@@ -255,14 +255,17 @@ def path_lengths(
     return done
 
 
-def least_tree(inst: Instance, group: Sequence[int]) -> int:
+def least_tree(
+    inst: Instance, group: Sequence[int], *, adjacency: Sequence[Iterable[int]] | None = None
+) -> int:
     """Return a group's tree distance: the model's compactness, its root free.
 
     The least over its roots of each practice's list size times its shortest path from the
     root within the group (the model's arc lengths: the shortest-path tree's sum of arc length
-    times subtree size). Raises ``AssertionError`` for a group its own practices do not connect.
+    times subtree size). ``adjacency``: ``inst.neighbours()`` where the caller has it. Raises
+    ``AssertionError`` for a group its own practices do not connect.
     """
-    adjacency, least = inst.neighbours(), None
+    adjacency, least = inst.neighbours() if adjacency is None else adjacency, None
     for root in group:
         reach = path_lengths(adjacency, inst.arc_length, group, root)
         if len(reach) != len(group):
@@ -275,8 +278,9 @@ def least_tree(inst: Instance, group: Sequence[int]) -> int:
 
 def model_compactness(inst: Instance, labels: Sequence[int]) -> float:
     """Return the model's compactness of a grouping: each group's least tree distance over its roots."""
-    groups = members_of(labels).values()
-    return float(sum(least_tree(inst, members) for members in groups if len(members) > 1))
+    adjacency = inst.neighbours()
+    groups = [members for members in members_of(labels).values() if len(members) > 1]
+    return float(sum(least_tree(inst, members, adjacency=adjacency) for members in groups))
 
 
 def forest(inst: Instance, labels: Sequence[int], *, centre_roots: bool) -> tuple[list[int], dict[int, int]]:

@@ -29,7 +29,7 @@ def _start_worker() -> None:
     The workers already take the cores: a worker's OpenBLAS threads (one per core, spinning
     while they wait for work) would take them from the other workers. Measured on 2 cores:
     one CCG's compactness stage took 50% longer beside another worker, and as long as alone
-    with one thread; England's plan took 3-4 s less CPU.
+    with one thread; England's plan took 1-2.5 s less CPU.
 
     The parent alone handles Ctrl-C (sent to the whole process group) and stops the workers.
     SIGTERM, which the parent sends to stop a worker, ends the worker at once and quietly: a

@@ -456,7 +456,8 @@ class _Relaxation:
             for k in units:
                 self.rows[k].SetCoefficient(x, 1.0)
             if self.side:
-                for row, coefficient in zip(self.side, self.groups.side_rows(mask), strict=True):
+                total = sum(self.groups.sizes[k] for k in units)
+                for row, coefficient in zip(self.side, self.groups.side_rows(mask, total), strict=True):
                     row.SetCoefficient(x, float(coefficient))
             for triple, row in zip(self.groups.cuts, self.cut_rows, strict=True):
                 if (mask & triple).bit_count() >= 2:

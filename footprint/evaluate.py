@@ -552,7 +552,7 @@ def _group_findings(
                 detail = f"{pcn} spans CCGs {ccg}; {_name(graph, code)} is in {home[code]}"
                 rows.append((home[code], pcn, code, "ccg", "error", detail))
         sub = nx.Graph()
-        sub.add_nodes_from(inside)
+        sub.add_nodes_from(sorted(inside))  # in code order, so the findings do not vary from run to run
         sub.add_edges_from(
             (a, b, {"type": kind})
             for a, b, kind in graph.subgraph(inside).edges(data="type")
@@ -564,9 +564,9 @@ def _group_findings(
                 (c_ccg, pcn, code, "contiguity", "error", d)
                 for code, d, c_ccg in _detached(graph, pcn, parts)
             ]
-        crossings = [
-            (a, b) for a, b, kind in sub.edges(data="type") if kind == "bridge" and nx.has_bridges(sub)
-        ]
+        crossings = sorted(
+            (min(a, b), max(a, b)) for a, b, kind in sub.edges(data="type") if kind == "bridge"
+        )
         for a, b in crossings:
             if b in nx.node_connected_component(nx.restricted_view(sub, [], [(a, b)]), a):
                 continue

@@ -154,6 +154,19 @@ def test_bridge_finding_only_where_the_group_needs_the_bridge():
     assert not any(r[2] == "bridge" for r in findings_of(Plan(dict.fromkeys("ABC", "p")), graph))
 
 
+def test_bridge_findings_name_their_ends_in_code_order():
+    """The same plan gives the same findings in every run: the bridges' ends in code order
+    (before, the order of a set of codes, which varies with Python's hash seed)."""
+    graph = path_graph({"Q": 20_000, "P": 15_000, "N": 5_000, "M": 5_000})
+    for a, b in (("Q", "P"), ("N", "M")):
+        graph.edges[a, b]["type"] = "bridge"
+    frame = plan_findings(Plan(dict.fromkeys("QPNM", "g")), graph)
+    assert [d.split("(")[2] for d in frame.loc[frame["rule"] == "bridge", "detail"]] == [
+        "M) to Practice N ",
+        "P) to Practice Q ",
+    ]
+
+
 def test_enclosed_group_is_warned():
     import geopandas as gpd
     import shapely

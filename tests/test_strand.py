@@ -562,3 +562,26 @@ def test_the_smallest_change_keeps_the_proposal_valid(tmp_path, build):
     ]
     assert all("not proven" not in c.text for c in changes)
     assert verdict.lines()[-1] == "verdict: valid; strands 3 practice(s)"
+
+
+def test_an_island_proposal_is_judged_and_proven_within_a_short_proof_limit():
+    """The Isle of Wight (D9Y0V, 2025): the island forces one group out of band on any completion.
+
+    Proposing two of its practices, the fewest practices in bad groups (1) is proven from the
+    stage's proven bound, and every open practice is at risk: the bad group, joined by its
+    neighbours, stays bad (the grown completion shows it, checked whole by CP-SAT). Before,
+    each of the verdict's four searches ran to the 60 s proof limit and the verdict was
+    not proven; here it is proven within 10 s each.
+    """
+    from footprint.graph import graph_from_practices
+    from footprint.load import SNAPSHOTS
+
+    snapshot = SNAPSHOTS["2025-10"]
+    practices = select_ccgs(read_practices(snapshot.practices), ["D9Y0V"])
+    graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
+    options = replace(OPTIONS, proof_limit_s=10)
+    verdict = judge_proposal(graph, ["J84003", "J84013"], options=options)
+    result = verdict.stranding
+    assert verdict.ok and result.proven
+    open_below_ceiling = {c for c in graph if graph.nodes[c]["list_size"] <= 50_000} - {"J84003", "J84013"}
+    assert result.stranded == () and set(result.at_risk) == open_below_ceiling

@@ -12,6 +12,7 @@ abandoned from another thread (:class:`Cancel`).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def _add_bad(pm: PartitionModel) -> dict[int, cp_model.IntVar]:
 def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int], StageResult, PartitionModel]:
     """Return a grouping with the fewest groups out of band and not exempt (stage 1), its result and model.
 
-    The stage's value is left fixed on the returned model.
+    The stage's value and proven bound are left fixed on the returned model.
     """
     # The warm start searches wider where it misses the stage's bound, as the plan's does.
     target = STAGE_REGISTRY["out_of_band"].lower_bound(inst, {})
@@ -69,6 +70,11 @@ def least_out_of_band(inst: Instance, options: SolveOptions) -> tuple[list[int],
     pm = build_model(inst, stages=_STAGE1)
     pm.parts["bad"] = _add_bad(pm)
     labels, (result,) = run_stages(pm, labels, _STAGE1, options)
+    # Implied, stated so that the relaxation bounds the practices in bad groups from below:
+    # the stage's proven bound, and a group counted is bad.
+    pm.model.add(STAGE_REGISTRY["out_of_band"].expression(pm) >= math.ceil(result.bound - 1e-9))
+    for i, bad in pm.parts["bad"].items():
+        pm.model.add_implication(pm.band.not_exempt[i], bad)
     return labels, result, pm
 
 
@@ -135,22 +141,35 @@ class Cancel:
 
 def _solve(
     pm: PartitionModel,
-    objective: cp_model.LinearExprT,
+    objective: cp_model.LinearExprT | None,
     labels: Sequence[int],
     options: SolveOptions,
     *,
     maximise: bool = False,
+    some: Sequence[cp_model.LiteralT] = (),
+    fixed: bool = False,
     cancel: Cancel | None = None,
 ) -> tuple[str, list[int] | None, cp_model.CpSolver]:
-    """Optimise ``objective`` on a clone of ``pm.model`` from the hint ``labels``."""
+    """Optimise ``objective`` (or find any solution) on a clone of ``pm.model`` from the hint ``labels``.
+
+    ``some``: at least one of these literals holds. ``fixed``: the hinted variables are
+    fixed (the grouping is only checked and scored).
+    """
     model = pm.model.clone()
     model.add(pm.forest.ordered_roots == 1)
     add_hints(pm, model, labels, centre_roots=False)
-    if maximise:
+    for group in members_of(labels).values():
+        breaks = pm.inst.status(group) in _BREAKS
+        for i in group:
+            model.add_hint(pm.parts["bad"][i], breaks)
+    if some:
+        model.add_bool_or(some)
+    if objective is not None and maximise:
         model.maximize(objective)
-    else:
+    elif objective is not None:
         model.minimize(objective)
     solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
+    solver.parameters.fix_variables_to_their_hinted_value = fixed
     status = (cancel or Cancel()).solve(solver, model)
     if status == cp_model.OPTIMAL:
         return "OPTIMAL", pm.labels(solver), solver
@@ -175,38 +194,87 @@ def _classify(
 ) -> tuple[list[int], set[int], set[int], bool]:
     """Return one completion with the fewest practices in bad groups, the stranded, the at risk, proven."""
     bad = pm.parts["bad"]
-    solve = partial(_solve, pm, options=options, cancel=cancel)
-    status, best, solver = solve(sum(bad[i] for i in free), labels)
+    status, best, solver = _solve(pm, sum(bad[i] for i in free), labels, options, cancel=cancel)
     if best is None:
         return labels, set(), set(), False
     proven = status == "OPTIMAL"
     risky = {i for i in free if solver.value(bad[i])}
-    # Stranded: the candidates bad in every best completion (minimise their count until none leaves).
+    flips = partial(_flips, pm, best, options, cancel=cancel)
+    # Stranded: the candidates bad in every best completion (drop those some completion frees).
     stranded = set(risky)
     while stranded:
-        status, found, solver = solve(sum(bad[i] for i in stranded), best)
-        if found is None:
-            proven = False
+        freed, answered = flips(sorted(stranded), to_bad=False)
+        if not freed:
+            proven = proven and answered
             break
-        leaving = {i for i in stranded if not solver.value(bad[i])}
-        if not leaving:
-            proven = proven and status == "OPTIMAL"
-            break
-        stranded -= leaving
-    # At risk: bad in some best completion (maximise the count of those not yet seen bad).
+        stranded -= freed
+    # At risk: bad in some best completion (add those some completion puts in a bad group).
     unseen = [i for i in free if i not in risky and not pm.inst.big[i]]
     while unseen:
-        status, found, solver = solve(sum(bad[i] for i in unseen), best, maximise=True)
-        if found is None:
-            proven = False
-            break
-        hit = {i for i in unseen if solver.value(bad[i])}
+        hit, answered = flips(unseen, to_bad=True)
         if not hit:
-            proven = proven and status == "OPTIMAL"
+            proven = proven and answered
             break
         risky |= hit
         unseen = [i for i in unseen if i not in hit]
     return best, stranded, risky - stranded, proven
+
+
+def _flips(
+    pm: PartitionModel,
+    best: list[int],
+    options: SolveOptions,
+    these: Sequence[int],
+    *,
+    to_bad: bool,
+    cancel: Cancel | None = None,
+) -> tuple[set[int], bool]:
+    """Return those of ``these`` a best completion puts in a bad group (``to_bad``) or out of one.
+
+    Any such completion answers, not only the one flipping the most. For ``to_bad``, the
+    best completion with its bad groups grown (:func:`_bad_grown`) is tried first, as it
+    stands (a solve with every hinted variable fixed: CP-SAT checks it whole); where it
+    flips none, the question is put as a yes or no, within the proof limit. Returns the
+    practices flipped (none when no completion flips one) and whether that is proven.
+    """
+    bad = pm.parts["bad"]
+    flipped = [bad[i] if to_bad else bad[i].Not() for i in these]
+    found = None
+    if to_bad:
+        _, found, solver = _solve(
+            pm, sum(flipped), _bad_grown(pm.inst, best), options, fixed=True, cancel=cancel
+        )
+    if found is None or not solver.objective_value:
+        status, found, solver = _solve(pm, None, best, options, some=flipped, cancel=cancel)
+        if found is None:
+            return set(), status == "INFEASIBLE"
+    return {i for i, literal in zip(these, flipped, strict=True) if solver.boolean_value(literal)}, True
+
+
+def _bad_grown(inst: Instance, labels: Sequence[int]) -> list[int]:
+    """Return ``labels`` with each bad group grown over every group it can take in and stay bad.
+
+    Where the fewest bad groups are proven, a bad group joined by a neighbouring group stays
+    bad (else there would be fewer), so this is often a best completion that puts every
+    practice it can reach in a bad group: the hint for who is at risk.
+    """
+    groups = members_of(labels)
+    near = inst.neighbours()
+    grown = list(labels)
+    stack = [label for label, group in groups.items() if inst.status(group) in _BREAKS]
+    while stack:
+        label = stack.pop()
+        if label not in groups:
+            continue  # taken in by another bad group
+        for other in sorted({grown[j] for i in groups[label] for j in near[i]} - {label}):
+            joined = groups[label] + groups[other]
+            if inst.status(joined) in _BREAKS:
+                for i in groups.pop(other):
+                    grown[i] = label
+                groups[label] = sorted(joined)
+                stack.append(label)
+                break
+    return grown
 
 
 # --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["imap_unordered"]
+__all__ = ["imap_unordered", "in_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,24 @@ def _start_worker() -> None:
     threadpool_limits(limits=1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def in_process(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """Yield ``func(item)`` for every item, in order, in this process (``processes=1``).
+
+    As in a worker of :func:`imap_unordered`, numpy's linear algebra uses one thread while
+    ``func`` runs: its other threads would spin on the other cores for no gain (a staged
+    plan of 91Q, 52R and 92G took 0.1-0.8 s less CPU).
+
+    Examples
+    --------
+    >>> list(in_process(abs, [-2, 1, -3]))
+    [2, 1, 3]
+    """
+    for item in items:
+        with threadpool_limits(limits=1):
+            result = func(item)
+        yield result
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

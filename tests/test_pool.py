@@ -7,7 +7,7 @@ import numpy as np
 import psutil
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 
 
 def _workers_beside_me(_item: int) -> int:
@@ -37,3 +37,13 @@ def test_a_worker_uses_one_blas_thread_whatever_its_parent_uses():
         threads = list(imap_unordered(_blas_threads, [1, 2], processes=2, context=fork))
     assert len(threads) == 2
     assert all(each and set(each) == {1} for each in threads)  # numpy's OpenBLAS, and scipy's if loaded
+
+
+def test_in_process_the_same_one_thread_while_each_item_runs_and_the_caller_keeps_its_own():
+    # --processes 1: the solve runs in the main process, whose OpenBLAS threads spun on the
+    # other cores for no gain.
+    with threadpool_limits(limits=2, user_api="blas"):
+        threads = list(in_process(_blas_threads, [1, 2]))
+        after = _blas_threads(0)
+    assert len(threads) == 2 and all(each and set(each) == {1} for each in threads)
+    assert set(after) == {2}

@@ -23,7 +23,7 @@ from functools import partial
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import PlanError
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph
@@ -329,7 +329,7 @@ def alternative_plans(
     elif options.processes > 1:
         results = imap_unordered(work, instances, processes=options.processes)
     else:
-        results = map(work, instances)
+        results = in_process(work, instances)
     assignments: list[dict[str, str | None]] = [{} for _ in range(n)]
     ccgs: dict[str, CcgAlternatives] = {}
     for named, summary in results:

@@ -36,7 +36,7 @@ from functools import partial
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError
 from footprint.partition._instance import Instance, subtree_sizes
@@ -592,12 +592,11 @@ def _solve_all(
     for sub, codes, part in parts:
         if not part.owner:  # nobody can share: no model to build
             yield _solve_part(sub, codes, part, limits, options)
-    if options.processes == 1 or len(searched) < 2:
-        for sub, codes, part in searched:
-            yield _solve_part(sub, codes, part, limits, options)
-        return
     job = partial(_solve_job, limits=limits, options=options)
-    yield from imap_unordered(job, searched, processes=options.processes)
+    if options.processes == 1 or len(searched) < 2:
+        yield from in_process(job, searched)
+    else:
+        yield from imap_unordered(job, searched, processes=options.processes)
 
 
 def _solve_job(

@@ -48,7 +48,7 @@ from functools import partial
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import InfeasibleError, PlanError
 from footprint.partition._instance import (
@@ -551,7 +551,7 @@ def repair_plan(  # noqa: PLR0913 - the public keyword-only options, as solve_pl
         apart=apart_pairs,
     )
     if options.processes == 1 or len(instances) == 1:
-        solved = [job(inst) for inst in instances]
+        solved = list(in_process(job, instances))
     else:
         solved = list(imap_unordered(job, instances, processes=options.processes))
     assignment: dict[str, str | None] = {}

@@ -21,7 +21,7 @@ from functools import partial
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
 from footprint.partition._compactness import least_compactness
@@ -205,14 +205,11 @@ def _solve_all(
     interrupted run stops at once: a CP-SAT search in the main process would hold off a
     signal until its time limit.
     """
+    job = partial(solve_instance, options=options, extra=extra)
     if options.processes == 1:
-        solved: Iterator[tuple[dict[str, str], CcgResult]] = (
-            solve_instance(i, options, extra=extra) for i in instances
-        )
+        solved = in_process(job, instances)
     else:
-        solved = imap_unordered(
-            partial(solve_instance, options=options, extra=extra), instances, processes=options.processes
-        )
+        solved = imap_unordered(job, instances, processes=options.processes)
     for done in solved:
         if progress is not None:
             progress(done[1])

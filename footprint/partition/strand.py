@@ -39,7 +39,7 @@ from functools import partial
 
 import networkx as nx
 
-from footprint._pool import imap_unordered
+from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, PlanError
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph, members_of
@@ -465,7 +465,7 @@ def strands(  # noqa: PLR0913 - the public keyword-only options, as solve_plan's
     items.sort(key=lambda item: -item[0].n)
     if options.processes == 1 or len(items) == 1:
         job = partial(_job, options=options, changes=changes, cancel=cancel)
-        results = [job(item) for item in items]
+        results = list(in_process(job, items))
     else:
         job = partial(_job, options=options, changes=changes)
         results = list(imap_unordered(job, items, processes=options.processes))

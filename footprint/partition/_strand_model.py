@@ -2,9 +2,9 @@
 
 The model completes a CCG with the fewest groups out of band and not exempt among the
 groups it forms (stage 1 of the plan model, :func:`least_out_of_band`), and marks each
-practice in such a group. Per practice the question is a minimisation (stranded: its
-indicator is 1 in every best completion) or a maximisation (at risk: 1 in some) under
-stage 1 fixed at its optimum (:func:`_classify`). Agreed groups take no joiners, so the
+practice in such a group. Per practice the question is whether its indicator is 1 in
+every best completion (stranded) or in some (at risk), under stage 1 fixed at its optimum,
+asked as yes or no for many practices at once (:func:`_classify`). Agreed groups take no joiners, so the
 open practices are judged piece by piece: the connected pieces they form between the
 agreed groups (:func:`_open_pieces`, :func:`_judge_piece`). A computation can be
 abandoned from another thread (:class:`Cancel`).
@@ -145,12 +145,11 @@ def _solve(
     labels: Sequence[int],
     options: SolveOptions,
     *,
-    maximise: bool = False,
     some: Sequence[cp_model.LiteralT] = (),
     fixed: bool = False,
     cancel: Cancel | None = None,
 ) -> tuple[str, list[int] | None, cp_model.CpSolver]:
-    """Optimise ``objective`` (or find any solution) on a clone of ``pm.model`` from the hint ``labels``.
+    """Minimise ``objective`` (or find any solution) on a clone of ``pm.model`` from the hint ``labels``.
 
     ``some``: at least one of these literals holds. ``fixed``: the hinted variables are
     fixed (the grouping is only checked and scored).
@@ -164,9 +163,7 @@ def _solve(
             model.add_hint(pm.parts["bad"][i], breaks)
     if some:
         model.add_bool_or(some)
-    if objective is not None and maximise:
-        model.maximize(objective)
-    elif objective is not None:
+    if objective is not None:
         model.minimize(objective)
     solver = solver_from_options(options, limit=options.proof_limit_s, workers=options.workers)
     solver.parameters.fix_variables_to_their_hinted_value = fixed

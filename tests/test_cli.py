@@ -606,3 +606,15 @@ def test_import_lsoa_converts_and_counts_codes_the_boundaries_lack(capsys, tmp_p
     assert len(written) == 209 and written["patients"].sum() == 18_027
     code, _, err = run(capsys, "import", "--map", tmp_path / "x.csv")
     assert code == 2 and err.count("\n") == 1 and "or --lsoa alone" in err
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["--ccg", "00Q", "00R", "00T"], ["--ccg", "00Q,00R", "--ccg", "00T"], ["--ccg", "00Q, 00R,00T"]],
+)
+def test_codes_may_be_listed_with_commas_or_the_option_repeated(given):
+    # "--ccg 78H,52R" was one code no practice has; a repeated --ccg kept only the last.
+    from footprint.cli import build_parser
+
+    args = build_parser().parse_args(["check", *given, "--icb", "QHM,QOP"])
+    assert args.ccg == ["00Q", "00R", "00T"] and args.icb == ["QHM", "QOP"]

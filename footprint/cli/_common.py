@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -232,6 +232,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"footprint: error: {message} (see {self.prog} --help)\n")
 
 
+class _Codes(argparse.Action):
+    """Collect codes given as ``A B``, as ``A,B`` or with the option repeated (``--ccg A --ccg B``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,  # noqa: ARG002 - argparse's signature
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,  # noqa: ARG002 - argparse's signature
+    ) -> None:
+        given = [values] if isinstance(values, str) else list(values or ())
+        codes = [code.strip() for value in given for code in str(value).split(",") if code.strip()]
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), *codes])
+
+
 def data_options() -> Parser:
     """Return the parent parser of the options every command takes (data, CCGs, output, -v)."""
     shared = Parser(add_help=False)
@@ -255,11 +270,14 @@ def data_options() -> Parser:
         + "; ".join(f"{name}: {snap.about}" for name, snap in SNAPSHOTS.items())
         + f" (default {DEFAULT_SNAPSHOT}; --practices and --boundaries override it)",
     )
-    group.add_argument("--ccg", metavar="CODE", nargs="+", help="only these CCGs (default: all)")
+    group.add_argument(
+        "--ccg", metavar="CODE", nargs="+", action=_Codes, help="only these CCGs (default: all)"
+    )
     group.add_argument(
         "--icb",
         metavar="CODE",
         nargs="+",
+        action=_Codes,
         help="only the CCGs (sub-ICB locations) of these ICBs, by code (QHM) or ONS code (E54...); "
         "on 2022 data the STP",
     )

@@ -93,7 +93,7 @@ def test_infeasible_band_returns_full_plan_and_explains(tmp_path, build):
     assert result.stages[2].name == "deviation" and result.stages[2].value == 10_000
     (why,) = result.explanations.values()
     assert "Grid Practice A1 (A1, 20,000)" in why and "below the band of 30,000" in why
-    assert "together 65,000" in why and "proved no plan of LIN has fewer than 1" in why
+    assert "together 65,000" in why and "proven: no plan of LIN has fewer than 1" in why
 
 
 def test_locked_group_is_respected(tmp_path, build):
@@ -772,6 +772,38 @@ def test_an_island_that_no_grouping_puts_in_band_is_proven_from_its_bridge():
     assert _unbounded_optimum(inst)[1][0].value == 1.0
     _, result = solve_instance(inst, OPTIONS)
     assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
+
+
+def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it():
+    """A (18,817) -- B (33,288) -- a ring of seven (146k): A alone is below the band, and with B above.
+
+    A's piece is cut off by B, so the one group that reaches A from outside holds B: the
+    piece's open part counts with its cut practice (before, alone: bound 0, and CP-SAT did
+    not prove the 1 in 200 s on a Sussex CCG so laid out). Two parts of a piece joined
+    only through the cut practice are one open part.
+    """
+    from footprint.partition.solve import solve_instance
+    from footprint.partition.stages import StageResult, lower_bound
+
+    sizes = [18_817, 33_288, 14_446, 23_307, 8_886, 20_000, 20_000, 20_000, 20_000]
+    edges = [(0, 1), (1, 2), (1, 3), (1, 4), (2, 3), (3, 4), (2, 5), (3, 6), (4, 7), (5, 6), (6, 7)]
+    edges += [(7, 8), (5, 8)]
+    xy = [(0.0, 0.0), (1e3, 0.0), (2e3, 1e3), (2e3, 0.0), (2e3, -1e3), (3e3, 1e3), (3e3, 0.0)]
+    inst = _sparse_instance(sizes, edges, [*xy, (3e3, -1e3), (4e3, 0.0)])
+    assert lower_bound("out_of_band", inst, {}) == 1.0  # was 0: the totals allow every group in band
+    one = {s: StageResult(s, 1.0, 1.0, "OPTIMAL", 0.0) for s in ("out_of_band", "out_of_band_all")}
+    assert lower_bound("deviation", inst, one) == 2_105.0
+    _, result = solve_instance(inst, OPTIONS)
+    assert [s.value for s in result.stages[:3]] == [1.0, 1.0, 2_105.0]
+    assert all(s.proven for s in result.stages[:3]) and result.stages[0].seconds == 0.0
+    # Two parts (3k and 9k) that meet only at the cut practice (3k), with a 25k beside the
+    # first: all four make one group in band (40k), as no bound may rule out.
+    fork = _sparse_instance(
+        [55_000, 3_000, 3_000, 9_000, 25_000],
+        [(0, 1), (1, 2), (2, 3), (1, 4), (0, 3)],
+        [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0), (1e3, 1e3), (1e3, -1e3)],
+    )
+    assert lower_bound("out_of_band", fork, {}) == 0.0
 
 
 @pytest.mark.parametrize("kept", [2_000, 3])

@@ -10,10 +10,10 @@ outside the band) are the same in any plan that forms it.
 
 A small piece is enumerated exactly, every grouping of its practices into connected
 groups (:func:`footprint.partition._connected_groups.connected_groups`, within a
-budget): closed groups count as they are; the open parts (those holding a port) count
-only as far as they must, whatever joins them from outside: over the band's top on their
-own, the group they belong to is above the band. What each grouping costs, closed
-groups and open parts apart, gives the piece's least figures (:class:`Piece`); pieces
+budget): closed groups count as they are; the groups holding a port that reach out all
+hold the cut practice, so they are parts of one group, the open part, which counts only
+as far as it must, whatever else joins it: over the band's top with the cut practice,
+it is above the band. What each grouping costs, closed groups and open part apart, gives the piece's least figures (:class:`Piece`); pieces
 that share no practice add up, one of them with its open part, to bounds no plan can
 beat (:func:`band_bounds`). The Isle of Wight's 12 practices (145,776 patients) in 2025
 are such a piece: no grouping of them, even with one group crossing the Solent to the
@@ -161,16 +161,20 @@ def _enumerate(
     near = [sum(bit[j] for j in inst.neighbours()[i] if j in bit) for i in free]
     sizes = [inst.sizes[i] for i in free]
     port_mask = sum(bit[i] for i in ports)
+    # The one group that may reach out of the piece holds the cut practice too.
+    joined = inst.sizes[cut] if ports else 0
     # The fixed groups inside the piece (practices standing alone, locked groups) are closed.
     base = [0, 0, 0]
     for group in inst.fixed_groups():
         if group[0] in members:
             for k, figure in enumerate(_figures(inst, group)):
                 base[k] += figure
-    if _fits_band(inst, free, near, sizes, port_mask, budget):
+    if _fits_band(inst, free, near, sizes, port_mask, joined, budget):
         figures = (base[0], base[1], base[2])
         return Piece(members, cut, figures, (figures,))
-    # A grouping's state: closed figures summed, and the largest open part's list size.
+    # A grouping's state: closed figures summed, and the open part's list size (0: none).
+    # The groups holding a port that reach out of the piece all hold the cut practice: they
+    # are parts of one group, the open part. The others are closed.
     memo: dict[int, list[tuple[int, int, int, int]]] = {0: [(0, 0, 0, 0)]}
 
     def frontier(mask: int) -> list[tuple[int, int, int, int]]:
@@ -179,22 +183,21 @@ def _enumerate(
         first = (mask & -mask).bit_length() - 1
         found = []
         for group, total in connected_groups(first, mask, near, sizes, budget):
+            rest = frontier(mask & ~group)
+            c1, c2, c3 = _figures(inst, [free[k] for k in range(len(free)) if group >> k & 1])
+            found += [(c1 + r[0], c2 + r[1], c3 + r[2], r[3]) for r in rest]
             if group & port_mask:
-                g = (0, 0, 0, total)
-            else:
-                c1, c2, c3 = _figures(inst, [free[k] for k in range(len(free)) if group >> k & 1])
-                g = (c1, c2, c3, 0)
-            for r in frontier(mask & ~group):
-                found.append((g[0] + r[0], g[1] + r[1], g[2] + r[2], max(g[3], r[3])))
+                found += [(r[0], r[1], r[2], r[3] + total) for r in rest]
         memo[mask] = _pareto(found)
         return memo[mask]
 
     states = frontier((1 << len(free)) - 1)
     closed = tuple(base[k] + min(s[k] for s in states) for k in range(3))
     outcomes = set()
-    for c1, c2, c3, largest in states:
-        # An open part over the top: its group, whatever joins it, is above the band.
-        over = max(0, largest - high)
+    for c1, c2, c3, part in states:
+        # The open part with the cut practice over the top: its group, whatever else joins
+        # it, is above the band.
+        over = max(0, part + joined - high) if part else 0
         outcomes.add((base[0] + c1 + (over > 0), base[1] + c2 + (over > 0), base[2] + c3 + over))
     return Piece(members, cut, (closed[0], closed[1], closed[2]), tuple(sorted(_pareto(outcomes))))
 
@@ -205,28 +208,34 @@ def _fits_band(
     near: Sequence[int],
     sizes: Sequence[int],
     port_mask: int,
+    joined: int,
     budget: Budget,
 ) -> bool:
-    """Return whether some grouping puts every closed group in band and no open part over the top.
+    """Return whether some grouping puts every closed group in band, its open part not over the top.
 
-    Such a grouping costs nothing, so it settles the piece at once (most pieces).
+    The open part (every group holding a port that reaches out, each holding the cut
+    practice) is counted with the cut practice (``joined`` patients). Such a
+    grouping costs nothing, so it settles the piece at once (most pieces).
     """
     band = inst.rules.band
-    dead: set[int] = set()
+    dead: set[tuple[int, int]] = set()
 
-    def fits(mask: int) -> bool:
+    def fits(mask: int, part: int) -> bool:
         if not mask:
             return True
-        if mask in dead:
+        if (mask, part) in dead:
             return False
         first = (mask & -mask).bit_length() - 1
         for group, total in connected_groups(first, mask, near, sizes, budget, most=band.high):
-            if (group & port_mask or total >= band.low) and fits(mask & ~group):
+            if total >= band.low and fits(mask & ~group, part):
                 return True
-        dead.add(mask)
+            opens = group & port_mask and part + total <= band.high
+            if opens and fits(mask & ~group, part + total):
+                return True
+        dead.add((mask, part))
         return False
 
-    return fits((1 << len(free)) - 1)
+    return fits((1 << len(free)) - 1, joined)
 
 
 def _figures(inst: Instance, group: Sequence[int]) -> Figures:

@@ -37,7 +37,7 @@ def _who(inst: Instance, members: Sequence[int]) -> str:
 def _proof(inst: Instance, stage1: StageResult) -> str:
     if stage1.proven:
         return (
-            f"CP-SAT proved no plan of {inst.ccg} has fewer than {stage1.value:.0f} out-of-band "
+            f"proven: no plan of {inst.ccg} has fewer than {stage1.value:.0f} out-of-band "
             "group(s) that are not exempt"
         )
     return (

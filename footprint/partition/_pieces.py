@@ -13,11 +13,12 @@ groups (:func:`footprint.partition._connected_groups.connected_groups`, within a
 budget): closed groups count as they are; the groups holding a port that reach out all
 hold the cut practice, so they are parts of one group, the open part, which counts only
 as far as it must, whatever else joins it: over the band's top with the cut practice,
-it is above the band. What each grouping costs, closed groups and open part apart, gives the piece's least figures (:class:`Piece`); pieces
-that share no practice add up, one of them with its open part, to bounds no plan can
-beat (:func:`band_bounds`). The Isle of Wight's 12 practices (145,776 patients) in 2025
-are such a piece: no grouping of them, even with one group crossing the Solent to the
-mainland, puts every group in band, which CP-SAT's own search did not prove in 500 s.
+it is above the band. What each grouping costs, closed groups and open part apart,
+gives the piece's least figures (:class:`Piece`); pieces that share no practice add up,
+one of them with its open part, to bounds no plan can beat (:func:`band_bounds`). The
+Isle of Wight's 12 practices (145,776 patients) in 2025 are such a piece: no grouping
+of them, even with one group crossing the Solent to the mainland, puts every group in
+band, which CP-SAT's own search did not prove in 500 s.
 """
 
 from __future__ import annotations

@@ -11,7 +11,11 @@ Data sets (the shipped ones always, July 2022 where its file is given):
   out and counted. The file is built in a temporary folder, never in the checkout;
 - ``2025-10``: the shipped 2025 snapshot (``--data 2025-10``), or, where given, a practices
   file and sub-ICB polygons of 2025 (``--practices-2025``, ``--boundaries-2025``), as
-  ``footprint import`` writes them.
+  ``footprint import`` writes them;
+- with ``--varied SPREAD``, years no one has seen: each shipped snapshot with every list
+  size times a random factor (log-normal, ``SPREAD`` its standard deviation, e.g. 0.1),
+  one data set per seed of ``--varied-seeds``. Found so: 70F (2025, spread 0.1, seed 7)
+  took 64.7 s before the pieces' open part counted its cut practice.
 
 Per data set: the graph is built once untimed (it fills the cache, as a second run would
 find it), then the whole command ``footprint plan --no-maps`` is timed (wall and CPU), and
@@ -32,6 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +56,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, help="folder for each data set's plan (default: a new temporary one)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of footprint and the peers (default 0)")
+    parser.add_argument(
+        "--varied",
+        type=float,
+        metavar="SPREAD",
+        help="also each shipped snapshot with list sizes times a log-normal factor of this spread",
+    )
+    parser.add_argument(
+        "--varied-seeds", type=int, nargs="+", default=[1], metavar="N", help="their seeds (default 1)"
+    )
     parser.add_argument("--no-peers", action="store_true", help="time footprint only")
     parser.add_argument(
         "--peer-limit", type=float, default=20.0, metavar="S", help="seconds per CCG per peer"
@@ -97,19 +111,36 @@ def data_sets(args: argparse.Namespace, folder: Path) -> list[tuple[str, list[st
         found.append(("2025", [*data, "--impute-missing"], f"{args.practices_2025}, {args.boundaries_2025}"))
     else:
         found.append(("2025-10", ["--data", "2025-10"], "shipped October 2025 PCNs, April 2025 list sizes"))
+    for snapshot, extra in (("2022-01", ["--impute-missing"]), ("2025-10", ["--data", "2025-10"])):
+        for seed in args.varied_seeds if args.varied else ():
+            path = varied(snapshot, args.varied, seed, folder)
+            note = f"shipped {snapshot}, list sizes times a log-normal factor ({args.varied}, seed {seed})"
+            found.append((f"{snapshot}~{args.varied}-s{seed}", ["--practices", str(path), *extra], note))
     return found
+
+
+def varied(snapshot: str, spread: float, seed: int, folder: Path) -> Path:
+    """Write a snapshot's practices with each list size times a log-normal factor; return the file."""
+    path = SNAPSHOTS[snapshot].practices if snapshot != "2022-01" else PRACTICES_FILE
+    practices = pd.read_csv(path, dtype=str, keep_default_na=False)
+    factor = np.random.default_rng(seed).lognormal(0.0, spread, len(practices))
+    sizes = np.maximum(1, np.round(practices["list_size"].astype(float) * factor))
+    practices["list_size"] = sizes.astype(int).astype(str)
+    out = folder / f"practices_{snapshot}_varied_{spread}_{seed}.csv"
+    practices.to_csv(out, index=False)
+    return out
 
 
 def _read(data: list[str]) -> tuple[pd.DataFrame, object]:
     """Read a data set's practices and polygons as the command does."""
     given = dict(zip(data[::2], data[1::2], strict=False))
-    if "--data" in given:
-        snapshot = SNAPSHOTS[given["--data"]]
-        return read_practices(snapshot.practices), read_boundaries(snapshot.boundaries)
-    if "--practices" not in given:
-        return read_practices(), read_boundaries()
-    practices = read_practices(given["--practices"], impute="postcode")
-    return practices, read_boundaries(given.get("--boundaries"))
+    snapshot = SNAPSHOTS[given["--data"]] if "--data" in given else None
+    if "--practices" in given:
+        practices = read_practices(given["--practices"], impute="postcode")
+    else:
+        practices = read_practices(snapshot.practices if snapshot else None)
+    boundaries = given.get("--boundaries") or (snapshot.boundaries if snapshot else None)
+    return practices, read_boundaries(boundaries)
 
 
 def _peer_ccgs(practices: pd.DataFrame) -> list[str]:

@@ -135,6 +135,9 @@ def test_ctrl_c_after_a_solve_is_still_an_interrupt():
     # command solving in-process, then died of the next Ctrl+C with no message (exit -2).
     script = (
         "import os, signal, time\n"
+        # Python's own handler, as a terminal starts it: a suite run in the background by a
+        # shell starts with SIGINT ignored, and Python then leaves it so.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from footprint.config import SolveOptions\n"
         "from footprint.partition.solve import solver_from_options\n"
         "from ortools.sat.python import cp_model\n"

@@ -205,10 +205,13 @@ def _classify(
             proven = proven and answered
             break
         stranded -= freed
-    # At risk: bad in some best completion (add those some completion puts in a bad group).
+    # At risk: bad in some best completion (add those some completion puts in a bad group),
+    # the best completion with its bad groups grown checked first.
     unseen = [i for i in free if i not in risky and not pm.inst.big[i]]
+    grown: list[int] | None = _bad_grown(pm.inst, best)
     while unseen:
-        hit, answered = flips(unseen, to_bad=True)
+        hit, answered = flips(unseen, to_bad=True, first=grown)
+        grown = None  # checked once: it flips none of those still unseen
         if not hit:
             proven = proven and answered
             break
@@ -224,23 +227,23 @@ def _flips(
     these: Sequence[int],
     *,
     to_bad: bool,
+    first: Sequence[int] | None = None,
     cancel: Cancel | None = None,
 ) -> tuple[set[int], bool]:
     """Return those of ``these`` a best completion puts in a bad group (``to_bad``) or out of one.
 
-    Any such completion answers, not only the one flipping the most. For ``to_bad``, the
-    best completion with its bad groups grown (:func:`_bad_grown`) is tried first, as it
-    stands (a solve with every hinted variable fixed: CP-SAT checks it whole); where it
-    flips none, the question is put as a yes or no, within the proof limit. Returns the
-    practices flipped (none when no completion flips one) and whether that is proven.
+    Any such completion answers, not only the one flipping the most. A grouping ``first``
+    (for ``to_bad``, the best completion with its bad groups grown: :func:`_bad_grown`) is
+    tried first, as it stands (a solve with every hinted variable fixed: CP-SAT checks it
+    whole); where there is none, or it flips none, the question is put as a yes or no,
+    within the proof limit. Returns the practices flipped (none when no completion flips
+    one) and whether that is proven.
     """
     bad = pm.parts["bad"]
     flipped = [bad[i] if to_bad else bad[i].Not() for i in these]
     found = None
-    if to_bad:
-        _, found, solver = _solve(
-            pm, sum(flipped), _bad_grown(pm.inst, best), options, fixed=True, cancel=cancel
-        )
+    if first is not None:
+        _, found, solver = _solve(pm, sum(flipped), first, options, fixed=True, cancel=cancel)
     if found is None or not solver.objective_value:
         status, found, solver = _solve(pm, None, best, options, some=flipped, cancel=cancel)
         if found is None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import networkx as nx
 import pytest
@@ -774,7 +775,7 @@ def test_an_island_that_no_grouping_puts_in_band_is_proven_from_its_bridge():
     assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
 
 
-def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it():
+def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it(monkeypatch):
     """A (18,817) -- B (33,288) -- a ring of seven (146k): A alone is below the band, and with B above.
 
     A's piece is cut off by B, so the one group that reaches A from outside holds B: the
@@ -782,6 +783,7 @@ def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it():
     not prove the 1 in 200 s on a Sussex CCG so laid out). Two parts of a piece joined
     only through the cut practice are one open part.
     """
+    from footprint.partition import _pieces
     from footprint.partition.solve import solve_instance
     from footprint.partition.stages import StageResult, lower_bound
 
@@ -796,14 +798,19 @@ def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it():
     _, result = solve_instance(inst, OPTIONS)
     assert [s.value for s in result.stages[:3]] == [1.0, 1.0, 2_105.0]
     assert all(s.proven for s in result.stages[:3]) and result.stages[0].seconds == 0.0
-    # Two parts (3k and 9k) that meet only at the cut practice (3k), with a 25k beside the
-    # first: all four make one group in band (40k), as no bound may rule out.
-    fork = _sparse_instance(
-        [55_000, 3_000, 3_000, 9_000, 25_000],
-        [(0, 1), (1, 2), (2, 3), (1, 4), (0, 3)],
-        [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0), (1e3, 1e3), (1e3, -1e3)],
+    # Two parts (3k with 25k and 1k beyond it, and 9k) of the piece the cut practice (3k) cuts
+    # off, apart but for it and a practice over the band: all five make one group in band
+    # (41k), as no bound may rule out (counting one open part only, the bound said 1).
+    fork = partial(
+        _sparse_instance,
+        [55_000, 3_000, 3_000, 9_000, 25_000, 55_000, 1_000],
+        [(0, 1), (0, 3), (1, 2), (2, 3), (1, 4), (2, 5), (4, 6)],
+        [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0), (1e3, 1e3), (1e3, -1e3), (3e3, 0.0), (1e3, -2e3)],
     )
-    assert lower_bound("out_of_band", fork, {}) == 0.0
+    assert lower_bound("out_of_band", fork(), {}) == 0.0
+    # The same from the enumeration of the piece's groupings, without the zero-cost shortcut.
+    monkeypatch.setattr(_pieces, "_fits_band", lambda *_args: False)
+    assert lower_bound("out_of_band", fork(), {}) == 0.0
 
 
 @pytest.mark.parametrize("kept", [2_000, 3])

@@ -813,6 +813,90 @@ def test_a_practice_reached_only_through_its_neighbour_is_bounded_with_it(monkey
     assert lower_bound("out_of_band", fork(), {}) == 0.0
 
 
+def test_a_practice_in_no_group_in_band_proves_stage_one_without_search():
+    """L (14,251) -- N (15,450) -- B (40,000) -- C (45,000), as Devon's L83055 on varied 2025 sizes.
+
+    L's only group in reach of the floor holds N, and then B: 29,701 or 69,701. The totals
+    (114,701: three groups in band) and the pieces (a group may join L and N from outside)
+    allow 0; no group that breaks no rule holds L, so the exact cover proves 1 at once.
+    Before, CP-SAT searched (Devon's 117 practices: not proven in 300 s).
+    """
+    from footprint.partition.solve import solve_instance
+    from footprint.partition.stages import STAGE_REGISTRY, lower_bound
+
+    inst = _sparse_instance(
+        [14_251, 15_450, 40_000, 45_000],
+        [(0, 1), (1, 2), (1, 3)],
+        [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0), (1e3, 1e3)],
+    )
+    assert lower_bound("out_of_band", inst, {}) == 0.0
+    assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, [0, 0, 1, 2]) == (1.0, None)
+    _, result = solve_instance(inst, OPTIONS)
+    assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
+
+
+def test_the_exact_cover_regroups_a_plan_that_misses_it_keeping_buildings_whole(monkeypatch):
+    """A 2 x 3 grid of 12k practices, A1 and B1 in one building: two groups of three in band.
+
+    From every practice in one group (72k), the cover finds two groups in band that keep the
+    building whole (the rows would split it); rural practices make exempt groups; past the
+    budget nothing is settled.
+    """
+    from dataclasses import replace
+
+    from footprint.partition import _band_cover
+    from footprint.partition._band_cover import band_covers
+    from footprint.partition._instance import members_of
+
+    inst = replace(_grid_instance([[12_000] * 3] * 2), sites=[[0, 3]])
+    covers = band_covers(inst, [0] * 6, [list(range(6))])
+    assert covers.hopeless == [] and covers.labels is not None
+    groups = sorted(sorted(g) for g in members_of(covers.labels).values())
+    assert (
+        len(groups) == 2
+        and all(len(g) == 3 for g in groups)
+        and [0, 3] in [[i for i in g if i in (0, 3)] for g in groups]
+    )
+    # 12k -- 12k -- 40k: one group of three is too large, so one of two is below the band,
+    # unless the two are rural (24k: exempt from the floor of 20k).
+    line = _sparse_instance([12_000, 12_000, 40_000], [(0, 1), (1, 2)], [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0)])
+    assert band_covers(line, [0, 0, 0], [[0, 1, 2]]) == _band_cover.Covers([[0, 1, 2]], None)
+    rural = band_covers(replace(line, rural=[True, True, False]), [0, 0, 0], [[0, 1, 2]])
+    assert rural.hopeless == [] and rural.labels is not None and len(set(rural.labels)) == 2
+    monkeypatch.setattr(_band_cover, "COVER_GROUPS", 2)
+    assert band_covers(line, [0, 0, 0], [[0, 1, 2]]) == _band_cover.Covers([], None)
+
+
+def test_a_devon_with_list_sizes_no_year_has_had_is_proven_at_once(tmp_path):
+    """15N on the 2025 snapshot, every list size times a log-normal factor (0.1, seed 2).
+
+    The plan's one group below the band (L83055 and L83103, 29,701) is the least: L83055 lies
+    in no connected group in band. CP-SAT alone neither bettered nor proved it in 300 s;
+    the exact cover proves it without a search.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+    import pandas as pd
+
+    from footprint.graph import graph_from_practices
+    from footprint.load import SNAPSHOTS
+
+    snapshot = SNAPSHOTS["2025-10"]
+    rows = pd.read_csv(snapshot.practices, dtype=str, keep_default_na=False)
+    factor = np.random.default_rng(2).lognormal(0.0, 0.1, len(rows))
+    rows["list_size"] = np.maximum(1, np.round(rows["list_size"].astype(float) * factor)).astype(int)
+    rows[rows["ccg_code"] == "15N"].to_csv(tmp_path / "varied.csv", index=False)
+    practices = read_practices(tmp_path / "varied.csv")
+    graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
+    plan = solve_plan(graph, options=replace(OPTIONS, proof_limit_s=10))
+    assert_plan_invariants(plan, graph)
+    first = plan.info["ccgs"]["15N"].stages[0]
+    assert first.value == 1.0 and first.proven and first.seconds == 0.0
+    (below,) = [g for g in plan.partition if "L83055" in g]
+    assert below == {"L83055", "L83103"}
+
+
 @pytest.mark.parametrize("kept", [2_000, 3])
 @pytest.mark.parametrize("seed", range(10))
 def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeypatch):
@@ -829,7 +913,7 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
 
     from footprint.partition._compact_bound import compactness_bound
     from footprint.partition._compactness import least_compactness
-    from footprint.partition._instance import model_compactness
+    from footprint.partition._instance import members_of, model_compactness
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
@@ -846,9 +930,19 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     for result in found[:-1]:
         assert STAGE_REGISTRY[result.name].lower_bound(inst, done) <= result.value, result.name
         done[result.name] = result
+    # The exact covers, from every practice alone: a real bound, and groups that are groups.
+    bound, covered = STAGE_REGISTRY["out_of_band"].stronger(inst, {}, list(range(n)))
+    assert bound <= found[0].value
+    if covered is not None:
+        assert STAGE_REGISTRY["out_of_band"].evaluate(Grouping(inst, covered)) >= found[0].value
+        graph = nx.Graph(inst.edges)
+        graph.add_nodes_from(range(n))
+        assert all(nx.is_connected(graph.subgraph(g)) for g in members_of(covered).values())
     exact = _least_compactness(inst, {k: r.value for k, r in done.items()}, labels, budget=10**6)
     better, bound = least_compactness(inst, done, labels)
-    assert 0 < bound <= exact[1] + 1e-6
+    # Every bound real, and above nothing where the least is above nothing (a plan of single
+    # practices, or of groups of one building, costs nothing).
+    assert (0 < bound if exact[1] > 0 else bound == 0) and bound <= exact[1] + 1e-6
     if better is not None:  # the set partitioning's grouping: never below the least, itself valid
         assert exact[1] - 1e-6 <= model_compactness(inst, better) < model_compactness(inst, labels)
         assert [STAGE_REGISTRY[r.name].evaluate(Grouping(inst, better)) for r in found[:-1]] == [

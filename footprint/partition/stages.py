@@ -37,6 +37,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from footprint.config import GroupStatus
+from footprint.partition._band_cover import band_covers
 from footprint.partition._instance import (
     Instance,
     centres,
@@ -111,6 +112,8 @@ class Grouping:
 
 #: A stage's lower bound from an instance and the results of the stages solved before it.
 LowerBound = Callable[[Instance, Mapping[str, StageResult]], float | None]
+#: A stronger bound from the plan found so far (see :attr:`Stage.stronger`), and maybe a better plan.
+Stronger = Callable[[Instance, Mapping[str, StageResult], Sequence[int]], tuple[float, list[int] | None]]
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,9 @@ class Stage:
     evaluate: Callable[[Grouping], float]
     lower_bound: LowerBound
     #: A bound that costs a search of its own, from the plan found so far: weighed only where
-    #: that plan lies above ``lower_bound``.
-    stronger: Callable[[Instance, Mapping[str, StageResult], Sequence[int]], float] | None = None
+    #: that plan lies above ``lower_bound``. The search may find a better plan: returned
+    #: beside the bound (else ``None``).
+    stronger: Stronger | None = None
 
 
 def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
@@ -131,13 +135,32 @@ def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
 
 
 def _bound_not_exempt(inst: Instance, done: Mapping[str, StageResult]) -> float:
-    # The fixed groups (big practices alone, locked groups) out of band and not exempt, and
-    # a group in every part of the free practices that no grouping can cut into groups in
-    # band (no part holds another's practices: fixed groups stand between them); or, where
-    # larger, what the pieces cut off by one practice force (see _pieces).
-    fixed = sum(status in _BREAKS for _, status in _fixed_statuses(inst))
     forced = [part for part in _free_parts(inst) if not _can_be_in_band(inst, part)]
+    return _not_exempt_with(inst, done, forced)
+
+
+def _not_exempt_with(
+    inst: Instance, done: Mapping[str, StageResult], forced: Sequence[Sequence[int]]
+) -> float:
+    # The fixed groups (big practices alone, locked groups) out of band and not exempt, and
+    # a group in every part of the free practices that is ``forced`` to hold one (no part
+    # holds another's practices: fixed groups stand between them); or, where larger, what
+    # the pieces cut off by one practice force (see _pieces).
+    fixed = sum(status in _BREAKS for _, status in _fixed_statuses(inst))
     return float(max(fixed + len(forced), _piece_bound(inst, done, 0, forced=forced)))
+
+
+def _covered_not_exempt(
+    inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int]
+) -> tuple[float, list[int] | None]:
+    # As _bound_not_exempt, a part also forced where no exact cover of it by groups that
+    # break no rule exists; and the plan regrouped by the covers found (see _band_cover).
+    forced: list[list[int]] = []
+    hopeful: list[list[int]] = []
+    for part in _free_parts(inst):
+        (hopeful if _can_be_in_band(inst, part) else forced).append(part)
+    covers = band_covers(inst, labels, hopeful)
+    return _not_exempt_with(inst, done, forced + covers.hopeless), covers.labels
 
 
 def _piece_bound(
@@ -239,6 +262,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda pm: pm.band.not_exempt_count,
             lambda g: float(sum(s in _BREAKS for s in g.statuses)),
             _bound_not_exempt,
+            _covered_not_exempt,
         ),
         Stage(
             "out_of_band_all",
@@ -252,7 +276,13 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
         ),
-        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, split_bound),
+        Stage(
+            "split_sites",
+            lambda pm: pm.sites.split_count,
+            _split_sites,
+            _zero,
+            lambda inst, done, labels: (split_bound(inst, done, labels), None),
+        ),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),
         Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),
     )

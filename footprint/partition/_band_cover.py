@@ -110,7 +110,12 @@ def band_covers(
 def _cover(
     inst: Instance, part: Sequence[int], unit: Sequence[int], budget: Budget, *, seed: int
 ) -> list[list[int]] | None:
-    """Return a part's groups that break no rule and cover it, ``[]`` where none do, ``None`` if unknown."""
+    """Return a part's groups that break no rule and cover it, ``[]`` where none do, ``None`` if unknown.
+
+    First each unit is searched for one group that holds it and breaks no rule (a few
+    groups each, depth first): a unit in none settles the part at once, before the
+    enumeration of every such group, which may overrun the budget.
+    """
     units = sorted({unit[i] for i in part})
     bit = {u: k for k, u in enumerate(units)}
     members: list[list[int]] = [[] for _ in units]
@@ -124,17 +129,22 @@ def _cover(
             near[a] |= 1 << b
             near[b] |= 1 << a
     band, rural = inst.rules.band, any(inst.rural[i] for i in part)
-    good, free = [], (1 << len(units)) - 1
+
+    def fine(mask: int, total: int) -> bool:
+        return band.low <= total or (rural and _exempt(inst, members, mask))
+
+    every = (1 << len(units)) - 1
+    for k in range(len(units)):
+        if not any(fine(*group) for group in connected_groups(k, every, near, sizes, budget, most=band.high)):
+            return []  # a unit lies in no group that breaks no rule
+    good, free = [], every
     for first in range(len(units)):
-        for mask, total in connected_groups(first, free, near, sizes, budget, most=band.high):
-            if band.low <= total or (rural and _exempt(inst, members, mask)):
-                good.append(mask)
+        good += [
+            mask
+            for mask, total in connected_groups(first, free, near, sizes, budget, most=band.high)
+            if fine(mask, total)
+        ]
         free &= ~(1 << first)
-    held = 0
-    for mask in good:
-        held |= mask
-    if held != (1 << len(units)) - 1:
-        return []  # a unit lies in no group that breaks no rule
     chosen = _exact_cover(inst, members, good, seed=seed)
     if chosen is None:
         return None

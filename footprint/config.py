@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "BREAKS",
     "DEFAULT_STAGES",
     "EXEMPTIONS",
     "SESSIONS_PER_WTE",
@@ -40,6 +41,8 @@ SESSIONS_PER_WTE = 10
 
 #: What the band rule says of one group.
 GroupStatus = Literal["in_band", "below", "above", "exempt_large", "exempt_rural", "exempt_approved"]
+#: The statuses of a group that breaks the band rule: out of band and not exempt.
+BREAKS: tuple[GroupStatus, ...] = ("below", "above")
 
 _EXEMPT_WORDS = {
     "large": "a practice over {high:,} standing alone as its own PCN",

@@ -22,14 +22,15 @@ settled within the time, is left as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from footprint.config import BREAKS
 from footprint.partition._compactness import _bits
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
-from footprint.partition._instance import Instance
+from footprint.partition._instance import Instance, members_of
 from footprint.partition.warmstart import units_of
 
 __all__ = ["COVER_GROUPS", "Covers", "band_covers"]
@@ -62,8 +63,9 @@ def band_covers(
     inst
         The CCG.
     labels
-        The plan found so far (a label per practice): the groups of the parts no cover
-        was found for are kept.
+        The plan found so far (a label per practice): only the parts where it has a group
+        that breaks the rule are weighed, and the groups of those no cover was found for
+        are kept.
     parts
         Connected parts of the free practices, each reached by no group from outside.
     seed
@@ -77,12 +79,18 @@ def band_covers(
     """
     unit, _ = units_of(inst, sites=inst.rules.keep_sites)
     budget = Budget(COVER_GROUPS)
+    breaking = {
+        i for members in members_of(labels).values() if inst.status(members) in BREAKS for i in members
+    }
     hopeless, covered = [], list(labels)
     found = False
     base = max(labels, default=0) + 1
     for part in parts:
+        start = sorted(breaking.intersection(part))
+        if not start:
+            continue
         try:
-            cover = _cover(inst, part, unit, budget, seed=seed)
+            cover = _Part(inst, part, unit, budget).cover(start, seed=seed)
         except OverBudgetError:
             logger.debug("%s: the band cover overran its budget of %d groups", inst.ccg, COVER_GROUPS)
             break
@@ -107,63 +115,83 @@ def band_covers(
     return Covers(hopeless, covered if found else None)
 
 
-def _cover(
-    inst: Instance, part: Sequence[int], unit: Sequence[int], budget: Budget, *, seed: int
-) -> list[list[int]] | None:
-    """Return a part's groups that break no rule and cover it, ``[]`` where none do, ``None`` if unknown.
+class _Part:
+    """A part's units (bits), their sizes and neighbours, and its groups that break no rule found so far."""
 
-    First each unit is searched for one group that holds it and breaks no rule (a few
-    groups each, depth first): a unit in none settles the part at once, before the
-    enumeration of every such group, which may overrun the budget.
-    """
-    units = sorted({unit[i] for i in part})
-    bit = {u: k for k, u in enumerate(units)}
-    members: list[list[int]] = [[] for _ in units]
-    for i in part:
-        members[bit[unit[i]]].append(i)
-    sizes = [sum(inst.sizes[i] for i in group) for group in members]
-    near = [0] * len(units)
-    for i, j in inst.edges:
-        a, b = bit.get(unit[i]), bit.get(unit[j])
-        if a is not None and b is not None and a != b:
-            near[a] |= 1 << b
-            near[b] |= 1 << a
-    band, rural = inst.rules.band, any(inst.rural[i] for i in part)
+    def __init__(self, inst: Instance, part: Sequence[int], unit: Sequence[int], budget: Budget) -> None:
+        units = sorted({unit[i] for i in part})
+        self.bit = {i: k for k, u in enumerate(units) for i in part if unit[i] == u}
+        self.members: list[list[int]] = [[] for _ in units]
+        for i in part:
+            self.members[self.bit[i]].append(i)
+        self.sizes = [sum(inst.sizes[i] for i in group) for group in self.members]
+        self.near = [0] * len(units)
+        for i, j in inst.edges:
+            a, b = self.bit.get(i), self.bit.get(j)
+            if a is not None and b is not None and a != b:
+                self.near[a] |= 1 << b
+                self.near[b] |= 1 << a
+        self.inst, self.budget, self.every = inst, budget, (1 << len(units)) - 1
+        self.rural = any(inst.rural[i] for i in part)
+        #: The groups that break no rule holding a unit of ``roots``, each once.
+        self.good: list[int] = []
+        self.roots = 0
 
-    def fine(mask: int, total: int) -> bool:
-        return band.low <= total or (rural and _exempt(inst, members, mask))
+    def fine(self, mask: int, total: int) -> bool:
+        """Return whether a group (of at most the band's top) breaks no rule."""
+        if total >= self.inst.rules.band.low:
+            return True
+        group = [i for k in _bits(mask) for i in self.members[k]]
+        return self.rural and self.inst.status(group).startswith("exempt_")
 
-    every = (1 << len(units)) - 1
-    for k in range(len(units)):
-        if not any(fine(*group) for group in connected_groups(k, every, near, sizes, budget, most=band.high)):
+    def groups(self, first: int, free: int) -> Iterator[int]:
+        """Yield the groups of the ``free`` units that hold ``first`` and break no rule."""
+        for mask, total in connected_groups(
+            first, free, self.near, self.sizes, self.budget, most=self.inst.rules.band.high
+        ):
+            if self.fine(mask, total):
+                yield mask
+
+    def cover(self, start: Sequence[int], *, seed: int) -> list[list[int]] | None:
+        """Return groups that break no rule and cover the part, ``[]`` where none do, ``None`` if unknown.
+
+        First each unit is searched for one group that holds it (a few groups each, depth
+        first): a unit in none settles the part at once. Then the groups that hold a unit
+        of a region (``start``, then it and its neighbours, ...) are enumerated, and
+        CP-SAT asked for a cover of the region by them that takes no unit twice: none
+        settles the part (the groups of a plan that hold a unit of the region are one),
+        else the region grows until it is the part, whose cover is the answer.
+        """
+        if any(next(self.groups(k, self.every), None) is None for k in range(len(self.sizes))):
             return []  # a unit lies in no group that breaks no rule
-    good, free = [], every
-    for first in range(len(units)):
-        good += [
-            mask
-            for mask, total in connected_groups(first, free, near, sizes, budget, most=band.high)
-            if fine(mask, total)
-        ]
-        free &= ~(1 << first)
-    chosen = _exact_cover(inst, members, good, seed=seed)
-    if chosen is None:
-        return None
-    return [[i for k in _bits(mask) for i in members[k]] for mask in chosen]
-
-
-def _exempt(inst: Instance, members: Sequence[Sequence[int]], mask: int) -> bool:
-    """Return whether a group of units below the band is exempt (rural from the floor)."""
-    group = [i for k in _bits(mask) for i in members[k]]
-    return inst.status(group).startswith("exempt_")
+        region = 0
+        for i in start:
+            region |= 1 << self.bit[i]
+        while True:
+            new = region & ~self.roots
+            for first in _bits(new):
+                self.good += self.groups(first, self.every & ~self.roots)
+                self.roots |= 1 << first
+            chosen = _exact_cover(self.inst, self.members, self.good, region, seed=seed)
+            if region == self.every or not chosen:
+                break
+            grown = region
+            for k in _bits(region):
+                grown |= self.near[k]
+            region = grown
+        if chosen is None:
+            return None
+        return [[i for k in _bits(mask) for i in self.members[k]] for mask in chosen]
 
 
 def _exact_cover(
-    inst: Instance, members: Sequence[Sequence[int]], good: Sequence[int], *, seed: int
+    inst: Instance, members: Sequence[Sequence[int]], good: Sequence[int], region: int, *, seed: int
 ) -> list[int] | None:
-    """Return the groups of an exact cover of the units by ``good``, most buildings whole.
+    """Return groups of ``good`` that take each unit of ``region`` once and no other twice.
 
-    ``[]`` where CP-SAT proves there is none, ``None`` where it settles neither within
-    :data:`COVER_LIMIT`.
+    ``[]`` where CP-SAT proves there are none, ``None`` where it settles neither within
+    :data:`COVER_LIMIT`. Where the region is every unit, the groups keep the most
+    buildings whole.
     """
     model = cp_model.CpModel()
     take = [model.new_bool_var("") for _ in good]
@@ -171,8 +199,11 @@ def _exact_cover(
     for mask, x in zip(good, take, strict=True):
         for k in _bits(mask):
             holding[k].append(x)
-    for xs in holding:
-        model.add_exactly_one(xs)
+    for k, xs in enumerate(holding):
+        if region >> k & 1:
+            model.add_exactly_one(xs)
+        elif len(xs) > 1:
+            model.add_at_most_one(xs)
     # Buildings whose practices are units of their own: each kept whole by a group holding it all.
     where = {i: k for k, group in enumerate(members) for i in group}
     buildings = [
@@ -180,7 +211,7 @@ def _exact_cover(
         for site in inst.sites
         if len(site) > 1 and all(i in where for i in site) and len({where[i] for i in site}) > 1
     ]
-    if buildings:
+    if buildings and region == (1 << len(members)) - 1:
         whole = [sum(mask & b == b for b in buildings) for mask in good]
         model.maximize(cp_model.LinearExpr.weighted_sum(take, whole))
     solver = cp_model.CpSolver()

@@ -29,13 +29,12 @@ from functools import cached_property
 
 import networkx as nx
 
+from footprint.config import BREAKS
 from footprint.partition._instance import Instance, match_current, members_of
 from footprint.partition._repair_mends import MENDS, SHED_STEPS, SPLIT_TREES, _sheds, _splits
 from footprint.partition._tree_cut import _draws, _induced_edges, _minimum_tree, cut_tree
 
 __all__ = ["RepairRules", "current_pieces", "mended", "repair_rules", "repair_start"]
-
-_BREAKS = ("below", "above")
 
 
 # --------------------------------------------------------------------------------------
@@ -655,7 +654,7 @@ def repair_start(
     """
     assert inst.current is not None
     labels, main = current_pieces(inst)
-    breaks = _BREAKS if split_large else ("below",)
+    breaks = BREAKS if split_large else ("below",)
     state = _State(
         inst,
         rules,
@@ -688,7 +687,7 @@ def mended(
     Each group continues the existing group matched to it (the transfer distance's matching).
     """
     assert inst.current is not None
-    breaks = _BREAKS if split_large else ("below",)
+    breaks = BREAKS if split_large else ("below",)
     state = _State(inst, rules, breaks, list(labels), fresh=max(max(labels), inst.n) + 1)
     groups = members_of(labels)
     root_of = [min(groups[labels[i]]) for i in range(inst.n)]

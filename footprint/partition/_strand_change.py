@@ -17,10 +17,9 @@ from itertools import combinations
 
 from ortools.sat.python import cp_model
 
-from footprint.config import SolveOptions
+from footprint.config import BREAKS, SolveOptions
 from footprint.partition._instance import Instance, members_of
 from footprint.partition._strand_model import (
-    _BREAKS,
     _STAGE1,
     Cancel,
     _add_bad,
@@ -189,7 +188,7 @@ class _ChangeModel:
         for key, var in self.admit.items():
             model.add_hint(var, key in taken[1])
         for members in members_of(labels).values():
-            breaks = self.pm.inst.status(members) in _BREAKS
+            breaks = self.pm.inst.status(members) in BREAKS
             for i in members:
                 model.add_hint(self.bad[i], breaks)
 
@@ -208,7 +207,7 @@ def _stays_valid(inst: Instance, k: int) -> bool:
     An approved group out of band is left out: unlocked, it is no longer approved.
     """
     approved = k < len(inst.approved) and inst.approved[k]
-    return not approved and inst.status(inst.locked[k]) not in _BREAKS
+    return not approved and inst.status(inst.locked[k]) not in BREAKS
 
 
 def _change_model(
@@ -410,7 +409,7 @@ def _candidate_change(
         if not all(len(_pieces(group, adjacency)) == 1 for group in changed.values()):
             return None
         groups = {k: sorted(group) for k, group in changed.items()}
-        if any(_stays_valid(inst, k) and inst.status(groups[k]) in _BREAKS for k in groups):
+        if any(_stays_valid(inst, k) and inst.status(groups[k]) in BREAKS for k in groups):
             return None  # an agreed group that kept the band rule would break it
         # The changed groups are locked after the others: a changed group is never approved.
         variant = replace(loose, locked=[*loose.locked, *groups.values()])
@@ -418,8 +417,8 @@ def _candidate_change(
         if inst.rules.keep_sites and any(len({labels[i] for i in site}) > 1 for site in inst.sites):
             return None  # a building split where the rules keep them whole
         statuses = {g: variant.status(members) for g, members in members_of(labels).items()}
-        breaking = sum(status in _BREAKS for status in statuses.values())
-        if breaking > total or any(statuses[labels[s]] in _BREAKS for s in stranded):
+        breaking = sum(status in BREAKS for status in statuses.values())
+        if breaking > total or any(statuses[labels[s]] in BREAKS for s in stranded):
             return None
         return labels, groups
 

@@ -20,7 +20,7 @@ from functools import partial
 
 from ortools.sat.python import cp_model
 
-from footprint.config import SolveOptions
+from footprint.config import BREAKS, SolveOptions
 from footprint.errors import CancelledError
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.model import PartitionModel, add_hints, build_model
@@ -30,7 +30,6 @@ from footprint.partition.warmstart import components, warm_start
 
 __all__ = ["Cancel", "least_out_of_band"]
 
-_BREAKS = ("below", "above")
 _STAGE1 = ("out_of_band",)
 
 
@@ -158,7 +157,7 @@ def _solve(
     model.add(pm.forest.ordered_roots == 1)
     add_hints(pm, model, labels, centre_roots=False)
     for group in members_of(labels).values():
-        breaks = pm.inst.status(group) in _BREAKS
+        breaks = pm.inst.status(group) in BREAKS
         for i in group:
             model.add_hint(pm.parts["bad"][i], breaks)
     if some:
@@ -178,7 +177,7 @@ def _solve(
 def _locked_breaks(inst: Instance, groups: Iterable[int] | None = None) -> int:
     """Return how many agreed groups (default all) are out of band and not exempt (counted in stage 1 too)."""
     chosen = range(len(inst.locked)) if groups is None else groups
-    return sum(inst.status(inst.locked[k]) in _BREAKS for k in chosen)
+    return sum(inst.status(inst.locked[k]) in BREAKS for k in chosen)
 
 
 def _classify(
@@ -261,14 +260,14 @@ def _bad_grown(inst: Instance, labels: Sequence[int]) -> list[int]:
     groups = members_of(labels)
     near = inst.neighbours()
     grown = list(labels)
-    stack = [label for label, group in groups.items() if inst.status(group) in _BREAKS]
+    stack = [label for label, group in groups.items() if inst.status(group) in BREAKS]
     while stack:
         label = stack.pop()
         if label not in groups:
             continue  # taken in by another bad group
         for other in sorted({grown[j] for i in groups[label] for j in near[i]} - {label}):
             joined = groups[label] + groups[other]
-            if inst.status(joined) in _BREAKS:
+            if inst.status(joined) in BREAKS:
                 for i in groups.pop(other):
                     grown[i] = label
                 groups[label] = sorted(joined)
@@ -311,7 +310,7 @@ def _judge_piece(inst: Instance, members: list[int], options: SolveOptions, canc
     if len(members) == 1:
         # A practice with no open neighbour is its own group: stranded exactly when that breaks the band.
         (i,) = members
-        bad = inst.status([i]) in _BREAKS
+        bad = inst.status([i]) in BREAKS
         least = StageResult("out_of_band", float(bad), float(bad), "OPTIMAL", 0.0)
         return _Piece((i,), {i: i}, least, frozenset({i} if bad else ()), frozenset(), True)
     part = inst.restrict(members)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from footprint.config import GroupStatus
+from footprint.config import BREAKS, GroupStatus
 from footprint.partition._band_cover import band_covers
 from footprint.partition._instance import (
     Instance,
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from footprint.partition.model import PartitionModel
 
 __all__ = ["STAGE_REGISTRY", "Grouping", "Stage", "StageResult", "lower_bound"]
-
-_BREAKS = ("below", "above")
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def _not_exempt_with(
     # a group in every part of the free practices that is ``forced`` to hold one (no part
     # holds another's practices: fixed groups stand between them); or, where larger, what
     # the pieces cut off by one practice force (see _pieces).
-    fixed = sum(status in _BREAKS for _, status in _fixed_statuses(inst))
+    fixed = sum(status in BREAKS for _, status in _fixed_statuses(inst))
     return float(max(fixed + len(forced), _piece_bound(inst, done, 0, forced=forced)))
 
 
@@ -260,7 +258,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
         Stage(
             "out_of_band",
             lambda pm: pm.band.not_exempt_count,
-            lambda g: float(sum(s in _BREAKS for s in g.statuses)),
+            lambda g: float(sum(s in BREAKS for s in g.statuses)),
             _bound_not_exempt,
             _covered_not_exempt,
         ),

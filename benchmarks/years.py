@@ -15,7 +15,8 @@ Data sets (the shipped ones always, July 2022 where its file is given):
 - with ``--varied SPREAD``, years no one has seen: each shipped snapshot with every list
   size times a random factor (log-normal, ``SPREAD`` its standard deviation, e.g. 0.1),
   one data set per seed of ``--varied-seeds``. Found so: 70F (2025, spread 0.1, seed 7)
-  took 64.7 s before the pieces' open part counted its cut practice.
+  took 64.7 s before the pieces' open part counted its cut practice; 15N (2025 seed 2, 2022
+  seeds 4 and 9) 73-125 s, stage 1 not proven, before stage 1's exact covers.
 
 Per data set: the graph is built once untimed (it fills the cache, as a second run would
 find it), then the whole command ``footprint plan --no-maps`` is timed (wall and CPU), and

@@ -818,7 +818,7 @@ def test_a_practice_in_no_group_in_band_proves_stage_one_without_search():
 
     L's only group in reach of the floor holds N, and then B: 29,701 or 69,701. The totals
     (114,701: three groups in band) and the pieces (a group may join L and N from outside)
-    allow 0; no group that breaks no rule holds L, so the exact cover proves 1 at once.
+    allow 0; no group that breaks no rule holds L, so the covers prove 1 at once.
     Before, CP-SAT searched (Devon's 117 practices: not proven in 300 s).
     """
     from footprint.partition.solve import solve_instance
@@ -830,41 +830,47 @@ def test_a_practice_in_no_group_in_band_proves_stage_one_without_search():
         [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0), (1e3, 1e3)],
     )
     assert lower_bound("out_of_band", inst, {}) == 0.0
-    assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, [0, 0, 1, 2]) == (1.0, None)
+    assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, [0, 0, 1, 2]) == 1.0
     _, result = solve_instance(inst, OPTIONS)
     assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
 
 
-def test_the_exact_cover_regroups_a_plan_that_misses_it_keeping_buildings_whole(monkeypatch):
-    """A 2 x 3 grid of 12k practices, A1 and B1 in one building: two groups of three in band.
+def test_three_practices_that_share_two_neighbours_prove_stage_one_from_the_covers(monkeypatch):
+    """A, B, C (25k each) touch only D and E (10k each, neighbours), which touch F (35k).
 
-    From every practice in one group (72k), the cover finds two groups in band that keep the
-    building whole (the rows would split it); rural practices make exempt groups; past the
-    budget nothing is settled.
+    Every practice lies in a group in band ({A, D}, ...), no practice cuts the CCG apart,
+    and the totals (115k) allow three groups in band; but each group in band holding a leaf
+    holds a hub, and two hubs serve three leaves. The region grown from the plan's group out
+    of band finds no fractional cover (prices: 1 on the leaves, -1 on the hubs), so stage 1
+    is proven at 1 without a search. Where a cover exists (the same without C), or a rural
+    pair makes an exempt group, or the budget is spent, nothing is proven.
     """
     from dataclasses import replace
 
     from footprint.partition import _band_cover
-    from footprint.partition._band_cover import band_covers
-    from footprint.partition._instance import members_of
+    from footprint.partition._band_cover import uncoverable
+    from footprint.partition.solve import solve_instance
+    from footprint.partition.stages import lower_bound
 
-    inst = replace(_grid_instance([[12_000] * 3] * 2), sites=[[0, 3]])
-    covers = band_covers(inst, [0] * 6, [list(range(6))])
-    assert covers.hopeless == [] and covers.labels is not None
-    groups = sorted(sorted(g) for g in members_of(covers.labels).values())
-    assert (
-        len(groups) == 2
-        and all(len(g) == 3 for g in groups)
-        and [0, 3] in [[i for i in g if i in (0, 3)] for g in groups]
-    )
-    # 12k -- 12k -- 40k: one group of three is too large, so one of two is below the band,
+    edges = [(0, 3), (0, 4), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4), (3, 5), (4, 5)]
+    xy = [(0.0, 1e3), (0.0, 0.0), (0.0, -1e3), (1e3, 0.5e3), (1e3, -0.5e3), (2e3, 0.0)]
+    inst = _sparse_instance([25_000] * 3 + [10_000] * 2 + [35_000], edges, xy)
+    assert lower_bound("out_of_band", inst, {}) == 0.0
+    assert uncoverable(inst, [0, 1, 2, 0, 1, 3], [list(range(6))]) == [list(range(6))]
+    _, result = solve_instance(inst, OPTIONS)
+    assert result.stages[0].value == 1.0 and result.stages[0].proven and result.stages[0].seconds == 0.0
+    # Without C: {A, D}, {B, E}, {F}.
+    five = inst.restrict([0, 1, 3, 4, 5])
+    assert uncoverable(five, [0, 0, 1, 1, 1], [list(range(5))]) == []
+    # 12k -- 12k -- 40k: a group of three is too large, so one of two is below the band,
     # unless the two are rural (24k: exempt from the floor of 20k).
     line = _sparse_instance([12_000, 12_000, 40_000], [(0, 1), (1, 2)], [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0)])
-    assert band_covers(line, [0, 0, 0], [[0, 1, 2]]) == _band_cover.Covers([[0, 1, 2]], None)
-    rural = band_covers(replace(line, rural=[True, True, False]), [0, 0, 0], [[0, 1, 2]])
-    assert rural.hopeless == [] and rural.labels is not None and len(set(rural.labels)) == 2
+    assert uncoverable(line, [0, 0, 0], [[0, 1, 2]]) == [[0, 1, 2]]
+    assert uncoverable(replace(line, rural=[True, True, False]), [0, 0, 0], [[0, 1, 2]]) == []
     monkeypatch.setattr(_band_cover, "COVER_GROUPS", 1)
-    assert band_covers(line, [0, 0, 0], [[0, 1, 2]]) == _band_cover.Covers([], None)
+    assert uncoverable(line, [0, 0, 0], [[0, 1, 2]]) == []
+    monkeypatch.setattr(_band_cover, "COVER_GROUPS", 5)
+    assert uncoverable(inst, [0, 1, 2, 0, 1, 3], [list(range(6))]) == []
 
 
 @pytest.mark.parametrize(
@@ -925,7 +931,7 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
 
     from footprint.partition._compact_bound import compactness_bound
     from footprint.partition._compactness import least_compactness
-    from footprint.partition._instance import members_of, model_compactness
+    from footprint.partition._instance import model_compactness
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
@@ -942,14 +948,8 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     for result in found[:-1]:
         assert STAGE_REGISTRY[result.name].lower_bound(inst, done) <= result.value, result.name
         done[result.name] = result
-    # The exact covers, from every practice alone: a real bound, and groups that are groups.
-    bound, covered = STAGE_REGISTRY["out_of_band"].stronger(inst, {}, list(range(n)))
-    assert bound <= found[0].value
-    if covered is not None:
-        assert STAGE_REGISTRY["out_of_band"].evaluate(Grouping(inst, covered)) >= found[0].value
-        graph = nx.Graph(inst.edges)
-        graph.add_nodes_from(range(n))
-        assert all(nx.is_connected(graph.subgraph(g)) for g in members_of(covered).values())
+    # The covers' bound, from every practice alone (each below the band a start): a real bound.
+    assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, list(range(n))) <= found[0].value
     exact = _least_compactness(inst, {k: r.value for k, r in done.items()}, labels, budget=10**6)
     better, bound = least_compactness(inst, done, labels)
     # Every bound real, and above nothing where the least is above nothing (a plan of single

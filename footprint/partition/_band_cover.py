@@ -1,31 +1,45 @@
-"""Stage 1 settled part by part, as exact covers, where the warm start misses its bound.
+"""A bound on stage 1 from the parts of a CCG that no groups breaking no rule can cover.
 
 Stage 1 asks for the fewest groups out of band and not exempt. Where the warm start
 misses the bound the rules and the pieces give, CP-SAT's search of the whole model may
-take minutes to prove that no plan does better, or to find the plan that does: in Devon
-(15N) with 2025 list sizes varied at random, one group 299 patients below the floor was
-neither bettered nor proven in 300 s. Yet the question is often small: can a connected
-part of the free practices be cut into groups none of which breaks the band rule?
+take minutes to prove that no plan does better: in Devon (15N) with list sizes varied at
+random, one group out of band was neither bettered nor proven in 300 s. Yet the question
+is often small: can a connected part of the free practices be cut into groups none of
+which breaks the band rule (each connected, and in band or exempt: rural from the rural
+floor)? Where not, every plan has such a group in that part.
 
-Each such part's connected groups of units (practices; buildings where the rules keep
-them whole) that break no rule (in band, or exempt: rural from the rural floor) are
-enumerated, within a budget
-(:func:`footprint.partition._connected_groups.connected_groups`), and CP-SAT looks for an
-exact cover of the part's units by them, keeping the most buildings whole. Where none
-exists, every plan holds a group that breaks the rule in that part: in the Devon case a
-practice whose one neighbour it cannot reach the floor with, and whose neighbour's other
-neighbours are too large to join them, lies in no such group at all. Where one exists, it
-is the part's grouping. A part whose groups overrun the budget, or whose cover is not
-settled within the time, is left as it was.
+Units are practices (buildings where the rules keep them whole). For each part where the
+plan found has a group that breaks the rule:
+
+1. each unit is searched, depth first, for one group that holds it and breaks no rule
+   (:func:`footprint.partition._connected_groups.connected_groups`): a unit in none settles
+   the part (Devon on 2025 sizes: a practice whose one neighbour it cannot reach the floor
+   with, and whose neighbour's other neighbours are too large to join them);
+2. else, from the plan's groups that break the rule, a region grows a ring of neighbours at
+   a time. Every group that holds a unit of the region and breaks no rule is enumerated
+   (each once, :data:`COVER_GROUPS` per CCG at most), and a linear programme asks for
+   groups of them, fractions allowed, that take each unit of the region once and no unit
+   more than once (any plan whose groups all break no rule has them, whole). Where the
+   least shortfall on the region's units is above zero, the part is settled (Devon on 2022
+   sizes: five practices around the group above the band settle it, among 208,419 groups in
+   band). The shortfall is certified from the duals as a Lagrangian bound, whatever the
+   solver's tolerances.
+
+Where the region is the whole part and the programme is met, or the budget is spent,
+nothing is proven. Finding a cover where one exists is left to the model's search: an
+exact cover by the groups in band is a hard set partitioning (HiGHS did not find one of
+Devon's 65,849 groups in 300 s, nor CP-SAT in 5 s) where the warm start's tree cuts find
+plans with every group in band at once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse import csr_matrix, eye, hstack
 
 from footprint.config import BREAKS
 from footprint.partition._compactness import _bits
@@ -33,30 +47,18 @@ from footprint.partition._connected_groups import Budget, OverBudgetError, conne
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.warmstart import units_of
 
-__all__ = ["COVER_GROUPS", "Covers", "band_covers"]
+__all__ = ["COVER_GROUPS", "uncoverable"]
 
 #: Connected groups the parts of one CCG may weigh together, at most.
 COVER_GROUPS = 200_000
-#: CP-SAT's deterministic time for one part's cover, at most (about seconds).
-COVER_LIMIT = 5.0
+#: The least shortfall above which a region is certainly not covered (covers fall short by whole units).
+_SHORT = 1e-6
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Covers:
-    """What the exact covers settled: the parts where every plan breaks the rule, and a better plan."""
-
-    #: Parts (practice indices) where every plan has a group out of band and not exempt.
-    hopeless: list[list[int]]
-    #: The plan given, with each part a cover was found for grouped by it (``None``: none found).
-    labels: list[int] | None
-
-
-def band_covers(
-    inst: Instance, labels: Sequence[int], parts: Sequence[Sequence[int]], *, seed: int = 0
-) -> Covers:
-    """Return which ``parts`` of free practices no plan cuts into groups that break no rule, and a plan.
+def uncoverable(inst: Instance, labels: Sequence[int], parts: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Return the ``parts`` of free practices that no groups breaking no rule can cover.
 
     Parameters
     ----------
@@ -64,55 +66,39 @@ def band_covers(
         The CCG.
     labels
         The plan found so far (a label per practice): only the parts where it has a group
-        that breaks the rule are weighed, and the groups of those no cover was found for
-        are kept.
+        that breaks the rule are weighed, from those groups.
     parts
         Connected parts of the free practices, each reached by no group from outside.
-    seed
-        CP-SAT's random seed.
 
     Returns
     -------
-    Covers
-        The parts proven to hold a group that breaks the rule in every plan, and
-        ``labels`` regrouped by the covers found (``None`` where none was).
+    list
+        The parts where every plan has a group out of band and not exempt.
     """
     unit, _ = units_of(inst, sites=inst.rules.keep_sites)
     budget = Budget(COVER_GROUPS)
     breaking = {
         i for members in members_of(labels).values() if inst.status(members) in BREAKS for i in members
     }
-    hopeless, covered = [], list(labels)
-    found = False
-    base = max(labels, default=0) + 1
+    found = []
     for part in parts:
         start = sorted(breaking.intersection(part))
         if not start:
             continue
         try:
-            cover = _Part(inst, part, unit, budget).cover(start, seed=seed)
+            if not _Part(inst, part, unit, budget).coverable(start):
+                found.append(list(part))
         except OverBudgetError:
-            logger.debug("%s: the band cover overran its budget of %d groups", inst.ccg, COVER_GROUPS)
+            logger.debug("%s: the band covers overran their budget of %d groups", inst.ccg, COVER_GROUPS)
             break
-        if cover is None:
-            continue
-        if not cover:
-            hopeless.append(list(part))
-            continue
-        found = True
-        for group in cover:
-            for i in group:
-                covered[i] = base
-            base += 1
     logger.debug(
-        "%s: band covers of %d part(s): %d proven to break the rule, a cover found: %s (%d groups weighed)",
+        "%s: %d of %d part(s) proven to hold a group that breaks the rule (%d groups weighed)",
         inst.ccg,
+        len(found),
         len(parts),
-        len(hopeless),
-        found,
         COVER_GROUPS - budget.left,
     )
-    return Covers(hopeless, covered if found else None)
+    return found
 
 
 class _Part:
@@ -133,9 +119,6 @@ class _Part:
                 self.near[b] |= 1 << a
         self.inst, self.budget, self.every = inst, budget, (1 << len(units)) - 1
         self.rural = any(inst.rural[i] for i in part)
-        #: The groups that break no rule holding a unit of ``roots``, each once.
-        self.good: list[int] = []
-        self.roots = 0
 
     def fine(self, mask: int, total: int) -> bool:
         """Return whether a group (of at most the band's top) breaks no rule."""
@@ -146,80 +129,70 @@ class _Part:
 
     def groups(self, first: int, free: int) -> Iterator[int]:
         """Yield the groups of the ``free`` units that hold ``first`` and break no rule."""
-        for mask, total in connected_groups(
-            first, free, self.near, self.sizes, self.budget, most=self.inst.rules.band.high
-        ):
+        high = self.inst.rules.band.high
+        for mask, total in connected_groups(first, free, self.near, self.sizes, self.budget, most=high):
             if self.fine(mask, total):
                 yield mask
 
-    def cover(self, start: Sequence[int], *, seed: int) -> list[list[int]] | None:
-        """Return groups that break no rule and cover the part, ``[]`` where none do, ``None`` if unknown.
+    def coverable(self, start: Sequence[int]) -> bool:
+        """Return ``False`` where no groups that break no rule cover the part (proven), else ``True``.
 
-        First each unit is searched for one group that holds it (a few groups each, depth
-        first): a unit in none settles the part at once. Then the groups that hold a unit
-        of a region (``start``, then it and its neighbours, ...) are enumerated, and
-        CP-SAT asked for a cover of the region by them that takes no unit twice: none
-        settles the part (the groups of a plan that hold a unit of the region are one),
-        else the region grows until it is the part, whose cover is the answer.
+        ``start``: the practices the region grows from.
         """
         if any(next(self.groups(k, self.every), None) is None for k in range(len(self.sizes))):
-            return []  # a unit lies in no group that breaks no rule
-        region = 0
+            return False  # a unit lies in no group that breaks no rule
+        region = roots = 0
         for i in start:
             region |= 1 << self.bit[i]
+        held: list[int] = []  # the unit of each (group, unit) it holds, group by group
+        count: list[int] = []  # the units of each group
         while True:
-            new = region & ~self.roots
-            for first in _bits(new):
-                self.good += self.groups(first, self.every & ~self.roots)
-                self.roots |= 1 << first
-            chosen = _exact_cover(self.inst, self.members, self.good, region, seed=seed)
-            if region == self.every or not chosen:
-                break
-            grown = region
+            for first in _bits(region & ~roots):
+                for mask in self.groups(first, self.every & ~roots):
+                    bits = _bits(mask)
+                    held += bits
+                    count.append(len(bits))
+                roots |= 1 << first
+            units = np.array([region >> k & 1 for k in range(len(self.sizes))], dtype=bool)
+            if _shortfall(np.array(held), np.array(count), units) > _SHORT:
+                return False
+            if region == self.every:
+                return True
             for k in _bits(region):
-                grown |= self.near[k]
-            region = grown
-        if chosen is None:
-            return None
-        return [[i for k in _bits(mask) for i in self.members[k]] for mask in chosen]
+                region |= self.near[k]
 
 
-def _exact_cover(
-    inst: Instance, members: Sequence[Sequence[int]], good: Sequence[int], region: int, *, seed: int
-) -> list[int] | None:
-    """Return groups of ``good`` that take each unit of ``region`` once and no other twice.
+def _shortfall(held: np.ndarray, count: np.ndarray, region: np.ndarray) -> float:
+    """Return a bound on how far groups fall short of taking each unit of ``region`` once.
 
-    ``[]`` where CP-SAT proves there are none, ``None`` where it settles neither within
-    :data:`COVER_LIMIT`. Where the region is every unit, the groups keep the most
-    buildings whole.
+    The groups hold the units ``held`` (group by group, ``count`` each); ``region`` marks
+    the units to take. The least, over fractions of the groups taking no unit more than
+    once, of the units of the region left short (a linear programme, HiGHS), certified from
+    its duals: for any prices ``y`` of the region's units (at most 1) and ``z`` of the others
+    (at most 0), the shortfall is at least ``sum(y) + sum(z)`` less what each group priced
+    above zero adds.
     """
-    model = cp_model.CpModel()
-    take = [model.new_bool_var("") for _ in good]
-    holding: list[list[cp_model.IntVar]] = [[] for _ in members]
-    for mask, x in zip(good, take, strict=True):
-        for k in _bits(mask):
-            holding[k].append(x)
-    for k, xs in enumerate(holding):
-        if region >> k & 1:
-            model.add_exactly_one(xs)
-        elif len(xs) > 1:
-            model.add_at_most_one(xs)
-    # Buildings whose practices are units of their own: each kept whole by a group holding it all.
-    where = {i: k for k, group in enumerate(members) for i in group}
-    buildings = [
-        sum(1 << where[i] for i in site)
-        for site in inst.sites
-        if len(site) > 1 and all(i in where for i in site) and len({where[i] for i in site}) > 1
-    ]
-    if buildings and region == (1 << len(members)) - 1:
-        whole = [sum(mask & b == b for b in buildings) for mask in good]
-        model.maximize(cp_model.LinearExpr.weighted_sum(take, whole))
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, COVER_LIMIT
-    status = solver.solve(model)
-    if status == cp_model.INFEASIBLE:
-        return []
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    return [mask for mask, x in zip(good, take, strict=True) if solver.boolean_value(x)]
+    groups = np.repeat(np.arange(len(count)), count)
+    holds = csr_matrix((np.ones(len(held)), (held, groups)), shape=(len(region), len(count)))
+    outside = ~region & (np.bincount(held, minlength=len(region)) > 0)
+    eq, ub = holds[region], holds[outside]
+    r = int(region.sum())
+    # Variables: each group's fraction, then each region unit's shortfall (costing 1).
+    cost = np.concatenate([np.zeros(len(count)), np.ones(r)])
+    a_ub = hstack([ub, csr_matrix((ub.shape[0], r))]).tocsr() if ub.shape[0] else None
+    solved = linprog(
+        cost,
+        A_eq=hstack([eq, eye(r)]).tocsr(),
+        b_eq=np.ones(r),
+        A_ub=a_ub,
+        b_ub=np.ones(ub.shape[0]) if a_ub is not None else None,
+        bounds=(0, 1),
+        method="highs-ds",  # dual simplex; HiGHS's presolve costs more than it saves here
+        options={"presolve": False},
+    )
+    if solved.status != 0:
+        return 0.0
+    y = np.minimum(solved.eqlin.marginals, 1.0)
+    z = np.minimum(solved.ineqlin.marginals, 0.0) if a_ub is not None else np.zeros(0)
+    priced = eq.T @ y + (ub.T @ z if a_ub is not None else 0.0)
+    return float(y.sum() + z.sum() - np.maximum(priced, 0.0).sum())

@@ -470,7 +470,7 @@ def run_stages(
             polished = polish(inst, labels, values=values, keep=stages[:k], seed=options.seed)
             labels = polished if pm.holds(polished) else labels
         value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
-        bound, labels, value = _lower_bound(registry[stage], pm, results, labels, value, fast=options.fast)
+        bound = _lower_bound(registry[stage], inst, results, labels, value, fast=options.fast)
         if (
             stage == "compactness"
             and not options.fast
@@ -535,28 +535,21 @@ def run_stages(
 
 def _lower_bound(
     stage: Stage,
-    pm: PartitionModel | ModelOnDemand,
+    inst: Instance,
     done: Mapping[str, StageResult],
-    labels: list[int],
+    labels: Sequence[int],
     value: float,
     *,
     fast: bool,
-) -> tuple[float | None, list[int], float]:
+) -> float | None:
     """Return the stage's bound: its plain one, or its stronger one where the plan lies above it.
 
-    ``labels`` is the plan found so far and ``value`` its figure for the stage. Returned
-    with the bound: the plan to go on from and its figure, the better plan the stronger
-    bound's search found where it holds the model's rules.
+    ``labels`` is the plan found so far and ``value`` its figure for the stage.
     """
-    bound = stage.lower_bound(pm.inst, done)
-    if stage.stronger is None or fast or bound is None or value <= bound:
-        return bound, labels, value
-    stronger, better = stage.stronger(pm.inst, done, labels)
-    if better is not None and pm.holds(better):
-        better_value = stage.evaluate(Grouping(pm.inst, better))
-        if better_value < value:
-            labels, value = better, better_value
-    return max(bound, stronger), labels, value
+    bound = stage.lower_bound(inst, done)
+    if stage.stronger is not None and not fast and bound is not None and value > bound:
+        bound = max(bound, stage.stronger(inst, done, labels))
+    return bound
 
 
 #: Stages an enumeration checks per grouping before the compactness stage (see

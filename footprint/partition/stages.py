@@ -37,7 +37,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from footprint.config import BREAKS, GroupStatus
-from footprint.partition._band_cover import band_covers
+from footprint.partition._band_cover import uncoverable
 from footprint.partition._instance import (
     Instance,
     centres,
@@ -110,8 +110,6 @@ class Grouping:
 
 #: A stage's lower bound from an instance and the results of the stages solved before it.
 LowerBound = Callable[[Instance, Mapping[str, StageResult]], float | None]
-#: A stronger bound from the plan found so far (see :attr:`Stage.stronger`), and maybe a better plan.
-Stronger = Callable[[Instance, Mapping[str, StageResult], Sequence[int]], tuple[float, list[int] | None]]
 
 
 @dataclass(frozen=True)
@@ -123,9 +121,8 @@ class Stage:
     evaluate: Callable[[Grouping], float]
     lower_bound: LowerBound
     #: A bound that costs a search of its own, from the plan found so far: weighed only where
-    #: that plan lies above ``lower_bound``. The search may find a better plan: returned
-    #: beside the bound (else ``None``).
-    stronger: Stronger | None = None
+    #: that plan lies above ``lower_bound``.
+    stronger: Callable[[Instance, Mapping[str, StageResult], Sequence[int]], float] | None = None
 
 
 def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
@@ -148,17 +145,14 @@ def _not_exempt_with(
     return float(max(fixed + len(forced), _piece_bound(inst, done, 0, forced=forced)))
 
 
-def _covered_not_exempt(
-    inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int]
-) -> tuple[float, list[int] | None]:
-    # As _bound_not_exempt, a part also forced where no exact cover of it by groups that
-    # break no rule exists; and the plan regrouped by the covers found (see _band_cover).
+def _covered_not_exempt(inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int]) -> float:
+    # As _bound_not_exempt, a part also forced where no groups that break no rule cover it
+    # (see _band_cover).
     forced: list[list[int]] = []
     hopeful: list[list[int]] = []
     for part in _free_parts(inst):
         (hopeful if _can_be_in_band(inst, part) else forced).append(part)
-    covers = band_covers(inst, labels, hopeful)
-    return _not_exempt_with(inst, done, forced + covers.hopeless), covers.labels
+    return _not_exempt_with(inst, done, forced + uncoverable(inst, labels, hopeful))
 
 
 def _piece_bound(
@@ -279,7 +273,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda pm: pm.sites.split_count,
             _split_sites,
             _zero,
-            lambda inst, done, labels: (split_bound(inst, done, labels), None),
+            split_bound,
         ),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),
         Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),

@@ -867,6 +867,10 @@ def test_three_practices_that_share_two_neighbours_prove_stage_one_from_the_cove
     line = _sparse_instance([12_000, 12_000, 40_000], [(0, 1), (1, 2)], [(0.0, 0.0), (1e3, 0.0), (2e3, 0.0)])
     assert uncoverable(line, [0, 0, 0], [[0, 1, 2]]) == [[0, 1, 2]]
     assert uncoverable(replace(line, rural=[True, True, False]), [0, 0, 0], [[0, 1, 2]]) == []
+    # A practice over the band not standing alone by rule (repair frees one that shares its
+    # existing group) breaks no rule alone: 60k and 40k cover their part.
+    large = _sparse_instance([60_000, 40_000], [(0, 1)], [(0.0, 0.0), (1e3, 0.0)])
+    assert uncoverable(replace(large, big=[False, False]), [0, 0], [[0, 1]]) == []
     monkeypatch.setattr(_band_cover, "COVER_GROUPS", 1)
     assert uncoverable(line, [0, 0, 0], [[0, 1, 2]]) == []
     monkeypatch.setattr(_band_cover, "COVER_GROUPS", 5)

@@ -121,15 +121,27 @@ class _Part:
         self.rural = any(inst.rural[i] for i in part)
 
     def fine(self, mask: int, total: int) -> bool:
-        """Return whether a group (of at most the band's top) breaks no rule."""
-        if total >= self.inst.rules.band.low:
+        """Return whether a group breaks no rule: in band, or exempt."""
+        band = self.inst.rules.band
+        if band.low <= total <= band.high:
             return True
+        if total < band.low and not self.rural:
+            return False  # below the band, exempt only where rural
         group = [i for k in _bits(mask) for i in self.members[k]]
-        return self.rural and self.inst.status(group).startswith("exempt_")
+        return self.inst.status(group) not in BREAKS
 
     def groups(self, first: int, free: int) -> Iterator[int]:
-        """Yield the groups of the ``free`` units that hold ``first`` and break no rule."""
+        """Yield the groups of the ``free`` units that hold ``first`` and break no rule.
+
+        A unit over the band's top breaks no rule alone only (a practice over it standing
+        alone, which repair leaves free where it shares an existing group): every group
+        holding it and another is above the band and not exempt.
+        """
         high = self.inst.rules.band.high
+        if self.sizes[first] > high:
+            if self.fine(1 << first, self.sizes[first]):
+                yield 1 << first
+            return
         for mask, total in connected_groups(first, free, self.near, self.sizes, self.budget, most=high):
             if self.fine(mask, total):
                 yield mask

@@ -50,7 +50,7 @@ from footprint.partition.warmstart import units_of
 __all__ = ["COVER_GROUPS", "uncoverable"]
 
 #: Connected groups the parts of one CCG may weigh together, at most.
-COVER_GROUPS = 200_000
+COVER_GROUPS = 50_000
 #: The least shortfall above which a region is certainly not covered (covers fall short by whole units).
 _SHORT = 1e-6
 

@@ -24,7 +24,9 @@ The stages (:data:`footprint.config.STAGES`):
     tree distance; the reported compactness is km to the list-weighted centre).
 
 The band stages' bounds include what the pieces a CCG falls into at its cut practices
-force (:mod:`footprint.partition._pieces`). The compactness stage's bound needs a plan to
+force (:mod:`footprint.partition._pieces`); where the plan found lies above it, stage 1's
+bound also counts the parts no groups breaking no rule can cover
+(:mod:`footprint.partition._band_cover`). The compactness stage's bound needs a plan to
 aim at, so :func:`footprint.partition.solve.run_stages` computes it from the polished
 plan (:mod:`footprint.partition._compactness`); its registry entry gives none.
 """

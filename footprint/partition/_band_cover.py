@@ -106,7 +106,8 @@ class _Part:
 
     def __init__(self, inst: Instance, part: Sequence[int], unit: Sequence[int], budget: Budget) -> None:
         units = sorted({unit[i] for i in part})
-        self.bit = {i: k for k, u in enumerate(units) for i in part if unit[i] == u}
+        index = {u: k for k, u in enumerate(units)}
+        self.bit = {i: index[unit[i]] for i in part}
         self.members: list[list[int]] = [[] for _ in units]
         for i in part:
             self.members[self.bit[i]].append(i)
@@ -191,13 +192,12 @@ def _shortfall(held: np.ndarray, count: np.ndarray, region: np.ndarray) -> float
     r = int(region.sum())
     # Variables: each group's fraction, then each region unit's shortfall (costing 1).
     cost = np.concatenate([np.zeros(len(count)), np.ones(r)])
-    a_ub = hstack([ub, csr_matrix((ub.shape[0], r))]).tocsr() if ub.shape[0] else None
     solved = linprog(
         cost,
         A_eq=hstack([eq, eye(r)]).tocsr(),
         b_eq=np.ones(r),
-        A_ub=a_ub,
-        b_ub=np.ones(ub.shape[0]) if a_ub is not None else None,
+        A_ub=hstack([ub, csr_matrix((ub.shape[0], r))]).tocsr(),
+        b_ub=np.ones(ub.shape[0]),
         bounds=(0, 1),
         method="highs-ds",  # dual simplex; HiGHS's presolve costs more than it saves here
         options={"presolve": False},
@@ -205,6 +205,6 @@ def _shortfall(held: np.ndarray, count: np.ndarray, region: np.ndarray) -> float
     if solved.status != 0:
         return 0.0
     y = np.minimum(solved.eqlin.marginals, 1.0)
-    z = np.minimum(solved.ineqlin.marginals, 0.0) if a_ub is not None else np.zeros(0)
-    priced = eq.T @ y + (ub.T @ z if a_ub is not None else 0.0)
+    z = np.minimum(solved.ineqlin.marginals, 0.0)
+    priced = eq.T @ y + ub.T @ z
     return float(y.sum() + z.sum() - np.maximum(priced, 0.0).sum())

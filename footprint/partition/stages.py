@@ -132,8 +132,16 @@ def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
 
 
 def _bound_not_exempt(inst: Instance, done: Mapping[str, StageResult]) -> float:
-    forced = [part for part in _free_parts(inst) if not _can_be_in_band(inst, part)]
-    return _not_exempt_with(inst, done, forced)
+    return _not_exempt_with(inst, done, _forced_parts(inst)[0])
+
+
+def _forced_parts(inst: Instance) -> tuple[list[list[int]], list[list[int]]]:
+    """Return the parts of the free practices whose totals force a group out of band, and the rest."""
+    forced: list[list[int]] = []
+    hopeful: list[list[int]] = []
+    for part in _free_parts(inst):
+        (hopeful if _can_be_in_band(inst, part) else forced).append(part)
+    return forced, hopeful
 
 
 def _not_exempt_with(
@@ -150,10 +158,7 @@ def _not_exempt_with(
 def _covered_not_exempt(inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int]) -> float:
     # As _bound_not_exempt, a part also forced where no groups that break no rule cover it
     # (see _band_cover).
-    forced: list[list[int]] = []
-    hopeful: list[list[int]] = []
-    for part in _free_parts(inst):
-        (hopeful if _can_be_in_band(inst, part) else forced).append(part)
+    forced, hopeful = _forced_parts(inst)
     return _not_exempt_with(inst, done, forced + uncoverable(inst, labels, hopeful))
 
 
@@ -270,13 +275,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
         ),
-        Stage(
-            "split_sites",
-            lambda pm: pm.sites.split_count,
-            _split_sites,
-            _zero,
-            split_bound,
-        ),
+        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, split_bound),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),
         Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),
     )

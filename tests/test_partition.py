@@ -877,6 +877,21 @@ def test_three_practices_that_share_two_neighbours_prove_stage_one_from_the_cove
     assert uncoverable(inst, [0, 1, 2, 0, 1, 3], [list(range(6))]) == []
 
 
+def test_the_covers_programme_counts_the_units_outside_its_region_once_at_most():
+    """Region {A, B}; A and B each lie only in a group with X, outside the region: X is taken
+    once at most, so the region falls one unit short (prices 1 on A and B, -1 on X); with a
+    group of Y for B instead, nothing is short."""
+    import numpy as np
+
+    from footprint.partition._band_cover import _shortfall
+
+    region = np.array([True, True, False, False])  # A, B, X, Y
+    # Groups {A, X} and {B, X}: the units each holds, group by group.
+    assert _shortfall(np.array([0, 2, 1, 2]), np.array([2, 2]), region) == pytest.approx(1.0)
+    # Groups {A, X} and {B, Y}.
+    assert _shortfall(np.array([0, 2, 1, 3]), np.array([2, 2]), region) == pytest.approx(0.0, abs=1e-9)
+
+
 @pytest.mark.parametrize(
     ("data", "seed", "breaking"),
     [("2025-10", 2, {"L83055", "L83103"}), ("2022-01", 9, {"L83118", "L83131"})],

@@ -755,7 +755,9 @@ def test_browser_moves_a_practice_by_clicking_and_saves(browser, server):
     assert code in moves and to in moves
     why = browser.find_element("css selector", "#fp-moves li").get_attribute("title")
     assert why.startswith("moved by hand: from ") and to in why  # the move's reason, as moves.csv gives it
-    assert browser.find_element("id", "fp-verdict").text == "Stranding: 1 open, none stranded"
+    # The verdict is redrawn after the move (its element replaced): read it as it settles.
+    verdict = "return document.getElementById('fp-verdict')?.innerText;"
+    wait_for(browser, verdict.replace(";", " === arguments[0];"), "Stranding: 1 open, none stranded")
     row = browser.find_element("css selector", f'#fp-groups tr[data-group="{to}"]').text
     assert f"{next(g['list_size'] for g in session.state()['groups'] if g['id'] == to):,}" in row
     fill = browser.execute_script("return arguments[0].getAttribute('fill');", marker)

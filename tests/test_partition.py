@@ -1245,27 +1245,111 @@ def test_a_whole_relaxation_that_splits_too_many_buildings_is_not_taken():
     assert bound == model_compactness(inst, labels)  # proven, above the relaxation's 5/6 of it
 
 
+@pytest.mark.parametrize("budget", [100_000, 1])
 @pytest.mark.parametrize(
     ("sizes", "bound"),
     [([20_000, 15_000, 15_000, 20_000], 1.0), ([30_000, 15_000, 15_000, 30_000], 0.0)],
 )
-def test_the_split_bound_is_one_only_where_no_plan_keeps_every_building_whole(sizes, bound):
+def test_buildings_are_kept_whole_where_a_plan_can_else_every_plan_splits_one(
+    sizes, bound, budget, monkeypatch
+):
     """Four practices in a row, the middle two in one building.
 
     20,000 / 15,000 + 15,000 / 20,000: the building whole leaves an end alone below the floor
     (or, with one end, 50,000 and the other end alone), so every plan in band splits it;
-    30,000 / 15,000 + 15,000 / 30,000: three groups of 30,000 keep it whole.
+    30,000 / 15,000 + 15,000 / 30,000: three groups of 30,000 keep it whole, and the search
+    finds them. With a budget of one group the enumeration gives way to the relaxation:
+    the same bound, no plan.
     """
-    from footprint.partition._split_bound import split_bound
-    from footprint.partition.stages import StageResult
+    from footprint.partition import _split_bound
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping, StageResult
 
+    monkeypatch.setattr(_split_bound, "WHOLE_GROUPS", budget)
     inst = _grid_instance([sizes], sites=[[1, 2]])
     done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:3]}
     for labels in ([0, 0, 1, 1], [0, 1, 1, 2], [0, 0, 0, 0]):  # from any plan, in band or not
-        assert split_bound(inst, done, labels) == bound
+        better, found = _split_bound.whole_cover(inst, done, labels)
+        assert found == bound
+        if bound or budget == 1:
+            assert better is None
+        else:
+            grouping = Grouping(inst, better)
+            assert STAGE_REGISTRY["split_sites"].evaluate(grouping) == 0
+            assert grouping.statuses == ["in_band"] * 3
     # Where groups may stand out of band, a whole building may stand in one: no bound.
     done["out_of_band_all"] = StageResult("out_of_band_all", 1.0, 1.0, "OPTIMAL", 0.0)
-    assert split_bound(inst, done, [0, 0, 1, 1]) == 0.0
+    assert _split_bound.whole_cover(inst, done, [0, 0, 1, 1]) == (None, 0.0)
+
+
+def test_a_building_over_the_ceiling_is_split_in_every_plan_and_a_closed_region_proves_one_more():
+    """Practices in rows, 1 km apart; the buildings' practices are joined by a plus.
+
+    20,000 | 30,000 + 25,000 | 20,000 | 15,000 + 15,000: the first building (55,000) is over
+    the ceiling, so every plan splits it; the plan given also splits the second, which the
+    search keeps whole (50,000 | 45,000 | 30,000). With 20,000 | 20,000 + 15,000 + 15,000 |
+    20,000 after it instead, no plan keeps the second whole: the region of the plan's groups
+    that split it grows, ring by ring, to every practice (one more). Two rows apart (no edge
+    between them), the plan's groups that split no building in the first: the second row's
+    region, joined to nothing, has no cover.
+    """
+    from dataclasses import replace
+
+    from footprint.partition._split_bound import whole_cover
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping, StageResult
+
+    done = {s: StageResult(s, 0.0, 0.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:3]}
+    row = _grid_instance([[20_000, 30_000, 25_000, 20_000, 15_000, 15_000]], sites=[[1, 2], [4, 5]])
+    better, found = whole_cover(row, done, [0, 0, 1, 1, 1, 2])
+    assert found == 1.0
+    assert better is not None
+    assert STAGE_REGISTRY["split_sites"].evaluate(Grouping(row, better)) == 1.0
+    assert Grouping(row, better).statuses == ["in_band"] * 3
+    # 30,000 | 20,000 | 15,000 + 15,000 | 20,000, the plan splitting the building: its region
+    # alone has no cover, one ring more has (50,000 | 50,000).
+    grown = _grid_instance([[30_000, 20_000, 15_000, 15_000, 20_000]], sites=[[2, 3]])
+    better, found = whole_cover(grown, done, [0, 1, 1, 2, 2])
+    assert found == 0.0
+    assert better is not None
+    assert STAGE_REGISTRY["split_sites"].evaluate(Grouping(grown, better)) == 0.0
+    longer = _grid_instance(
+        [[20_000, 30_000, 25_000, 20_000, 20_000, 15_000, 15_000, 20_000]], sites=[[1, 2], [5, 6]]
+    )
+    assert whole_cover(longer, done, [0, 0, 1, 1, 2, 2, 3, 3]) == (None, 2.0)
+    grid = _grid_instance(
+        [[40_000, 40_000, 40_000, 40_000], [20_000, 15_000, 15_000, 20_000]], sites=[[5, 6]]
+    )
+    apart = replace(grid, edges=[(a, b) for a, b in grid.edges if b - a == 1])
+    assert whole_cover(apart, done, [0, 1, 2, 3, 4, 4, 5, 5]) == (None, 1.0)
+    # Joined to the other row by one edge, the region grows into it and finds no cover either.
+    joined = replace(apart, edges=sorted([*apart.edges, (3, 7)]))
+    assert whole_cover(joined, done, [0, 1, 2, 3, 4, 4, 5, 5]) == (None, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "ccg", "split"), [("2025-10", "10Q", 0), ("2025-10", "18C", 0), ("2022-01", "27D", 1)]
+)
+def test_plans_split_only_the_buildings_they_must(data, ccg, split):
+    """10Q and 18C of the 2025 snapshot keep every building whole; 27D of 2022 splits one.
+
+    The model's search of the stage (at the default limit), from plans that split 3, 1 and
+    2 (the stages before split them to bring groups into band), found none better; the
+    exact cover by the groups of whole buildings in band finds one (10Q's compactness is
+    then proven). 27D's seven practices in one building total 61,909: every plan splits it,
+    and the cover keeps every other building whole.
+    """
+    from dataclasses import replace
+
+    from footprint.graph import graph_from_practices
+    from footprint.load import SNAPSHOTS, select_ccgs
+
+    snapshot = SNAPSHOTS[data]
+    practices = select_ccgs(read_practices(snapshot.practices, impute="postcode"), [ccg])
+    graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
+    plan = solve_plan(graph, options=replace(OPTIONS, time_limit_s=SolveOptions().time_limit_s))
+    assert_plan_invariants(plan, graph)
+    stage = {s.name: s for s in plan.info["ccgs"][ccg].stages}["split_sites"]
+    assert stage.value == split
+    assert stage.proven
 
 
 @pytest.mark.parametrize("kept", [2_000, 10, 3])

@@ -941,12 +941,14 @@ def _pairs_regrouped(groups: _Groups, own: list[int]) -> list[int]:
 
 
 def _least_cover(
-    groups: _Groups, kept: list[int], hint: list[int], *, limit_s: float, seed: int
+    groups: _Groups, kept: list[int], hint: list[int], *, limit_s: float, seed: int, linearization: int = 2
 ) -> tuple[list[int] | None, float]:
     """Return the least cover CP-SAT finds over the groups ``kept`` (or ``None``), and its bound.
 
     Each unit in exactly one group, groups priced at their cost rounded down (so the bound
     holds for the true costs), started from the cover ``hint`` where all its groups are kept.
+    ``linearization``: CP-SAT's ``linearization_level`` (its LP's cuts pay where the groups
+    have costs; a cover of groups costing nothing is found sooner with 1).
     """
     model = cp_model.CpModel()
     take = [model.new_bool_var("") for _ in kept]
@@ -975,8 +977,8 @@ def _least_cover(
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers, params.random_seed, params.max_deterministic_time = 1, seed, limit_s
-    # A set partitioning is all linear: the LP's cuts pay, presolve's probing does not.
-    params.cp_model_presolve, params.linearization_level = False, 2
+    # A set partitioning is all linear: presolve's probing does not pay.
+    params.cp_model_presolve, params.linearization_level = False, linearization
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE:
         return None, math.inf

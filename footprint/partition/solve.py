@@ -24,7 +24,6 @@ from ortools.sat.python import cp_model
 from footprint._pool import imap_unordered, in_process
 from footprint.config import Rules, SolveOptions
 from footprint.errors import DataError, InfeasibleError, PlanError
-from footprint.partition._compactness import least_compactness
 from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
 from footprint.partition._instance import Instance, PlanInputs, group_ids, instances_from_graph, path_lengths
 from footprint.partition._stay_close import stay_close_starts
@@ -472,20 +471,15 @@ def run_stages(
         value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
         bound = _lower_bound(registry[stage], inst, results, labels, value, fast=options.fast)
         if (
-            stage == "compactness"
+            registry[stage].search is not None
             and not options.fast
             and exact is None
+            and (bound is None or value > bound)
             and _own_stages(registry, stages[: k + 1])
         ):
-            # The registry gives no bound here: it needs the plan to start from. The stage is
-            # solved over the CCG's connected groups in band as a set partitioning (column
-            # generation), which may also better the plan (see _compactness).
             t0 = time.perf_counter()
-            better, bound = least_compactness(inst, results, labels, seed=options.seed)
-            if better is not None and pm.holds(better):
-                labels = better
-                value = registry[stage].evaluate(Grouping(inst, labels))
-            bound = min(bound, value)
+            searched = _searched(pm, labels, value, bound, stages[: k + 1], results, registry, options)
+            labels, value, bound = searched
             bound_s = time.perf_counter() - t0
         if exact is not None:
             labels = exact[0]
@@ -557,6 +551,45 @@ def _lower_bound(
 _ENUMERABLE = ("out_of_band", "out_of_band_all", "deviation", "split_sites")
 #: Groups an enumeration may weigh before it gives way to the model.
 ENUMERATION_BUDGET = 20_000
+
+
+def _searched(
+    pm: PartitionModel | ModelOnDemand,
+    labels: list[int],
+    value: float,
+    bound: float | None,
+    stages: Sequence[str],
+    results: Mapping[str, StageResult],
+    registry: Mapping[str, Stage],
+    options: SolveOptions,
+) -> tuple[list[int], float, float]:
+    """Run the last stage's own search over the CCG's connected groups (:attr:`Stage.search`).
+
+    Return the plan (the search's where it finds a better one that keeps the model's own
+    rules and the values of the stages before), its value, and the bound (compactness gets
+    its only bound here).
+    """
+    inst, (*before, name) = pm.inst, stages
+    stage = registry[name]
+    assert stage.search is not None
+    better, found = stage.search(inst, results, labels, seed=options.seed)
+    if better is not None and pm.holds(better) and _meets(inst, better, results, before, registry):
+        labels, value = better, stage.evaluate(Grouping(inst, better))
+    elif better is not None:
+        logger.debug("%s stage %s: the plan found breaks a rule or a stage before", inst.ccg, name)
+    return labels, value, min(found if bound is None else max(bound, found), value)
+
+
+def _meets(
+    inst: Instance,
+    labels: Sequence[int],
+    results: Mapping[str, StageResult],
+    stages: Sequence[str],
+    registry: Mapping[str, Stage],
+) -> bool:
+    """Return whether a grouping is no worse than the values settled for ``stages``."""
+    values = stage_values(inst, labels, stages, registry=registry)
+    return all(values[s] <= results[s].value for s in stages)
 
 
 def _own_stages(registry: Mapping[str, Stage], stages: Sequence[str]) -> bool:

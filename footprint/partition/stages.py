@@ -26,9 +26,13 @@ The stages (:data:`footprint.config.STAGES`):
 The band stages' bounds include what the pieces a CCG falls into at its cut practices
 force (:mod:`footprint.partition._pieces`); where the plan found lies above it, stage 1's
 bound also counts the parts no groups breaking no rule can cover
-(:mod:`footprint.partition._band_cover`). The compactness stage's bound needs a plan to
-aim at, so :func:`footprint.partition.solve.run_stages` computes it from the polished
-plan (:mod:`footprint.partition._compactness`); its registry entry gives none.
+(:mod:`footprint.partition._band_cover`). Two stages have a search of their own
+(:attr:`Stage.search`) over the CCG's connected groups, which
+:func:`footprint.partition.solve.run_stages` runs on the plan found before CP-SAT's: the
+buildings split look for a plan that splits none, or prove there is none
+(:mod:`footprint.partition._split_bound`); compactness is solved as a set partitioning
+by column generation from the polished plan, which gives its bound
+(:mod:`footprint.partition._compactness`).
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from footprint.config import BREAKS, GroupStatus
 from footprint.partition._band_cover import uncoverable
+from footprint.partition._compactness import least_compactness
 from footprint.partition._instance import (
     Instance,
     centres,
@@ -49,7 +54,7 @@ from footprint.partition._instance import (
     model_compactness,
 )
 from footprint.partition._pieces import band_bounds
-from footprint.partition._split_bound import split_bound
+from footprint.partition._split_bound import whole_cover
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -114,6 +119,16 @@ class Grouping:
 LowerBound = Callable[[Instance, Mapping[str, StageResult]], float | None]
 
 
+class Search(Protocol):
+    """A stage's own search from the plan found so far: a better plan (or ``None``) and a bound."""
+
+    def __call__(
+        self, inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int], *, seed: int
+    ) -> tuple[list[int] | None, float]:
+        """Return a plan better than ``labels`` meeting ``done`` (or ``None``), and a bound on every plan."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stage:
     """One objective stage: its model expression, plain-Python evaluator and lower bound."""
@@ -125,6 +140,9 @@ class Stage:
     #: A bound that costs a search of its own, from the plan found so far: weighed only where
     #: that plan lies above ``lower_bound``.
     stronger: Callable[[Instance, Mapping[str, StageResult], Sequence[int]], float] | None = None
+    #: A search of the CCG's connected groups of its own, before (or instead of) CP-SAT's search
+    #: of the model: a better plan where it finds one, and a bound.
+    search: Search | None = None
 
 
 def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:
@@ -275,9 +293,15 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
         ),
-        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, split_bound),
+        Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, search=whole_cover),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),
-        Stage("compactness", lambda pm: pm.forest.distance, _tree_distance, _no_bound),
+        Stage(
+            "compactness",
+            lambda pm: pm.forest.distance,
+            _tree_distance,
+            _no_bound,
+            search=least_compactness,
+        ),
     )
 }
 

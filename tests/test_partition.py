@@ -877,6 +877,28 @@ def test_three_practices_that_share_two_neighbours_prove_stage_one_from_the_cove
     assert uncoverable(inst, [0, 1, 2, 0, 1, 3], [list(range(6))]) == []
 
 
+def test_a_practice_whose_one_neighbour_is_too_small_proves_the_least_deviation():
+    """A (15,000) reaches the rest only through B (14,700); B's other neighbours are 40,000 each.
+
+    Totals allow three groups in band (145,700), and neither the totals nor the pieces give
+    a deviation above 0. A group holding A holds B, and {A, B} is 300 below the band while
+    any larger is far above: every plan deviates 300 at least, which the covers prove from
+    any plan (the groups within the plan's deviation of the band cover nothing better).
+    """
+    from dataclasses import replace
+
+    from footprint.partition.stages import STAGE_REGISTRY, StageResult
+
+    grid = _grid_instance([[15_000, 14_700, 40_000, 40_000, 36_000]])
+    inst = replace(grid, edges=[(0, 1), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)])
+    done = {s: StageResult(s, 1.0, 1.0, "OPTIMAL", 0.0) for s in DEFAULT_STAGES[:2]}
+    deviation = STAGE_REGISTRY["deviation"]
+    assert deviation.lower_bound(inst, done) == 0.0
+    assert deviation.stronger is not None
+    for labels in ([0, 0, 1, 2, 3], [0, 0, 0, 1, 2], [0, 1, 1, 2, 3]):
+        assert deviation.stronger(inst, done, labels) == 300.0
+
+
 def test_the_covers_programme_counts_the_units_outside_its_region_once_at_most():
     """Region {A, B}; A and B each lie only in a group with X, outside the region: X is taken
     once at most, so the region falls one unit short (prices 1 on A and B, -1 on X); with a
@@ -907,7 +929,8 @@ def test_a_devon_with_list_sizes_no_year_has_had_is_proven_at_once(
     the groups in band number 208,419, more than the budget; but around the group above
     the band (L83118 and L83131, 50,321) no cover takes each practice once: five practices
     settle it (L83014, L83055 and L83131 against L83103 and L83607). The covers prove both
-    without a search, the second also within a tenth of the budget.
+    without a search, the second also within a tenth of the budget; and the same covers,
+    the groups costing their deviation, prove the group's deviation (299 and 321) the least.
     """
     from dataclasses import replace
 
@@ -928,10 +951,12 @@ def test_a_devon_with_list_sizes_no_year_has_had_is_proven_at_once(
     graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
     plan = solve_plan(graph, options=replace(OPTIONS, proof_limit_s=10))
     assert_plan_invariants(plan, graph)
-    first = plan.info["ccgs"]["15N"].stages[0]
+    first, _, deviation = plan.info["ccgs"]["15N"].stages[:3]
     assert first.value == 1.0 and first.proven and first.seconds == 0.0
     (group,) = [g for g in plan.partition if g & breaking]
     assert group == breaking
+    # The group's deviation is the least too (none of the groups within it of the band cover).
+    assert deviation.proven and deviation.seconds == 0.0
 
 
 @pytest.mark.parametrize("kept", [2_000, 3])
@@ -951,6 +976,7 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     from footprint.partition._compact_bound import compactness_bound
     from footprint.partition._compactness import least_compactness
     from footprint.partition._instance import model_compactness
+    from footprint.partition._split_bound import whole_cover
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
@@ -967,8 +993,16 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     for result in found[:-1]:
         assert STAGE_REGISTRY[result.name].lower_bound(inst, done) <= result.value, result.name
         done[result.name] = result
-    # The covers' bound, from every practice alone (each below the band a start): a real bound.
-    assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, list(range(n))) <= found[0].value
+    # The covers' bounds, from every practice alone (each below the band a start) and from
+    # the optimum: real bounds (the deviation's holds without the stages before it).
+    for start in (list(range(n)), labels):
+        assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, start) <= found[0].value
+        assert STAGE_REGISTRY["deviation"].stronger(inst, {}, start) <= found[2].value
+    # The buildings split: a real bound, and a plan found splits no more than the least.
+    better, split = whole_cover(inst, {r.name: r for r in found[:3]}, list(range(n)))
+    assert split <= found[3].value
+    if better is not None:
+        assert STAGE_REGISTRY["split_sites"].evaluate(Grouping(inst, better)) == found[3].value
     exact = _least_compactness(inst, {k: r.value for k, r in done.items()}, labels, budget=10**6)
     better, bound = least_compactness(inst, done, labels)
     # Every bound real, and above nothing where the least is above nothing (a plan of single
@@ -980,6 +1014,41 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
             r.value for r in found[:-1]
         ]
     assert 0 < compactness_bound(inst, done, labels, model_compactness(inst, labels)) <= exact[1] + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_the_buildings_search_never_passes_the_least_split(seed):
+    """Random sparse instances with two buildings: the bound is real, a plan found the least.
+
+    Checked against CP-SAT's proven optimum of each stage, from every practice alone and
+    from the optimum's own plan.
+    """
+    import random
+    from dataclasses import replace
+
+    from footprint.partition._split_bound import whole_cover
+    from footprint.partition.stages import STAGE_REGISTRY, Grouping
+
+    rng = random.Random(seed)
+    n = rng.randrange(6, 10)
+    edges = {(rng.randrange(i), i) for i in range(1, n)} | {(rng.randrange(i), i) for i in range(2, n, 3)}
+    sizes = [rng.choice([6_000, 9_000, 15_000, 20_000, 25_000, 30_000]) for _ in range(n)]
+    sites: list[list[int]] = []
+    for a, b in rng.sample(sorted(edges), len(edges)):
+        if len(sites) < 2 and not {a, b} & {i for site in sites for i in site}:
+            sites.append([a, b])
+    xy = [(rng.uniform(0, 5e3), rng.uniform(0, 5e3)) for _ in range(n)]
+    inst = replace(_sparse_instance(sizes, edges, xy), sites=sites)
+    labels, found = _unbounded_optimum(inst)
+    done = {r.name: r for r in found[:3]}
+    split = STAGE_REGISTRY["split_sites"]
+    for start in (list(range(n)), labels):
+        better, bound = whole_cover(inst, done, start)
+        assert bound <= found[3].value
+        if better is not None:
+            grouping = Grouping(inst, better)
+            assert split.evaluate(grouping) == found[3].value == bound
+            assert all(STAGE_REGISTRY[r.name].evaluate(grouping) <= r.value for r in found[:3])
 
 
 def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported(build, tmp_path):

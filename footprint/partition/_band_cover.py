@@ -47,7 +47,7 @@ from footprint.partition._connected_groups import Budget, OverBudgetError, conne
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.warmstart import units_of
 
-__all__ = ["COVER_GROUPS", "uncoverable"]
+__all__ = ["COVER_GROUPS", "least_deviation", "uncoverable"]
 
 #: Connected groups the parts of one CCG may weigh together, at most.
 COVER_GROUPS = 50_000
@@ -98,6 +98,42 @@ def uncoverable(inst: Instance, labels: Sequence[int], parts: Sequence[Sequence[
         len(parts),
         COVER_GROUPS - budget.left,
     )
+    return found
+
+
+def least_deviation(inst: Instance, labels: Sequence[int], parts: Sequence[Sequence[int]]) -> float:
+    """Return a bound on the patients the groups of ``parts`` lie outside the band, in any plan.
+
+    Parameters
+    ----------
+    inst
+        The CCG.
+    labels
+        The plan found so far (a label per practice): each part's bound is no more than
+        its groups' deviation, and is sought from its groups out of band.
+    parts
+        Connected parts of the free practices, each reached by no group from outside.
+
+    Returns
+    -------
+    float
+        A bound, summed over the parts.
+    """
+    unit, _ = units_of(inst, sites=inst.rules.keep_sites)
+    budget = Budget(COVER_GROUPS)
+    groups = list(members_of(labels).values())
+    found = 0.0
+    for part in parts:
+        inside = set(part)
+        out = [group for group in groups if group[0] in inside and inst.deviation(group) > 0]
+        most = sum(inst.deviation(group) for group in out)
+        if not most:
+            continue
+        try:
+            found += _Part(inst, part, unit, budget).least_deviation(sorted(i for g in out for i in g), most)
+        except OverBudgetError:
+            logger.debug("%s: the deviation's covers overran their budget", inst.ccg)
+            break
     return found
 
 
@@ -174,26 +210,70 @@ class _Part:
             for k in _bits(region):
                 region |= self.near[k]
 
+    def least_deviation(self, start: Sequence[int], most: int) -> float:
+        """Return a bound, no more than ``most``, on the patients the part's groups lie outside the band.
 
-def _shortfall(held: np.ndarray, count: np.ndarray, region: np.ndarray) -> float:
-    """Return a bound on how far groups fall short of taking each unit of ``region`` once.
+        ``most``: what the plan's groups of the part deviate; ``start``: the practices of
+        those out of band, where the region grows from. A plan that deviates less has no
+        group that deviates ``most`` or more, so only groups within ``most`` of the band are
+        weighed: the least their cost (deviation) and shortfall (at ``most`` a unit) over
+        covers of the region bounds every plan's, or it deviates ``most`` at least.
+        """
+        band = self.inst.rules.band
+        region = roots = 0
+        for i in start:
+            region |= 1 << self.bit[i]
+        held: list[int] = []
+        count: list[int] = []
+        cost: list[float] = []
+        while True:
+            for first in _bits(region & ~roots):
+                found = connected_groups(
+                    first, self.every & ~roots, self.near, self.sizes, self.budget, most=band.high + most - 1
+                )
+                for mask, total in found:
+                    if band.deviation(total) < most:
+                        bits = _bits(mask)
+                        held += bits
+                        count.append(len(bits))
+                        cost.append(band.deviation(total))
+                roots |= 1 << first
+            units = np.array([region >> k & 1 for k in range(len(self.sizes))], dtype=bool)
+            bound = _shortfall(
+                np.array(held, dtype=int), np.array(count, dtype=int), units, np.array(cost), float(most)
+            )
+            if bound >= most or region == self.every:
+                return min(bound, float(most))
+            for k in _bits(region):
+                region |= self.near[k]
 
-    The groups hold the units ``held`` (group by group, ``count`` each); ``region`` marks
-    the units to take. The least, over fractions of the groups taking no unit more than
-    once, of the units of the region left short (a linear programme, HiGHS), certified from
-    its duals: for any prices ``y`` of the region's units (at most 1) and ``z`` of the others
-    (at most 0), the shortfall is at least ``sum(y) + sum(z)`` less what each group priced
-    above zero adds.
+
+def _shortfall(
+    held: np.ndarray,
+    count: np.ndarray,
+    region: np.ndarray,
+    cost: np.ndarray | None = None,
+    short: float = 1.0,
+) -> float:
+    """Return a bound on what groups cost, and fall short of taking each unit of ``region`` once.
+
+    The groups hold the units ``held`` (group by group, ``count`` each) and cost ``cost``
+    (default nothing); ``region`` marks the units to take, each left short at ``short``.
+    The least, over fractions of the groups taking no unit more than once, of their cost
+    and the units of the region left short (a linear programme, HiGHS), certified from
+    its duals: for any prices ``y`` of the region's units (at most ``short``) and ``z`` of
+    the others (at most 0), it is at least ``sum(y) + sum(z)`` less what each group priced
+    above its cost adds.
     """
     groups = np.repeat(np.arange(len(count)), count)
+    cost = np.zeros(len(count)) if cost is None else cost
     holds = csr_matrix((np.ones(len(held)), (held, groups)), shape=(len(region), len(count)))
     outside = ~region & (np.bincount(held, minlength=len(region)) > 0)
     eq, ub = holds[region], holds[outside]
     r = int(region.sum())
-    # Variables: each group's fraction, then each region unit's shortfall (costing 1).
-    cost = np.concatenate([np.zeros(len(count)), np.ones(r)])
+    # Variables: each group's fraction, then each region unit's shortfall.
     solved = linprog(
-        cost,
+        np.concatenate([cost, np.full(r, short)]),
         A_eq=hstack([eq, eye(r)]).tocsr(),
         b_eq=np.ones(r),
         A_ub=hstack([ub, csr_matrix((ub.shape[0], r))]).tocsr(),
@@ -204,7 +284,7 @@ def _shortfall(held: np.ndarray, count: np.ndarray, region: np.ndarray) -> float
     )
     if solved.status != 0:
         return 0.0
-    y = np.minimum(solved.eqlin.marginals, 1.0)
+    y = np.minimum(solved.eqlin.marginals, short)
     z = np.minimum(solved.ineqlin.marginals, 0.0)
     priced = eq.T @ y + ub.T @ z
-    return float(y.sum() + z.sum() - np.maximum(priced, 0.0).sum())
+    return float(y.sum() + z.sum() - np.maximum(priced - cost, 0.0).sum())

@@ -43,7 +43,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from footprint.config import BREAKS, GroupStatus
-from footprint.partition._band_cover import uncoverable
+from footprint.partition._band_cover import least_deviation, uncoverable
 from footprint.partition._compactness import least_compactness
 from footprint.partition._instance import (
     Instance,
@@ -238,6 +238,13 @@ def _bound_deviation(inst: Instance, done: Mapping[str, StageResult]) -> float:
     return float(max(fixed, _piece_bound(inst, done, 2)))
 
 
+def _covered_deviation(inst: Instance, _done: Mapping[str, StageResult], labels: Sequence[int]) -> float:
+    # The fixed groups' deviation, and what the groups of each free part deviate at least
+    # (see _band_cover).
+    fixed = sum(inst.deviation(group) for group in inst.fixed_groups())
+    return float(fixed + least_deviation(inst, labels, _free_parts(inst)))
+
+
 def _zero(_inst: Instance, _done: Mapping[str, StageResult]) -> float:
     return 0.0
 
@@ -292,6 +299,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda pm: pm.band.total_deviation,
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
+            _covered_deviation,
         ),
         Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, search=whole_cover),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),

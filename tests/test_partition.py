@@ -1021,11 +1021,13 @@ def test_the_buildings_search_never_passes_the_least_split(seed):
     """Random sparse instances with two buildings: the bound is real, a plan found the least.
 
     Checked against CP-SAT's proven optimum of each stage, from every practice alone and
-    from the optimum's own plan.
+    from the optimum's own plan; and the compactness stage after it.
     """
     import random
     from dataclasses import replace
 
+    from footprint.partition._compactness import least_compactness
+    from footprint.partition._instance import model_compactness
     from footprint.partition._split_bound import whole_cover
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
 
@@ -1049,6 +1051,13 @@ def test_the_buildings_search_never_passes_the_least_split(seed):
             grouping = Grouping(inst, better)
             assert split.evaluate(grouping) == found[3].value == bound
             assert all(STAGE_REGISTRY[r.name].evaluate(grouping) <= r.value for r in found[:3])
+    # The compactness stage over the units those buildings leave (a building over the
+    # ceiling as its practices where only those are split): its bound real, a plan no better
+    # than the least.
+    done["split_sites"] = found[3]
+    better, bound = least_compactness(inst, done, labels)
+    assert bound <= found[4].value + 1e-6
+    assert better is None or model_compactness(inst, better) >= found[4].value - 1e-6
 
 
 def test_compactness_is_solved_over_its_connected_groups_and_its_gap_is_reported(build, tmp_path):
@@ -1395,16 +1404,19 @@ def test_a_building_over_the_ceiling_is_split_in_every_plan_and_a_closed_region_
 
 
 @pytest.mark.parametrize(
-    ("data", "ccg", "split"), [("2025-10", "10Q", 0), ("2025-10", "18C", 0), ("2022-01", "27D", 1)]
+    ("data", "ccg", "split", "optimal"),
+    [("2025-10", "10Q", 0, True), ("2025-10", "18C", 0, False), ("2022-01", "27D", 1, True)],
 )
-def test_plans_split_only_the_buildings_they_must(data, ccg, split):
+def test_plans_split_only_the_buildings_they_must(data, ccg, split, optimal):
     """10Q and 18C of the 2025 snapshot keep every building whole; 27D of 2022 splits one.
 
     The model's search of the stage (at the default limit), from plans that split 3, 1 and
     2 (the stages before split them to bring groups into band), found none better; the
     exact cover by the groups of whole buildings in band finds one (10Q's compactness is
     then proven). 27D's seven practices in one building total 61,909: every plan splits it,
-    and the cover keeps every other building whole.
+    and the cover keeps every other building whole; its compactness, over the units that
+    leaves (that building's practices, every other building whole), is then proven too
+    (5.8% from its bound over practices with one split allowed).
     """
     from dataclasses import replace
 
@@ -1416,9 +1428,10 @@ def test_plans_split_only_the_buildings_they_must(data, ccg, split):
     graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
     plan = solve_plan(graph, options=replace(OPTIONS, time_limit_s=SolveOptions().time_limit_s))
     assert_plan_invariants(plan, graph)
-    stage = {s.name: s for s in plan.info["ccgs"][ccg].stages}["split_sites"]
-    assert stage.value == split
-    assert stage.proven
+    stages = {s.name: s for s in plan.info["ccgs"][ccg].stages}
+    assert stages["split_sites"].value == split
+    assert stages["split_sites"].proven
+    assert stages["compactness"].proven == optimal
 
 
 @pytest.mark.parametrize("kept", [2_000, 10, 3])

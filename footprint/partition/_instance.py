@@ -99,6 +99,20 @@ class Instance:
             adj[j].append(i)
         return adj
 
+    def oversize_sites(self) -> list[list[int]]:
+        """Return the buildings whose movable practices (two or more) total more than the ceiling.
+
+        Movable: not big ones. Every plan splits them, unless the rules keep buildings whole
+        (then they stand in a group above the band).
+        """
+        high = self.rules.band.high
+        movable = [[i for i in site if not self.big[i]] for site in self.sites]
+        return [
+            site
+            for site, free in zip(self.sites, movable, strict=True)
+            if len(free) > 1 and sum(self.sizes[i] for i in free) > high
+        ]
+
     def fixed_groups(self) -> list[list[int]]:
         """Return the groups no plan may change: big practices standing alone, then locked groups."""
         return [[i] for i in range(self.n) if self.big[i]] + [list(g) for g in self.locked]

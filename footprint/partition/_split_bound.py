@@ -130,9 +130,8 @@ def whole_cover(
         return None, 0.0
     # A building whose practices total more than the ceiling is split in every plan: its
     # practices are units of their own, and the rest are weighed as above.
-    high = inst.rules.band.high
-    over = [site for site in inst.sites if sum(inst.sizes[i] for i in site if not inst.big[i]) > high]
-    forced = float(sum(sum(not inst.big[i] for i in site) > 1 for site in over))
+    over = inst.oversize_sites()
+    forced = float(len(over))
     groups = _Feasibility(replace(inst, sites=[site for site in inst.sites if site not in over]))
     if not groups.m:
         return None, forced

@@ -1166,16 +1166,9 @@ def _partitions(m: int, every: list[int]) -> list[list[int]]:
 
 def _every_group(groups):
     """Every connected group in band of the free units, enumerated (the columns pricing must find)."""
-    from footprint.partition._connected_groups import Budget, connected_groups
+    from footprint.partition._split_bound import _in_band
 
-    band, everything, budget = groups.inst.rules.band, (1 << groups.m) - 1, Budget(10**7)
-    found = []
-    for k in range(groups.m):
-        after = everything & ~((1 << k) - 1)
-        for mask, total in connected_groups(k, after, groups.near, groups.sizes, budget, most=band.high):
-            if total >= band.low:
-                found.append(mask)
-    return found
+    return _in_band(groups, 10**7)
 
 
 def _relaxed_uneven_grid():

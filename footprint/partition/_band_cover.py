@@ -30,6 +30,13 @@ nothing is proven. Finding a cover where one exists is left to the model's searc
 exact cover by the groups in band is a hard set partitioning (HiGHS did not find one of
 Devon's 65,849 groups in 300 s, nor CP-SAT in 5 s) where the warm start's tree cuts find
 plans with every group in band at once.
+
+The deviation stage (patients outside the band) is bounded by the same covers with each
+group costing its deviation (:func:`least_deviation`): where a part's groups in the plan
+deviate by ``D``, a plan that deviates less holds only groups within ``D`` of the band,
+and the least cost of a fractional cover of the region by those (a unit left short
+costing ``D``) bounds it (Devon on varied sizes: the group out of band stage 1 proves is
+the least deviation too).
 """
 
 from __future__ import annotations

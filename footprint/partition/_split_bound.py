@@ -152,18 +152,21 @@ def whole_cover(
         cover, least = _least_cover(groups, kept, own, limit_s=WHOLE_LIMIT_S, seed=seed, linearization=1)
         if cover is not None:
             return _grouping(groups, cover, labels), forced
-        ring = reduce(or_, (groups.near[k] for k in _bits(region)), 0) & ~region
         if least < math.inf:
             return None, forced  # the search stopped at its limit
+        ring = reduce(or_, (groups.near[k] for k in _bits(region)), 0) & ~region
         if not ring:
             # No group joins the region to the rest: every cover holds one of it.
             return None, forced + 1
         region |= reduce(or_, (mask for mask in own if mask & ring), 0)
 
 
-def _in_band(groups: _Groups) -> list[int]:
-    """Return every connected group of the free units in band, each once (from its lowest unit)."""
-    band, budget = groups.inst.rules.band, Budget(WHOLE_GROUPS)
+def _in_band(groups: _Groups, most: int | None = None) -> list[int]:
+    """Return every connected group of the free units in band, each once (from its lowest unit).
+
+    ``most``: groups weighed at most (default :data:`WHOLE_GROUPS`).
+    """
+    band, budget = groups.inst.rules.band, Budget(WHOLE_GROUPS if most is None else most)
     every = (1 << groups.m) - 1
     found = []
     for k in range(groups.m):

@@ -42,6 +42,7 @@ the least deviation too).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -249,6 +250,8 @@ class _Part:
             bound = _shortfall(
                 np.array(held, dtype=int), np.array(count, dtype=int), units, np.array(cost), float(most)
             )
+            # Plans deviate by whole patients: the bound's rounding error is no more than its own.
+            bound = math.ceil(bound - _SHORT)
             if bound >= most or region == self.every:
                 return min(bound, float(most))
             for k in _bits(region):

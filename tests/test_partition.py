@@ -979,6 +979,7 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     from footprint.partition._split_bound import whole_cover
     from footprint.partition.solve import _least_compactness
     from footprint.partition.stages import STAGE_REGISTRY, Grouping
+    from footprint.partition.warmstart import units_of
 
     rng = random.Random(seed)
     n = rng.randrange(6, 10)
@@ -998,6 +999,14 @@ def test_piece_and_compactness_bounds_never_pass_the_optimum(seed, kept, monkeyp
     for start in (list(range(n)), labels):
         assert STAGE_REGISTRY["out_of_band"].stronger(inst, {}, start) <= found[0].value
         assert STAGE_REGISTRY["deviation"].stronger(inst, {}, start) <= found[2].value
+    # The deviation's own search, from every practice alone (a locked group together): a
+    # plan that keeps the stages before, never below the least.
+    search = STAGE_REGISTRY["deviation"].search
+    fewer, _ = search(inst, {r.name: r for r in found[:2]}, units_of(inst, sites=False)[0], seed=0)
+    if fewer is not None:
+        grouping = Grouping(inst, fewer)
+        assert all(STAGE_REGISTRY[r.name].evaluate(grouping) <= r.value for r in found[:2])
+        assert found[2].value <= STAGE_REGISTRY["deviation"].evaluate(grouping)
     # The buildings split: a real bound, and a plan found splits no more than the least.
     better, split = whole_cover(inst, {r.name: r for r in found[:3]}, list(range(n)))
     assert split <= found[3].value
@@ -1394,6 +1403,29 @@ def test_a_building_over_the_ceiling_is_split_in_every_plan_and_a_closed_region_
     # Joined to the other row by one edge, the region grows into it and finds no cover either.
     joined = replace(apart, edges=sorted([*apart.edges, (3, 7)]))
     assert whole_cover(joined, done, [0, 1, 2, 3, 4, 4, 5, 5]) == (None, 1.0)
+
+
+def test_the_island_of_2025_deviates_no_more_than_it_must():
+    """D9Y0V of the 2025 snapshot: the Isle of Wight's 12 practices cannot all be in band.
+
+    The model's own search of the deviation stage (at the default limit) left 6,384
+    patients outside the band against a bound of 4,963; the exact cover of least
+    deviation by the groups within the plan's of the band, holding no more groups out of
+    band than stages 1 and 2 leave, finds 4,963, the least.
+    """
+    from dataclasses import replace
+
+    from footprint.graph import graph_from_practices
+    from footprint.load import SNAPSHOTS, select_ccgs
+
+    snapshot = SNAPSHOTS["2025-10"]
+    practices = select_ccgs(read_practices(snapshot.practices), ["D9Y0V"])
+    graph = graph_from_practices(practices, read_boundaries(snapshot.boundaries))
+    plan = solve_plan(graph, options=replace(OPTIONS, time_limit_s=SolveOptions().time_limit_s))
+    assert_plan_invariants(plan, graph)
+    first, both, deviation = plan.info["ccgs"]["D9Y0V"].stages[:3]
+    assert (first.value, both.value) == (1.0, 2.0)
+    assert deviation.value == 4963.0 and deviation.proven
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from footprint.config import BREAKS, GroupStatus
-from footprint.partition._band_cover import least_deviation, uncoverable
+from footprint.partition._band_cover import fewer_outside, least_deviation, uncoverable
 from footprint.partition._compactness import least_compactness
 from footprint.partition._instance import (
     Instance,
@@ -245,6 +245,18 @@ def _covered_deviation(inst: Instance, _done: Mapping[str, StageResult], labels:
     return float(fixed + least_deviation(inst, labels, _free_parts(inst)))
 
 
+def _deviation_search(
+    inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int], *, seed: int
+) -> tuple[list[int] | None, float]:
+    # A plan of the free practices that deviates less, with no more free groups out of band
+    # than the stages before leave (see _band_cover); the bound is the stronger one's.
+    statuses = [status for _, status in _fixed_statuses(inst)]
+    out = round(done["out_of_band_all"].value) - sum(status != "in_band" for status in statuses)
+    breaking = round(done["out_of_band"].value) - sum(status in BREAKS for status in statuses)
+    free = [i for part in _free_parts(inst) for i in part]
+    return fewer_outside(inst, labels, free, (max(breaking, 0), max(out, 0)), seed=seed), 0.0
+
+
 def _zero(_inst: Instance, _done: Mapping[str, StageResult]) -> float:
     return 0.0
 
@@ -300,6 +312,7 @@ STAGE_REGISTRY: dict[str, Stage] = {
             lambda g: float(sum(g.inst.deviation(m) for m in g.groups)),
             _bound_deviation,
             _covered_deviation,
+            _deviation_search,
         ),
         Stage("split_sites", lambda pm: pm.sites.split_count, _split_sites, _zero, search=whole_cover),
         Stage("moves", lambda pm: _moved(pm), _moves, _zero),

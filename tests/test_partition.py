@@ -1426,6 +1426,11 @@ def test_the_island_of_2025_deviates_no_more_than_it_must():
     first, both, deviation = plan.info["ccgs"]["D9Y0V"].stages[:3]
     assert (first.value, both.value) == (1.0, 2.0)
     assert deviation.value == 4963.0 and deviation.proven
+    # Stages that leave out the groups out of band: no limit on them, and no less.
+    rules = Rules(stages=("out_of_band", "deviation", "compactness"))
+    fewer = solve_plan(graph, rules=rules, options=replace(OPTIONS, time_limit_s=SolveOptions().time_limit_s))
+    assert_plan_invariants(fewer, graph)
+    assert fewer.info["ccgs"]["D9Y0V"].stages[1].value <= 4963.0
 
 
 @pytest.mark.parametrize(

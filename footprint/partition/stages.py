@@ -251,8 +251,9 @@ def _deviation_search(
     # A plan of the free practices that deviates less, with no more free groups out of band
     # than the stages before leave (see _band_cover); the bound is the stronger one's.
     statuses = [status for _, status in _fixed_statuses(inst)]
-    out = round(done["out_of_band_all"].value) - sum(status != "in_band" for status in statuses)
-    breaking = round(done["out_of_band"].value) - sum(status in BREAKS for status in statuses)
+    first, both = done.get("out_of_band"), done.get("out_of_band_all")  # a rule's stages may omit one
+    breaking = inst.n if first is None else round(first.value) - sum(status in BREAKS for status in statuses)
+    out = inst.n if both is None else round(both.value) - sum(status != "in_band" for status in statuses)
     free = [i for part in _free_parts(inst) for i in part]
     return fewer_outside(inst, labels, free, (max(breaking, 0), max(out, 0)), seed=seed), 0.0
 

@@ -1405,6 +1405,21 @@ def test_a_building_over_the_ceiling_is_split_in_every_plan_and_a_closed_region_
     assert whole_cover(joined, done, [0, 1, 2, 3, 4, 4, 5, 5]) == (None, 1.0)
 
 
+def test_the_deviation_search_holds_no_more_groups_out_of_band_than_the_stages_leave():
+    """Two neighbours of 29,000: apart they deviate 2,000 (two groups below the band), together 8,000.
+
+    From the plan of both together, the search finds them apart only where the stages
+    before leave room for two groups out of band, and for two not exempt.
+    """
+    from footprint.partition._band_cover import fewer_outside
+
+    inst = _grid_instance([[29_000, 29_000]])
+    apart = fewer_outside(inst, [0, 0], [0, 1], (2, 2), seed=0)
+    assert apart is not None and apart[0] != apart[1]
+    for room in ((1, 2), (2, 1), (1, 1)):
+        assert fewer_outside(inst, [0, 0], [0, 1], room, seed=0) is None
+
+
 def test_the_island_of_2025_deviates_no_more_than_it_must():
     """D9Y0V of the 2025 snapshot: the Isle of Wight's 12 practices cannot all be in band.
 

@@ -51,8 +51,8 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, eye, hstack
 
 from footprint.config import BREAKS, GroupStatus
-from footprint.partition._compactness import _bits
-from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
+from footprint.partition._compactness import _bits, _grouping
+from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups, every_group
 from footprint.partition._instance import Instance, members_of
 from footprint.partition.warmstart import units_of
 
@@ -171,14 +171,10 @@ def fewer_outside(
     band = inst.rules.band
     found: list[tuple[int, int, GroupStatus]] = []  # each group: its mask, deviation and status
     try:
-        for first in range(len(part.sizes)):
-            later = part.every & ~((1 << first) - 1)
-            for mask, total in connected_groups(
-                first, later, part.near, part.sizes, part.budget, most=band.high + most - 1
-            ):
-                if band.deviation(total) < most:
-                    status = inst.status(part.practices(mask)) if band.deviation(total) else "in_band"
-                    found.append((mask, int(band.deviation(total)), status))
+        for mask, total in every_group(part.near, part.sizes, part.budget, most=band.high + most - 1):
+            if band.deviation(total) < most:
+                status = inst.status(part.practices(mask)) if band.deviation(total) else "in_band"
+                found.append((mask, int(band.deviation(total)), status))
     except OverBudgetError:
         return None
     model = cp_model.CpModel()
@@ -203,13 +199,8 @@ def fewer_outside(
     params.cp_model_presolve, params.linearization_level = False, 1
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    out = list(labels)
-    base = max(labels, default=0) + 1
     chosen = [mask for (mask, _, _), x in zip(found, take, strict=True) if solver.boolean_value(x)]
-    for k, mask in enumerate(chosen):
-        for i in part.practices(mask):
-            out[i] = base + k
-    return out
+    return _grouping(part.members, chosen, labels)
 
 
 class _Part:

@@ -609,7 +609,7 @@ def least_compactness(
     cover, bound = found
     if groups.total(cover) >= start - fixed:
         return None, fixed + bound
-    return _grouping(groups, cover, labels), fixed + bound
+    return _grouping(groups.practices_of, cover, labels), fixed + bound
 
 
 def _least(
@@ -995,13 +995,15 @@ def _least_cover(
     ], solver.best_objective_bound
 
 
-def _grouping(groups: _Groups, chosen: Sequence[int], labels: Sequence[int]) -> list[int]:
-    """Return ``labels`` with the free units grouped as the groups ``chosen`` say."""
+def _grouping(
+    practices_of: Sequence[Sequence[int]], chosen: Sequence[int], labels: Sequence[int]
+) -> list[int]:
+    """Return ``labels`` with the units grouped as the groups ``chosen`` say (each unit's practices given)."""
     out = list(labels)
     base = max(labels, default=0) + 1
     for k, mask in enumerate(chosen):
         for bit in _bits(mask):
-            for i in groups.practices_of[bit]:
+            for i in practices_of[bit]:
                 out[i] = base + k
     return out
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Budget", "OverBudgetError", "connected_groups"]
+__all__ = ["Budget", "OverBudgetError", "connected_groups", "every_group"]
 
 
 class OverBudgetError(Exception):
@@ -62,3 +62,17 @@ def connected_groups(
             v = low.bit_length() - 1
             grown = mask | low
             stack.append((grown, (frontier | near[v]) & free & ~grown & ~barred, barred, total + sizes[v]))
+
+
+def every_group(
+    near: Sequence[int], sizes: Sequence[int], budget: Budget, *, most: float = math.inf
+) -> Iterator[tuple[int, int]]:
+    """Yield every connected group of the units ``0 .. len(near) - 1``, once, as (bit mask, list size).
+
+    Each group comes from its lowest unit (:func:`connected_groups` of that unit among
+    those after it); groups over ``most`` patients are dropped, and each group yielded
+    spends one of ``budget``.
+    """
+    every = (1 << len(near)) - 1
+    for first in range(len(near)):
+        yield from connected_groups(first, every & ~((1 << first) - 1), near, sizes, budget, most=most)

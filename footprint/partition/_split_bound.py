@@ -46,7 +46,7 @@ from footprint.partition._compactness import (
     _relaxation,
     _room_left,
 )
-from footprint.partition._connected_groups import Budget, OverBudgetError, connected_groups
+from footprint.partition._connected_groups import Budget, OverBudgetError, every_group
 from footprint.partition._instance import members_of
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def whole_cover(
         kept = inside + [mask for mask in own if not mask & region]
         cover, least = _least_cover(groups, kept, own, limit_s=WHOLE_LIMIT_S, seed=seed, linearization=1)
         if cover is not None:
-            return _grouping(groups, cover, labels), forced
+            return _grouping(groups.practices_of, cover, labels), forced
         if least < math.inf:
             return None, forced  # the search stopped at its limit
         ring = reduce(or_, (groups.near[k] for k in _bits(region)), 0) & ~region
@@ -167,13 +167,11 @@ def _in_band(groups: _Groups, most: int | None = None) -> list[int]:
     ``most``: groups weighed at most (default :data:`WHOLE_GROUPS`).
     """
     band, budget = groups.inst.rules.band, Budget(WHOLE_GROUPS if most is None else most)
-    every = (1 << groups.m) - 1
-    found = []
-    for k in range(groups.m):
-        later = every & ~((1 << k) - 1)
-        for mask, total in connected_groups(k, later, groups.near, groups.sizes, budget, most=band.high):
-            if total >= band.low:
-                found.append(mask)
+    found = [
+        mask
+        for mask, total in every_group(groups.near, groups.sizes, budget, most=band.high)
+        if total >= band.low
+    ]
     return found
 
 

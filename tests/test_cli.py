@@ -284,15 +284,15 @@ def test_repair_writes_plan_moves_summary(capsys, tmp_path, monkeypatch):
 
 
 def test_repair_says_how_to_search_longer_where_moves_are_not_proven(capsys, tmp_path):
-    """36J's moves are not proven minimal at the default limit: the run says so and how to search on."""
+    """04C's moves are not proven minimal at the default limit: the run says so and how to search on."""
     code, out, _ = run(
-        capsys, "repair", "--ccg", "36J", "11N", "--no-maps", "--processes", "1", "--out", tmp_path
+        capsys, "repair", "--ccg", "04C", "11N", "--no-maps", "--processes", "1", "--out", tmp_path
     )
     assert code == 0
-    assert "36J: 10 practices moved" in out and "not proven" in out
+    assert "04C: 20 practices moved" in out and "not proven" in out
     assert (
-        "moves not proven minimal in 1 CCG (36J): --time-limit S searches their moves S deterministic "
-        "seconds each, e.g. --ccg 36J --time-limit 5"
+        "moves not proven minimal in 1 CCG (04C): --time-limit S searches their moves S deterministic "
+        "seconds each, e.g. --ccg 04C --time-limit 5"
     ) in out.splitlines()
 
 

@@ -14,11 +14,13 @@ from footprint.evaluate import check_plan, plan_findings, plan_summary
 from footprint.load import read_boundaries, read_practices
 from footprint.partition import repair_moves, repair_plan
 from footprint.partition._instance import Instance, PlanInputs, instances_from_graph
+from footprint.partition._moves_cover import least_moves
 from footprint.partition._repair_bound import moves_lower_bound
 from footprint.partition._repair_reasons import continuations
 from footprint.partition._repair_start import current_pieces, repair_rules, repair_start
 from footprint.partition._stay_close import closer_to_current, stay_close_starts
 from footprint.partition.model import _joinable, build_model
+from footprint.partition.repair import _keep_big_partners
 from footprint.partition.stages import STAGE_REGISTRY, Grouping
 from footprint.plan import Plan, plan_from_practices, transfer_distance
 from tests.conftest import grid_rows, write_boxes, write_practices
@@ -290,6 +292,12 @@ def _partitions(items: list[int]):
 
 def _least_moves(inst, breaks):
     """Return the fewest errors and, with them, the fewest moves of any repair within the rules."""
+    found = _repairs(inst, breaks)
+    return None if found is None else found[:2]
+
+
+def _repairs(inst, breaks):
+    """Return the fewest errors, the fewest moves with them, and a repair of those errors with the most."""
     rules = repair_rules(inst)
     adjacency = inst.neighbours()
     best = None
@@ -310,8 +318,12 @@ def _least_moves(inst, breaks):
         grouping = Grouping(inst, labels)
         errors = sum(s in breaks for s in grouping.statuses)
         moves = STAGE_REGISTRY["moves"].evaluate(grouping)
-        best = (errors, moves) if best is None else min(best, (errors, moves))
-    return best
+        if best is None or errors < best[0]:
+            best = (errors, moves, moves, labels)
+        elif errors == best[0]:
+            worst = (best[2], best[3]) if best[2] >= moves else (moves, labels)
+            best = (errors, min(best[1], moves), *worst)
+    return None if best is None else (best[0], best[1], best[3])
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -354,6 +366,39 @@ def test_the_moves_bound_holds_without_open_practices(tmp_path, build, seed):
     if found is not None:
         errors, least = found
         assert moves_lower_bound(inst, breaks=breaks, left=errors) <= least
+
+
+@pytest.mark.parametrize("seed", range(300, 324))
+def test_the_moves_search_finds_the_least_moves_and_never_passes_them(tmp_path, build, seed):
+    """Random existing groups on a 2 x 4 grid, a practice over the ceiling at times (standing alone
+    where its PCN is its own): from the repair of the fewest errors with the most moves, the
+    set partitioning's search finds a repair of the fewest moves, or proves the start has them.
+
+    A probe that left the groups of practices standing alone out of the covers (as a first
+    version did) or priced no PCN matched to no group fails it."""
+    rng = random.Random(seed)
+    sizes = [[rng.choice([3_000, 6_000, 9_000, 12_000, 16_000, 21_000, 27_000, 55_000]) for _ in range(4)]]
+    sizes.append([rng.choice([6_000, 9_000, 12_000, 16_000, 21_000, 27_000]) for _ in range(4)])
+    practices = read_practices(write_practices(tmp_path / "g.csv", grid_rows(sizes)))
+    boundaries = read_boundaries(write_boxes(tmp_path / "g.gpkg", {"GRD": (0, 0, 4, 2)}))
+    graph = build(practices, boundaries)
+    current = Plan({c: rng.choice(["p", "q", "r", None]) for c in sorted(graph.nodes)})
+    breaks = ("below", "above") if seed % 2 else ("below",)
+    (inst,) = instances_from_graph(graph, Rules(), PlanInputs(current=current))
+    inst = _keep_big_partners(inst)
+    found = _repairs(inst, breaks)
+    assert found is not None
+    errors, least, start = found
+    rules = repair_rules(inst)
+    better, bound = least_moves(inst, rules, start, breaks=breaks, left=errors)
+    assert bound == least
+    moves = STAGE_REGISTRY["moves"].evaluate
+    if better is None:
+        assert moves(Grouping(inst, start)) == least
+    else:
+        grouping = Grouping(inst, better)
+        assert rules(better) and moves(grouping) == least
+        assert sum(s in breaks for s in grouping.statuses) <= errors
 
 
 def test_the_moves_bound_lets_a_group_keep_part_of_a_piece(tmp_path, build):
@@ -632,3 +677,18 @@ def test_the_moves_are_searched_for_the_time_limit_where_longer(
     repair_plan(graph, current, options=options)
     assert bool(searches) == errors_searched
     assert limits == [searched]
+
+
+@pytest.mark.parametrize(("ccg", "least"), [("36J", 10), ("52R", 9)])
+def test_real_repairs_are_proven_by_the_moves_search(ccg, least):
+    """Where CP-SAT leaves the moves unproven (bound 4 and 5, what the broken groups must lose),
+    the set partitioning's relaxation and covers prove them at the defaults."""
+    from footprint.graph import graph_from_practices
+    from footprint.load import select_ccgs
+
+    practices = select_ccgs(read_practices(), [ccg])
+    repaired = repair_plan(
+        graph_from_practices(practices), plan_from_practices(practices), options=SolveOptions()
+    )
+    figures = repaired.info["repair"][ccg]
+    assert (figures["moves"], figures["bound"], figures["proven"]) == (least, least, True)

@@ -45,7 +45,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -85,6 +85,10 @@ CUT_NODES = PRICING_NODES // 2
 _VIOLATION = 1e-3
 #: Reduced costs within this share of the relaxation's value count as zero (the LP's tolerance).
 _TOLERANCE = 1e-7
+
+
+#: What pricing finds: a group (bit mask), or a group and what it is matched to.
+Key = TypeVar("Key", int, tuple[int, int])
 
 
 class _OverBudgetError(Exception):
@@ -373,7 +377,7 @@ class _Groups:
         return found, limit - slack, True
 
 
-def _drop_worst(found: dict[int, float], heap: list[tuple[float, int]], keep: int) -> float:
+def _drop_worst(found: dict[Key, float], heap: list[tuple[float, Key]], keep: int) -> float:
     """Drop from ``found`` the groups of largest bound past the ``keep`` least; return the least dropped.
 
     ``heap`` holds the groups found, largest bound first (a group found again at a lower

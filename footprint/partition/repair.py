@@ -49,7 +49,7 @@ import networkx as nx
 from ortools.sat.python import cp_model
 
 from footprint._pool import imap_unordered, in_process
-from footprint.config import Rules, SolveOptions
+from footprint.config import GroupStatus, Rules, SolveOptions
 from footprint.errors import InfeasibleError, PlanError
 from footprint.partition._instance import (
     Instance,
@@ -59,6 +59,7 @@ from footprint.partition._instance import (
     match_current,
     members_of,
 )
+from footprint.partition._moves_cover import least_moves
 from footprint.partition._repair_bound import moves_lower_bound
 from footprint.partition._repair_reasons import repair_moves, unrepairable_reasons
 from footprint.partition._repair_start import RepairRules, mended, repair_rules, repair_start
@@ -248,19 +249,27 @@ def repair_stages(rules: Rules, *, split_large: bool = False) -> tuple[str, ...]
     return head + tuple(s for s in rules.stages if s not in head)
 
 
-def _registry(
-    stages: Sequence[str], together: Sequence[tuple[int, int]], apart: Sequence[tuple[int, int]]
-) -> dict[str, Stage]:
-    """Return repair's stages with the moves' lower bound of this CCG (its pairs, its errors left)."""
+def _registry(stages: Sequence[str], rules: RepairRules) -> dict[str, Stage]:
+    """Return repair's stages with the moves' bound and search of this CCG (its rules, its errors left)."""
     first = stages[0]
-    breaks = ("below", "above") if first == "out_of_band" else ("below",)
+    breaks: tuple[GroupStatus, ...] = ("below", "above") if first == "out_of_band" else ("below",)
+
+    def left(inst: Instance, done: Mapping[str, StageResult]) -> int:
+        return round(done[first].value) if first in done else inst.n
 
     def bound(inst: Instance, done: Mapping[str, StageResult]) -> float:
-        left = round(done[first].value) if first in done else inst.n
-        return float(moves_lower_bound(inst, breaks=breaks, left=left, together=together, apart=apart))
+        together, apart = rules.together, rules.apart
+        return float(
+            moves_lower_bound(inst, breaks=breaks, left=left(inst, done), together=together, apart=apart)
+        )
+
+    def search(
+        inst: Instance, done: Mapping[str, StageResult], labels: Sequence[int], *, seed: int
+    ) -> tuple[list[int] | None, float]:
+        return least_moves(inst, rules, labels, breaks=breaks, left=left(inst, done), seed=seed)
 
     moves = STAGE_REGISTRY["moves"]
-    return {**REPAIR_STAGES, "moves": replace(moves, lower_bound=bound)}
+    return {**REPAIR_STAGES, "moves": replace(moves, lower_bound=bound, search=search, search_first=False)}
 
 
 # --------------------------------------------------------------------------------------
@@ -341,7 +350,7 @@ def _solve(
 
     start = min(starts, key=rank)
     limited = replace(options, proof_limit_s=min(options.proof_limit_s, REPAIR_LIMIT_S))
-    registry = _registry(stages, together, apart)
+    registry = _registry(stages, rules)
     bound = registry[stages[0]].lower_bound(inst, {})
     proven_at_start = pm.holds(start) and bound is not None and first(Grouping(inst, start)) <= bound
     if proven_at_start:

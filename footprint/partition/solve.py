@@ -470,13 +470,13 @@ def run_stages(
             labels = polished if pm.holds(polished) else labels
         value = registry[stage].evaluate(Grouping(inst, labels)) if exact is None else exact[1]
         bound = _lower_bound(registry[stage], inst, results, labels, value, fast=options.fast)
-        if (
+        searchable = (
             registry[stage].search is not None
             and not options.fast
             and exact is None
-            and (bound is None or value > bound)
-            and _own_stages(registry, stages[: k + 1])
-        ):
+            and (registry[stage] is not STAGE_REGISTRY.get(stage) or _own_stages(registry, stages[: k + 1]))
+        )
+        if searchable and registry[stage].search_first and (bound is None or value > bound):
             t0 = time.perf_counter()
             searched = _searched(pm, labels, value, bound, stages[: k + 1], results, registry, options)
             labels, value, bound = searched
@@ -504,6 +504,8 @@ def run_stages(
             labels, results[stage] = _solve_stage(
                 model, labels, registry[stage], solver, centre_roots=centre, bound=bound
             )
+            if searchable and not registry[stage].search_first and not results[stage].proven:
+                labels = _searched_after(pm, labels, stages[: k + 1], results, registry, options)
         settled_on[stage] = labels
         # Fix this stage's value for the stages after it.
         if isinstance(pm, ModelOnDemand):
@@ -578,6 +580,25 @@ def _searched(
     elif better is not None:
         logger.debug("%s stage %s: the plan found breaks a rule or a stage before", inst.ccg, name)
     return labels, value, min(found if bound is None else max(bound, found), value)
+
+
+def _searched_after(
+    pm: PartitionModel | ModelOnDemand,
+    labels: list[int],
+    stages: Sequence[str],
+    results: dict[str, StageResult],
+    registry: Mapping[str, Stage],
+    options: SolveOptions,
+) -> list[int]:
+    """Run the last stage's own search from the plan CP-SAT left unproven; update its result."""
+    name, t0 = stages[-1], time.perf_counter()
+    result = results[name]
+    labels, value, bound = _searched(
+        pm, labels, result.value, result.bound, stages, results, registry, options
+    )
+    seconds = result.seconds + time.perf_counter() - t0
+    results[name] = StageResult(name, value, bound, _status(value, bound), seconds)
+    return labels
 
 
 def _meets(

@@ -143,6 +143,9 @@ class Stage:
     #: A search of the CCG's connected groups of its own, before (or instead of) CP-SAT's search
     #: of the model: a better plan where it finds one, and a bound.
     search: Search | None = None
+    #: Whether :attr:`search` runs before CP-SAT's search of the model (else after it, where
+    #: that leaves the stage unproven: from the plan it found).
+    search_first: bool = True
 
 
 def _fixed_statuses(inst: Instance) -> list[tuple[list[int], GroupStatus]]:

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 MOVES_PRICING = 500_000
 #: Pairs of least reduced cost a pricing pass keeps for the relaxation.
 NEW_PER_PASS = int(__import__("os").environ.get("NP", "300"))
+#: Groups of the pricing budget kept for the covers once the bound is certified.
+COVER_NODES = MOVES_PRICING // 4
 #: Pairs within the gap the set partitioning is solved over, at most.
 COVER_PAIRS = 10_000
 #: Deterministic seconds for the set partitioning (one worker).
@@ -109,6 +111,8 @@ class _Pricer:
         self.fixed_mask = fixed_mask
         self.reach = self._reach(inst.rules.band.high)
         self.nodes = MOVES_PRICING
+        #: Pricing stops where fewer groups are left (the covers' share, once the bound is certified).
+        self.floor = 0
         self.keep = NEW_PER_PASS
         self.heap: list[tuple[float, _Pair]] = []
         self.statuses: dict[int, GroupStatus | None] = {}
@@ -160,24 +164,13 @@ class _Pricer:
         rows = np.flatnonzero(self.own[:, _bits(mask)].sum(axis=1) > 0)
         return [(mask, self.pcns[r]) for r in rows.tolist()] + [(mask, -1)]
 
-    def matrix(self, pairs: Sequence[_Pair]) -> tuple[csr_matrix, csr_matrix]:
-        """Return the unit rows (each once) and the PCN rows and the band row (at most) of ``pairs``."""
-        rows, cols = [], []
-        ub_rows, ub_cols = [], []
-        breaks = len(self.pcns)
-        for col, (mask, c) in enumerate(pairs):
-            for k in _bits(mask):
-                rows.append(k)
-                cols.append(col)
-            if c >= 0:
-                ub_rows.append(self.pcn_row[c])
-                ub_cols.append(col)
-            if self.status(mask) in self.breaks:
-                ub_rows.append(breaks)
-                ub_cols.append(col)
-        eq = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.m, len(pairs)))
-        ub = csr_matrix((np.ones(len(ub_rows)), (ub_rows, ub_cols)), shape=(breaks + 1, len(pairs)))
-        return eq, ub
+    def rows_of(self, pair: _Pair) -> tuple[list[int], list[int]]:
+        """Return the rows a pair takes part in: its units', then its PCN's and the band row where it does."""
+        mask, c = pair
+        upper = [self.pcn_row[c]] if c >= 0 else []
+        if self.status(mask) in self.breaks:
+            upper.append(len(self.pcns))
+        return _bits(mask), upper
 
     @property
     def most_groups(self) -> int:
@@ -289,6 +282,8 @@ class _Pricer:
         best are dropped.
         """
         knapsack = _Knapsack(gains, np.array(self.sizes, dtype=float))
+        rates, filled, taken, count = knapsack.rates, knapsack.filled, knapsack.taken, len(knapsack.rates)
+        most_off, empty = knapsack.taken[-1] + knapsack.free, knapsack.free
         near, sizes, gain = self.near, self.sizes, gains.tolist()
         rest = float(gains.sum()) - gain[first]
         mask = 1 << first
@@ -296,10 +291,15 @@ class _Pricer:
         while stack:
             mask, frontier, barred, total, bound, rest = stack.pop()
             room = cap - total
-            if room < 0 or bound + knapsack.most_off(room) > limit:
+            if room < 0:
+                continue
+            # What further units take off within the room (the knapsack's, inlined: pricing's cost).
+            k = bisect.bisect_right(filled, room) - 1
+            off = most_off if k >= count else empty + taken[k] + (room - filled[k]) * rates[k]
+            if bound + off > limit:
                 continue
             self.nodes -= 1
-            if self.nodes < 0:
+            if self.nodes < self.floor:
                 raise _OverBudgetError
             if bound <= limit and (above is None or total > above):
                 status = self.status(mask)
@@ -354,13 +354,6 @@ class _Knapsack:
         self.filled = np.concatenate([[0.0], np.cumsum(sizes[order])]).tolist()
         self.taken = np.concatenate([[0.0], np.cumsum(gains[order])]).tolist()
 
-    def most_off(self, room: float) -> float:
-        """Return the most (a negative number, or 0) units of ``room`` patients in all can take off."""
-        k = bisect.bisect_right(self.filled, max(room, 0.0)) - 1
-        if k >= len(self.rates):
-            return self.free + self.taken[-1]
-        return self.free + self.taken[k] + (room - self.filled[k]) * self.rates[k]
-
 
 def least_moves(
     inst: Instance,
@@ -384,6 +377,13 @@ def least_moves(
     relaxed = _relaxed(pricer, labels, most)
     if relaxed is None or relaxed.bound >= most:
         return None, 0.0 if relaxed is None else min(relaxed.bound, most)
+    logger.debug(
+        "%s moves' relaxation: bound %s, takeoff %.4f, %s groups left",
+        inst.ccg,
+        relaxed.bound,
+        relaxed.takeoff,
+        pricer.nodes,
+    )
     better, bound = _covers(pricer, relaxed, round(most), seed=seed, limit_s=limit_s)
     if better is None:
         return None, bound
@@ -409,19 +409,29 @@ def _covers(
     ``t`` moves.
     """
     bound, better, slack = relaxed.bound, None, -relaxed.takeoff
+    pricer.floor = 0
     fixed = [pair for k in pricer.fixed for pair in pricer.options(1 << k)]
     for t in range(round(relaxed.bound), most):
         gap = t - relaxed.rows + slack
         try:
             kept, within = pricer.price(relaxed.duals, most=gap, keep=COVER_PAIRS)
         except _OverBudgetError:
+            logger.debug("%s moves of %s: pricing over its budget", pricer.inst.ccg, t)
             break
         # A repair holding a pair not kept (its reduced cost above ``within``) has more moves.
         beyond = math.ceil(relaxed.rows + within - slack - 1e-6) if within < gap else math.inf
+        if beyond <= t:
+            break  # too many pairs within the gap: their covers prove nothing more
         cover, least, spent = _least_cover(pricer, [*kept, *fixed], t, limit_s, seed)
         limit_s -= spent
         logger.debug(
-            "%s moves of %s: %s pairs, cover %s, past them %s", pricer.inst.ccg, t, len(kept), least, beyond
+            "%s moves of %s: %s pairs, cover %s (%.2f s), past them %s",
+            pricer.inst.ccg,
+            t,
+            len(kept),
+            least,
+            spent,
+            beyond,
         )
         if cover is not None and _cost(pricer, cover) < most:
             better = cover
@@ -438,13 +448,12 @@ def _cost(pricer: _Pricer, pairs: Sequence[_Pair]) -> float:
 
 
 class _Relaxed(NamedTuple):
-    """The relaxation's last state: its pairs, its duals, the bound they certify, the rows' part of it."""
+    """The relaxation's duals, the bound they certify, and its parts."""
 
-    pairs: list[_Pair]
-    start: list[_Pair]
     duals: np.ndarray
+    #: What any repair costs at least, less its pairs' reduced costs (:meth:`_Pricer.rows`).
     rows: float
-    #: The most a repair's pairs' reduced costs at ``duals`` take off in all (see :meth:`_Pricer.takeoff`).
+    #: The most a repair's pairs' reduced costs take off in all (:meth:`_Pricer.takeoff`).
     takeoff: float
     bound: float
 
@@ -452,22 +461,36 @@ class _Relaxed(NamedTuple):
 def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | None:
     """Solve the relaxation by column generation from ``labels``; ``None`` where over the budget.
 
-    Stops once the bound certified reaches the relaxation's value, rounded up, or ``most``.
+    Stops once the bound certified reaches ``most``, or reaches the relaxation's value
+    rounded up and no pair prices out (over the budget then, the duals of least takeoff
+    that certified it).
     """
     start = _start(pricer, labels)
     pairs: list[_Pair] = []
     for mask, _ in start:
         pairs += pricer.options(mask)
     pairs = list(dict.fromkeys(pairs))
-    costs = [pricer.cost(pair) for pair in pairs]
-    best, centre, reached = 0.0, None, -math.inf
+    costs: list[float] = []
+    # The pairs' entries in the rows (each unit once; each PCN and the band row at most), by column.
+    eq: tuple[list[int], list[int]] = ([], [])
+    ub: tuple[list[int], list[int]] = ([], [])
+    best, centre, reached, added = 0.0, None, -math.inf, pairs
+    found: _Relaxed | None = None
     while True:
-        eq, ub = pricer.matrix(pairs)
+        for pair in added:
+            units, upper = pricer.rows_of(pair)
+            col = len(costs)
+            eq[0].extend(units)
+            eq[1].extend([col] * len(units))
+            ub[0].extend(upper)
+            ub[1].extend([col] * len(upper))
+            costs.append(pricer.cost(pair))
+        shape = (len(pricer.pcns) + 1, len(costs))
         solved = linprog(
             np.array(costs),
-            A_eq=eq,
+            A_eq=csr_matrix((np.ones(len(eq[0])), eq), shape=(pricer.m, len(costs))),
             b_eq=np.ones(pricer.m),
-            A_ub=ub,
+            A_ub=csr_matrix((np.ones(len(ub[0])), ub), shape=shape),
             b_ub=np.array([1.0] * len(pricer.pcns) + [float(pricer.left)]),
             bounds=(0, None),
             method="highs-ds",
@@ -475,19 +498,23 @@ def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | 
         )
         if solved.status != 0:
             logger.debug("%s moves' relaxation: %s", pricer.inst.ccg, solved.message)
-            return None
+            return found
         out = np.concatenate([solved.eqlin.marginals, np.minimum(solved.ineqlin.marginals, 0.0)])
         target = min(most, math.ceil(solved.fun - 1e-6))
         # Priced at a point between the best duals so far and the relaxation's (smoothing: the
-        # relaxation's own duals swing from pass to pass), then at its own where that finds none.
-        points = [out] if centre is None else [SMOOTHING * centre + (1 - SMOOTHING) * out, out]
+        # relaxation's own duals swing from pass to pass), then at its own where that finds none;
+        # once the bound is certified, at its own only, until no pair prices out (the covers
+        # then take the fewest pairs).
+        points = [out]
+        if centre is not None and found is None:
+            points.insert(0, SMOOTHING * centre + (1 - SMOOTHING) * out)
         held = set(pairs)
         for duals in points:
             try:
                 new, limit = pricer.price(duals, partial=True)
             except _OverBudgetError:
                 logger.debug("%s moves' pricing over its budget: bound %s", pricer.inst.ccg, best)
-                return None
+                return found
             fresh = [pair for pair in new if pair not in held]
             if not pricer.complete:
                 break
@@ -496,14 +523,21 @@ def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | 
             if bound > reached:
                 reached, centre = bound, duals
             best = max(best, bound)
-            if best >= target:
-                return _Relaxed(pairs, start, duals, pricer.rows(duals), takeoff, min(best, most))
+            if best >= most:
+                return _Relaxed(duals, pricer.rows(duals), takeoff, most)
+            if best >= target and (found is None or takeoff > found.takeoff):
+                found = _Relaxed(duals, pricer.rows(duals), takeoff, best)
+                # What is left of the budget past the covers' share may lower the takeoff.
+                pricer.floor = min(COVER_NODES, pricer.nodes)
+            if found is not None and not new:
+                return found  # no pair prices out
+
             if fresh:
                 break
         else:
-            return None
+            return found
         pairs += fresh
-        costs += [pricer.cost(pair) for pair in fresh]
+        added = fresh
 
 
 def _least_cover(

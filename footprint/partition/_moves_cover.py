@@ -1,4 +1,4 @@
-"""A lower bound on repair's moves from the CCG's connected groups, by column generation.
+"""Repair's moves as a set partitioning: a bound from its relaxation, and covers near it.
 
 A repair of a CCG is a partition of its practices into connected groups that keep repair's
 rules (:meth:`RepairRules.group_ok <footprint.partition._repair_start.RepairRules.group_ok>`:
@@ -11,20 +11,25 @@ other PCNs (of any PCN where it is matched to none), with a row per unit (each i
 group), per PCN (matched once at most) and for the groups breaking the band. Its linear
 relaxation bounds the moves, and is far stronger than what each broken group must lose
 (:mod:`footprint.partition._repair_bound`), which cannot see a group's loss become its
-neighbour's excess: 36J's repair is proven at 10 moves only here (that bound: 4).
+neighbour's excess: 36J's repair is proven at 10 moves here (that bound: 4).
 
-The relaxation is solved by column generation: HiGHS over the pairs found so far (the
-plan's own groups, each with every PCN it holds, and the fixed groups), then *pricing*
-finds pairs of negative reduced cost by growing connected groups from each unit holding
-a practice of the PCN (each pair once, from its lowest such unit; a PCN matched to none:
-from its lowest unit), dropping every group grown from one that cannot reach a negative
-reduced cost (its units' costs less their duals, and what further units can take off
-within the ceiling, a fractional knapsack); groups above the ceiling are grown from the
-practices of one existing group alone. Pricing is complete on every pass (only the most
-negative pairs are kept), so every pass certifies a bound from the duals (a Lagrangian
-bound, whatever the solver's tolerances); the generation stops once that bound, rounded
-up, meets the relaxation's value rounded up or the plan's moves. Over its budget
-(:data:`MOVES_PRICING` groups weighed), the bound is the last certified one.
+The relaxation is solved by column generation: HiGHS over the pairs found so far (from the
+repair's own groups, each with every PCN it holds), then *pricing* finds pairs of negative
+reduced cost by growing connected groups from each unit holding a practice of the PCN
+(each pair once, from its lowest such unit; a PCN matched to none: from its lowest unit),
+dropping every group grown from one that cannot reach a negative reduced cost (its units'
+costs less their duals, and what further units within the ceiling's reach can take off, a
+fractional knapsack); groups above the ceiling are grown from one PCN's practices alone.
+A pass stops at :data:`NEW_PER_PASS` pairs until the relaxation's value nears its end; a
+pass that weighs every group certifies a bound from the duals (a Lagrangian bound, whatever
+the solver's tolerances: the duals' sum less what the pairs' reduced costs can take off),
+priced at a point between the best duals so far and the relaxation's (smoothing).
+
+Once the bound, rounded up, meets the relaxation's value rounded up, the pairs within ``t``
+less the duals' sum (and the takeoff) hold every repair of ``t`` moves: for each ``t`` from
+the bound up, CP-SAT's exact cover of them finds the least repair, or proves none has ``t``
+moves, so the bound rises by one. Over its budget (:data:`MOVES_PRICING` groups weighed, a
+quarter kept for the covers once the bound is certified), the bound is the last certified.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
 from footprint.config import GroupStatus
-from footprint.partition._compactness import _drop_worst
+from footprint.partition._compactness import _bits, _drop_worst
 from footprint.partition._instance import Instance, match_current, members_of
 from footprint.partition._repair_start import RepairRules
 from footprint.partition.warmstart import units_of
@@ -54,7 +59,7 @@ logger = logging.getLogger(__name__)
 #: Groups pricing may weigh per CCG, over all its passes, at most.
 MOVES_PRICING = 500_000
 #: Pairs of least reduced cost a pricing pass keeps for the relaxation.
-NEW_PER_PASS = int(__import__("os").environ.get("NP", "300"))
+NEW_PER_PASS = 300
 #: Groups of the pricing budget kept for the covers once the bound is certified.
 COVER_NODES = MOVES_PRICING // 4
 #: Pairs within the gap the set partitioning is solved over, at most.
@@ -103,11 +108,13 @@ class _Pricer:
             if c >= 0:
                 self.counted[self.bit_of[i]] += 1
                 self.own[self.pcn_row[c], self.bit_of[i]] += 1
-        #: Per PCN, the units holding one of its practices whose practices are all of it.
-        self.pure = [
-            sum(1 << k for k in range(self.m) if self.own[r, k] == len(self.practices_of[k]))
-            for r in range(len(self.pcns))
-        ]
+        #: Per PCN, the units holding one of its practices whose practices are all of it,
+        #: where they total more than the ceiling (else 0: no group of them lies above it).
+        self.pure = []
+        for r in range(len(self.pcns)):
+            pure = [k for k in range(self.m) if self.own[r, k] == len(self.practices_of[k])]
+            above = sum(self.sizes[k] for k in pure) > inst.rules.band.high
+            self.pure.append(sum(1 << k for k in pure) if above else 0)
         self.fixed_mask = fixed_mask
         self.reach = self._reach(inst.rules.band.high)
         self.nodes = MOVES_PRICING
@@ -222,6 +229,17 @@ class _Pricer:
         self.complete = True
         duals, pcn_duals, band_dual = duals[: self.m], duals[self.m : -1], float(duals[-1])
         free = ((1 << self.m) - 1) & ~self.fixed_mask
+        # The fixed groups' pairs (no pricing grows them), then each PCN's, then none's.
+        for k in self.fixed:
+            for pair in self.options(1 << k):
+                upper = self.rows_of(pair)[1]
+                reduced = (
+                    self.cost(pair)
+                    - duals[k]
+                    - sum(pcn_duals[r] if r < len(pcn_duals) else band_dual for r in upper)
+                )
+                if reduced <= limit:
+                    limit = self._record(found, pair, reduced, limit)
         contexts = [(r, c) for r, c in enumerate(self.pcns)] + [(-1, -1)]
         for r, c in contexts:
             if not self.complete:
@@ -258,6 +276,20 @@ class _Pricer:
                         above=high,
                     )
         return found, limit
+
+    def _record(self, found: dict[_Pair, float], pair: _Pair, reduced: float, limit: float) -> float:
+        """Keep a pair of reduced cost ``limit`` or less among the best; return the limit as lowered.
+
+        A partial pass is complete no more once it has kept :attr:`keep` pairs.
+        """
+        if reduced < found.get(pair, math.inf):
+            found[pair] = reduced
+            heapq.heappush(self.heap, (-reduced, pair))
+            if len(self.heap) > self.keep:
+                limit = min(limit, _drop_worst(found, self.heap, self.keep))
+            if self.partial and len(found) >= self.keep:
+                self.complete = False
+        return limit
 
     def _grow(  # noqa: PLR0913 - pricing's one loop, its state passed in
         self,
@@ -305,13 +337,9 @@ class _Pricer:
                 status = self.status(mask)
                 if status is not None:
                     reduced = bound - (band_dual if status in self.breaks else 0.0)
-                    if reduced <= limit and reduced < found.get((mask, c), math.inf):
-                        found[mask, c] = reduced
-                        heapq.heappush(self.heap, (-reduced, (mask, c)))
-                        if len(self.heap) > self.keep:
-                            limit = min(limit, _drop_worst(found, self.heap, self.keep))
-                        if self.partial and len(found) >= self.keep:
-                            self.complete = False
+                    if reduced <= limit:
+                        limit = self._record(found, (mask, c), reduced, limit)
+                        if not self.complete:
                             return limit
             while frontier:
                 low = frontier & -frontier
@@ -374,9 +402,9 @@ def least_moves(
     """
     pricer = _Pricer(inst, rules, breaks, left)
     most = _cost(pricer, _start(pricer, labels))
-    relaxed = _relaxed(pricer, labels, most)
+    relaxed, best = _relaxed(pricer, labels, most)
     if relaxed is None or relaxed.bound >= most:
-        return None, 0.0 if relaxed is None else min(relaxed.bound, most)
+        return None, min(best, most)
     logger.debug(
         "%s moves' relaxation: bound %s, takeoff %.4f, %s groups left",
         inst.ccg,
@@ -458,12 +486,12 @@ class _Relaxed(NamedTuple):
     bound: float
 
 
-def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | None:
-    """Solve the relaxation by column generation from ``labels``; ``None`` where over the budget.
+def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> tuple[_Relaxed | None, float]:
+    """Solve the relaxation by column generation from ``labels``; return it and the best bound certified.
 
     Stops once the bound certified reaches ``most``, or reaches the relaxation's value
     rounded up and no pair prices out (over the budget then, the duals of least takeoff
-    that certified it).
+    that certified it). ``None`` where the budget ran out first (the bound may be lower).
     """
     start = _start(pricer, labels)
     pairs: list[_Pair] = []
@@ -498,7 +526,7 @@ def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | 
         )
         if solved.status != 0:
             logger.debug("%s moves' relaxation: %s", pricer.inst.ccg, solved.message)
-            return found
+            return found, best
         out = np.concatenate([solved.eqlin.marginals, np.minimum(solved.ineqlin.marginals, 0.0)])
         target = min(most, math.ceil(solved.fun - 1e-6))
         # Priced at a point between the best duals so far and the relaxation's (smoothing: the
@@ -514,7 +542,7 @@ def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | 
                 new, limit = pricer.price(duals, partial=True)
             except _OverBudgetError:
                 logger.debug("%s moves' pricing over its budget: bound %s", pricer.inst.ccg, best)
-                return found
+                return found, best
             fresh = [pair for pair in new if pair not in held]
             if not pricer.complete:
                 break
@@ -524,18 +552,18 @@ def _relaxed(pricer: _Pricer, labels: Sequence[int], most: float) -> _Relaxed | 
                 reached, centre = bound, duals
             best = max(best, bound)
             if best >= most:
-                return _Relaxed(duals, pricer.rows(duals), takeoff, most)
+                return _Relaxed(duals, pricer.rows(duals), takeoff, most), most
             if best >= target and (found is None or takeoff > found.takeoff):
                 found = _Relaxed(duals, pricer.rows(duals), takeoff, best)
                 # What is left of the budget past the covers' share may lower the takeoff.
                 pricer.floor = min(COVER_NODES, pricer.nodes)
             if found is not None and not new:
-                return found  # no pair prices out
+                return found, best  # no pair prices out
 
             if fresh:
                 break
         else:
-            return found
+            return found, best
         pairs += fresh
         added = fresh
 
@@ -595,12 +623,3 @@ def _mask(pricer: _Pricer, members: Sequence[int]) -> int:
     for i in members:
         mask |= 1 << pricer.bit_of[i]
     return mask
-
-
-def _bits(mask: int) -> list[int]:
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out

@@ -24,7 +24,9 @@ The stages, in order:
   per CCG) or the options' ``time_limit_s`` where longer, with a lower bound
   from what each broken group must lose at least (see ``_repair_bound``) beside CP-SAT's
   own, which the moves' flags and repair's rules restated on them give it
-  (:func:`~footprint.partition.model.add_moves`);
+  (:func:`~footprint.partition.model.add_moves`); where that leaves them unproven, the
+  moves are solved as a set partitioning over (group, PCN) pairs from the repair found
+  (``_moves_cover``): its relaxation's bound, and the least repair its covers find;
 - ``moved_patients``: the patients of the practices moved (evaluated, a tie-breaker);
 - then the plan's own stages as tie-breakers.
 

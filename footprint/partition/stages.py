@@ -27,12 +27,17 @@ The band stages' bounds include what the pieces a CCG falls into at its cut prac
 force (:mod:`footprint.partition._pieces`); where the plan found lies above it, stage 1's
 bound also counts the parts no groups breaking no rule can cover, and the deviation's
 what the groups near the band can cover at least (:mod:`footprint.partition._band_cover`).
-Two stages have a search of their own (:attr:`Stage.search`) over the CCG's connected
+Three stages have a search of their own (:attr:`Stage.search`) over the CCG's connected
 groups, which :func:`footprint.partition.solve.run_stages` runs on the plan found before
-CP-SAT's: the buildings split look for a plan that splits only the buildings over the
-ceiling, or prove one more is split (:mod:`footprint.partition._split_bound`);
-compactness is solved as a set partitioning by column generation from the polished plan,
-which gives its bound (:mod:`footprint.partition._compactness`).
+CP-SAT's: the deviation looks for the exact cover of least deviation by the groups near the
+band (:mod:`footprint.partition._band_cover`); the buildings split look for a plan that
+splits only the buildings over the ceiling, or prove one more is split
+(:mod:`footprint.partition._split_bound`); compactness is solved as a set partitioning by
+column generation from the polished plan, which gives its bound
+(:mod:`footprint.partition._compactness`). A stage's search runs before
+CP-SAT's search of the model unless :attr:`Stage.search_first` is false: repair's moves are
+solved as a set partitioning after it, where it leaves them unproven
+(:mod:`footprint.partition._moves_cover`).
 """
 
 from __future__ import annotations

@@ -692,3 +692,18 @@ def test_real_repairs_are_proven_by_the_moves_search(ccg, least):
     )
     figures = repaired.info["repair"][ccg]
     assert (figures["moves"], figures["bound"], figures["proven"]) == (least, least, True)
+
+
+def test_the_moves_relaxation_takes_each_pcns_pairs_in_turn():
+    """B2M3M (119 practices, 12 moves): partial pricing passes that always began with the first
+    PCNs found their pairs alone, and the relaxation stayed at 12 until the budget ran out (bound
+    5, what the broken groups must lose); taken in turn, it certifies 10."""
+    from footprint.graph import graph_from_practices
+    from footprint.load import select_ccgs
+
+    practices = select_ccgs(read_practices(), ["B2M3M"])
+    repaired = repair_plan(
+        graph_from_practices(practices), plan_from_practices(practices), options=SolveOptions()
+    )
+    figures = repaired.info["repair"]["B2M3M"]
+    assert figures["bound"] >= 10 and figures["moves"] >= figures["bound"]

@@ -20,8 +20,8 @@ reduced cost by growing connected groups from each unit holding a practice of th
 dropping every group grown from one that cannot reach a negative reduced cost (its units'
 costs less their duals, and what further units within the ceiling's reach can take off, a
 fractional knapsack); groups above the ceiling are grown from one PCN's practices alone.
-A pass stops at :data:`NEW_PER_PASS` pairs until the relaxation's value nears its end; a
-pass that weighs every group certifies a bound from the duals (a Lagrangian bound, whatever
+A pass stops at :data:`NEW_PER_PASS` pairs (each starting after the PCN the last one stopped
+at) until fewer price out; a pass that weighs every group certifies a bound from the duals (a Lagrangian bound, whatever
 the solver's tolerances: the duals' sum less what the pairs' reduced costs can take off),
 priced at a point between the best duals so far and the relaxation's (smoothing).
 
@@ -121,6 +121,8 @@ class _Pricer:
         #: Pricing stops where fewer groups are left (the covers' share, once the bound is certified).
         self.floor = 0
         self.keep = NEW_PER_PASS
+        #: The context (PCN) the next partial pass starts with.
+        self.turn = 0
         self.heap: list[tuple[float, _Pair]] = []
         self.statuses: dict[int, GroupStatus | None] = {}
 
@@ -241,9 +243,15 @@ class _Pricer:
                 if reduced <= limit:
                     limit = self._record(found, pair, reduced, limit)
         contexts = [(r, c) for r, c in enumerate(self.pcns)] + [(-1, -1)]
-        for r, c in contexts:
+        # A partial pass starts after the PCN the last one stopped at, so each PCN's pairs come in turn.
+        order = list(range(len(contexts)))
+        if partial:
+            order = order[self.turn :] + order[: self.turn]
+        for at in order:
+            r, c = contexts[at]
             if not self.complete:
                 break
+            self.turn = (at + 1) % len(contexts)
             weight = self.counted - (self.own[r] if r >= 0 else 0.0)
             profit = (weight - duals).tolist()
             gains = np.minimum(weight - duals, 0.0)
@@ -413,6 +421,7 @@ def least_moves(
         pricer.nodes,
     )
     better, bound = _covers(pricer, relaxed, round(most), seed=seed, limit_s=limit_s)
+    logger.debug("%s moves: bound %s, %s groups weighed", inst.ccg, bound, MOVES_PRICING - pricer.nodes)
     if better is None:
         return None, bound
     found = [0] * inst.n

@@ -21,9 +21,10 @@ dropping every group grown from one that cannot reach a negative reduced cost (i
 costs less their duals, and what further units within the ceiling's reach can take off, a
 fractional knapsack); groups above the ceiling are grown from one PCN's practices alone.
 A pass stops at :data:`NEW_PER_PASS` pairs (each starting after the PCN the last one stopped
-at) until fewer price out; a pass that weighs every group certifies a bound from the duals (a Lagrangian bound, whatever
-the solver's tolerances: the duals' sum less what the pairs' reduced costs can take off),
-priced at a point between the best duals so far and the relaxation's (smoothing).
+at) until fewer price out; a pass that weighs every group certifies a bound from the duals (a
+Lagrangian bound, whatever the solver's tolerances: the duals' sum less what the pairs'
+reduced costs can take off), priced at a point between the best duals so far and the
+relaxation's (smoothing).
 
 Once the bound, rounded up, meets the relaxation's value rounded up, the pairs within ``t``
 less the duals' sum (and the takeoff) hold every repair of ``t`` moves: for each ``t`` from

@@ -40,6 +40,7 @@ import heapq
 import logging
 import math
 from collections.abc import Sequence
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -110,12 +111,10 @@ class _Pricer:
                 self.counted[self.bit_of[i]] += 1
                 self.own[self.pcn_row[c], self.bit_of[i]] += 1
         #: Per PCN, the units holding one of its practices whose practices are all of it,
-        #: where they total more than the ceiling (else 0: no group of them lies above it).
-        self.pure = []
-        for r in range(len(self.pcns)):
-            pure = [k for k in range(self.m) if self.own[r, k] == len(self.practices_of[k])]
-            above = sum(self.sizes[k] for k in pure) > inst.rules.band.high
-            self.pure.append(sum(1 << k for k in pure) if above else 0)
+        #: where they total more than the ceiling (else none: no group of them lies above it).
+        counts = np.array([len(ps) for ps in self.practices_of])
+        self.pure = (self.own == counts[None, :]) & (self.own > 0)
+        self.pure[(self.pure * np.array(self.sizes)[None, :]).sum(axis=1) <= inst.rules.band.high] = False
         self.fixed_mask = fixed_mask
         self.reach = self._reach(inst.rules.band.high)
         self.nodes = MOVES_PRICING
@@ -182,7 +181,7 @@ class _Pricer:
             upper.append(len(self.pcns))
         return _bits(mask), upper
 
-    @property
+    @cached_property
     def most_groups(self) -> int:
         """Return how many groups a repair has at most.
 
@@ -258,25 +257,25 @@ class _Pricer:
             gains = np.minimum(weight - duals, 0.0)
             holders = (self.own[r] > 0) if r >= 0 else np.ones(self.m, dtype=bool)
             starts = [k for k in np.flatnonzero(holders).tolist() if (free >> k) & 1]
+            offset = -float(pcn_duals[r]) if r >= 0 else 0.0
+            # Groups above the ceiling: of the PCN's own units alone (where they total more).
+            pure = self.pure[r] if r >= 0 else np.zeros(self.m, dtype=bool)
+            pure_mask, pure_gains = _mask_of(pure), np.where(pure, gains, 0.0)
             earlier = 0
             for first in starts:
                 if not self.complete:
                     break
                 pool = free & ~earlier
                 earlier |= 1 << first
-                offset = -float(pcn_duals[r]) if r >= 0 else 0.0
-                # Groups within the ceiling, then (a PCN's own units alone) above it.
                 within = np.where(self.reach[first], gains, 0.0)
                 limit = self._grow(first, pool, high, profit, within, offset, c, band_dual, found, limit)
-                if r >= 0 and (self.pure[r] >> first) & 1:
-                    pure = np.array([(self.pure[r] >> k) & 1 for k in range(self.m)], dtype=bool)
-                    within = np.where(pure, gains, 0.0)
+                if pure[first]:
                     limit = self._grow(
                         first,
-                        pool & self.pure[r],
+                        pool & pure_mask,
                         math.inf,
                         profit,
-                        within,
+                        pure_gains,
                         offset,
                         c,
                         band_dual,
@@ -448,7 +447,6 @@ def _covers(
     """
     bound, better, slack = relaxed.bound, None, -relaxed.takeoff
     pricer.floor = 0
-    fixed = [pair for k in pricer.fixed for pair in pricer.options(1 << k)]
     for t in range(round(relaxed.bound), most):
         gap = t - relaxed.rows + slack
         try:
@@ -460,7 +458,7 @@ def _covers(
         beyond = math.ceil(relaxed.rows + within - slack - 1e-6) if within < gap else math.inf
         if beyond <= t:
             break  # too many pairs within the gap: their covers prove nothing more
-        cover, least, spent = _least_cover(pricer, [*kept, *fixed], t, limit_s, seed)
+        cover, least, spent = _least_cover(pricer, list(kept), t, limit_s, seed)
         limit_s -= spent
         logger.debug(
             "%s moves of %s: %s pairs, cover %s (%.2f s), past them %s",
@@ -633,3 +631,8 @@ def _mask(pricer: _Pricer, members: Sequence[int]) -> int:
     for i in members:
         mask |= 1 << pricer.bit_of[i]
     return mask
+
+
+def _mask_of(units: np.ndarray) -> int:
+    """Return the bit mask of the units marked true."""
+    return sum(1 << k for k in np.flatnonzero(units).tolist())

@@ -368,14 +368,9 @@ def test_the_moves_bound_holds_without_open_practices(tmp_path, build, seed):
         assert moves_lower_bound(inst, breaks=breaks, left=errors) <= least
 
 
-@pytest.mark.parametrize("seed", range(300, 324))
-def test_the_moves_search_finds_the_least_moves_and_never_passes_them(tmp_path, build, seed):
-    """Random existing groups on a 2 x 4 grid, a practice over the ceiling at times (standing alone
-    where its PCN is its own): from the repair of the fewest errors with the most moves, the
-    set partitioning's search finds a repair of the fewest moves, or proves the start has them.
-
-    A probe that left the groups of practices standing alone out of the covers (as a first
-    version did) or priced no PCN matched to no group fails it."""
+def _random_repair(tmp_path, build, seed):
+    """Return a random 2 x 4 grid's instance (a practice over the ceiling at times), the statuses
+    breaking the band, the fewest errors, the least moves with them and a repair of the most."""
     rng = random.Random(seed)
     sizes = [[rng.choice([3_000, 6_000, 9_000, 12_000, 16_000, 21_000, 27_000, 55_000]) for _ in range(4)]]
     sizes.append([rng.choice([6_000, 9_000, 12_000, 16_000, 21_000, 27_000]) for _ in range(4)])
@@ -388,7 +383,18 @@ def test_the_moves_search_finds_the_least_moves_and_never_passes_them(tmp_path, 
     inst = _keep_big_partners(inst)
     found = _repairs(inst, breaks)
     assert found is not None
-    errors, least, start = found
+    return inst, breaks, *found
+
+
+@pytest.mark.parametrize("seed", range(300, 324))
+def test_the_moves_search_finds_the_least_moves_and_never_passes_them(tmp_path, build, seed):
+    """Random existing groups on a 2 x 4 grid, a practice over the ceiling at times (standing alone
+    where its PCN is its own): from the repair of the fewest errors with the most moves, the
+    set partitioning's search finds a repair of the fewest moves, or proves the start has them.
+
+    A probe that left the groups of practices standing alone out of the covers (as a first
+    version did) or priced no PCN matched to no group fails it."""
+    inst, breaks, errors, least, start = _random_repair(tmp_path, build, seed)
     rules = repair_rules(inst)
     better, bound = least_moves(inst, rules, start, breaks=breaks, left=errors)
     assert bound == least
@@ -399,6 +405,22 @@ def test_the_moves_search_finds_the_least_moves_and_never_passes_them(tmp_path, 
         grouping = Grouping(inst, better)
         assert rules(better) and moves(grouping) == least
         assert sum(s in breaks for s in grouping.statuses) <= errors
+
+
+@pytest.mark.parametrize("seed", range(300, 324))
+def test_the_moves_search_holds_with_few_pairs_kept(tmp_path, build, seed, monkeypatch):
+    """As above with the covers' pairs cut to 3: a repair holding a pair past those kept has
+    more moves than its reduced cost allows, so the bound still never passes the least moves."""
+    from footprint.partition import _moves_cover
+
+    monkeypatch.setattr(_moves_cover, "COVER_PAIRS", 3)
+    inst, breaks, errors, least, start = _random_repair(tmp_path, build, seed)
+    rules = repair_rules(inst)
+    better, bound = least_moves(inst, rules, start, breaks=breaks, left=errors)
+    assert bound <= least
+    assert better is None or (
+        rules(better) and STAGE_REGISTRY["moves"].evaluate(Grouping(inst, better)) >= least
+    )
 
 
 def test_the_moves_bound_lets_a_group_keep_part_of_a_piece(tmp_path, build):

@@ -443,6 +443,9 @@ class _Relaxation:
     def __init__(self, groups: _Groups) -> None:
         self.groups = groups
         self.solver = pywraplp.Solver.CreateSolver("GLOP")
+        # Re-solved from its last basis as groups are added: GLOP's presolve would redo its
+        # work on every solve for nothing.
+        self.solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
         self.rows = [self.solver.Constraint(1.0, 1.0) for _ in range(groups.m)]
         room = groups.room if groups.room != _NO_ROOM else ()
         self.side = [self.solver.Constraint(-self.solver.infinity(), float(most)) for most in room]

@@ -1670,6 +1670,20 @@ def test_a_cut_round_past_the_pricing_budget_leaves_the_bound_as_it_was():
     assert groups.reduced(every, cut.duals) == pytest.approx(groups.costs(every) - units, abs=1e-6)
 
 
+def test_pricing_passes_that_stop_early_take_the_roots_in_turn():
+    """A pricing pass stopped early is followed by one starting at the root it stopped at.
+
+    Else every pass would weigh the first roots' groups again (already in the relaxation).
+    """
+    groups, solved = _fractional_grid(2)
+    first, _, complete = groups.price(solved.duals, math.inf, enough=1)
+    assert not complete and first
+    assert all(mask >> groups.root_unit[0] & 1 for mask in first)  # root 0's groups only
+    second, _, _ = groups.price(solved.duals, math.inf, enough=1)
+    assert second and all(mask >> groups.root_unit[1] & 1 for mask in second)
+    assert not all(mask >> groups.root_unit[0] & 1 for mask in second)
+
+
 def test_a_dive_finds_a_partition_and_leaves_the_relaxation_as_it_was():
     """4 x 4 grids whose relaxation is fractional: the dive's cover is a partition into groups in band.
 

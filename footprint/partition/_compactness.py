@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -141,6 +142,8 @@ class _Groups:
         self.practice_unit = np.array(self.root_unit, dtype=np.int64)  # the unit of each free practice
         self.cost: dict[int, float] = {}
         self.left = PRICING_NODES
+        #: The root a pricing pass that may stop early starts at (where the last one stopped).
+        self.turn = 0
         #: Where buildings may be split: each building of free practices (a mask) and how
         #: many of them a cover may split (``None``: buildings are units, none split).
         self.buildings: list[int] = []
@@ -287,6 +290,11 @@ class _Groups:
         """Return each group's reduced cost: its cost less the duals of its units."""
         return self.costs(masks) - self.incidence(masks).T @ duals
 
+    def _roots_from(self, start: int) -> Iterator[tuple[int, int]]:
+        """Yield each root practice's index and unit, from ``start`` round to the one before it."""
+        for r in itertools.chain(range(start, len(self.root_unit)), range(start)):
+            yield r, self.root_unit[r]
+
     def price(
         self, duals: np.ndarray, most: float, *, keep: int | None = None, enough: int | None = None
     ) -> tuple[dict[int, float], float, bool]:
@@ -317,9 +325,11 @@ class _Groups:
         found: dict[int, float] = {}
         heap: list[tuple[float, int]] = []
         near, sizes, knapsacks, left = self.near, self.sizes, _Knapsacks(self, duals), self.left
-        for r, own in enumerate(self.root_unit):
+        # A pass that may stop early starts at the root the last one stopped at, so that each
+        # root's groups are weighed in turn (not those of the first roots again and again).
+        for r, own in self._roots_from(self.turn if enough is not None else 0):
             if enough is not None and len(found) >= enough:
-                self.left = left
+                self.left, self.turn = left, r
                 return found, limit - slack, False
             if knapsacks.least_root[r] > limit or sizes[own] > cap:
                 continue  # no group of this root can reach ``most``, or be in band

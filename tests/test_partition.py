@@ -1684,6 +1684,27 @@ def test_pricing_passes_that_stop_early_take_the_roots_in_turn():
     assert not all(mask >> groups.root_unit[0] & 1 for mask in second)
 
 
+@pytest.mark.parametrize("seed", [2, 16])
+def test_pricing_from_the_known_groups_keeps_the_same_groups(seed):
+    """A window priced from the keep-th least reduced cost of the groups known keeps the same groups.
+
+    The groups known (the pool's and the last pass's, each once) have reduced costs at least
+    their bounds, so the keep least bounds lie under that limit, and pricing from it prunes
+    sooner but finds them all.
+    """
+    from footprint.partition._compactness import _within
+
+    groups, solved = _fractional_grid(seed)
+    keep, most = 10, 1e9
+    assert len(solved.known) >= keep
+    limit = _within(most, solved.known, keep)
+    assert limit < most
+    groups.left = 10**9
+    wide, _, _ = groups.price(solved.duals, most, keep=keep)
+    narrow, _, _ = groups.price(solved.duals, limit, keep=keep)
+    assert narrow == wide
+
+
 def test_a_dive_finds_a_partition_and_leaves_the_relaxation_as_it_was():
     """4 x 4 grids whose relaxation is fractional: the dive's cover is a partition into groups in band.
 

@@ -654,7 +654,9 @@ def _least(
     # A plan costs the relaxation's bound plus its groups' reduced costs: one better than
     # ``value`` holds only groups whose reduced cost is less than the gap; CP-SAT weighs those.
     try:
-        found, most, _ = groups.price(duals, value - relaxed, keep=KEPT_GROUPS)
+        found, most, _ = groups.price(
+            duals, _within(value - relaxed, solved.known, KEPT_GROUPS), keep=KEPT_GROUPS
+        )
     except _OverBudgetError:
         # No windows: the restricted master alone, over the groups a cover within the gap
         # may hold (A3A8R: 12.8M to 11.2M).
@@ -737,7 +739,9 @@ def _narrowed(
         masks, reduced, _ = listed
     else:
         try:
-            found, limit, _ = groups.price(solved.duals, limit, keep=2 * KEPT_GROUPS)
+            found, limit, _ = groups.price(
+                solved.duals, _within(limit, solved.known, 2 * KEPT_GROUPS), keep=2 * KEPT_GROUPS
+            )
         except _OverBudgetError:
             if listed is None:
                 return best, bound
@@ -801,6 +805,19 @@ def _cut(groups: _Groups, solved: _Relaxed, value: float, *, fixed: float) -> _R
     return solved
 
 
+def _within(most: float, known: np.ndarray, keep: int) -> float:
+    """Return the limit a pricing pass keeping the ``keep`` least groups starts from.
+
+    ``most``, or less: the ``keep``-th least reduced cost of distinct groups ``known``. A
+    group's bound is at most its reduced cost, so at least ``keep`` groups have a bound up
+    to it, and the ``keep`` least bounds are those a pass from ``most`` keeps; it only
+    prunes sooner (England's windows weighed 17% fewer groups, with the same ones kept).
+    """
+    if len(known) < keep:
+        return most
+    return min(most, float(np.partition(known, keep - 1)[keep - 1]))
+
+
 def _allowance(bound: float, *, fixed: float) -> float:
     """Return the most a cover within the gap of ``bound`` costs above it (``fixed`` counted in the gap).
 
@@ -827,6 +844,9 @@ class _Relaxed(NamedTuple):
     lp: _Relaxation
     #: The solution: each group's value, in the relaxation's order.
     values: np.ndarray
+    #: The reduced costs of distinct groups known at these duals (the pool's and the last
+    #: pass's): pricing's ``keep`` least bounds are at most the ``keep``-th least of them.
+    known: np.ndarray
 
 
 def _relaxation(
@@ -899,11 +919,17 @@ def _generate(
             # (each group at most once, each side row and cut within its right-hand side)
             # holds whatever the solver's tolerances.
             listed = sorted(found)
-            slack = groups.reduced(listed, duals)
-            if uncovered is not None:
-                slack = np.concatenate([slack, uncovered - duals[: groups.m]])
+            reduced = groups.reduced(listed, duals)
+            slack = reduced if uncovered is None else np.concatenate([reduced, uncovered - duals[: groups.m]])
             bound = float(duals @ groups.rhs + slack[slack < 0].sum())
-            return _Relaxed(duals, bound, lp.whole(), lp.masks, lp, lp.values())
+            pooled = set(pool)
+            known = np.concatenate(
+                [
+                    pool_cost - pool_units.T @ duals,
+                    [r for mask, r in zip(listed, reduced, strict=True) if mask not in pooled],
+                ]
+            )
+            return _Relaxed(duals, bound, lp.whole(), lp.masks, lp, lp.values(), known)
         else:
             complete = True
 

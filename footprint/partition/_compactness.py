@@ -922,11 +922,11 @@ def _generate(
             reduced = groups.reduced(listed, duals)
             slack = reduced if uncovered is None else np.concatenate([reduced, uncovered - duals[: groups.m]])
             bound = float(duals @ groups.rhs + slack[slack < 0].sum())
-            pooled = set(pool)
+            in_pool = set(pool)
             known = np.concatenate(
                 [
                     pool_cost - pool_units.T @ duals,
-                    [r for mask, r in zip(listed, reduced, strict=True) if mask not in pooled],
+                    [r for mask, r in zip(listed, reduced, strict=True) if mask not in in_pool],
                 ]
             )
             return _Relaxed(duals, bound, lp.whole(), lp.masks, lp, lp.values(), known)

@@ -292,7 +292,7 @@ class _Groups:
 
     def _roots_from(self, start: int) -> Iterator[tuple[int, int]]:
         """Yield each root practice's index and unit, from ``start`` round to the one before it."""
-        for r in itertools.chain(range(start, len(self.root_unit)), range(start)):
+        for r in _in_turn(len(self.root_unit), start):
             yield r, self.root_unit[r]
 
     def price(
@@ -385,6 +385,17 @@ class _Groups:
                         )
         self.left = left
         return found, limit - slack, True
+
+
+def _in_turn(count: int, start: int) -> Iterator[int]:
+    """Yield ``0 .. count - 1`` from ``start`` round to the one before it (a pass taking its items in turn).
+
+    Examples
+    --------
+    >>> list(_in_turn(5, 3))
+    [3, 4, 0, 1, 2]
+    """
+    return itertools.chain(range(start, count), range(start))
 
 
 def _drop_worst(found: dict[Key, float], heap: list[tuple[float, Key]], keep: int) -> float:
@@ -897,7 +908,8 @@ def _generate(
         if above is not None and value <= above:
             return None
         tolerance = _TOLERANCE * max(abs(value), 1.0)
-        pooled = np.flatnonzero(waiting & (pool_cost - pool_units.T @ duals < -tolerance))
+        pool_reduced = pool_cost - pool_units.T @ duals
+        pooled = np.flatnonzero(waiting & (pool_reduced < -tolerance))
         if len(pooled):
             lp.add([pool[k] for k in pooled], pool_cost[pooled])
             waiting[pooled] = False
@@ -925,7 +937,7 @@ def _generate(
             in_pool = set(pool)
             known = np.concatenate(
                 [
-                    pool_cost - pool_units.T @ duals,
+                    pool_reduced,
                     [r for mask, r in zip(listed, reduced, strict=True) if mask not in in_pool],
                 ]
             )

@@ -49,7 +49,7 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
 from footprint.config import GroupStatus
-from footprint.partition._compactness import _bits, _drop_worst
+from footprint.partition._compactness import _bits, _drop_worst, _in_turn
 from footprint.partition._instance import Instance, match_current, members_of
 from footprint.partition._repair_start import RepairRules
 from footprint.partition.warmstart import units_of
@@ -244,10 +244,7 @@ class _Pricer:
                     limit = self._record(found, pair, reduced, limit)
         contexts = [(r, c) for r, c in enumerate(self.pcns)] + [(-1, -1)]
         # A partial pass starts after the PCN the last one stopped at, so each PCN's pairs come in turn.
-        order = list(range(len(contexts)))
-        if partial:
-            order = order[self.turn :] + order[: self.turn]
-        for at in order:
+        for at in _in_turn(len(contexts), self.turn if partial else 0):
             r, c = contexts[at]
             if not self.complete:
                 break

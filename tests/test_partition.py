@@ -1587,11 +1587,15 @@ def test_compactness_is_proven_least_where_the_stages_leave_groups_out_of_band(
     assert bound == least == model_compactness(inst, plan)
 
 
-def _fractional_grid(seed: int):
-    """A 4 x 4 grid of list sizes drawn with ``seed``: its free units and its relaxation solved."""
+def _fractional_grid(seed: int, *, regrouped: bool = False):
+    """A 4 x 4 grid of list sizes drawn with ``seed``: its free units and its relaxation solved.
+
+    With ``regrouped``, the relaxation starts from the pool of every regrouping of two of
+    the warm start's groups, as the stage's does.
+    """
     import random
 
-    from footprint.partition._compactness import _Groups, _relaxation
+    from footprint.partition._compactness import _Groups, _pairs_regrouped, _relaxation
     from footprint.partition._instance import members_of
     from footprint.partition.warmstart import warm_start
 
@@ -1600,7 +1604,7 @@ def _fractional_grid(seed: int):
     inst = _grid_instance(sizes)
     groups = _Groups(inst)
     own = sorted(groups.mask_of(members) for members in members_of(warm_start(inst, seed=0)).values())
-    return groups, _relaxation(groups, own, [])
+    return groups, _relaxation(groups, own, _pairs_regrouped(groups, own) if regrouped else [])
 
 
 def _least_partition_cost(groups) -> float:
@@ -1682,6 +1686,24 @@ def test_pricing_passes_that_stop_early_take_the_roots_in_turn():
     second, _, _ = groups.price(solved.duals, math.inf, enough=1)
     assert second and all(mask >> groups.root_unit[1] & 1 for mask in second)
     assert not all(mask >> groups.root_unit[0] & 1 for mask in second)
+
+
+@pytest.mark.parametrize("seed", [2, 16])
+def test_the_groups_known_are_the_pools_and_the_last_passs_each_once(seed):
+    """The relaxation leaves known every pooled group's reduced cost and every priced one's, once each."""
+    from footprint.partition._compactness import _pairs_regrouped
+    from footprint.partition._instance import members_of
+    from footprint.partition.warmstart import warm_start
+
+    groups, solved = _fractional_grid(seed, regrouped=True)
+    own = {groups.mask_of(members) for members in members_of(warm_start(groups.inst, seed=0)).values()}
+    pool = set(_pairs_regrouped(groups, sorted(own))) - own
+    priced, _, complete = groups.price(solved.duals, 0.0)  # the last pass: complete, at the same duals
+    assert pool and complete
+    known = sorted(pool | set(priced))
+    assert len(solved.known) == len(known)
+    reduced = sorted(groups.reduced(known, solved.duals).tolist())
+    assert sorted(solved.known) == pytest.approx(reduced, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [2, 16])

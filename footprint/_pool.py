@@ -1,18 +1,23 @@
-"""A process pool that stops at once when the run is interrupted, leaving no worker behind."""
+"""Worker processes: a pool that stops at once when the run is interrupted, and a forked task."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.context
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["imap_unordered", "in_process"]
+__all__ = ["forked", "imap_unordered", "in_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +118,77 @@ def imap_unordered(
         _stop(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _send_result(func: Callable[[], R], send: multiprocessing.connection.Connection) -> None:
+    """Run ``func()`` (in a forked child); send ``(True, result)`` or ``(False, exception)``, and its output.
+
+    What it prints to ``sys.stdout`` and ``sys.stderr`` is sent too, for the parent to print
+    (where the parent's streams are not files, e.g. captured, the child's own would be lost).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C, and stops the child
+    signal.signal(signal.SIGTERM, _stopped)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            outcome: tuple[bool, object] = (True, func())
+        except BaseException as error:  # raised again in the parent, whatever it is
+            outcome = (False, error)
+    with contextlib.suppress(OSError):  # the parent no longer waits
+        send.send((*outcome, out.getvalue(), err.getvalue()))
+
+
+def _stopped(_signum: int, _frame: object) -> NoReturn:
+    """End a forked child its parent stops (SIGTERM) as an exception: its atomic writes are undone."""
+    raise SystemExit(1)
+
+
+@contextmanager
+def forked(func: Callable[[], R]) -> Iterator[Callable[[], R]]:
+    """Run ``func()`` in a forked process while the caller goes on; yield a function that waits for it.
+
+    The child starts from the parent's memory as it is (nothing is pickled but the result),
+    so a long task on large tables (writing a plan's network areas) runs on another core
+    beside the caller's own work. The wait prints what ``func`` printed, then returns its
+    result or raises the exception it raised. Leaving the block stops a child not waited
+    for. Where processes cannot be forked (not POSIX), ``func`` runs in this process when
+    waited for.
+
+    Examples
+    --------
+    >>> with forked(lambda: sum(range(10))) as result:
+    ...     mine = 2 * 3
+    ...     theirs = result()
+    >>> mine, theirs
+    (6, 45)
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield func
+        return
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_send_result, args=(func, send), daemon=True)
+    process.start()  # std streams are flushed first: the child repeats nothing of the parent's
+    send.close()
+
+    def wait() -> R:
+        try:
+            ok, value, out, err = receive.recv()
+        except EOFError:
+            process.join()
+            msg = f"a forked process ended without a result (exit code {process.exitcode})"
+            raise RuntimeError(msg) from None
+        process.join()
+        sys.stdout.write(out)
+        sys.stderr.write(err)
+        if not ok:
+            raise value
+        return value
+
+    try:
+        yield wait
+    finally:
+        receive.close()
+        if process.is_alive():
+            process.terminate()
+            process.join()

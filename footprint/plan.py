@@ -6,7 +6,7 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -469,7 +469,9 @@ def transfer_distance(a: Plan, b: Plan) -> int:
     return len(moved_practices(a, b))
 
 
-def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gpd.GeoDataFrame:
+def group_areas(
+    plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame, *, drawn: Collection[str] | None = None
+) -> gpd.GeoDataFrame:
     """Return one polygon per group: the union of its members' cells, with its figures.
 
     Parameters
@@ -480,6 +482,8 @@ def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gp
         Practice cells by code (see :func:`footprint.graph.cells`).
     practices
         Supplies ``list_size`` and ``ccg_code``.
+    drawn
+        Only these groups' polygons are made (the others' geometry is ``None``); default all.
 
     Returns
     -------
@@ -498,15 +502,18 @@ def group_areas(plan: Plan, cells: gpd.GeoSeries, practices: pd.DataFrame) -> gp
     rows = []
     for pcn in sorted(members):
         group = members[pcn]
-        # Practices of one building share a cell: union each distinct cell once (first seen first).
-        unique = shapely.from_wkb(list(dict.fromkeys(wkbs[k] for k in group)))
+        shape = None
+        if drawn is None or pcn in drawn:
+            # Practices of one building share a cell: union each distinct cell once (first seen first).
+            unique = shapely.from_wkb(list(dict.fromkeys(wkbs[k] for k in group)))
+            shape = unique[0] if len(unique) == 1 else shapely.union_all(unique)
         rows.append(
             {
                 "pcn_id": pcn,
                 "ccg_code": ",".join(sorted({ccgs[k] for k in group})),
                 "list_size": int(sum(sizes[k] for k in group)),
                 "members": len(group),
-                "geometry": unique[0] if len(unique) == 1 else shapely.union_all(unique),
+                "geometry": shape,
             }
         )
     columns = ["pcn_id", "ccg_code", "list_size", "members", "geometry"]

@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import psutil
+import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from footprint._pool import imap_unordered, in_process
+from footprint._io import atomic_write
+from footprint._pool import forked, imap_unordered, in_process
+from footprint.errors import DataError
 
 
 def _workers_beside_me(_item: int) -> int:
@@ -47,3 +53,54 @@ def test_in_process_the_same_one_thread_while_each_item_runs_and_the_caller_keep
         after = _blas_threads(0)
     assert len(threads) == 2 and all(each and set(each) == {1} for each in threads)
     assert set(after) == {2}
+
+
+def test_a_forked_task_runs_in_another_process_from_the_parents_memory():
+    table = {"rows": list(range(1000))}  # not pickled: the child reads the parent's copy
+    with forked(lambda: (os.getpid(), sum(table["rows"]))) as result:
+        pid, total = result()
+    assert pid != os.getpid() and total == 499_500
+
+
+def test_what_a_forked_task_prints_is_printed_where_it_is_waited_for(capsys):
+    # Where the parent's streams are not files (captured here), the child's own prints were lost.
+    def talk() -> int:
+        print("written pcns.geojson")
+        print("network areas: 12 LSOA code(s) unknown", file=sys.stderr)
+        return 1
+
+    with forked(talk) as result:
+        print("written plan.csv")
+        assert result() == 1
+    out, err = capsys.readouterr()
+    assert out == "written plan.csv\nwritten pcns.geojson\n"
+    assert err == "network areas: 12 LSOA code(s) unknown\n"
+
+
+def _refuse() -> None:
+    print("reading row 3", file=sys.stderr)
+    msg = "row 3: no list size; give it one"
+    raise DataError(msg)
+
+
+def test_a_forked_tasks_error_is_raised_where_it_is_waited_for(capsys):
+    with forked(_refuse) as result, pytest.raises(DataError, match="row 3: no list size"):
+        result()
+    assert capsys.readouterr().err == "reading row 3\n"
+
+
+def test_leaving_the_block_stops_the_task_and_undoes_its_writes(tmp_path: Path):
+    # The parent failed (or was interrupted) before waiting: the child is stopped, and the
+    # file it was writing is neither written nor left half-written beside it.
+    def write_slowly() -> None:
+        with atomic_write(tmp_path / "pcns.geojson") as fh:
+            fh.write("{")
+            time.sleep(60)
+
+    started = time.perf_counter()
+    with pytest.raises(KeyError), forked(write_slowly):
+        while not list(tmp_path.iterdir()):  # the child's temporary file
+            time.sleep(0.01)
+        raise KeyError("the parent's own error")
+    assert time.perf_counter() - started < 30
+    assert not list(tmp_path.iterdir())

@@ -119,7 +119,11 @@ def test_ctrl_c_before_the_exit_is_reported(monkeypatch, capsys):
     def interrupted() -> int:
         raise KeyboardInterrupt
 
+    def exit_(code: int) -> None:
+        raise SystemExit(code)
+
     monkeypatch.setattr(cli, "main", interrupted)
+    monkeypatch.setattr(os, "_exit", exit_)  # the console ends its process at once: not this one
     previous = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit) as exit_:

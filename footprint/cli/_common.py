@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -436,7 +436,25 @@ def write_pcns(
 
     Each row: ``pcn_id``, ``ccg_code``, ``list_size``, ``members``, ``in_band``, ``status``,
     ``pcn_name``, ``pcn_name_new`` (``names`` as :func:`footprint.places.group_names` returns;
-    made when not given) and the area figures of :func:`write_areas`.
+    made when not given); pcns.geojson adds the area figures of :func:`write_areas`.
+    """
+    shapes = _network_cells(plan, practices, graph, rules=rules, names=names)
+    write_areas(areas, shapes, out)
+    _write_geojson(shapes, out / "pcns_cells.geojson")
+
+
+def _network_cells(
+    plan: Plan,
+    practices: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    *,
+    rules: Rules,
+    names: Any,
+    drawn: Collection[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the rows of pcns_cells.geojson (see :func:`write_pcns`): each network with its cells.
+
+    ``drawn``: only these networks' cells are joined (the others' geometry is ``None``).
     """
     from footprint.evaluate import group_table
     from footprint.graph import cells
@@ -445,23 +463,62 @@ def write_pcns(
 
     names = names if names is not None else group_names(plan, practices)
     table = group_table(plan, practices, rules=rules)
-    shapes = group_areas(plan, cells(graph), practices)
+    shapes = group_areas(plan, cells(graph), practices, drawn=drawn)
     shapes["in_band"] = table.loc[shapes.index, "in_band"].to_numpy()
     shapes["status"] = table.loc[shapes.index, "status"].to_numpy()
     shapes["pcn_name"] = [names[p] for p in shapes.index]
     shapes["pcn_name_new"] = [p in names.new for p in shapes.index]
-    write_areas(areas, shapes, out, graph=graph)
+    return shapes
 
 
-def write_areas(
-    areas: NetworkAreas, cells: gpd.GeoDataFrame, out: Path, *, graph: nx.Graph | None = None
-) -> None:
-    """Write pcns.geojson (each network's area from where its patients live) and pcns_cells.geojson.
+@contextmanager
+def networks_beside(
+    args: argparse.Namespace, inputs: Inputs, plan: Plan, out: Path, *, rules: Rules, names: Any = None
+) -> Iterator[Callable[[], dict[str, Any]]]:
+    """Write :func:`write_pcns`'s files of ``plan`` while the caller does its own work.
 
-    ``cells`` is the plan's table of networks with their cells as geometry (as the command
-    writes it); pcns.geojson has the same columns plus ``area_from``, ``patients_registered``,
-    ``inside``, ``share_inside`` and ``pieces``, and for a network the registrations do not cover,
-    its cells. With ``graph``, the areas are handed to the maps (``graph.graph["areas"]``).
+    pcns.geojson, with the network areas it is drawn from, is written in a forked process
+    (:func:`footprint._pool.forked`): England's take a second, which the caller spends on
+    plan.csv and its summary. Yields a function that writes pcns_cells.geojson, waits for
+    pcns.geojson and returns the areas' figures (:func:`footprint.areas.area_summary`);
+    where maps are drawn (no ``--no-maps``), it also hands the areas to them
+    (``graph.graph["areas"]``). ``names`` as :func:`write_pcns`.
+    """
+    from footprint._pool import forked
+    from footprint.areas import area_summary
+
+    maps = not getattr(args, "no_maps", True)
+
+    def cells(drawn: Collection[str] | None = None) -> gpd.GeoDataFrame:
+        return _network_cells(plan, inputs.practices, inputs.graph, rules=rules, names=names, drawn=drawn)
+
+    def areas() -> tuple[dict[str, Any], gpd.GeoDataFrame | None]:
+        network = areas_from_args(args, inputs, plan)
+        shapes = network.areas.geometry
+        # Only the networks the registrations do not cover are drawn from their cells.
+        drawn = set(plan.groups) - set(shapes.index[~shapes.isna() & ~shapes.is_empty])
+        write_areas(network, cells(drawn), out)
+        return area_summary(network), network.areas if maps else None
+
+    with forked(areas) as wait:
+
+        def figures() -> dict[str, Any]:
+            _write_geojson(cells(), out / "pcns_cells.geojson")
+            summary, table = wait()
+            if table is not None:
+                inputs.graph.graph["areas"] = table
+            return summary
+
+        yield figures
+
+
+def write_areas(areas: NetworkAreas, cells: gpd.GeoDataFrame, out: Path) -> None:
+    """Write pcns.geojson: each network's area from where its patients live.
+
+    ``cells`` is the plan's table of networks with their cells as geometry (as pcns_cells.geojson
+    has it); pcns.geojson has the same columns plus ``area_from``, ``patients_registered``,
+    ``inside``, ``share_inside`` and ``pieces``, and for a network the registrations do not
+    cover, its cells.
     """
     table = areas.areas.reindex(cells.index)
     shapes = table.geometry.where(~table.geometry.isna() & ~table.geometry.is_empty, cells.geometry)
@@ -472,12 +529,13 @@ def write_areas(
         share_inside=table["share_inside"].to_numpy(),
         pieces=table["pieces"].fillna(0).astype("int64").to_numpy(),
     )
-    frame = gpd.GeoDataFrame(frame, geometry=shapes.to_numpy(), crs=cells.crs)
-    for name, table_out in (("pcns.geojson", frame), ("pcns_cells.geojson", cells)):
-        with atomic_write(out / name) as fh:
-            fh.write(_geojson(table_out.reset_index()))
-    if graph is not None:
-        graph.graph["areas"] = areas.areas
+    _write_geojson(gpd.GeoDataFrame(frame, geometry=shapes.to_numpy(), crs=cells.crs), out / "pcns.geojson")
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` as GeoJSON (:func:`_geojson`), its index a column."""
+    with atomic_write(path) as fh:
+        fh.write(_geojson(frame.reset_index()))
 
 
 def areas_line(figures: dict) -> str:

@@ -14,17 +14,16 @@ import pandas as pd
 
 from footprint._io import atomic_write
 from footprint._text import plural
-from footprint.areas import area_summary
 from footprint.cli._common import (
     add_area_options,
     add_map_options,
     add_rule_options,
     add_solver_options,
-    areas_from_args,
     areas_line,
     check_rural,
     load_inputs,
     maps_dir,
+    networks_beside,
     out_dir,
     progress_bar,
     provenance,
@@ -32,7 +31,6 @@ from footprint.cli._common import (
     read_plan_option,
     rules_from_args,
     solve_options_from_args,
-    write_pcns,
 )
 from footprint.cli.repair import add_pair_options, read_pair_options
 from footprint.config import COMPACTNESS_GAP, Rules
@@ -43,7 +41,6 @@ from footprint.places import display_name, group_names
 from footprint.plan import Plan, name_groups, plan_from_practices, write_plan
 
 if TYPE_CHECKING:
-    from footprint.areas import NetworkAreas
     from footprint.partition import CcgResult
 
 
@@ -86,21 +83,6 @@ def _write_moves(
     with atomic_write(out / "moves.csv") as fh:
         table.to_csv(fh, index=False, lineterminator="\n")
     return counts
-
-
-def _write_plan_and_areas(
-    plan: Plan, graph: nx.Graph, practices: pd.DataFrame, out: Path, *, rules: Rules, areas: NetworkAreas
-) -> None:
-    """Write plan.csv, pcns.geojson and pcns_cells.geojson, each network with its name.
-
-    Names are in ``pcn_name`` and ``pcn_name_new``.
-
-    pcns.geojson draws each network from where its patients live (:func:`write_areas`);
-    pcns_cells.geojson from its practices' cells.
-    """
-    names = group_names(plan, practices)  # the maps and pages name them the same way
-    write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
-    write_pcns(plan, practices, graph, out, rules=rules, areas=areas, names=names)
 
 
 def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
@@ -174,17 +156,20 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
     out = out_dir(args)
-    areas = areas_from_args(args, inputs, plan)
-    _write_plan_and_areas(plan, graph, practices, out, rules=rules, areas=areas)
-    moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
-    summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
-    summary["england"]["solve_seconds"] = round(seconds, 2)
-    if moves is not None:
-        for ccg, count in moves.items():
-            summary["ccgs"][ccg]["moves"] = count
-        summary["england"]["moves"] = sum(moves.values())
-    summary["icbs"] = icb_totals(plan, practices, rules=rules)
-    summary["areas"] = area_summary(areas)
+    names = group_names(plan, practices)  # the maps and pages name them the same way
+    # pcns.geojson draws each network from where its patients live; pcns_cells.geojson from
+    # its practices' cells.
+    with networks_beside(args, inputs, plan, out, rules=rules, names=names) as network_figures:
+        write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
+        moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
+        summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
+        summary["england"]["solve_seconds"] = round(seconds, 2)
+        if moves is not None:
+            for ccg, count in moves.items():
+                summary["ccgs"][ccg]["moves"] = count
+            summary["england"]["moves"] = sum(moves.values())
+        summary["icbs"] = icb_totals(plan, practices, rules=rules)
+        summary["areas"] = network_figures()
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from footprint._io import atomic_write
 from footprint._text import plural
-from footprint.areas import area_summary
 from footprint.cli._common import (
     Inputs,
     add_approved_option,
@@ -19,11 +18,11 @@ from footprint.cli._common import (
     add_plan_argument,
     add_rule_options,
     add_solver_options,
-    areas_from_args,
     areas_line,
     check_rural,
     load_inputs,
     maps_dir,
+    networks_beside,
     out_dir,
     provenance,
     read_allow_cross_option,
@@ -31,7 +30,6 @@ from footprint.cli._common import (
     read_whole_plan,
     rules_from_args,
     solve_options_from_args,
-    write_pcns,
 )
 from footprint.errors import DataError
 from footprint.evaluate import plan_summary
@@ -164,36 +162,35 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     out = out_dir(args)
     names = group_names(repaired, practices)  # as plan.csv and the maps name them
-    write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
-    moves = repair_moves(existing, repaired, graph, rules=rules, names=names, together=pairs["together"])
-    with atomic_write(out / "moves.csv") as fh:
-        moves.to_csv(fh, index=False, lineterminator="\n")
-    summary = plan_summary(repaired, graph, rules=rules, rural=rural, approved=approved)
-    report = repaired.info["repair"]
-    for ccg, figures in report.items():
-        summary["ccgs"][ccg]["repair"] = figures
-    figures = repaired.info["figures"]
-    placed = sum(f["open_placed"] for f in report.values())
-    unrepairable = [(ccg, u) for ccg, f in report.items() for u in f["unrepairable"]]
-    summary["england"].update(
-        moved=repaired.info["moved"],
-        moves=sum(f["moves"] for f in report.values()),
-        bound=sum(f["bound"] for f in report.values()),
-        open_placed=placed,
-        unrepairable=len(unrepairable),
-        before=figures["before"],
-        after=figures["after"],
-        split_large=args.split_large,
-        seconds=round(seconds, 2),
-    )
-    before = icb_totals(existing, practices, rules=rules, approved=approved)
-    summary["icbs"] = {
-        code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
-        for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
-    }
-    areas = areas_from_args(args, inputs, repaired)
-    write_pcns(repaired, practices, graph, out, rules=rules, areas=areas, names=names)
-    summary["areas"] = area_summary(areas)
+    with networks_beside(args, inputs, repaired, out, rules=rules, names=names) as network_figures:
+        write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
+        moves = repair_moves(existing, repaired, graph, rules=rules, names=names, together=pairs["together"])
+        with atomic_write(out / "moves.csv") as fh:
+            moves.to_csv(fh, index=False, lineterminator="\n")
+        summary = plan_summary(repaired, graph, rules=rules, rural=rural, approved=approved)
+        report = repaired.info["repair"]
+        for ccg, figures in report.items():
+            summary["ccgs"][ccg]["repair"] = figures
+        figures = repaired.info["figures"]
+        placed = sum(f["open_placed"] for f in report.values())
+        unrepairable = [(ccg, u) for ccg, f in report.items() for u in f["unrepairable"]]
+        summary["england"].update(
+            moved=repaired.info["moved"],
+            moves=sum(f["moves"] for f in report.values()),
+            bound=sum(f["bound"] for f in report.values()),
+            open_placed=placed,
+            unrepairable=len(unrepairable),
+            before=figures["before"],
+            after=figures["after"],
+            split_large=args.split_large,
+            seconds=round(seconds, 2),
+        )
+        before = icb_totals(existing, practices, rules=rules, approved=approved)
+        summary["icbs"] = {
+            code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
+            for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
+        }
+        summary["areas"] = network_figures()
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["forked", "imap_unordered", "in_process"]
+__all__ = ["Forked", "forked", "imap_unordered", "in_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,10 @@ def imap_unordered(
     pool.shutdown(wait=True)
 
 
-def _send_result(func: Callable[[], R], send: multiprocessing.connection.Connection) -> None:
-    """Run ``func()`` (in a forked child); send ``(True, result)`` or ``(False, exception)``, and its output.
+def _run_forked(
+    func: Callable[[Callable[[], Any]], R], connection: multiprocessing.connection.Connection
+) -> None:
+    """Run ``func(receive)`` in a forked child; send back ``(True, result)`` or ``(False, exception)``.
 
     What it prints to ``sys.stdout`` and ``sys.stderr`` is sent too, for the parent to print
     (where the parent's streams are not files, e.g. captured, the child's own would be lost).
@@ -131,11 +133,11 @@ def _send_result(func: Callable[[], R], send: multiprocessing.connection.Connect
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            outcome: tuple[bool, object] = (True, func())
+            outcome: tuple[bool, object] = (True, func(connection.recv))
         except BaseException as error:  # raised again in the parent, whatever it is
             outcome = (False, error)
     with contextlib.suppress(OSError):  # the parent no longer waits
-        send.send((*outcome, out.getvalue(), err.getvalue()))
+        connection.send((*outcome, out.getvalue(), err.getvalue()))
 
 
 def _stopped(_signum: int, _frame: object) -> NoReturn:
@@ -143,52 +145,86 @@ def _stopped(_signum: int, _frame: object) -> NoReturn:
     raise SystemExit(1)
 
 
-@contextmanager
-def forked(func: Callable[[], R]) -> Iterator[Callable[[], R]]:
-    """Run ``func()`` in a forked process while the caller goes on; yield a function that waits for it.
+class Forked(Generic[R]):
+    """A task running in a forked process (see :func:`forked`)."""
 
-    The child starts from the parent's memory as it is (nothing is pickled but the result),
-    so a long task on large tables (writing a plan's network areas) runs on another core
-    beside the caller's own work. The wait prints what ``func`` printed, then returns its
-    result or raises the exception it raised. Leaving the block stops a child not waited
-    for. Where processes cannot be forked (not POSIX), ``func`` runs in this process when
-    waited for.
+    def __init__(self, connection: multiprocessing.connection.Connection, process: Any) -> None:
+        self._connection, self._process = connection, process
 
-    Examples
-    --------
-    >>> with forked(lambda: sum(range(10))) as result:
-    ...     mine = 2 * 3
-    ...     theirs = result()
-    >>> mine, theirs
-    (6, 45)
-    """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        yield func
-        return
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_send_result, args=(func, send), daemon=True)
-    process.start()  # std streams are flushed first: the child repeats nothing of the parent's
-    send.close()
+    def send(self, value: object) -> None:
+        """Hand ``value`` to the task: what its ``receive()`` returns.
 
-    def wait() -> R:
+        Where the task already ended (it failed before asking), :meth:`result` says so.
+        """
+        with contextlib.suppress(OSError):
+            self._connection.send(value)
+
+    def result(self) -> R:
+        """Wait for the task; print what it printed, then return its result or raise its exception."""
         try:
-            ok, value, out, err = receive.recv()
+            ok, value, out, err = self._connection.recv()
         except EOFError:
-            process.join()
-            msg = f"a forked process ended without a result (exit code {process.exitcode})"
+            self._process.join()
+            msg = f"a forked process ended without a result (exit code {self._process.exitcode})"
             raise RuntimeError(msg) from None
-        process.join()
+        self._process.join()
         sys.stdout.write(out)
         sys.stderr.write(err)
         if not ok:
             raise value
         return value
 
+
+class _InProcess(Forked[R]):
+    """:class:`Forked` where processes cannot be forked: the task runs when its result is asked for."""
+
+    def __init__(self, func: Callable[[Callable[[], Any]], R]) -> None:
+        self._func = func
+        self._sent: object = None
+
+    def send(self, value: object) -> None:
+        self._sent = value
+
+    def result(self) -> R:
+        return self._func(lambda: self._sent)
+
+
+@contextmanager
+def forked(func: Callable[[Callable[[], Any]], R]) -> Iterator[Forked[R]]:
+    """Run ``func(receive)`` in a forked process while the caller goes on; yield it as a :class:`Forked`.
+
+    The child starts from the parent's memory as it is (nothing is pickled but what is sent
+    and the result), so a long task on large tables runs on another core beside the
+    caller's own work; it can read its inputs first, then call ``receive()`` for what the
+    caller hands it later (:meth:`Forked.send`), such as a plan once solved.
+    :meth:`Forked.result` waits for it. Leaving the block stops a child not waited for.
+    Where processes cannot be forked (not POSIX), ``func`` runs in this process when its
+    result is asked for.
+
+    Examples
+    --------
+    >>> with forked(lambda receive: sum(receive())) as task:
+    ...     task.send(range(10))
+    ...     mine = 2 * 3
+    ...     theirs = task.result()
+    >>> mine, theirs
+    (6, 45)
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield _InProcess(func)
+        return
+    context = multiprocessing.get_context("fork")
+    mine, theirs = context.Pipe()
+    process = context.Process(target=_run_forked, args=(func, theirs), daemon=True)
+    process.start()  # std streams are flushed first: the child repeats nothing of the parent's
+    theirs.close()
     try:
-        yield wait
+        yield Forked(mine, process)
     finally:
-        receive.close()
+        mine.close()
         if process.is_alive():
             process.terminate()
+            process.join(_GRACE_S)
+        if process.is_alive():  # stopped where SIGTERM's exception cannot be raised (or was caught)
+            process.kill()
             process.join()

@@ -57,42 +57,62 @@ def test_in_process_the_same_one_thread_while_each_item_runs_and_the_caller_keep
 
 def test_a_forked_task_runs_in_another_process_from_the_parents_memory():
     table = {"rows": list(range(1000))}  # not pickled: the child reads the parent's copy
-    with forked(lambda: (os.getpid(), sum(table["rows"]))) as result:
-        pid, total = result()
+    with forked(lambda _receive: (os.getpid(), sum(table["rows"]))) as task:
+        pid, total = task.result()
     assert pid != os.getpid() and total == 499_500
+
+
+def test_a_forked_task_reads_first_then_takes_what_it_is_sent(tmp_path: Path):
+    # The network areas' inputs are read while the plan is solved; the plan is sent after.
+    def task(receive) -> tuple[float, float, dict]:
+        read = time.monotonic()
+        (tmp_path / "read").touch()
+        plan = receive()
+        return read, time.monotonic(), plan
+
+    with forked(task) as running:
+        while not (tmp_path / "read").exists():  # the child reads before anything is sent
+            time.sleep(0.01)
+        time.sleep(0.2)
+        sent = time.monotonic()
+        running.send({"A": "p"})
+        read, given, plan = running.result()
+    assert read < sent <= given and plan == {"A": "p"}
 
 
 def test_what_a_forked_task_prints_is_printed_where_it_is_waited_for(capsys):
     # Where the parent's streams are not files (captured here), the child's own prints were lost.
-    def talk() -> int:
+    def talk(_receive) -> int:
         print("written pcns.geojson")
         print("network areas: 12 LSOA code(s) unknown", file=sys.stderr)
         return 1
 
-    with forked(talk) as result:
+    with forked(talk) as task:
         print("written plan.csv")
-        assert result() == 1
+        assert task.result() == 1
     out, err = capsys.readouterr()
     assert out == "written plan.csv\nwritten pcns.geojson\n"
     assert err == "network areas: 12 LSOA code(s) unknown\n"
 
 
-def _refuse() -> None:
+def _refuse(_receive) -> None:
     print("reading row 3", file=sys.stderr)
     msg = "row 3: no list size; give it one"
     raise DataError(msg)
 
 
 def test_a_forked_tasks_error_is_raised_where_it_is_waited_for(capsys):
-    with forked(_refuse) as result, pytest.raises(DataError, match="row 3: no list size"):
-        result()
+    with forked(_refuse) as task, pytest.raises(DataError, match="row 3: no list size"):
+        time.sleep(0.2)
+        task.send("the plan")  # the task ended before asking: said by the result, not here
+        task.result()
     assert capsys.readouterr().err == "reading row 3\n"
 
 
 def test_leaving_the_block_stops_the_task_and_undoes_its_writes(tmp_path: Path):
     # The parent failed (or was interrupted) before waiting: the child is stopped, and the
     # file it was writing is neither written nor left half-written beside it.
-    def write_slowly() -> None:
+    def write_slowly(_receive) -> None:
         with atomic_write(tmp_path / "pcns.geojson") as fh:
             fh.write("{")
             time.sleep(60)
@@ -104,3 +124,10 @@ def test_leaving_the_block_stops_the_task_and_undoes_its_writes(tmp_path: Path):
         raise KeyError("the parent's own error")
     assert time.perf_counter() - started < 30
     assert not list(tmp_path.iterdir())
+
+
+def test_a_task_waiting_for_what_it_is_sent_is_stopped_when_the_block_is_left():
+    # A solve that fails (or Ctrl-C) leaves the block before the plan is sent.
+    with pytest.raises(KeyError), forked(lambda receive: receive()) as task:
+        raise KeyError("infeasible")
+    assert not task._process.is_alive() and task._process.exitcode is not None

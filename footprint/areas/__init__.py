@@ -61,10 +61,13 @@ __all__ = [
     "LSOA_FILE",
     "REGISTRATIONS_FILE",
     "REGISTRATION_COLUMNS",
+    "AreaInputs",
     "AreaSources",
     "NetworkAreas",
     "area_findings",
+    "area_inputs",
     "area_summary",
+    "areas_of",
     "lsoa_adjacency",
     "lsoa_ccgs",
     "lsoa_edges",
@@ -162,6 +165,49 @@ def network_areas(
     >>> result.unassigned
     []
     """
+    inputs = area_inputs(
+        practices, boundaries=boundaries, ccgs=ccgs, sources=sources, cache_dir=cache_dir, use_cache=use_cache
+    )
+    return areas_of(plan, inputs, cells=cells)
+
+
+@dataclass(frozen=True)
+class AreaInputs:
+    """What network areas depend on besides the plan (:func:`area_inputs`), read once."""
+
+    practices: gpd.GeoDataFrame
+    boundaries: gpd.GeoDataFrame
+    lsoas: gpd.GeoDataFrame
+    registrations: pd.DataFrame
+    #: The CCGs whose LSOAs are given out.
+    ccgs: list[str]
+    #: Each LSOA's CCG, the CCGs' figures and the unknown codes: all the plan-free figures.
+    base: _Base
+    #: Where the plan's areas are cached, keyed by a hash of these inputs (``None``: not cached).
+    folder: Path | None = None
+    key: str = ""
+
+
+def area_inputs(
+    practices: gpd.GeoDataFrame,
+    *,
+    boundaries: gpd.GeoDataFrame | None = None,
+    ccgs: Sequence[str] | None = None,
+    sources: AreaSources | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+) -> AreaInputs:
+    """Read and work out what network areas need besides the plan: for :func:`areas_of`.
+
+    The LSOAs, the registrations, and each LSOA's CCG with the CCGs' figures (cached, keyed
+    by a hash of every input). A command reads them while its plan is solved. Parameters as
+    :func:`network_areas`'s.
+
+    Raises
+    ------
+    DataError
+        If the practices are not in EPSG:27700 or lack ``ccg_code``.
+    """
     if practices.crs is None or practices.crs.to_string() != CRS or "ccg_code" not in practices:
         msg = f"practices must be in {CRS} with a ccg_code column (as read_practices returns them)"
         raise DataError(msg)
@@ -174,24 +220,35 @@ def network_areas(
     registrations = sources.registrations
     if not isinstance(registrations, pd.DataFrame):
         registrations = _registrations(registrations, cache_dir, use_cache=use_cache)
-    plan = plan.restrict(practices.index)
     ccgs = sorted(set(practices["ccg_code"]) if ccgs is None else set(ccgs))
     if not use_cache:
-        return _build(plan, practices, boundaries, lsoas, registrations, cells, ccgs)
+        base = _base(practices, boundaries, lsoas, registrations, ccgs)
+        return AreaInputs(practices, boundaries, lsoas, registrations, ccgs, base)
     key = _base_key(practices, boundaries, lsoas, registrations)  # hashed once: both caches use it
     folder = _cache_folder(cache_dir)
+    based = hashlib.sha256(f"{key}|{_short(ccgs)}".encode()).hexdigest()[:24]
+    base = _pickled(
+        folder / f"areas-base-{based}.pickle",
+        lambda: _base(practices, boundaries, lsoas, registrations, ccgs),
+        kind=_Base,
+        what="areas",
+    )
+    return AreaInputs(practices, boundaries, lsoas, registrations, ccgs, base, folder, key)
+
+
+def areas_of(plan: Plan, inputs: AreaInputs, *, cells: gpd.GeoSeries | None = None) -> NetworkAreas:
+    """Return every network's area (:func:`network_areas`) from inputs read beforehand (:func:`area_inputs`).
+
+    Cached, keyed by the inputs, the plan's groups and the cells, where the inputs are.
+    """
+    plan = plan.restrict(inputs.practices.index)
 
     def build() -> NetworkAreas:
-        based = hashlib.sha256(f"{key}|{_short(ccgs)}".encode()).hexdigest()[:24]
-        base = _pickled(
-            folder / f"areas-base-{based}.pickle",
-            lambda: _base(practices, boundaries, lsoas, registrations, ccgs),
-            kind=_Base,
-            what="areas",
-        )
-        return _build(plan, practices, boundaries, lsoas, registrations, cells, ccgs, base)
+        return _build(plan, inputs, cells)
 
-    path = folder / f"areas-{_short(ccgs)}-{_plan_digest(key, plan, cells)}.pickle"
+    if inputs.folder is None:
+        return build()
+    path = inputs.folder / f"areas-{_short(inputs.ccgs)}-{_plan_digest(inputs.key, plan, cells)}.pickle"
     return _pickled(path, build, kind=NetworkAreas, what="areas")
 
 
@@ -290,17 +347,9 @@ def _base_key(
     return digest.hexdigest()
 
 
-def _build(
-    plan: Plan,
-    practices: gpd.GeoDataFrame,
-    boundaries: gpd.GeoDataFrame,
-    lsoas: gpd.GeoDataFrame,
-    registrations: pd.DataFrame,
-    cells: gpd.GeoSeries | None,
-    ccgs: list[str],
-    base: _Base | None = None,
-) -> NetworkAreas:
-    base = base or _base(practices, boundaries, lsoas, registrations, ccgs)
+def _build(plan: Plan, inputs: AreaInputs, cells: gpd.GeoSeries | None) -> NetworkAreas:
+    practices, lsoas, registrations, ccgs = inputs.practices, inputs.lsoas, inputs.registrations, inputs.ccgs
+    base = inputs.base
     lsoa_ccg = base.lsoa_ccg
     table, uncovered = assign_lsoas(plan, practices, lsoas, lsoa_ccg, registrations, ccgs=ccgs)
     codes = set(practices.index)

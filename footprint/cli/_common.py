@@ -39,7 +39,8 @@ from footprint.neighbours import NEIGHBOURS
 from footprint.plan import Plan, plan_from_practices, read_plan
 
 if TYPE_CHECKING:
-    from footprint.areas import NetworkAreas
+    from footprint._pool import Forked
+    from footprint.areas import AreaInputs, NetworkAreas
 
 #: Largest band end, list size or floor a command accepts (England's largest PCN: about 190,000).
 MAX_PATIENTS = 2_000_000
@@ -471,45 +472,70 @@ def _network_cells(
     return shapes
 
 
-@contextmanager
-def networks_beside(
-    args: argparse.Namespace, inputs: Inputs, plan: Plan, out: Path, *, rules: Rules, names: Any = None
-) -> Iterator[Callable[[], dict[str, Any]]]:
-    """Write :func:`write_pcns`'s files of ``plan`` while the caller does its own work.
+class Networks:
+    """A plan's network files, written while the command does its own work (:func:`networks_beside`)."""
 
-    pcns.geojson, with the network areas it is drawn from, is written in a forked process
-    (:func:`footprint._pool.forked`): England's take a second, which the caller spends on
-    plan.csv and its summary. Yields a function that writes pcns_cells.geojson, waits for
-    pcns.geojson and returns the areas' figures (:func:`footprint.areas.area_summary`);
-    where maps are drawn (no ``--no-maps``), it also hands the areas to them
-    (``graph.graph["areas"]``). ``names`` as :func:`write_pcns`.
+    def __init__(self, task: Forked[tuple[dict[str, Any], Any]], inputs: Inputs, *, rules: Rules) -> None:
+        self._task, self._inputs, self._rules = task, inputs, rules
+        self._given: tuple[Plan, Path, Any] | None = None
+
+    def write(self, plan: Plan, out: Path, *, names: Any) -> None:
+        """Hand ``plan`` to the forked process, which writes its pcns.geojson into ``out``.
+
+        ``names`` as :func:`write_pcns`.
+        """
+        self._given = (plan, out, names)
+        self._task.send(self._given)
+
+    def figures(self) -> dict[str, Any]:
+        """Write pcns_cells.geojson, wait for pcns.geojson, and return the areas' figures.
+
+        Where maps are drawn (no ``--no-maps``), the areas are handed to them too
+        (``graph.graph["areas"]``).
+        """
+        if self._given is None:
+            msg = "Networks.figures needs Networks.write first"
+            raise RuntimeError(msg)
+        plan, out, names = self._given
+        cells = _network_cells(
+            plan, self._inputs.practices, self._inputs.graph, rules=self._rules, names=names
+        )
+        _write_geojson(cells, out / "pcns_cells.geojson")
+        summary, table = self._task.result()
+        if table is not None:
+            self._inputs.graph.graph["areas"] = table
+        return summary
+
+
+@contextmanager
+def networks_beside(args: argparse.Namespace, inputs: Inputs, *, rules: Rules) -> Iterator[Networks]:
+    """Write :func:`write_pcns`'s files of a plan while the command does its own work.
+
+    A forked process (:func:`footprint._pool.forked`) reads the network areas' inputs at
+    once, while the plan is solved; handed the plan (:meth:`Networks.write`), it works out
+    the areas and writes pcns.geojson, while the command writes plan.csv and its summary
+    (England's areas take one to three seconds). :meth:`Networks.figures` writes
+    pcns_cells.geojson, waits, and returns the areas' figures
+    (:func:`footprint.areas.area_summary`).
     """
     from footprint._pool import forked
     from footprint.areas import area_summary
 
     maps = not getattr(args, "no_maps", True)
 
-    def cells(drawn: Collection[str] | None = None) -> gpd.GeoDataFrame:
-        return _network_cells(plan, inputs.practices, inputs.graph, rules=rules, names=names, drawn=drawn)
-
-    def areas() -> tuple[dict[str, Any], gpd.GeoDataFrame | None]:
-        network = areas_from_args(args, inputs, plan)
+    def areas(receive: Callable[[], tuple[Plan, Path, Any]]) -> tuple[dict[str, Any], Any]:
+        prepared = area_inputs_from_args(args, inputs)  # read while the plan is solved
+        plan, out, names = receive()
+        network = areas_from_args(args, inputs, plan, prepared=prepared)
         shapes = network.areas.geometry
         # Only the networks the registrations do not cover are drawn from their cells.
         drawn = set(plan.groups) - set(shapes.index[~shapes.isna() & ~shapes.is_empty])
-        write_areas(network, cells(drawn), out)
+        cells = _network_cells(plan, inputs.practices, inputs.graph, rules=rules, names=names, drawn=drawn)
+        write_areas(network, cells, out)
         return area_summary(network), network.areas if maps else None
 
-    with forked(areas) as wait:
-
-        def figures() -> dict[str, Any]:
-            _write_geojson(cells(), out / "pcns_cells.geojson")
-            summary, table = wait()
-            if table is not None:
-                inputs.graph.graph["areas"] = table
-            return summary
-
-        yield figures
+    with forked(areas) as task:
+        yield Networks(task, inputs, rules=rules)
 
 
 def write_areas(areas: NetworkAreas, cells: gpd.GeoDataFrame, out: Path) -> None:
@@ -597,16 +623,14 @@ def add_area_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def areas_from_args(args: argparse.Namespace, inputs: Inputs, plan: Plan) -> NetworkAreas:
-    """Return the plan's network areas (:func:`footprint.areas.network_areas`) for the CCGs asked for.
+def area_inputs_from_args(args: argparse.Namespace, inputs: Inputs) -> AreaInputs:
+    """Return what network areas need besides the plan, for the CCGs asked for.
 
-    Codes the LSOA boundaries do not know are said on stderr with their patients, never dropped
-    silently.
+    See :func:`footprint.areas.area_inputs`.
     """
-    from footprint.areas import AreaSources, network_areas
+    from footprint.areas import AreaSources, area_inputs
 
-    areas = network_areas(
-        plan,
+    return area_inputs(
         inputs.practices,
         boundaries=inputs.boundaries,
         ccgs=inputs.ccgs,
@@ -614,9 +638,22 @@ def areas_from_args(args: argparse.Namespace, inputs: Inputs, plan: Plan) -> Net
             lsoas=getattr(args, "lsoa_boundaries", None),
             registrations=getattr(args, "lsoa_registrations", None),
         ),
-        cells=inputs.graph.graph.get("cells"),
         use_cache=not args.no_cache,
     )
+
+
+def areas_from_args(
+    args: argparse.Namespace, inputs: Inputs, plan: Plan, *, prepared: AreaInputs | None = None
+) -> NetworkAreas:
+    """Return the plan's network areas (:func:`footprint.areas.network_areas`) for the CCGs asked for.
+
+    From ``prepared`` where given (:func:`area_inputs_from_args`). Codes the LSOA boundaries
+    do not know are said on stderr with their patients, never dropped silently.
+    """
+    from footprint.areas import areas_of
+
+    prepared = prepared if prepared is not None else area_inputs_from_args(args, inputs)
+    areas = areas_of(plan, prepared, cells=inputs.graph.graph.get("cells"))
     far_registrations_note(args, inputs.practices)
     unknown = areas.unknown_codes
     if len(unknown):

@@ -85,6 +85,26 @@ def _write_moves(
     return counts
 
 
+def _summary(
+    plan: Plan,
+    graph: nx.Graph,
+    practices: pd.DataFrame,
+    *,
+    rules: Rules,
+    rural: frozenset[str],
+    far_km: float,
+    moves: dict[str, int] | None,
+) -> dict:
+    """Return summary.json's figures of the plan: per CCG and England, with the moves, and per ICB."""
+    summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=far_km)
+    if moves is not None:
+        for ccg, count in moves.items():
+            summary["ccgs"][ccg]["moves"] = count
+        summary["england"]["moves"] = sum(moves.values())
+    summary["icbs"] = icb_totals(plan, practices, rules=rules)
+    return summary
+
+
 def _print_summary(summary: dict, *, seconds: float, far_km: float) -> None:
     """Print each explanation, the England line and the far-flung practices."""
     results = summary["ccgs"]
@@ -134,42 +154,38 @@ def run(args: argparse.Namespace) -> int:
     from footprint.partition import solve_plan  # OR-Tools loads only for the commands that solve
 
     pairs = read_pair_options(args)
-    start = time.perf_counter()
-    with progress_bar("plan", total=len(ccgs)) as update:
+    # pcns.geojson draws each network from where its patients live, in a process that reads
+    # the areas' inputs while the plan is solved; pcns_cells.geojson from its practices' cells.
+    with networks_beside(args, inputs, rules=rules) as networks:
+        start = time.perf_counter()
+        with progress_bar("plan", total=len(ccgs)) as update:
 
-        def progress(result: CcgResult) -> None:
-            update(postfix=f"{result.ccg_code} {result.status.lower()}")
+            def progress(result: CcgResult) -> None:
+                update(postfix=f"{result.ccg_code} {result.status.lower()}")
 
-        plan = solve_plan(
-            graph,
-            rules=rules,
-            options=options,
-            rural=rural,
-            lock=lock,
-            current=current,
-            allow_cross=allow_cross,
-            ccgs=ccgs,
-            progress=progress,
-            apart=pairs["apart"],
-            together=pairs["together"],
-        )
-    seconds = time.perf_counter() - start
-    plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
-    out = out_dir(args)
-    names = group_names(plan, practices)  # the maps and pages name them the same way
-    # pcns.geojson draws each network from where its patients live; pcns_cells.geojson from
-    # its practices' cells.
-    with networks_beside(args, inputs, plan, out, rules=rules, names=names) as network_figures:
+            plan = solve_plan(
+                graph,
+                rules=rules,
+                options=options,
+                rural=rural,
+                lock=lock,
+                current=current,
+                allow_cross=allow_cross,
+                ccgs=ccgs,
+                progress=progress,
+                apart=pairs["apart"],
+                together=pairs["together"],
+            )
+        seconds = time.perf_counter() - start
+        plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
+        out = out_dir(args)
+        names = group_names(plan, practices)  # the maps and pages name them the same way
+        networks.write(plan, out, names=names)
         write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
         moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
-        summary = plan_summary(plan, graph, rules=rules, rural=rural, far_km=args.far_km)
+        summary = _summary(plan, graph, practices, rules=rules, rural=rural, far_km=args.far_km, moves=moves)
         summary["england"]["solve_seconds"] = round(seconds, 2)
-        if moves is not None:
-            for ccg, count in moves.items():
-                summary["ccgs"][ccg]["moves"] = count
-            summary["england"]["moves"] = sum(moves.values())
-        summary["icbs"] = icb_totals(plan, practices, rules=rules)
-        summary["areas"] = network_figures()
+        summary["areas"] = networks.figures()
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

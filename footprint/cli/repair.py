@@ -144,25 +144,28 @@ def run(args: argparse.Namespace) -> int:
     from footprint.partition import repair_moves, repair_plan  # OR-Tools loads only when solving
 
     pairs = read_pair_options(args)
-    start = time.perf_counter()
-    repaired = repair_plan(
-        graph,
-        existing,
-        rules=rules,
-        options=options,
-        split_large=args.split_large,
-        rural=rural,
-        lock=lock,
-        allow_cross=allow_cross,
-        ccgs=inputs.ccgs,
-        approved=approved,
-        apart=pairs["apart"],
-        together=pairs["together"],
-    )
-    seconds = time.perf_counter() - start
-    out = out_dir(args)
-    names = group_names(repaired, practices)  # as plan.csv and the maps name them
-    with networks_beside(args, inputs, repaired, out, rules=rules, names=names) as network_figures:
+    # pcns.geojson draws each network from where its patients live, in a process that reads
+    # the areas' inputs while the plan is repaired.
+    with networks_beside(args, inputs, rules=rules) as networks:
+        start = time.perf_counter()
+        repaired = repair_plan(
+            graph,
+            existing,
+            rules=rules,
+            options=options,
+            split_large=args.split_large,
+            rural=rural,
+            lock=lock,
+            allow_cross=allow_cross,
+            ccgs=inputs.ccgs,
+            approved=approved,
+            apart=pairs["apart"],
+            together=pairs["together"],
+        )
+        seconds = time.perf_counter() - start
+        out = out_dir(args)
+        names = group_names(repaired, practices)  # as plan.csv and the maps name them
+        networks.write(repaired, out, names=names)
         write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
         moves = repair_moves(existing, repaired, graph, rules=rules, names=names, together=pairs["together"])
         with atomic_write(out / "moves.csv") as fh:
@@ -190,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
             for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
         }
-        summary["areas"] = network_figures()
+        summary["areas"] = networks.figures()
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -18,8 +18,12 @@ Data sets (the shipped ones always, July 2022 where its file is given):
   took 64.7 s before the pieces' open part counted its cut practice; 15N (2025 seed 2, 2022
   seeds 4 and 9) 73-125 s, stage 1 not proven, before stage 1's exact covers.
 
-Per data set: the graph is built once untimed (it fills the cache, as a second run would
-find it), then the whole command ``footprint plan --no-maps`` is timed (wall and CPU), and
+Per data set, as on the first run of a new year's data: the command gets a cache folder of
+its own (``FOOTPRINT_CACHE_DIR``) holding only what the set-up run and the graph leave
+there, filled untimed: the graph, the place names and the registrations parsed; not the
+network areas of the data set's practices or of its plan, which the command works out as a
+planner's first run does (with ``--areas-cached``, the usual cache, where a second run of
+the same plan finds them). Then the whole command ``footprint plan --no-maps`` is timed (wall and CPU), and
 the plan's figures printed (``benchmarks/partition.py``'s report: out of band, stage 1 proven,
 how near every stage is to proven, compactness gaps); then, unless ``--no-peers``, spopt and
 GerryChain run on up to 12 of its CCGs (those of ``partition.PEER_CCGS`` it has, else its
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -43,8 +49,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import partition as bench
 
+from footprint.areas import area_inputs
 from footprint.graph import graph_from_practices
-from footprint.load import PRACTICES_FILE, SNAPSHOTS, read_boundaries, read_practices
+from footprint.load import PRACTICES_FILE, SNAPSHOTS, read_boundaries, read_practices, select_ccgs
+from footprint.places import read_places
 from footprint.plan import read_plan
 
 
@@ -67,6 +75,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--varied-seeds", type=int, nargs="+", default=[1], metavar="N", help="their seeds (default 1)"
     )
     parser.add_argument("--no-peers", action="store_true", help="time footprint only")
+    parser.add_argument(
+        "--areas-cached",
+        action="store_true",
+        help="run in the usual cache, where the network areas of a plan run before are kept",
+    )
     parser.add_argument(
         "--peer-limit", type=float, default=20.0, metavar="S", help="seconds per CCG per peer"
     )
@@ -132,6 +145,17 @@ def varied(snapshot: str, spread: float, seed: int, folder: Path) -> Path:
     return out
 
 
+def _set_up(practices: pd.DataFrame, boundaries: object, cache: Path) -> None:
+    """Fill ``cache`` as the set-up run leaves it: place names and the registrations parsed.
+
+    The registrations are parsed by the areas of one CCG, whose own areas the command never
+    reads (it works out those of every CCG).
+    """
+    read_places(cache_dir=cache)
+    one = select_ccgs(practices, [str(practices["ccg_code"].iloc[0])])
+    area_inputs(one, boundaries=boundaries, cache_dir=cache)
+
+
 def _read(data: list[str]) -> tuple[pd.DataFrame, object]:
     """Read a data set's practices and polygons as the command does."""
     given = dict(zip(data[::2], data[1::2], strict=False))
@@ -162,8 +186,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, data, note in data_sets(args, folder):
         print(f"\n=== {name}: {note}")
         t0 = time.perf_counter()
+        cache = None if args.areas_cached else folder / f"cache-{name}"
+        if cache is not None:
+            os.environ["FOOTPRINT_CACHE_DIR"] = str(cache)
         practices, boundaries = _read(data)
-        graph = graph_from_practices(practices, boundaries)  # untimed: fills the graph cache
+        graph = graph_from_practices(practices, boundaries, cache_dir=cache)  # untimed: fills the cache
+        if cache is not None:
+            _set_up(practices, boundaries, cache)
         print(f"warm-up: practices and graph read (cache filled) in {time.perf_counter() - t0:.1f} s")
         out = out_root / name
         out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 peer_limit=args.peer_limit, seed=args.seed, spopt_sa=args.spopt_sa, repeat=1
             )
             bench.run_peers(graph, _peer_ccgs(practices), plan, summary, peer_args, rural)
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
     print("\nsummary (footprint plan --no-maps, whole command)")
     for name, seconds, proven, count, unproven, gaps in totals:
         missed = f" (not proven: {' '.join(unproven)})" if unproven else ""

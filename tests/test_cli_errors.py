@@ -107,3 +107,26 @@ def test_unwritable_out_folder_is_refused(tmp_path, capsys):
     locked.mkdir(mode=0o500)
     code = main(["graph", *SLICE, "--out", str(locked / "x")])
     assert code == 2 and "cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["plan", "repair"])
+def test_a_solve_that_fails_leaves_no_process_and_no_network_file(command, tmp_path, capsys, monkeypatch):
+    # plan and repair fork the network areas' process before they solve: a solve that fails
+    # must stop it, leaving neither it nor a half-written pcns.geojson behind.
+    import psutil
+
+    import footprint.partition
+    from footprint.errors import PlanError
+
+    def fails(*_args, **_kwargs):
+        msg = "the lock of 99F-01 cannot be honoured: free A81001"
+        raise PlanError(msg)
+
+    monkeypatch.setattr(footprint.partition, "solve_plan" if command == "plan" else "repair_plan", fails)
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    code = main([command, *SLICE, "--no-maps", "--out", str(out)])
+    assert code == 2
+    assert "cannot be honoured" in capsys.readouterr().err
+    assert psutil.Process().children() == []
+    assert not out.exists() or not list(out.iterdir())

@@ -354,32 +354,25 @@ def _build(plan: Plan, inputs: AreaInputs, cells: gpd.GeoSeries | None) -> Netwo
     table, uncovered = assign_lsoas(plan, practices, lsoas, lsoa_ccg, registrations, ccgs=ccgs)
     codes = set(practices.index)
     groups = {p: m for p, m in plan.groups.items() if m & codes}
+    ids = sorted(groups)
+    # Patients of each network, and of them those living in its own area: networks by their
+    # position in ``ids``, LSOAs by theirs in ``lsoas`` (-1: none).
     network = pd.Series(plan.assignment, dtype=object).dropna()
     at = positions(network.index, registrations["practice_code"])
     mine = registrations[at >= 0]
-    at = at[at >= 0]
+    net = pd.Index(ids).get_indexer(network.to_numpy())[at[at >= 0]]
     place = positions(lsoas.index, mine["lsoa_code"])
-    area_of = np.full(len(lsoas) + 1, "", dtype=object)
-    area_of[positions(lsoas.index, pd.Series(table.index))] = table["pcn_id"].to_numpy()
-
-    # Patients of each network, and of them those living in its own area.
-    rows = pd.DataFrame(
-        {
-            "pcn_id": network.to_numpy()[at],
-            "area": area_of[place],
-            "lsoa_code": mine["lsoa_code"].to_numpy(),
-            "patients": mine["patients"].to_numpy(),
-        }
-    )
-    rows = rows[rows["pcn_id"] != ""]
-    patients = rows.groupby("pcn_id")["patients"].sum()
-    home = rows[rows["pcn_id"] == rows["area"]]
-    inside = home.groupby("pcn_id")["patients"].sum()
-    own = home.groupby("lsoa_code")["patients"].sum()
+    area_of = np.full(len(lsoas) + 1, -1)
+    area_of[positions(lsoas.index, pd.Series(table.index))] = pd.Index(ids).get_indexer(table["pcn_id"])
+    weight = mine["patients"].to_numpy()
+    home = net == area_of[place]
+    patients = np.bincount(net, weights=weight, minlength=len(ids)).astype(np.int64)
+    inside = np.bincount(net[home], weights=weight[home], minlength=len(ids)).astype(np.int64)
+    own = np.bincount(place[home], weights=weight[home], minlength=len(lsoas)).astype(np.int64)
+    own = pd.Series(own, index=lsoas.index)
     pieces = area_pieces(table, lsoas, own)
 
     geometry = dissolve(table, lsoas)
-    ids = sorted(groups)
     area_from = pd.Series("patients", index=ids, dtype=object)
     shapes = geometry.reindex(ids)
     missing = set(uncovered)
@@ -393,8 +386,8 @@ def _build(plan: Plan, inputs: AreaInputs, cells: gpd.GeoSeries | None) -> Netwo
     areas = gpd.GeoDataFrame(
         {
             "ccg_code": [",".join(sorted({ccg_of[c] for c in groups[p] & codes})) for p in ids],
-            "patients": patients.reindex(ids, fill_value=0).astype(np.int64).to_numpy(),
-            "inside": inside.reindex(ids, fill_value=0).astype(np.int64).to_numpy(),
+            "patients": patients,
+            "inside": inside,
             "lsoas": table.groupby("pcn_id").size().reindex(ids, fill_value=0).astype(np.int64).to_numpy(),
             "pieces": counts.reindex(ids, fill_value=0).astype(np.int64).to_numpy(),
             "area_from": area_from.to_numpy(),

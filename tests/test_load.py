@@ -260,3 +260,26 @@ def test_a_missing_or_unreadable_polygon_file_stops_in_one_line(tmp_path, read, 
     with pytest.raises(DataError, match=unreadable) as raised:
         read(tmp_path / "bad.geojson")
     assert "\n" not in str(raised.value).strip()
+
+
+def test_boundaries_read_through_the_cache_until_the_file_changes(tmp_path):
+    import os
+
+    import geopandas as gpd
+    import shapely
+
+    path, cache = tmp_path / "b.gpkg", tmp_path / "cache"
+    frame = gpd.GeoDataFrame({"ccg_code": ["70F"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:27700")
+    frame.to_file(path)
+    first = read_boundaries(path, use_cache=True, cache_dir=cache)
+    assert len(list(cache.glob("boundaries-*.pickle"))) == 1
+    assert read_boundaries(path, use_cache=True, cache_dir=cache).equals(first)
+    assert read_boundaries(path).equals(first)
+    # A file written again (other polygons, a later time) is read again, not taken from the cache.
+    frame.assign(geometry=[shapely.box(0, 0, 2, 2)]).to_file(path)
+    later = os.stat(path).st_mtime_ns + 10**9
+    os.utime(path, ns=(later, later))
+    again = read_boundaries(path, use_cache=True, cache_dir=cache)
+    assert again.geometry.iloc[0].area == 4.0
+    with pytest.raises(DataError, match="does not exist"):
+        read_boundaries(tmp_path / "gone.gpkg", use_cache=True, cache_dir=cache)

@@ -17,11 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import geopandas as gpd
 import networkx as nx
@@ -29,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from footprint._io import atomic_write
+from footprint._io import cache_folder, file_key, pickled
 from footprint.areas._assign import (
     HOW,
     NetworkAreas,
@@ -80,7 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
 #: The registrations read in this process, by cache path (see :func:`_held`).
 _HELD: dict[str, pd.DataFrame] = {}
 
@@ -225,13 +222,14 @@ def area_inputs(
         base = _base(practices, boundaries, lsoas, registrations, ccgs)
         return AreaInputs(practices, boundaries, lsoas, registrations, ccgs, base)
     key = _base_key(practices, boundaries, lsoas, registrations)  # hashed once: both caches use it
-    folder = _cache_folder(cache_dir)
+    folder = cache_folder(cache_dir)
     based = hashlib.sha256(f"{key}|{_short(ccgs)}".encode()).hexdigest()[:24]
-    base = _pickled(
+    base = pickled(
         folder / f"areas-base-{based}.pickle",
         lambda: _base(practices, boundaries, lsoas, registrations, ccgs),
         kind=_Base,
         what="areas",
+        log=logger,
     )
     return AreaInputs(practices, boundaries, lsoas, registrations, ccgs, base, folder, key)
 
@@ -249,17 +247,11 @@ def areas_of(plan: Plan, inputs: AreaInputs, *, cells: gpd.GeoSeries | None = No
     if inputs.folder is None:
         return build()
     path = inputs.folder / f"areas-{_short(inputs.ccgs)}-{_plan_digest(inputs.key, plan, cells)}.pickle"
-    return _pickled(path, build, kind=NetworkAreas, what="areas")
+    return pickled(path, build, kind=NetworkAreas, what="areas", log=logger)
 
 
 def _short(ccgs: list[str]) -> str:
     return hashlib.sha256(",".join(ccgs).encode()).hexdigest()[:8]
-
-
-def _cache_folder(cache_dir: str | os.PathLike[str] | None) -> Path:
-    if cache_dir is None:
-        cache_dir = os.environ.get("FOOTPRINT_CACHE_DIR") or Path.home() / ".cache" / "footprint"
-    return Path(cache_dir)
 
 
 def _registrations(
@@ -269,15 +261,14 @@ def _registrations(
     source = Path(path) if path is not None else REGISTRATIONS_FILE
     if not use_cache or not source.exists():
         return read_registrations(source)
-    stat = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v1".encode()).hexdigest()[:24]
+    key = file_key(source, "v1")
 
     def read() -> pd.DataFrame:
         frame = read_registrations(source)
         frame.attrs["digest"] = key
         return frame
 
-    path = _cache_folder(cache_dir) / f"registrations-{key}.pickle"
+    path = cache_folder(cache_dir) / f"registrations-{key}.pickle"
     return _held(str(path), read).copy()
 
 
@@ -285,33 +276,8 @@ def _held(path: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """Return the registrations pickled at ``path`` (else read and pickled), once per process."""
     if path not in _HELD:
         _HELD.clear()  # one file at a time: a process reads one registrations file
-        _HELD[path] = _pickled(Path(path), read, kind=pd.DataFrame, what="registrations")
+        _HELD[path] = pickled(Path(path), read, kind=pd.DataFrame, what="registrations", log=logger)
     return _HELD[path]
-
-
-def _pickled(path: Path, build: Callable[[], _T], *, kind: type[_T], what: str) -> _T:
-    """Return the ``kind`` pickled at ``path``, else ``build()``'s, pickled there (a cache miss).
-
-    An unreadable or foreign file is rebuilt over, and a cache that cannot be written is
-    skipped, each with a warning: the cache never stops a command.
-    """
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                cached = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            logger.warning("ignoring unreadable %s cache %s (%s)", what, path, exc)
-        else:
-            if isinstance(cached, kind):
-                logger.info("%s read from cache %s", what, path)
-                return cached
-    made = build()
-    try:
-        with atomic_write(path, mode="wb") as fh:
-            pickle.dump(made, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    except OSError as exc:
-        logger.warning("could not cache the %s in %s (%s)", what, path, exc)
-    return made
 
 
 def _plan_digest(base_key: str, plan: Plan, cells: gpd.GeoSeries | None) -> str:

@@ -755,7 +755,7 @@ def load_inputs(args: argparse.Namespace, *, all_ccgs: bool = False) -> Inputs:
     """
     impute: Literal["postcode"] | None = "postcode" if args.impute_missing else None
     everyone = read_practices(practices_path(args), impute=impute)
-    boundaries = read_boundaries(boundaries_path(args))
+    boundaries = read_boundaries(boundaries_path(args), use_cache=not args.no_cache)
     graph = graph_from_practices(
         everyone,
         boundaries,

@@ -477,33 +477,30 @@ class Networks:
 
     def __init__(self, task: Forked[tuple[dict[str, Any], Any]], inputs: Inputs, *, rules: Rules) -> None:
         self._task, self._inputs, self._rules = task, inputs, rules
-        self._given: tuple[Plan, Path, Any] | None = None
+        self._given: tuple[Plan, Path] | None = None
 
-    def write(self, plan: Plan, out: Path, *, names: Any) -> None:
-        """Hand ``plan`` to the forked process, which writes its pcns.geojson into ``out``.
-
-        ``names`` as :func:`write_pcns`.
-        """
-        self._given = (plan, out, names)
+    def write(self, plan: Plan, out: Path) -> None:
+        """Hand ``plan`` to the forked process, which works out its areas for pcns.geojson in ``out``."""
+        self._given = (plan, out)
         self._task.send(self._given)
 
-    def figures(self) -> dict[str, Any]:
-        """Write pcns_cells.geojson, wait for pcns.geojson, and return the areas' figures.
+    def figures(self, *, names: Any) -> dict[str, Any]:
+        """Hand over the names; write pcns_cells.geojson, wait for pcns.geojson, return the areas' figures.
 
-        Where maps are drawn (no ``--no-maps``), the areas are handed to them too
-        (``graph.graph["areas"]``).
+        ``names`` as :func:`write_pcns`. Where maps are drawn (no ``--no-maps``), the areas
+        are handed to them too (``graph.graph["areas"]``).
         """
         if self._given is None:
             msg = "Networks.figures needs Networks.write first"
             raise RuntimeError(msg)
-        plan, out, names = self._given
-        cells = _network_cells(
-            plan, self._inputs.practices, self._inputs.graph, rules=self._rules, names=names
-        )
+        self._task.send(names)
+        plan, out = self._given
+        inputs = self._inputs
+        cells = _network_cells(plan, inputs.practices, inputs.graph, rules=self._rules, names=names)
         _write_geojson(cells, out / "pcns_cells.geojson")
         summary, table = self._task.result()
         if table is not None:
-            self._inputs.graph.graph["areas"] = table
+            inputs.graph.graph["areas"] = table
         return summary
 
 
@@ -513,9 +510,10 @@ def networks_beside(args: argparse.Namespace, inputs: Inputs, *, rules: Rules) -
 
     A forked process (:func:`footprint._pool.forked`) reads the network areas' inputs at
     once, while the plan is solved; handed the plan (:meth:`Networks.write`), it works out
-    the areas and writes pcns.geojson, while the command writes plan.csv and its summary
-    (England's areas take one to three seconds). :meth:`Networks.figures` writes
-    pcns_cells.geojson, waits, and returns the areas' figures
+    the areas, while the command names the networks and writes plan.csv and its summary
+    (England's areas take one to three seconds); handed the names
+    (:meth:`Networks.figures`), it writes pcns.geojson while the command writes
+    pcns_cells.geojson; then the command takes the areas' figures
     (:func:`footprint.areas.area_summary`).
     """
     from footprint._pool import forked
@@ -523,13 +521,14 @@ def networks_beside(args: argparse.Namespace, inputs: Inputs, *, rules: Rules) -
 
     maps = not getattr(args, "no_maps", True)
 
-    def areas(receive: Callable[[], tuple[Plan, Path, Any]]) -> tuple[dict[str, Any], Any]:
+    def areas(receive: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
         prepared = area_inputs_from_args(args, inputs)  # read while the plan is solved
-        plan, out, names = receive()
+        plan, out = receive()
         network = areas_from_args(args, inputs, plan, prepared=prepared)
         shapes = network.areas.geometry
         # Only the networks the registrations do not cover are drawn from their cells.
         drawn = set(plan.groups) - set(shapes.index[~shapes.isna() & ~shapes.is_empty])
+        names = receive()
         cells = _network_cells(plan, inputs.practices, inputs.graph, rules=rules, names=names, drawn=drawn)
         write_areas(network, cells, out)
         return area_summary(network), network.areas if maps else None

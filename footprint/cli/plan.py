@@ -179,13 +179,13 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         plan = name_groups(plan, agreed=lock, current=plan_from_practices(practices))
         out = out_dir(args)
+        networks.write(plan, out)
         names = group_names(plan, practices)  # the maps and pages name them the same way
-        networks.write(plan, out, names=names)
         write_plan(plan, out / "plan.csv", practices, names=names, new=names.new)
         moves = _write_moves(current, plan, graph, out, rules, practices) if current is not None else None
         summary = _summary(plan, graph, practices, rules=rules, rural=rural, far_km=args.far_km, moves=moves)
         summary["england"]["solve_seconds"] = round(seconds, 2)
-        summary["areas"] = networks.figures()
+        summary["areas"] = networks.figures(names=names)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -164,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
         )
         seconds = time.perf_counter() - start
         out = out_dir(args)
+        networks.write(repaired, out)
         names = group_names(repaired, practices)  # as plan.csv and the maps name them
-        networks.write(repaired, out, names=names)
         write_plan(repaired, out / "plan.csv", practices, names=names, new=names.new)
         moves = repair_moves(existing, repaired, graph, rules=rules, names=names, together=pairs["together"])
         with atomic_write(out / "moves.csv") as fh:
@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             code: {**totals, "before": {k: before[code][k] for k in _BEFORE}}
             for code, totals in icb_totals(repaired, practices, rules=rules, approved=approved).items()
         }
-        summary["areas"] = networks.figures()
+        summary["areas"] = networks.figures(names=names)
     summary["provenance"] = provenance(args, practices)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, indent=1)

@@ -618,3 +618,14 @@ def test_codes_may_be_listed_with_commas_or_the_option_repeated(given):
 
     args = build_parser().parse_args(["check", *given, "--icb", "QHM,QOP"])
     assert args.ccg == ["00Q", "00R", "00T"] and args.icb == ["QHM", "QOP"]
+
+
+def test_check_and_repair_draw_network_areas_too(capsys, tmp_path, monkeypatch):
+    # The areas reach the maps from the command that made them: check made them and drew
+    # maps without them once pcns.geojson's writer stopped handing them over.
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    for command in ("check", "repair"):
+        out, maps = tmp_path / command, tmp_path / f"{command}-maps"
+        code, _, _ = run(capsys, command, *AREA_INPUTS, "--ccg", "99F", "--out", out, "--maps", maps)
+        assert code in (0, 1)
+        assert "Network areas (where patients live)" in (maps / "99F.html").read_text(), command

@@ -288,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
     known = plan.restrict(inputs.practices.index)
     areas = group_areas(known, cells(inputs.graph), inputs.practices).geometry
     network = areas_from_args(args, inputs, known)
+    inputs.graph.graph["areas"] = network.areas  # the maps draw them
     findings = plan_findings(
         plan,
         inputs.graph,

@@ -10,6 +10,7 @@ import multiprocessing.connection
 import multiprocessing.context
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -180,13 +181,13 @@ class _InProcess(Forked[R]):
 
     def __init__(self, func: Callable[[Callable[[], Any]], R]) -> None:
         self._func = func
-        self._sent: object = None
+        self._sent: deque[object] = deque()
 
     def send(self, value: object) -> None:
-        self._sent = value
+        self._sent.append(value)
 
     def result(self) -> R:
-        return self._func(lambda: self._sent)
+        return self._func(self._sent.popleft)
 
 
 @contextmanager

@@ -131,3 +131,15 @@ def test_a_task_waiting_for_what_it_is_sent_is_stopped_when_the_block_is_left():
     with pytest.raises(KeyError), forked(lambda receive: receive()) as task:
         raise KeyError("infeasible")
     assert not task._process.is_alive() and task._process.exitcode is not None
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_forked_task_takes_what_it_is_sent_in_order(fork, monkeypatch):
+    # The network areas' process takes the plan, then the names; where processes cannot be
+    # forked the task runs in this process, taking them in the same order.
+    if not fork:
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with forked(lambda receive: (receive(), receive())) as task:
+        task.send("the plan")
+        task.send("the names")
+        assert task.result() == ("the plan", "the names")

@@ -283,7 +283,9 @@ def data_options() -> Parser:
         "on 2022 data the STP",
     )
     group.add_argument(
-        "--no-cache", action="store_true", help="rebuild the adjacency graph, ignoring the cache"
+        "--no-cache",
+        action="store_true",
+        help="read and build everything again (graph, CCG polygons, network areas), ignoring the cache",
     )
     group.add_argument(
         "--neighbours",

@@ -64,9 +64,8 @@ def in_process(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         yield result
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Terminate every worker of ``pool`` now (then kill any that linger) and drop queued work."""
-    processes = list(getattr(pool, "_processes", {}).values())
+def _end(processes: list[Any]) -> None:
+    """Terminate each process still running, all at once, then kill any that linger past the grace."""
     for process in processes:
         if process.is_alive():
             process.terminate()
@@ -75,6 +74,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.kill()
             process.join(_GRACE_S)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Terminate every worker of ``pool`` now (then kill any that linger) and drop queued work."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    _end(processes)
     # With its workers gone the pool's manager thread ends at once; wait for it, so that
     # nothing of the pool is left for the interpreter's exit handlers to trip over.
     pool.shutdown(wait=True, cancel_futures=True)
@@ -223,9 +228,5 @@ def forked(func: Callable[[Callable[[], Any]], R]) -> Iterator[Forked[R]]:
         yield Forked(mine, process)
     finally:
         mine.close()
-        if process.is_alive():
-            process.terminate()
-            process.join(_GRACE_S)
-        if process.is_alive():  # stopped where SIGTERM's exception cannot be raised (or was caught)
-            process.kill()
-            process.join()
+        # Killed where SIGTERM's exception cannot be raised, or was caught.
+        _end([process])

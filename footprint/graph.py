@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import pandas as pd
 import shapely
 from scipy.spatial.distance import cdist
 
-from footprint._io import atomic_write, cache_folder
+from footprint._io import cache_folder, pickled
 from footprint.errors import GraphError
 from footprint.load import CRS, ccg_names
 from footprint.neighbours import NEIGHBOURS, PatientRule, patient_edges
@@ -151,33 +150,18 @@ def graph_from_practices(
 
         boundaries = read_boundaries()
     rule = patient_rule or PatientRule()
-    path = None
-    if use_cache:
-        path = _cache_path(practices, boundaries, cache_dir)
-        if neighbours == "patients":  # keyed by the rule and its inputs too
-            key = _patient_key(registrations, lsoas, rule)
-            path = path.with_name(path.name.replace("graph-", f"graph-patients-{key}-"))
-        if path.exists():
-            try:
-                with path.open("rb") as fh:
-                    graph = pickle.load(fh)
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-                logger.warning("ignoring unreadable graph cache %s (%s)", path, exc)
-            else:
-                logger.info("graph read from cache %s", path)
-                return graph
-    patients = None
-    if neighbours == "patients":
-        patients = _patient_edges(practices, registrations, lsoas, rule)
-    graph = _build(practices, boundaries, patients=patients)
-    if path is not None:
-        try:
-            with atomic_write(path, mode="wb") as fh:
-                pickle.dump(graph, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            logger.info("graph cached in %s", path)
-        except OSError as exc:
-            logger.warning("could not cache the graph in %s (%s)", path, exc)
-    return graph
+
+    def build() -> nx.Graph:
+        patients = _patient_edges(practices, registrations, lsoas, rule) if neighbours == "patients" else None
+        return _build(practices, boundaries, patients=patients)
+
+    if not use_cache:
+        return build()
+    path = _cache_path(practices, boundaries, cache_dir)
+    if neighbours == "patients":  # keyed by the rule and its inputs too
+        key = _patient_key(registrations, lsoas, rule)
+        path = path.with_name(path.name.replace("graph-", f"graph-patients-{key}-"))
+    return pickled(path, build, kind=nx.Graph, what="graph", log=logger)
 
 
 def _cache_path(

@@ -629,3 +629,28 @@ def test_check_and_repair_draw_network_areas_too(capsys, tmp_path, monkeypatch):
         code, _, _ = run(capsys, command, *AREA_INPUTS, "--ccg", "99F", "--out", out, "--maps", maps)
         assert code in (0, 1)
         assert "Network areas (where patients live)" in (maps / "99F.html").read_text(), command
+
+
+def test_a_network_with_no_area_is_drawn_from_its_cells_in_pcns_geojson(capsys, tmp_path, monkeypatch):
+    # A network that wins no LSOA has no area: pcns.geojson draws it from its practices' cells
+    # (the areas' process joins the cells of those networks alone).
+    import json
+
+    import footprint.cli._common as common
+
+    made = common.areas_from_args
+
+    def one_without(*args, **kwargs):
+        areas = made(*args, **kwargs)
+        areas.areas.loc[areas.areas.index[0], "geometry"] = None
+        return areas
+
+    monkeypatch.setattr(common, "areas_from_args", one_without)
+    monkeypatch.setenv("FOOTPRINT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    code, _, _ = run(capsys, "plan", *AREA_INPUTS, "--ccg", "99F", "--out", out, "--no-maps")
+    assert code == 0
+    areas = json.loads((out / "pcns.geojson").read_text())["features"]
+    cells = json.loads((out / "pcns_cells.geojson").read_text())["features"]
+    assert areas[0]["geometry"] is not None and areas[0]["geometry"] == cells[0]["geometry"]
+    assert all(a["geometry"] != c["geometry"] for a, c in zip(areas[1:], cells[1:], strict=True))
